@@ -1,0 +1,142 @@
+//! The command line: arguments only. Each command's work is in
+//! [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::store::STORE_ENV;
+
+/// Collective resource provisioning: fetch the large external resources a
+/// project declares in `resources.toml` once into a verified, content-addressed
+/// shared store, and link them into the project.
+#[derive(Debug, Parser)]
+#[command(name = "crp", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    after_help = "Exit codes: 0 success; 1 the work could not be completed; 2 invalid input."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The project's manifest
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "resources.toml"
+    )]
+    pub manifest: PathBuf,
+
+    /// The shared store [default: ~/infrastructure/shared-resources]
+    #[arg(long, global = true, value_name = "PATH", env = STORE_ENV)]
+    pub store: Option<PathBuf>,
+
+    /// Output format; `json` prints one versioned document on stdout
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more (up-to-date resources, HTTP requests); repeat for more
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to use colours (`NO_COLOR` turns them off in `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented `resources.toml` to start from
+    Init(InitArgs),
+    /// Fetch a source into the store and add it to `resources.toml`
+    Add(AddArgs),
+    /// Show what `sync` would do, changing nothing
+    Plan,
+    /// Fetch what the store lacks, verify it, and link every resource into the project
+    Sync(SyncArgs),
+    /// Show each resource's size, hash, presence in the store and link
+    Status,
+    /// Print a file's sha256 as the manifest expects it
+    Hash(HashArgs),
+    /// Print the JSON Schema of `resources.toml`
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's name [default: derived from the folder's name]
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// An `https://`, `http://` or `file://` URL, or a local path
+    pub source: String,
+
+    /// Why the project needs it
+    #[arg(long)]
+    pub purpose: String,
+
+    /// The resource's name [default: derived from the source's file name]
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// The expected sha256; the download must match it
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+
+    /// Who asks for it
+    #[arg(long, value_name = "WHO")]
+    pub requested_by: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Refuse to change `resources.toml`: every resource must have a sha256 (for CI)
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Never touch the network: link what the store has and list what is missing
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Show what would be done, changing nothing (the same as `crp plan`)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How many downloads may run at once
+    #[arg(long, short, value_name = "N", env = "CRP_JOBS", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// The file to hash
+    pub path: PathBuf,
+}

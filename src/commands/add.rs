@@ -1,0 +1,179 @@
+//! `crp add SOURCE --purpose TEXT`: fetch into the store, then declare it.
+
+use anyhow::Context as _;
+
+use crate::cli::{AddArgs, Format, GlobalArgs};
+use crate::digest::Sha256Digest;
+use crate::error::{ExitStatus, UsageError};
+use crate::fetch::{FetchRequest, Fetcher, HttpSettings, RetryPolicy};
+use crate::fsutil;
+use crate::manifest::edit::{self, NewResource};
+use crate::manifest::{Manifest, SourceEntry};
+use crate::name::{NAME_RULES, Name};
+use crate::report::{AddDocument, Printer, SCHEMA_VERSION, shown};
+use crate::source::{Source, SourceSpec};
+use crate::store::Store;
+use crate::store::record::ObjectUse;
+use crate::units::ByteCount;
+
+pub(super) async fn run(
+    global: &GlobalArgs,
+    args: &AddArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let manifest = Manifest::load(&global.manifest)?;
+    let (written, source) = source_for(&args.source, &manifest)?;
+    if source.is_torrent() {
+        return Err(UsageError::new(format!(
+            "cannot add `{}`: {}",
+            args.source,
+            crate::plan::TORRENT_UNSUPPORTED
+        ))
+        .into());
+    }
+    let name = match &args.name {
+        Some(text) => text.parse::<Name>().map_err(|err| {
+            UsageError::new(format!("invalid resource name `{text}`: {err}")).hint(NAME_RULES)
+        })?,
+        None => source
+            .file_name()
+            .as_deref()
+            .and_then(Name::sanitize)
+            .ok_or_else(|| {
+                UsageError::new(format!(
+                    "cannot derive a resource name from `{}`",
+                    args.source
+                ))
+                .hint("give one with `--name NAME`")
+            })?,
+    };
+    if manifest.resource(name.as_str()).is_some() {
+        return Err(UsageError::new(format!(
+            "`{}` already has a resource `{name}`",
+            manifest.path.display()
+        ))
+        .hint("choose another `--name`, or edit the entry by hand")
+        .into());
+    }
+    let sha256 = args
+        .sha256
+        .as_deref()
+        .map(|hex| {
+            hex.parse::<Sha256Digest>()
+                .map_err(|err| UsageError::new(format!("invalid `--sha256 {hex}`: {err}")))
+        })
+        .transpose()?;
+    if args.purpose.trim().is_empty() {
+        return Err(UsageError::new("`--purpose` cannot be empty")
+            .hint("say why the project needs it; reviewers and the store's records show it")
+            .into());
+    }
+
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    store.create()?;
+    let reporter = printer.reporter();
+    let id = Store::project_id(manifest.project.name.as_str(), &manifest.abs_path);
+    let _lock = store
+        .lock_project(
+            &id,
+            &format!("adding `{name}` to project `{}`", manifest.project.name),
+            &*reporter,
+        )
+        .await?;
+    let fetcher = Fetcher::new(
+        store.clone(),
+        &HttpSettings::from_env(),
+        RetryPolicy::default(),
+        1,
+        reporter,
+    )?;
+    let spec: SourceSpec = written.parse().expect("a source crp wrote parses");
+    let fetched = fetcher
+        .fetch(&FetchRequest {
+            name: name.clone(),
+            sources: vec![SourceEntry { spec, source }],
+            sha256,
+            size: None,
+            purpose: args.purpose.clone(),
+            requested_by: args.requested_by.clone(),
+            user: Some(ObjectUse {
+                project_id: id,
+                project: manifest.project.name.clone(),
+                manifest: manifest.abs_path.clone(),
+                resource: name.clone(),
+                purpose: args.purpose.clone(),
+                requested_by: args.requested_by.clone(),
+            }),
+        })
+        .await?;
+
+    // Re-read under the lock: the edit applies to the file as it is now.
+    let text = fs_err::read_to_string(&manifest.path)?;
+    let new = edit::append_resource(
+        &text,
+        &NewResource {
+            name: &name,
+            source: &written,
+            sha256: fetched.sha256,
+            size: fetched.size,
+            purpose: &args.purpose,
+            requested_by: args.requested_by.as_deref(),
+        },
+    )
+    .map_err(|err| match err {
+        edit::EditError::Exists(_) => anyhow::Error::new(UsageError::new(err.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    Manifest::from_text(&manifest.path, new.clone())
+        .context("the edited manifest does not validate")?;
+    fsutil::write_atomic(&manifest.path, new.as_bytes())
+        .with_context(|| format!("failed to write `{}`", manifest.path.display()))?;
+
+    match printer.format {
+        Format::Json => printer.json(&AddDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "add".into(),
+            manifest: manifest.path.clone(),
+            name,
+            source: written,
+            sha256: fetched.sha256,
+            size: fetched.size,
+            fetched_from: fetched.source,
+        }),
+        Format::Text => printer.out(format!(
+            "added `{name}` ({}, sha256 {}) to `{}`; `crp sync` links it",
+            ByteCount(fetched.size),
+            fetched.sha256.short(),
+            shown(&manifest.path)
+        )),
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The source as the manifest should say it, and resolved. A relative path
+/// on the command line is relative to the current folder; in the manifest it
+/// must be relative to the manifest's folder.
+fn source_for(text: &str, manifest: &Manifest) -> anyhow::Result<(String, Source)> {
+    let spec: SourceSpec = text.parse().map_err(|err: crate::source::InvalidSource| {
+        let mut usage = UsageError::new(format!("invalid source `{text}`: {err}"));
+        if let Some(hint) = err.hint() {
+            usage = usage.hint(hint);
+        }
+        usage
+    })?;
+    let source = spec.resolve(&std::env::current_dir()?);
+    if let Source::File(path) = &source
+        && !path.is_file()
+    {
+        return Err(UsageError::new(format!("no file at `{}`", path.display())).into());
+    }
+    let written = match &source {
+        Source::File(path) if spec.is_relative_path() => fsutil::relative_to(path, &manifest.dir)
+            .map_or_else(
+                || path.display().to_string(),
+                |rel| rel.display().to_string(),
+            ),
+        _ => text.to_owned(),
+    };
+    Ok((written, source))
+}

@@ -1,0 +1,89 @@
+//! `crp sync`: make the project's resources real.
+
+use crate::cli::{GlobalArgs, SyncArgs};
+use crate::diagnostic::Diagnostic;
+use crate::error::ExitStatus;
+use crate::execute::{self, SyncOptions};
+use crate::fetch::{Fetcher, HttpSettings, RetryPolicy};
+use crate::manifest::Manifest;
+use crate::plan::{FetchStep, plan};
+use crate::report::Printer;
+use crate::store::Store;
+
+pub(super) async fn run(
+    global: &GlobalArgs,
+    args: &SyncArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let manifest = Manifest::load(&global.manifest)?;
+    if args.locked {
+        check_locked(&manifest)?;
+    }
+    if args.dry_run {
+        printer.plan(&super::plan::read_only_plan(global, &manifest)?);
+        return Ok(ExitStatus::Success);
+    }
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    store.create()?;
+    let reporter = printer.reporter();
+    let id = Store::project_id(manifest.project.name.as_str(), &manifest.abs_path);
+    let _lock = store
+        .lock_project(
+            &id,
+            &format!("syncing project `{}`", manifest.project.name),
+            &*reporter,
+        )
+        .await?;
+    // Planned under the lock: what another sync of this project did is seen.
+    let previous = store.read_project(&id)?;
+    let plan = plan(&manifest, &store, previous.as_ref());
+    let downloads = plan
+        .resources
+        .iter()
+        .any(|r| matches!(r.fetch, Some(FetchStep::Download { .. })));
+    // The HTTP client is built only when something is to be fetched, so a
+    // sync with nothing to do stays cheap.
+    let fetcher = if downloads && !args.offline {
+        Some(Fetcher::new(
+            store.clone(),
+            &HttpSettings::from_env(),
+            RetryPolicy::default(),
+            usize::from(args.jobs),
+            reporter.clone(),
+        )?)
+    } else {
+        None
+    };
+    let report = execute::sync(
+        &manifest,
+        &store,
+        plan,
+        previous,
+        fetcher.as_ref(),
+        &reporter,
+        SyncOptions {
+            offline: args.offline,
+        },
+    )
+    .await?;
+    Ok(printer.sync(&report))
+}
+
+/// `--locked`: every resource must be pinned, so the manifest needs no edit.
+fn check_locked(manifest: &Manifest) -> anyhow::Result<()> {
+    let diagnostics: Vec<Diagnostic> = manifest
+        .resources
+        .iter()
+        .filter(|r| r.sha256.is_none())
+        .map(|r| {
+            Diagnostic::new(format!("resource `{}` has no `sha256`", r.name), Some(r.span.clone()))
+                .label("not pinned")
+                .hint("`--locked` forbids pinning; run `crp sync` without it and commit the updated manifest")
+        })
+        .collect();
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(manifest.error(diagnostics).into())
+    }
+}

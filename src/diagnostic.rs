@@ -1,0 +1,180 @@
+//! Problems found in a file the user wrote, pointing at `file:line:col`.
+//!
+//! A [`Diagnostic`] holds a byte span into the file; [`Report`] renders a set
+//! of them as annotated snippets (via `annotate-snippets`, like rustc and
+//! cargo) or as plain data for `--format json`.
+
+use std::ops::Range;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use serde::{Deserialize, Serialize};
+
+/// One problem in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// What is wrong, as a headline: "invalid `sha256` in resource `x`".
+    pub message: String,
+    /// The offending bytes; `None` for problems of the whole file.
+    pub span: Option<Range<usize>>,
+    /// Detail shown under the offending text.
+    pub label: Option<String>,
+    /// Another place that explains this one ("first given here").
+    pub related: Option<(Range<usize>, String)>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
+        Self {
+            message: message.into(),
+            span,
+            label: None,
+            related: None,
+            hint: None,
+        }
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn hint_opt(mut self, hint: Option<impl Into<String>>) -> Self {
+        self.hint = hint.map(Into::into);
+        self
+    }
+
+    pub fn related(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+        self.related = Some((span, label.into()));
+        self
+    }
+}
+
+/// A 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = text[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+/// A diagnostic as data, for `--format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosticJson {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Diagnostics for one file, with the file's text to quote from.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The file's path as the user gave it.
+    pub path: String,
+    pub text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// Every diagnostic as data.
+    pub fn to_json(&self) -> Vec<DiagnosticJson> {
+        self.diagnostics
+            .iter()
+            .map(|d| {
+                let (line, column) = line_col(&self.text, d.span.as_ref().map_or(0, |s| s.start));
+                DiagnosticJson {
+                    file: self.path.clone(),
+                    line,
+                    column,
+                    message: d.message.clone(),
+                    label: d.label.clone(),
+                    hint: d.hint.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Every diagnostic as an annotated snippet, in file order.
+    pub fn render(&self, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let title = Level::ERROR.primary_title(d.message.as_str());
+            let mut snippet = Snippet::source(self.text.as_str()).path(self.path.as_str());
+            // A problem of the whole file is shown at its first line, so the
+            // `file:1:1` location is still printed.
+            let span = d.span.clone().unwrap_or(0..0);
+            let mut primary = AnnotationKind::Primary.span(span);
+            if let Some(label) = &d.label {
+                primary = primary.label(label.as_str());
+            }
+            snippet = snippet.annotation(primary);
+            if let Some((span, label)) = &d.related {
+                snippet = snippet.annotation(
+                    AnnotationKind::Context
+                        .span(span.clone())
+                        .label(label.as_str()),
+                );
+            }
+            let mut group: Group<'_> = Group::with_title(title).element(snippet);
+            if let Some(hint) = &d.hint {
+                group = group.element(Level::HELP.with_name("hint").message(hint.as_str()));
+            }
+            out.push_str(&renderer.render(&[group]));
+            out.push_str("\n\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_lines_and_characters() {
+        let text = "a = 1\nbé = \"x\"\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 6), (2, 1));
+        // `=` after the two-byte `é` is the fourth character of line 2.
+        assert_eq!(line_col(text, text.find("= \"").unwrap()), (2, 4));
+    }
+
+    #[test]
+    fn renders_location_and_hint() {
+        let text = "[project]\nname = \"Bad Name\"\n";
+        let start = text.find("\"Bad").unwrap();
+        let report = Report {
+            path: "resources.toml".into(),
+            text: text.into(),
+            diagnostics: vec![
+                Diagnostic::new("invalid `name` in `[project]`", Some(start..start + 10))
+                    .label("` ` is not allowed")
+                    .hint("use lowercase"),
+            ],
+        };
+        let out = report.render(false);
+        assert!(out.contains("resources.toml:2:8"), "{out}");
+        assert!(out.contains("name = \"Bad Name\""), "{out}");
+        assert!(out.contains("hint: use lowercase"), "{out}");
+        let json = report.to_json();
+        assert_eq!((json[0].line, json[0].column), (2, 8));
+    }
+}

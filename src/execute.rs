@@ -1,0 +1,626 @@
+//! Carrying out a [`Plan`]: fetch, link, unlink, pin, record.
+//!
+//! The caller holds the project's lock, so nothing else changes this
+//! project's links, record or manifest meanwhile; objects are shared with
+//! other projects and guarded by their own locks inside the fetcher.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+
+use crate::digest::Sha256Digest;
+use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, add_use};
+use crate::fsutil;
+use crate::link;
+use crate::manifest::{Manifest, edit};
+use crate::name::Name;
+use crate::plan::{Action, FetchStep, LinkStep, Plan, ProjectInfo};
+use crate::progress::{NoteKind, Reporter};
+use crate::store::record::{
+    LinkRecord, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource, RECORD_VERSION, Timestamp,
+};
+use crate::store::{Store, StoreError};
+
+/// How to carry out a plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Never touch the network: link what the store has, report the rest.
+    pub offline: bool,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub project: ProjectInfo,
+    pub store: PathBuf,
+    pub resources: Vec<ResourceOutcome>,
+    pub unlinked: Vec<UnlinkOutcome>,
+    /// Whether `resources.toml` was rewritten (to pin new hashes).
+    pub manifest_updated: bool,
+    /// Whether the project's record in the store changed.
+    pub record_updated: bool,
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceOutcome {
+    pub name: Name,
+    /// What the plan said.
+    pub planned: Action,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The source this sync downloaded it from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetched_from: Option<String>,
+    /// Whether this sync wrote its sha256 and size into the manifest.
+    pub pinned: bool,
+    pub link_path: PathBuf,
+    pub link: LinkOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+}
+
+/// Where a resource stands after the sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// In the store and linked.
+    Ok,
+    /// Not in the store (`--offline`).
+    Missing,
+    /// Fetching or linking failed.
+    Failed,
+    /// Something crp did not make is at the link's path.
+    Conflict,
+    /// No usable source yet.
+    Blocked,
+}
+
+/// What happened at the link's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkOutcome {
+    Created,
+    Replaced,
+    UpToDate,
+    NotLinked,
+}
+
+/// An error as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    pub message: String,
+    /// Per source, for fetch failures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailureReport>,
+}
+
+/// One source's failure, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReport {
+    pub source: String,
+    pub error: String,
+}
+
+/// What happened to a link of a resource that left the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlinkOutcome {
+    pub name: Name,
+    pub path: PathBuf,
+    pub status: UnlinkStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnlinkStatus {
+    Removed,
+    Conflict,
+    Failed,
+}
+
+impl SyncReport {
+    /// Whether everything the manifest asks for is in place.
+    pub fn is_complete(&self) -> bool {
+        self.resources.iter().all(|r| r.status == Status::Ok)
+            && self
+                .unlinked
+                .iter()
+                .all(|u| u.status == UnlinkStatus::Removed)
+    }
+}
+
+/// Why a sync stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("failed to update the store's records")]
+    Store(#[from] StoreError),
+    #[error("failed to pin new hashes into `{}`", path.display())]
+    Pin {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl From<&FetchError> for ErrorReport {
+    fn from(err: &FetchError) -> Self {
+        match err {
+            FetchError::Failed { resource, failures } => Self {
+                message: format!("failed to fetch `{resource}`"),
+                failures: failures
+                    .iter()
+                    .map(|f| FailureReport {
+                        source: f.source.clone(),
+                        error: f.error.to_string(),
+                    })
+                    .collect(),
+            },
+            other => Self::message(other),
+        }
+    }
+}
+
+impl ErrorReport {
+    fn message(err: &dyn std::error::Error) -> Self {
+        let mut message = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self {
+            message,
+            failures: Vec::new(),
+        }
+    }
+}
+
+/// Carries out `plan` for `manifest`.
+pub async fn sync(
+    manifest: &Manifest,
+    store: &Store,
+    plan: Plan,
+    previous: Option<ProjectRecord>,
+    fetcher: Option<&Fetcher>,
+    reporter: &Arc<dyn Reporter>,
+    options: SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let project = &plan.project;
+    let user = |name: &Name, resource: &crate::manifest::Resource| ObjectUse {
+        project_id: project.id.clone(),
+        project: project.name.clone(),
+        manifest: project.manifest.clone(),
+        resource: name.clone(),
+        purpose: resource.purpose.clone(),
+        requested_by: resource.requested_by.clone(),
+    };
+
+    // Fetch: one task per object (resources sharing a digest share a task
+    // and pool their sources), one per unpinned resource.
+    let mut outcomes: Vec<Outcome> = plan
+        .resources
+        .iter()
+        .map(|r| Outcome {
+            digest: r.sha256,
+            present: r.present,
+            ..Outcome::default()
+        })
+        .collect();
+    let mut groups: BTreeMap<Option<Sha256Digest>, Vec<usize>> = BTreeMap::new();
+    let mut unpinned = Vec::new();
+    for (i, r) in plan.resources.iter().enumerate() {
+        match (&r.fetch, r.sha256) {
+            (Some(FetchStep::Download { .. }), Some(digest)) => {
+                groups.entry(Some(digest)).or_default().push(i)
+            }
+            (Some(FetchStep::Download { .. }), None) => unpinned.push(vec![i]),
+            (Some(FetchStep::Unsupported { reason }), _) => {
+                outcomes[i].status = Some(Status::Blocked);
+                outcomes[i].error = Some(ErrorReport {
+                    message: reason.clone(),
+                    failures: Vec::new(),
+                });
+            }
+            (None, _) => {}
+        }
+    }
+    let tasks: Vec<Vec<usize>> = groups.into_values().chain(unpinned).collect();
+    let fetcher = fetcher.filter(|_| !options.offline);
+    if let Some(fetcher) = fetcher {
+        let mut set = JoinSet::new();
+        for indices in tasks {
+            let first = &manifest.resources[indices[0]];
+            let mut sources = Vec::new();
+            for &i in &indices {
+                for entry in &manifest.resources[i].sources {
+                    if !sources
+                        .iter()
+                        .any(|s: &crate::manifest::SourceEntry| s.source == entry.source)
+                    {
+                        sources.push(entry.clone());
+                    }
+                }
+            }
+            let request = FetchRequest {
+                name: first.name.clone(),
+                sources,
+                sha256: first.sha256,
+                size: first.size,
+                purpose: first.purpose.clone(),
+                requested_by: first.requested_by.clone(),
+                user: Some(user(&first.name, first)),
+            };
+            let fetcher = fetcher.clone();
+            set.spawn(async move { (indices, fetcher.fetch(&request).await) });
+        }
+        while let Some(joined) = set.join_next().await {
+            let (indices, result) = joined.expect("fetch tasks do not panic");
+            for i in indices {
+                let outcome = &mut outcomes[i];
+                match &result {
+                    Ok(Fetched {
+                        sha256,
+                        size,
+                        source,
+                    }) => {
+                        outcome.digest = Some(*sha256);
+                        outcome.size = Some(*size);
+                        outcome.present = true;
+                        outcome.fetched_from = source.clone();
+                        outcome.pin = manifest.resources[i].sha256.is_none();
+                    }
+                    Err(err) => {
+                        outcome.status = Some(Status::Failed);
+                        outcome.error = Some(ErrorReport::from(err));
+                    }
+                }
+            }
+        }
+    } else {
+        for i in tasks.into_iter().flatten() {
+            outcomes[i].status = Some(Status::Missing);
+            outcomes[i].error = Some(ErrorReport {
+                message: "not in the store, and `--offline` forbids downloading it".into(),
+                failures: Vec::new(),
+            });
+        }
+    }
+
+    // Pin: write the digests of resources fetched on trust into the manifest.
+    let pins: Vec<(&Name, Sha256Digest, u64)> = outcomes
+        .iter()
+        .zip(&manifest.resources)
+        .filter(|(o, _)| o.pin)
+        .filter_map(|(o, r)| Some((&r.name, o.digest?, o.size?)))
+        .collect();
+    let manifest_updated = !pins.is_empty();
+    if manifest_updated {
+        pin(manifest, &pins, &**reporter)?;
+    }
+
+    // Link.
+    let mut links: HashMap<usize, LinkRecord> = HashMap::new();
+    for (i, (r, outcome)) in plan.resources.iter().zip(&mut outcomes).enumerate() {
+        if outcome.status.is_some() {
+            continue;
+        }
+        let Some(digest) = outcome.digest.filter(|_| outcome.present) else {
+            continue;
+        };
+        let object = store.object_path(&digest);
+        match &r.link {
+            LinkStep::Conflict { reason } => {
+                outcome.status = Some(Status::Conflict);
+                outcome.error = Some(ErrorReport {
+                    message: format!(
+                        "`{}` is {reason}; move it away to let crp link `{}`",
+                        r.link_path.display(),
+                        r.name
+                    ),
+                    failures: Vec::new(),
+                });
+            }
+            LinkStep::UpToDate => {
+                outcome.link = LinkOutcome::UpToDate;
+                let kept = previous
+                    .as_ref()
+                    .and_then(|p| p.resources.get(&r.name))
+                    .and_then(|p| p.link.clone())
+                    .filter(|l| l.path == r.link_path);
+                links.insert(
+                    i,
+                    kept.unwrap_or_else(|| LinkRecord {
+                        path: r.link_path.clone(),
+                        mode: plan.project.link_mode,
+                        stamp: None,
+                    }),
+                );
+            }
+            LinkStep::Create | LinkStep::Replace { .. } => {
+                let path = r.link_path.clone();
+                let mode = plan.project.link_mode;
+                match tokio::task::block_in_place(|| link::create(&path, &object, mode)) {
+                    Ok(made) => {
+                        if made.mode != mode {
+                            reporter.note(
+                                NoteKind::Warning,
+                                &format!("copied `{}`: the store is on another file system, so it cannot be hard-linked", r.name),
+                            );
+                        }
+                        outcome.link = if matches!(r.link, LinkStep::Create) {
+                            LinkOutcome::Created
+                        } else {
+                            LinkOutcome::Replaced
+                        };
+                        links.insert(i, made);
+                    }
+                    Err(err) => {
+                        outcome.status = Some(Status::Failed);
+                        outcome.error = Some(ErrorReport::message(&err));
+                    }
+                }
+            }
+        }
+    }
+
+    // Unlink links of resources that left the manifest.
+    let mut unlinked = Vec::new();
+    let mut kept_stale = BTreeMap::new();
+    for u in &plan.unlinks {
+        let (status, reason) = match &u.conflict {
+            Some(what) => (
+                UnlinkStatus::Conflict,
+                Some(format!(
+                    "`{}` is {what}; crp leaves it alone",
+                    u.path.display()
+                )),
+            ),
+            None => match link::remove(&u.path) {
+                Ok(()) => (UnlinkStatus::Removed, None),
+                Err(err) => {
+                    // Keep it in the record so the next sync tries again.
+                    if let Some(old) = previous.as_ref().and_then(|p| p.resources.get(&u.name)) {
+                        kept_stale.insert(u.name.clone(), old.clone());
+                    }
+                    (
+                        UnlinkStatus::Failed,
+                        Some(ErrorReport::message(&err).message),
+                    )
+                }
+            },
+        };
+        unlinked.push(UnlinkOutcome {
+            name: u.name.clone(),
+            path: u.path.clone(),
+            status,
+            reason,
+        });
+    }
+
+    // Record what the project references and how it is linked.
+    let mut resources: BTreeMap<Name, ProjectResource> = kept_stale;
+    for (i, (r, outcome)) in plan.resources.iter().zip(&outcomes).enumerate() {
+        if let Some(digest) = outcome.digest {
+            resources.insert(
+                r.name.clone(),
+                ProjectResource {
+                    sha256: digest,
+                    link: links.remove(&i),
+                },
+            );
+        }
+    }
+    let record = ProjectRecord {
+        schema_version: RECORD_VERSION,
+        id: project.id.clone(),
+        name: project.name.clone(),
+        manifest: project.manifest.clone(),
+        link_dir: project.link_dir.clone(),
+        synced_at: Timestamp::now(),
+        resources,
+    };
+    let record_updated = previous.as_ref().is_none_or(|p| !p.same_state(&record));
+    if record_updated {
+        update_object_uses(
+            store,
+            manifest,
+            previous.as_ref(),
+            &record,
+            &outcomes,
+            reporter,
+        )
+        .await?;
+        store.write_project(&record)?;
+    }
+
+    let resources = plan
+        .resources
+        .iter()
+        .zip(outcomes)
+        .map(|(r, o)| ResourceOutcome {
+            name: r.name.clone(),
+            planned: r.action,
+            status: o.status.unwrap_or(if o.present {
+                Status::Ok
+            } else {
+                Status::Missing
+            }),
+            sha256: o.digest,
+            size: o.size.or(r.size),
+            fetched_from: o.fetched_from,
+            pinned: o.pin,
+            link_path: r.link_path.clone(),
+            link: o.link,
+            error: o.error,
+        })
+        .collect();
+    Ok(SyncReport {
+        project: plan.project,
+        store: plan.store,
+        resources,
+        unlinked,
+        manifest_updated,
+        record_updated,
+    })
+}
+
+/// Per-resource progress while a plan is carried out.
+#[derive(Debug)]
+struct Outcome {
+    digest: Option<Sha256Digest>,
+    size: Option<u64>,
+    present: bool,
+    fetched_from: Option<String>,
+    pin: bool,
+    link: LinkOutcome,
+    /// Set once the resource has failed, or cannot go further.
+    status: Option<Status>,
+    error: Option<ErrorReport>,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            digest: None,
+            size: None,
+            present: false,
+            fetched_from: None,
+            pin: false,
+            link: LinkOutcome::NotLinked,
+            status: None,
+            error: None,
+        }
+    }
+}
+
+/// Writes pinned digests into the manifest: re-read under the project's lock,
+/// edited in place, written atomically.
+fn pin(
+    manifest: &Manifest,
+    pins: &[(&Name, Sha256Digest, u64)],
+    reporter: &dyn Reporter,
+) -> Result<(), SyncError> {
+    let pin_err = |source: Box<dyn std::error::Error + Send + Sync>| SyncError::Pin {
+        path: manifest.path.clone(),
+        source,
+    };
+    let mut text = fs_err::read_to_string(&manifest.path).map_err(|e| pin_err(e.into()))?;
+    for (name, digest, size) in pins {
+        match edit::pin(&text, name.as_str(), *digest, *size) {
+            Ok(new) => text = new,
+            Err(edit::EditError::NoSuchResource(_)) => reporter.note(
+                NoteKind::Warning,
+                &format!("`{name}` left the manifest during the sync; not pinned"),
+            ),
+            Err(err) => return Err(pin_err(err.into())),
+        }
+    }
+    fsutil::write_atomic(&manifest.path, text.as_bytes()).map_err(|e| pin_err(e.into()))
+}
+
+/// Keeps the `projects` lists of object records in step with the project's
+/// new record.
+async fn update_object_uses(
+    store: &Store,
+    manifest: &Manifest,
+    previous: Option<&ProjectRecord>,
+    record: &ProjectRecord,
+    outcomes: &[Outcome],
+    reporter: &Arc<dyn Reporter>,
+) -> Result<(), StoreError> {
+    let before: BTreeMap<&Name, Sha256Digest> = previous
+        .into_iter()
+        .flat_map(|p| &p.resources)
+        .map(|(name, r)| (name, r.sha256))
+        .collect();
+    // New uses: resources whose digest is new to this project.
+    for (resource, outcome) in manifest.resources.iter().zip(outcomes) {
+        let Some(digest) = outcome.digest.filter(|_| outcome.present) else {
+            continue;
+        };
+        if before.get(&resource.name) == Some(&digest) {
+            continue;
+        }
+        let use_ = ObjectUse {
+            project_id: record.id.clone(),
+            project: record.name.clone(),
+            manifest: record.manifest.clone(),
+            resource: resource.name.clone(),
+            purpose: resource.purpose.clone(),
+            requested_by: resource.requested_by.clone(),
+        };
+        let _lock = store
+            .lock_object(
+                &digest,
+                &format!(
+                    "recording `{}` for project `{}`",
+                    resource.name, record.name
+                ),
+                &**reporter,
+            )
+            .await
+            .map_err(StoreError::Lock)?;
+        let mut object = match store.read_object_record(&digest)? {
+            Some(object) => object,
+            // An object without a record (its writer died in between):
+            // describe it from the manifest.
+            None => {
+                let meta = fs_err::metadata(store.object_path(&digest))?;
+                let when = Timestamp(meta.modified()?);
+                ObjectRecord {
+                    schema_version: RECORD_VERSION,
+                    sha256: digest,
+                    size: meta.len(),
+                    source: resource.primary_source().source.to_string(),
+                    sources: resource
+                        .sources
+                        .iter()
+                        .map(|s| s.source.to_string())
+                        .collect(),
+                    purpose: resource.purpose.clone(),
+                    requested_by: resource.requested_by.clone(),
+                    fetched_at: when,
+                    verified_at: when,
+                    http: None,
+                    projects: Vec::new(),
+                }
+            }
+        };
+        if add_use(&mut object, &use_) {
+            store.write_object_record(&object)?;
+        }
+    }
+    // Ended uses: resources gone from the project or moved to another digest.
+    for (name, digest) in before {
+        if record.resources.get(name).map(|r| r.sha256) == Some(digest) {
+            continue;
+        }
+        let _lock = store
+            .lock_object(
+                &digest,
+                &format!("releasing `{name}` for project `{}`", record.name),
+                &**reporter,
+            )
+            .await
+            .map_err(StoreError::Lock)?;
+        if let Some(mut object) = store.read_object_record(&digest)? {
+            let len = object.projects.len();
+            object
+                .projects
+                .retain(|u| !(u.project_id == record.id && &u.resource == name));
+            if object.projects.len() != len {
+                store.write_object_record(&object)?;
+            }
+        }
+    }
+    Ok(())
+}

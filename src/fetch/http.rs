@@ -1,0 +1,290 @@
+//! HTTP(S) downloads: streamed to disk in constant memory, hashed on the
+//! way, resumed with `Range` requests, retried with backoff.
+//!
+//! The network side runs on the async runtime; the bytes go through a small
+//! bounded channel to a blocking thread that hashes and writes them, so
+//! receiving and hashing proceed in parallel and memory stays bounded by the
+//! channel, whatever the file's size.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::sync::mpsc;
+use url::Url;
+
+use super::part::Part;
+use super::{Delivered, Expect, RetryPolicy, SourceError};
+use crate::name::Name;
+use crate::progress::{Download, NoteKind, Reporter};
+use crate::source::redact_url;
+use crate::store::record::HttpValidators;
+
+/// Chunks in flight between the network and the disk, per download.
+const CHANNEL_CHUNKS: usize = 64;
+
+/// The environment variable with the HTTP timeout in seconds.
+pub const TIMEOUT_ENV: &str = "CRP_HTTP_TIMEOUT";
+
+/// Settings for the HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The limit for connecting, and for each wait on data.
+    pub timeout: Duration,
+}
+
+impl HttpSettings {
+    /// Settings from the environment (`CRP_HTTP_TIMEOUT`, 30 s by default).
+    pub fn from_env() -> Self {
+        let timeout = std::env::var(TIMEOUT_ENV)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(Duration::from_secs(30), Duration::from_secs_f64);
+        Self { timeout }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    pub(super) fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
+        // reqwest is built without a bundled crypto provider; ring is ours.
+        // An error only means a provider is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("crp/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.timeout)
+            .read_timeout(settings.timeout)
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// Downloads `url` into `part`, retrying transient failures and resuming
+    /// from what the part already holds where that is safe.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn download(
+        &self,
+        url: &Url,
+        mut part: Part,
+        expect: Expect,
+        progress: &dyn Download,
+        retry: &RetryPolicy,
+        reporter: &dyn Reporter,
+        name: &Name,
+    ) -> Result<(Part, Delivered), SourceError> {
+        let mut validators: Option<HttpValidators> = None;
+        let mut retries = 0;
+        loop {
+            let (returned, result) = self
+                .attempt(url, part, expect, progress, &mut validators)
+                .await;
+            part = returned;
+            let err = match result {
+                Ok(()) => return Ok((part, Delivered { validators })),
+                Err(err) => err,
+            };
+            if !err.is_transient() || retries >= retry.retries {
+                return Err(err);
+            }
+            let delay = retry.delay(retries);
+            retries += 1;
+            reporter.note(
+                NoteKind::Retrying,
+                &format!(
+                    "`{name}` from {}: {err}; attempt {} of {} in {:.1}s",
+                    redact_url(url),
+                    retries + 1,
+                    retry.retries + 1,
+                    delay.as_secs_f64()
+                ),
+            );
+            tokio::time::sleep(delay).await;
+            // A download to be pinned may resume only if the server can tell
+            // us whether the file is still the one we started on.
+            if part.len() > 0
+                && expect.sha256.is_none()
+                && validators.as_ref().and_then(if_range).is_none()
+            {
+                reset(&mut part)?;
+            }
+        }
+    }
+
+    /// One request. The part is handed back whatever happens, holding every
+    /// byte received so far.
+    async fn attempt(
+        &self,
+        url: &Url,
+        part: Part,
+        expect: Expect,
+        progress: &dyn Download,
+        validators: &mut Option<HttpValidators>,
+    ) -> (Part, Result<(), SourceError>) {
+        let offset = part.len();
+        if expect.size == Some(offset) && offset > 0 {
+            // An earlier run got every byte but did not finish; verify them.
+            progress.set_position(offset);
+            return (part, Ok(()));
+        }
+        let mut request = self.client.get(url.clone());
+        if offset > 0 {
+            request = request.header(header::RANGE, format!("bytes={offset}-"));
+            if let Some(value) = validators.as_ref().and_then(if_range) {
+                request = request.header(header::IF_RANGE, value);
+            }
+        }
+        tracing::debug!(url = %redact_url(url), offset, "GET");
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return (part, Err(transport(&err))),
+        };
+        let status = response.status();
+        tracing::debug!(url = %redact_url(url), %status, "response");
+        let mut part = part;
+        let part = match status {
+            StatusCode::PARTIAL_CONTENT if offset > 0 => {
+                if content_range_start(response.headers()) != Some(offset) {
+                    let err = match reset(&mut part) {
+                        Ok(()) => SourceError::Transport("the server sent the wrong range".into()),
+                        Err(err) => err,
+                    };
+                    return (part, Err(err));
+                }
+                part
+            }
+            StatusCode::OK => {
+                if validators.is_none() {
+                    *validators = Some(validators_of(response.headers()));
+                }
+                if offset > 0 {
+                    // The server sends the whole file (no range support, or
+                    // the file changed): start over.
+                    tracing::debug!("no range support; restarting");
+                    if let Err(err) = reset(&mut part) {
+                        return (part, Err(err));
+                    }
+                }
+                part
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
+                let err = match reset(&mut part) {
+                    Ok(()) => {
+                        SourceError::Transport("the server refused to resume (HTTP 416)".into())
+                    }
+                    Err(err) => err,
+                };
+                return (part, Err(err));
+            }
+            status => return (part, Err(SourceError::Status { status })),
+        };
+        let start = part.len();
+        progress.set_position(start);
+        if let Some(remaining) = response.content_length() {
+            let total = start + remaining;
+            progress.set_length(total);
+            if let Some(expected) = expect.size
+                && total != expected
+            {
+                return (
+                    part,
+                    Err(SourceError::AnnouncedSize {
+                        expected,
+                        announced: total,
+                    }),
+                );
+            }
+        }
+
+        let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(CHANNEL_CHUNKS);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut part = part;
+            while let Some(chunk) = rx.blocking_recv() {
+                if let Err(err) = part.write(&chunk) {
+                    return (part, Err(err));
+                }
+            }
+            let flushed = part.flush();
+            (part, flushed)
+        });
+        let mut received = start;
+        let streamed = loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    if let Some(limit) = expect.size
+                        && received > limit
+                    {
+                        break Err(SourceError::TooLarge { limit });
+                    }
+                    progress.advance(chunk.len() as u64);
+                    if tx.send(chunk).await.is_err() {
+                        // The writer stopped; its error is reported below.
+                        break Ok(());
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(err) => break Err(transport(&err)),
+            }
+        };
+        drop(tx);
+        let (part, written) = writer.await.expect("the writer does not panic");
+        match written {
+            Err(err) => (part, Err(SourceError::Write(err))),
+            Ok(()) => (part, streamed),
+        }
+    }
+}
+
+/// Empties a part (truncating a file can take a moment: not on an async thread).
+fn reset(part: &mut Part) -> Result<(), SourceError> {
+    tokio::task::block_in_place(|| part.reset()).map_err(SourceError::Write)
+}
+
+fn transport(err: &reqwest::Error) -> SourceError {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if let Some(url) = err.url() {
+        // reqwest puts the full URL in its message; keep credentials out.
+        text = text.replace(url.as_str(), &redact_url(url));
+    }
+    SourceError::Transport(text)
+}
+
+fn validators_of(headers: &HeaderMap) -> HttpValidators {
+    let get = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    HttpValidators {
+        etag: get(header::ETAG),
+        last_modified: get(header::LAST_MODIFIED),
+    }
+}
+
+/// The `If-Range` value that makes a resumed download safe: a strong ETag,
+/// else the modification date.
+fn if_range(validators: &HttpValidators) -> Option<String> {
+    validators
+        .etag
+        .clone()
+        .filter(|etag| !etag.starts_with("W/"))
+        .or_else(|| validators.last_modified.clone())
+}
+
+/// The first byte of a `Content-Range: bytes START-END/TOTAL` header.
+fn content_range_start(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let range = value.strip_prefix("bytes ")?;
+    range.split('-').next()?.trim().parse().ok()
+}

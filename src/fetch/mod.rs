@@ -1,0 +1,501 @@
+//! Fetching resources into the store, verified on the way in.
+//!
+//! [`Fetcher::fetch`] makes sure one object is in the store. It takes the
+//! object's lock (so each object is downloaded once however many processes
+//! want it), tries the sources in order, streams the bytes into
+//! `.incomplete/` while hashing them, checks size and sha256, and only then
+//! publishes the object and its record. The transports live in [`http`] and
+//! [`file`]; [`part`] is the hashing writer they share.
+
+mod file;
+mod http;
+mod part;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::digest::Sha256Digest;
+use crate::manifest::SourceEntry;
+use crate::name::Name;
+use crate::progress::{Download, Reporter};
+use crate::source::Source;
+use crate::store::lock::LockError;
+use crate::store::record::{HttpValidators, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp};
+use crate::store::{Store, StoreError};
+use part::{Finished, Part};
+
+pub use http::HttpSettings;
+
+/// What to fetch, and for whom.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub name: Name,
+    pub sources: Vec<SourceEntry>,
+    /// `None` to trust the first bytes that arrive (and pin them).
+    pub sha256: Option<Sha256Digest>,
+    pub size: Option<u64>,
+    pub purpose: String,
+    pub requested_by: Option<String>,
+    /// The project reference recorded with a newly fetched object.
+    pub user: Option<ObjectUse>,
+}
+
+/// An object that is now in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// The source that delivered it; `None` when the store had it already
+    /// (perhaps because another process fetched it while this one waited).
+    pub source: Option<String>,
+}
+
+/// Why one source did not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("HTTP {status}")]
+    Status { status: reqwest::StatusCode },
+    #[error("{0}")]
+    Transport(String),
+    #[error("sha256 mismatch:\n    expected {expected}\n    actual   {actual}")]
+    HashMismatch {
+        expected: Sha256Digest,
+        actual: Sha256Digest,
+    },
+    #[error("size mismatch: expected {expected} bytes, got {actual}")]
+    SizeMismatch { expected: u64, actual: u64 },
+    #[error("the server announced {announced} bytes, but the manifest declares {expected}")]
+    AnnouncedSize { expected: u64, announced: u64 },
+    #[error("the body passed the declared size of {limit} bytes; stopped reading")]
+    TooLarge { limit: u64 },
+    #[error("failed to read `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to write to the store: {0}")]
+    Write(#[source] std::io::Error),
+}
+
+impl SourceError {
+    /// Worth trying the same source again after a pause.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::Status { status } => {
+                status.is_server_error()
+                    || *status == reqwest::StatusCode::REQUEST_TIMEOUT
+                    || *status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            }
+            _ => false,
+        }
+    }
+
+    /// A failure of this machine rather than of the source: no other source
+    /// would do better.
+    fn is_local(&self) -> bool {
+        matches!(self, Self::Write(_))
+    }
+}
+
+/// One source's failure.
+#[derive(Debug)]
+pub struct SourceFailure {
+    pub source: String,
+    pub error: SourceError,
+}
+
+/// Why an object could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{}", Failures(resource, failures))]
+    Failed {
+        resource: Name,
+        failures: Vec<SourceFailure>,
+    },
+    #[error("`{resource}`: torrent sources need a transmission-daemon (not supported yet)")]
+    TorrentOnly { resource: Name },
+    #[error("failed to store `{resource}`")]
+    Store {
+        resource: Name,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+struct Failures<'a>(&'a Name, &'a [SourceFailure]);
+
+impl fmt::Display for Failures<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "failed to fetch `{}`", self.0)?;
+        for failure in self.1 {
+            write!(f, "\n  from {}: {}", failure.source, failure.error)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a fetch retries transient failures.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Further attempts after the first.
+    pub retries: u32,
+    /// The pause before the first retry; doubled for each one after.
+    pub base_delay: Duration,
+}
+
+impl RetryPolicy {
+    fn delay(&self, retry: u32) -> Duration {
+        (self.base_delay * 2u32.saturating_pow(retry)).min(Duration::from_secs(10))
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 3,
+            base_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Fetches objects into one store with bounded parallelism.
+#[derive(Clone)]
+pub struct Fetcher {
+    store: Store,
+    http: http::Http,
+    retry: RetryPolicy,
+    jobs: Arc<Semaphore>,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a transport delivered into a part.
+struct Delivered {
+    validators: Option<HttpValidators>,
+}
+
+/// What the bytes must be.
+#[derive(Debug, Clone, Copy)]
+struct Expect {
+    sha256: Option<Sha256Digest>,
+    size: Option<u64>,
+}
+
+impl Fetcher {
+    pub fn new(
+        store: Store,
+        settings: &HttpSettings,
+        retry: RetryPolicy,
+        jobs: usize,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            store,
+            http: http::Http::new(settings)?,
+            retry,
+            jobs: Arc::new(Semaphore::new(jobs.max(1))),
+            reporter,
+        })
+    }
+
+    /// Makes sure the requested object is in the store.
+    pub async fn fetch(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
+        let sources: Vec<&SourceEntry> = request
+            .sources
+            .iter()
+            .filter(|s| !s.source.is_torrent())
+            .collect();
+        if sources.is_empty() {
+            return Err(FetchError::TorrentOnly {
+                resource: request.name.clone(),
+            });
+        }
+        let what = format!("fetching `{}`", request.name);
+        let store_err = |source: StoreError| FetchError::Store {
+            resource: request.name.clone(),
+            source,
+        };
+        let (part_path, _lock) = match request.sha256 {
+            Some(digest) => {
+                if let Some(present) = self.present(&digest).map_err(store_err)? {
+                    return Ok(present);
+                }
+                let lock = self
+                    .store
+                    .lock_object(&digest, &what, &*self.reporter)
+                    .await?;
+                // Another process may have published it while this one waited.
+                if let Some(present) = self.present(&digest).map_err(store_err)? {
+                    return Ok(present);
+                }
+                (
+                    self.store.incomplete_dir().join(format!("{digest}.part")),
+                    lock,
+                )
+            }
+            None => {
+                let key = Sha256Digest::of_bytes(
+                    sources
+                        .iter()
+                        .map(|s| s.source.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                        .as_bytes(),
+                )
+                .hex();
+                let lock = self.store.lock_source(&key, &what, &*self.reporter).await?;
+                (
+                    self.store.incomplete_dir().join(format!("src-{key}.part")),
+                    lock,
+                )
+            }
+        };
+        let _permit = self
+            .jobs
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let expect = Expect {
+            sha256: request.sha256,
+            size: request.size,
+        };
+
+        let mut failures = Vec::new();
+        for entry in sources {
+            let shown = entry.source.to_string();
+            match self
+                .try_source(request, &entry.source, &part_path, expect)
+                .await
+            {
+                Ok((finished, delivered)) => {
+                    return self
+                        .publish(request, finished, &shown, delivered)
+                        .map_err(store_err);
+                }
+                Err(error) => {
+                    let local = error.is_local();
+                    failures.push(SourceFailure {
+                        source: shown,
+                        error,
+                    });
+                    if local {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(FetchError::Failed {
+            resource: request.name.clone(),
+            failures,
+        })
+    }
+
+    fn present(&self, digest: &Sha256Digest) -> Result<Option<Fetched>, StoreError> {
+        if !self.store.has_object(digest) {
+            return Ok(None);
+        }
+        let size = fs_err::metadata(self.store.object_path(digest))?.len();
+        Ok(Some(Fetched {
+            sha256: *digest,
+            size,
+            source: None,
+        }))
+    }
+
+    /// Downloads from one source into the part and verifies it. On success
+    /// the part holds exactly the expected bytes.
+    async fn try_source(
+        &self,
+        request: &FetchRequest,
+        source: &Source,
+        part_path: &std::path::Path,
+        expect: Expect,
+    ) -> Result<(Finished, Delivered), SourceError> {
+        let shown = source.to_string();
+        let progress = self
+            .reporter
+            .download(request.name.as_str(), &shown, request.size);
+        let result = self
+            .transfer(request, source, part_path, expect, &*progress)
+            .await;
+        progress.finish(result.is_ok());
+        result
+    }
+
+    async fn transfer(
+        &self,
+        request: &FetchRequest,
+        source: &Source,
+        part_path: &std::path::Path,
+        expect: Expect,
+        progress: &dyn Download,
+    ) -> Result<(Finished, Delivered), SourceError> {
+        // Bytes left by an interrupted run are kept only when the digest is
+        // known: verification then covers them. A download to be trusted on
+        // first use starts afresh, since old bytes might be another version.
+        let mut resumable = expect.sha256.is_some() && matches!(source, Source::Http(_));
+        loop {
+            let path = part_path.to_owned();
+            let part = tokio::task::spawn_blocking(move || Part::open(&path, resumable))
+                .await
+                .expect("opening a part does not panic")
+                .map_err(SourceError::Write)?;
+            let resumed = part.len() > 0;
+            let transferred = match source {
+                Source::Http(url) => {
+                    self.http
+                        .download(
+                            url,
+                            part,
+                            expect,
+                            progress,
+                            &self.retry,
+                            &*self.reporter,
+                            &request.name,
+                        )
+                        .await
+                }
+                Source::File(path) => file::copy(path, part, expect, progress).await,
+                Source::Magnet(_) | Source::Torrent(_) => {
+                    unreachable!("torrent sources are filtered out")
+                }
+            };
+            let (part, delivered) = match transferred {
+                Ok(done) => done,
+                Err(err) => {
+                    // Bytes cut off by a network failure are kept for the
+                    // next attempt to resume from (verification covers
+                    // them); anything else is of no further use.
+                    if !(err.is_transient() && expect.sha256.is_some()) {
+                        let _ = fs_err::remove_file(part_path);
+                    }
+                    return Err(err);
+                }
+            };
+            let finished = part.finish().map_err(SourceError::Write)?;
+            match verify(&finished, expect) {
+                Ok(()) => return Ok((finished, delivered)),
+                // Old bytes from an earlier run may belong to another version
+                // of the file: start over once without them.
+                Err(SourceError::HashMismatch { .. }) if resumed => {
+                    tracing::debug!(
+                        "resumed download of `{}` did not verify; starting over",
+                        request.name
+                    );
+                    resumable = false;
+                }
+                Err(err) => {
+                    let _ = fs_err::remove_file(part_path);
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Publishes a verified part as an object and writes its record.
+    fn publish(
+        &self,
+        request: &FetchRequest,
+        finished: Finished,
+        source: &str,
+        delivered: Delivered,
+    ) -> Result<Fetched, StoreError> {
+        let Finished {
+            path,
+            sha256: digest,
+            len: size,
+        } = finished;
+        let already = self.store.has_object(&digest);
+        if already {
+            // Trust on first use found bytes the store already has.
+            fs_err::remove_file(&path)?;
+        } else {
+            self.store.publish(&path, &digest)?;
+        }
+        let now = Timestamp::now();
+        let mut record = match self.store.read_object_record(&digest)? {
+            Some(existing) => existing,
+            None => ObjectRecord {
+                schema_version: RECORD_VERSION,
+                sha256: digest,
+                size,
+                source: source.to_owned(),
+                sources: request
+                    .sources
+                    .iter()
+                    .map(|s| s.source.to_string())
+                    .collect(),
+                purpose: request.purpose.clone(),
+                requested_by: request.requested_by.clone(),
+                fetched_at: now,
+                verified_at: now,
+                http: None,
+                projects: Vec::new(),
+            },
+        };
+        if !already {
+            record.source = source.to_owned();
+            record.size = size;
+            record.fetched_at = now;
+            record.verified_at = now;
+            record.http = delivered.validators;
+        }
+        if let Some(user) = &request.user {
+            add_use(&mut record, user);
+        }
+        self.store.write_object_record(&record)?;
+        Ok(Fetched {
+            sha256: digest,
+            size,
+            source: (!already).then(|| source.to_owned()),
+        })
+    }
+}
+
+/// Adds or refreshes one project's use in an object record.
+pub fn add_use(record: &mut ObjectRecord, user: &ObjectUse) -> bool {
+    if record.projects.contains(user) {
+        return false;
+    }
+    record
+        .projects
+        .retain(|u| !(u.project_id == user.project_id && u.resource == user.resource));
+    record.projects.push(user.clone());
+    true
+}
+
+/// Checks size and digest of a finished transfer.
+fn verify(finished: &Finished, expect: Expect) -> Result<(), SourceError> {
+    if let Some(expected) = expect.size
+        && finished.len != expected
+    {
+        return Err(SourceError::SizeMismatch {
+            expected,
+            actual: finished.len,
+        });
+    }
+    if let Some(expected) = expect.sha256
+        && finished.sha256 != expected
+    {
+        return Err(SourceError::HashMismatch {
+            expected,
+            actual: finished.sha256,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! A download in flight: a file in `.incomplete/` and the hash of every byte
+//! in it, kept in step so the content is read exactly once.
+
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::digest::{READ_BUFFER, Sha256Digest};
+
+/// A partial file and the running hash of its content.
+pub(crate) struct Part {
+    path: PathBuf,
+    file: io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl std::fmt::Debug for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Part")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Part {
+    /// Opens the part at `path`. With `resume`, bytes already there are kept
+    /// and hashed (blocking: call off the async threads); otherwise the file
+    /// starts empty.
+    pub(crate) fn open(path: &Path, resume: bool) -> io::Result<Self> {
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(!resume)
+            .open(path)?;
+        let (hasher, len) = if resume {
+            let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.file());
+            let mut hasher = Sha256::new();
+            let len = io::copy(&mut reader, &mut HashSink(&mut hasher))?;
+            (hasher, len)
+        } else {
+            (Sha256::new(), 0)
+        };
+        let mut file = file.into_file();
+        file.seek(SeekFrom::Start(len))?;
+        Ok(Self {
+            path: path.to_owned(),
+            file: io::BufWriter::with_capacity(READ_BUFFER, file),
+            hasher,
+            len,
+        })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends bytes, hashing them on the way.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hasher.update(bytes);
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes buffered bytes to the file, so its length matches [`Self::len`].
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    /// Empties the part to start over.
+    pub(crate) fn reset(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        let file = self.file.get_mut();
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        self.hasher = Sha256::new();
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Flushes and closes the part; the file stays for the caller to
+    /// publish or remove.
+    pub(crate) fn finish(mut self) -> io::Result<Finished> {
+        self.file.flush()?;
+        Ok(Finished {
+            path: self.path,
+            sha256: Sha256Digest::from_hasher(self.hasher),
+            len: self.len,
+        })
+    }
+}
+
+/// A closed part with the digest and length of its content.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub path: PathBuf,
+    pub sha256: Sha256Digest,
+    pub len: u64,
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resumes_with_the_hash_of_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.part");
+        let mut part = Part::open(&path, false).unwrap();
+        part.write(b"hello ").unwrap();
+        part.flush().unwrap();
+        drop(part);
+        let mut part = Part::open(&path, true).unwrap();
+        assert_eq!(part.len(), 6);
+        part.write(b"world").unwrap();
+        let done = part.finish().unwrap();
+        assert_eq!(
+            (done.sha256, done.len),
+            (Sha256Digest::of_bytes(b"hello world"), 11)
+        );
+        assert_eq!(
+            crate::digest::hash_file(&path).unwrap(),
+            (done.sha256, done.len)
+        );
+    }
+
+    #[test]
+    fn resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.part");
+        let mut part = Part::open(&path, false).unwrap();
+        part.write(b"wrong").unwrap();
+        part.reset().unwrap();
+        part.write(b"right").unwrap();
+        assert_eq!(
+            part.finish().unwrap().sha256,
+            Sha256Digest::of_bytes(b"right")
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"right");
+    }
+}

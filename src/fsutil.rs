@@ -1,0 +1,112 @@
+//! File-system helpers shared by the store, the linker and manifest edits.
+
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder is
+/// written, flushed to disk and renamed over `path`, so readers see the old
+/// content or the new, never a mix. The folder is synced afterwards so the
+/// rename itself survives a crash.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_of(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".crp-tmp-")
+        .tempfile_in(dir)
+        .map_err(|err| with_path(err, dir))?;
+    // Keep the permissions of the file being replaced (a manifest may be
+    // group-writable); new files get the process's default.
+    if let Ok(meta) = fs_err::metadata(path) {
+        temp.as_file().set_permissions(meta.permissions())?;
+    }
+    temp.write_all(bytes)
+        .map_err(|err| with_path(err, temp.path()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|err| with_path(err, temp.path()))?;
+    temp.persist(path)
+        .map_err(|err| with_path(err.error, path))?;
+    sync_dir(dir)
+}
+
+/// Flushes a folder's entries (new names, renames) to disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs_err::File::open(dir)?.sync_all()
+}
+
+/// The folder holding `path`, `.` for a bare file name.
+pub fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Adds the path to an error from a crate that does not name it.
+pub fn with_path(err: io::Error, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{err} (at `{}`)", path.display()))
+}
+
+/// `path` relative to `base`, both absolute; `None` when they share no root.
+pub fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
+    let path: Vec<_> = path
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    let base: Vec<_> = base
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    if path.first() != base.first() {
+        return None;
+    }
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..base.len() {
+        out.push("..");
+    }
+    for component in &path[common..] {
+        out.push(component);
+    }
+    Some(out)
+}
+
+/// A path for display: relative to the current folder when that is shorter.
+pub fn display_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_owned))
+        .filter(|rel| !rel.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_owned())
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let cases = [
+            ("/a/b/c", "/a", "b/c"),
+            ("/a/x", "/a/b", "../x"),
+            ("/a", "/a", ""),
+        ];
+        for (path, base, expected) in cases {
+            assert_eq!(
+                relative_to(Path::new(path), Path::new(base)).unwrap(),
+                PathBuf::from(expected)
+            );
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,52 @@
+//! The `crp` binary: parse arguments, run the command, map the outcome to
+//! an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crp::cli::Cli;
+use crp::commands;
+use crp::error::ExitStatus;
+use crp::report::Printer;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(&cli.global, commands::name(&cli.command));
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return printer
+                .error(&anyhow::Error::new(err).context("failed to start"))
+                .into();
+        }
+    };
+    let status = match runtime.block_on(commands::run(cli, &printer)) {
+        Ok(status) => status,
+        Err(err) => printer.error(&err),
+    };
+    // Downloads that lost a race are abandoned, not awaited.
+    runtime.shutdown_background();
+    ExitStatus::into(status)
+}
+
+/// `-v` shows crp's debug log on stderr, `-vv` everything's.
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::WARN,
+        (false, 1) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(verbose > 1)
+        .init();
+}

@@ -1,0 +1,207 @@
+//! Edits to `resources.toml` that keep the user's formatting and comments.
+//!
+//! Both edits work on text and return text: the caller decides when and how to
+//! write it (atomically, under the project's lock, after re-reading the file).
+
+use toml_edit::{DocumentMut, Item, Table, TableLike, value};
+
+use crate::digest::Sha256Digest;
+use crate::name::Name;
+
+/// Why an edit could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("the manifest is not valid TOML")]
+    Syntax(#[from] toml_edit::TomlError),
+    #[error("the manifest has no resource `{0}`")]
+    NoSuchResource(String),
+    #[error("the manifest already has a resource `{0}`")]
+    Exists(String),
+}
+
+/// A new `[resources.NAME]` entry.
+#[derive(Debug, Clone)]
+pub struct NewResource<'a> {
+    pub name: &'a Name,
+    pub source: &'a str,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    pub purpose: &'a str,
+    pub requested_by: Option<&'a str>,
+}
+
+/// Writes `sha256` and `size` into the entry of resource `name`, right after
+/// its source, unless they are already there. Nothing else changes.
+pub fn pin(text: &str, name: &str, sha256: Sha256Digest, size: u64) -> Result<String, EditError> {
+    let mut doc: DocumentMut = text.parse()?;
+    let entry = doc
+        .get_mut("resources")
+        .and_then(|r| r.get_mut(name))
+        .and_then(Item::as_table_like_mut)
+        .ok_or_else(|| EditError::NoSuchResource(name.to_owned()))?;
+    let mut new = Vec::new();
+    if !entry.contains_key("sha256") {
+        new.push(("sha256", value(sha256.hex())));
+    }
+    if !entry.contains_key("size") {
+        new.push(("size", value(i64::try_from(size).unwrap_or(i64::MAX))));
+    }
+    insert_after_source(entry, new);
+    Ok(doc.to_string())
+}
+
+/// Inserts `new` keys after `source`/`sources`, keeping the other keys, their
+/// order and their decoration.
+fn insert_after_source(entry: &mut dyn TableLike, new: Vec<(&str, Item)>) {
+    let keys: Vec<String> = entry.iter().map(|(k, _)| k.to_owned()).collect();
+    let split = keys
+        .iter()
+        .position(|k| k == "source" || k == "sources")
+        .map_or(keys.len(), |i| i + 1);
+    let moved: Vec<_> = keys[split..]
+        .iter()
+        .filter_map(|k| {
+            let key = entry.key(k)?.clone();
+            let item = entry.remove(k)?;
+            Some((key, item))
+        })
+        .collect();
+    for (key, item) in new {
+        entry.insert(key, item);
+    }
+    for (key, item) in moved {
+        entry.entry_format(&key).or_insert(item);
+    }
+}
+
+/// Appends a `[resources.NAME]` table at the end of the manifest.
+pub fn append_resource(text: &str, new: &NewResource<'_>) -> Result<String, EditError> {
+    let mut doc: DocumentMut = text.parse()?;
+    let resources = doc
+        .entry("resources")
+        .or_insert_with(|| {
+            let mut table = Table::new();
+            table.set_implicit(true);
+            Item::Table(table)
+        })
+        .as_table_like_mut()
+        .expect("`resources` is a table in a validated manifest");
+    if resources.contains_key(new.name.as_str()) {
+        return Err(EditError::Exists(new.name.to_string()));
+    }
+    let mut table = Table::new();
+    table.insert("source", value(new.source));
+    table.insert("sha256", value(new.sha256.hex()));
+    table.insert("size", value(i64::try_from(new.size).unwrap_or(i64::MAX)));
+    table.insert("purpose", value(new.purpose));
+    if let Some(who) = new.requested_by {
+        table.insert("requested_by", value(who));
+    }
+    // A blank line between tables, as people write them.
+    table.decor_mut().set_prefix("\n");
+    resources.insert(new.name.as_str(), Item::Table(table));
+    let mut out = doc.to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest() -> Sha256Digest {
+        Sha256Digest::of_bytes(b"x")
+    }
+
+    #[test]
+    fn pins_only_the_one_entry_after_its_source() {
+        let text = r#"# top comment
+[project]
+name = "p"
+
+[resources.a]
+source = "a.bin"   # the A file
+# why
+purpose = "a"
+
+[resources.b]
+source = "b.bin"
+purpose = "b"
+"#;
+        let out = pin(text, "a", digest(), 1).unwrap();
+        let expected = format!(
+            r#"# top comment
+[project]
+name = "p"
+
+[resources.a]
+source = "a.bin"   # the A file
+sha256 = "{}"
+size = 1
+# why
+purpose = "a"
+
+[resources.b]
+source = "b.bin"
+purpose = "b"
+"#,
+            digest()
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn pins_inline_tables() {
+        let text =
+            "[project]\nname = \"p\"\n[resources]\na = { source = \"a.bin\", purpose = \"a\" }\n";
+        let out = pin(text, "a", digest(), 3).unwrap();
+        assert!(
+            out.contains(&format!(
+                "a = {{ source = \"a.bin\", sha256 = \"{}\", size = 3, purpose = \"a\" }}",
+                digest()
+            )),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn appends_a_table() {
+        let text = "[project]\nname = \"p\" # mine\n";
+        let name: Name = "new".parse().unwrap();
+        let out = append_resource(
+            text,
+            &NewResource {
+                name: &name,
+                source: "https://e.org/x",
+                sha256: digest(),
+                size: 5,
+                purpose: "testing",
+                requested_by: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "[project]\nname = \"p\" # mine\n\n[resources.new]\nsource = \"https://e.org/x\"\nsha256 = \"{}\"\nsize = 5\npurpose = \"testing\"\n",
+                digest()
+            )
+        );
+        assert!(matches!(
+            append_resource(
+                &out,
+                &NewResource {
+                    name: &name,
+                    source: "x",
+                    sha256: digest(),
+                    size: 1,
+                    purpose: "p",
+                    requested_by: None
+                }
+            ),
+            Err(EditError::Exists(_))
+        ));
+    }
+}

@@ -1,0 +1,230 @@
+//! `resources.toml`: what a project declares it needs.
+//!
+//! [`schema`] mirrors the file format (and generates its JSON Schema),
+//! [`parse`] validates text into those types collecting every problem, and
+//! this module turns the result into the domain model ([`Manifest`]) with
+//! paths resolved. [`edit`] changes the file while keeping its formatting.
+
+pub mod edit;
+mod parse;
+pub mod schema;
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+pub use schema::LinkMode;
+
+use crate::diagnostic::{Diagnostic, Report};
+use crate::digest::Sha256Digest;
+use crate::name::Name;
+use crate::source::{Source, SourceSpec};
+
+/// The file name `crp` looks for when `--manifest` is not given.
+pub const DEFAULT_FILE: &str = "resources.toml";
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The path as the user gave it, for messages.
+    pub path: PathBuf,
+    /// The absolute path, for records.
+    pub abs_path: PathBuf,
+    /// The absolute folder holding the manifest; relative paths start here.
+    pub dir: PathBuf,
+    /// The text it was read from.
+    pub text: String,
+    pub project: Project,
+    /// In the order they are declared.
+    pub resources: Vec<Resource>,
+}
+
+/// The `[project]` table, resolved.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: Name,
+    /// Absolute folder where resources are linked.
+    pub link_dir: PathBuf,
+    pub link_mode: LinkMode,
+}
+
+/// One declared resource.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub name: Name,
+    /// Tried in order.
+    pub sources: Vec<SourceEntry>,
+    /// `None` until pinned.
+    pub sha256: Option<Sha256Digest>,
+    pub size: Option<u64>,
+    pub purpose: String,
+    pub requested_by: Option<String>,
+    /// The name's span in `[resources.NAME]`, for diagnostics about the entry.
+    pub span: Range<usize>,
+}
+
+/// A source as written and as resolved.
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    pub spec: SourceSpec,
+    pub source: Source,
+}
+
+/// Why a manifest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("no manifest at `{}`", path.display())]
+    NotFound { path: PathBuf },
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}", summary(.0))]
+    Invalid(Box<Report>),
+}
+
+fn summary(report: &Report) -> String {
+    match report.diagnostics.len() {
+        1 => format!("`{}` has a problem; nothing was changed", report.path),
+        n => format!("`{}` has {n} problems; nothing was changed", report.path),
+    }
+}
+
+impl ManifestError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::NotFound { .. } => {
+                Some("run `crp init` to create one, or point at it with `--manifest PATH`")
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = match fs_err::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(ManifestError::NotFound {
+                    path: path.to_owned(),
+                });
+            }
+            Err(err) => {
+                return Err(ManifestError::Read {
+                    path: path.to_owned(),
+                    source: err,
+                });
+            }
+        };
+        Self::from_text(path, text)
+    }
+
+    /// Validates `text` as the manifest found at `path`.
+    pub fn from_text(path: &Path, text: String) -> Result<Self, ManifestError> {
+        let parsed = match parse::parse(&text) {
+            Ok(parsed) => parsed,
+            Err(diagnostics) => return Err(Self::invalid(path, text, diagnostics)),
+        };
+        let abs_path = absolute(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let dir = abs_path.parent().map(Path::to_owned).unwrap_or_default();
+        let raw_project = parsed.project;
+        let project = Project {
+            name: raw_project.name,
+            link_dir: dir.join(
+                raw_project
+                    .link_dir
+                    .as_ref()
+                    .map_or(schema::DEFAULT_LINK_DIR, |d| d.0.as_str()),
+            ),
+            link_mode: raw_project.link_mode.unwrap_or_default(),
+        };
+        let resources = parsed
+            .resources
+            .into_iter()
+            .map(|parsed| {
+                let raw = parsed.raw;
+                let specs: Vec<SourceSpec> = match (raw.source, raw.sources) {
+                    (Some(one), _) => vec![one.into_inner()],
+                    (None, Some(many)) => many
+                        .into_inner()
+                        .into_iter()
+                        .map(|s| s.into_inner())
+                        .collect(),
+                    (None, None) => unreachable!("validated: every resource has a source"),
+                };
+                Resource {
+                    name: parsed.name,
+                    sources: specs
+                        .into_iter()
+                        .map(|spec| SourceEntry {
+                            source: spec.resolve(&dir),
+                            spec,
+                        })
+                        .collect(),
+                    sha256: raw.sha256,
+                    size: raw.size.map(|s| s.0),
+                    purpose: raw.purpose.0,
+                    requested_by: raw.requested_by,
+                    span: parsed.name_span,
+                }
+            })
+            .collect();
+        Ok(Self {
+            path: path.to_owned(),
+            abs_path,
+            dir,
+            text,
+            project,
+            resources,
+        })
+    }
+
+    /// An error pointing at places in this manifest.
+    pub fn error(&self, diagnostics: Vec<Diagnostic>) -> ManifestError {
+        Self::invalid(&self.path, self.text.clone(), diagnostics)
+    }
+
+    fn invalid(path: &Path, text: String, diagnostics: Vec<Diagnostic>) -> ManifestError {
+        ManifestError::Invalid(Box::new(Report {
+            path: path.display().to_string(),
+            text,
+            diagnostics,
+        }))
+    }
+
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.name.as_str() == name)
+    }
+}
+
+/// An absolute path whose folder has its symbolic links resolved, so that one
+/// project reached by two paths is still one project.
+fn absolute(path: &Path) -> io::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) => match parent.canonicalize() {
+            Ok(parent) => Ok(parent.join(name)),
+            Err(_) => Ok(abs),
+        },
+        _ => Ok(abs),
+    }
+}
+
+impl Resource {
+    /// The first source, for one-line displays.
+    pub fn primary_source(&self) -> &SourceEntry {
+        &self.sources[0]
+    }
+
+    /// Whether any source needs BitTorrent.
+    pub fn needs_torrent(&self) -> bool {
+        self.sources.iter().any(|s| s.source.is_torrent())
+    }
+}

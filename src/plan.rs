@@ -1,0 +1,293 @@
+//! The difference between a manifest and the world, as data.
+//!
+//! [`plan`] compares the manifest with the store (is each object present?),
+//! with the project's link folder (is each link what it should be?) and with
+//! the project's record in the store (which links did crp make before?). It
+//! reads metadata only: a plan with nothing to do costs a `stat` and a
+//! `readlink` per resource. `crp plan`, `crp sync --dry-run` and `crp status`
+//! all show a [`Plan`]; `crp sync` carries one out.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Sha256Digest;
+use crate::link::{self, LinkState, PreviousLink, Want};
+use crate::manifest::{LinkMode, Manifest, Resource};
+use crate::name::Name;
+use crate::store::Store;
+use crate::store::record::ProjectRecord;
+
+/// The reason given for resources that only have torrent sources.
+pub const TORRENT_UNSUPPORTED: &str =
+    "torrent sources need a transmission-daemon (not supported yet)";
+
+/// What a sync would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub project: ProjectInfo,
+    pub store: PathBuf,
+    /// One entry per resource, in manifest order.
+    pub resources: Vec<ResourcePlan>,
+    /// Links of resources that left the manifest.
+    pub unlinks: Vec<UnlinkPlan>,
+}
+
+/// The project a plan is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInfo {
+    pub name: Name,
+    /// The project's record id in the store.
+    pub id: String,
+    pub manifest: PathBuf,
+    pub link_dir: PathBuf,
+    pub link_mode: LinkMode,
+}
+
+/// One resource's part of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourcePlan {
+    pub name: Name,
+    /// The headline: what happens to this resource.
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The first source (credentials redacted).
+    pub source: String,
+    /// Whether the store holds the object.
+    pub present: bool,
+    /// How it gets into the store; `None` when it is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchStep>,
+    pub link_path: PathBuf,
+    pub link: LinkStep,
+}
+
+/// The headline action for a resource, most significant first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Download (or copy) into the store, then link.
+    Fetch,
+    /// Download, then write its sha256 and size into the manifest.
+    FetchAndPin,
+    /// No source crp can use yet.
+    Blocked,
+    /// Something that crp did not make is where the link should go.
+    Conflict,
+    /// The store has it; make the link.
+    Link,
+    /// Replace crp's out-of-date link.
+    Relink,
+    UpToDate,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fetch => "fetch",
+            Self::FetchAndPin => "fetch+pin",
+            Self::Blocked => "blocked",
+            Self::Conflict => "conflict",
+            Self::Link => "link",
+            Self::Relink => "relink",
+            Self::UpToDate => "up to date",
+        }
+    }
+}
+
+/// How an object gets into the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FetchStep {
+    /// From the sources, in order. `pin` when the digest is not known yet.
+    Download { pin: bool },
+    /// Not possible yet.
+    Unsupported { reason: String },
+}
+
+/// What happens at the link's path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LinkStep {
+    Create,
+    Replace { reason: String },
+    UpToDate,
+    Conflict { reason: String },
+}
+
+/// A link of a resource that left the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlinkPlan {
+    pub name: Name,
+    pub path: PathBuf,
+    pub sha256: Sha256Digest,
+    /// Set when the path no longer holds crp's link: it is left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+}
+
+impl Plan {
+    /// Whether carrying the plan out changes nothing.
+    pub fn is_noop(&self) -> bool {
+        self.resources.iter().all(|r| r.action == Action::UpToDate) && self.unlinks.is_empty()
+    }
+
+    /// Bytes to download, as far as sizes are declared.
+    pub fn fetch_bytes(&self) -> u64 {
+        let mut seen = HashSet::new();
+        self.resources
+            .iter()
+            .filter(|r| matches!(r.fetch, Some(FetchStep::Download { .. })))
+            .filter(|r| r.sha256.is_none_or(|d| seen.insert(d)))
+            .filter_map(|r| r.size)
+            .sum()
+    }
+}
+
+/// Plans the sync of `manifest` against `store`, given the project's record
+/// from the last sync.
+pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>) -> Plan {
+    let project = &manifest.project;
+    let objects_dir = store.objects_dir();
+    let previous_links: BTreeMap<&PathBuf, (Sha256Digest, &crate::store::record::LinkRecord)> =
+        previous
+            .into_iter()
+            .flat_map(|p| p.resources.values())
+            .filter_map(|r| r.link.as_ref().map(|l| (&l.path, (r.sha256, l))))
+            .collect();
+    let mut wanted_paths = HashSet::new();
+    let resources = manifest
+        .resources
+        .iter()
+        .map(|resource| {
+            let link_path = link::link_path(&project.link_dir, resource.name.as_str());
+            wanted_paths.insert(link_path.clone());
+            let previous = previous_links
+                .get(&link_path)
+                .map(|(digest, record)| (store.object_path(digest), *record));
+            let previous = previous
+                .as_ref()
+                .map(|(object, record)| PreviousLink { record, object });
+            plan_resource(
+                resource,
+                store,
+                project.link_mode,
+                &objects_dir,
+                link_path,
+                previous.as_ref(),
+            )
+        })
+        .collect();
+    let unlinks = previous
+        .into_iter()
+        .flat_map(|p| &p.resources)
+        .filter_map(|(name, r)| r.link.as_ref().map(|l| (name, r.sha256, l)))
+        .filter(|(_, _, l)| !wanted_paths.contains(&l.path))
+        .filter_map(|(name, sha256, record)| {
+            let object = store.object_path(&sha256);
+            let previous = PreviousLink {
+                record,
+                object: &object,
+            };
+            // Whatever is there now, compared with a link that is wanted
+            // nowhere: crp's own link shows up as stale, anything else as foreign.
+            let state = link::inspect(
+                &record.path,
+                Want {
+                    object: None,
+                    mode: record.mode,
+                },
+                &objects_dir,
+                Some(&previous),
+            );
+            let conflict = match state {
+                LinkState::Missing => return None,
+                LinkState::Correct | LinkState::Stale { .. } => None,
+                LinkState::Foreign { what } => Some(what),
+            };
+            Some(UnlinkPlan {
+                name: name.clone(),
+                path: record.path.clone(),
+                sha256,
+                conflict,
+            })
+        })
+        .collect();
+    Plan {
+        project: ProjectInfo {
+            name: project.name.clone(),
+            id: Store::project_id(project.name.as_str(), &manifest.abs_path),
+            manifest: manifest.abs_path.clone(),
+            link_dir: project.link_dir.clone(),
+            link_mode: project.link_mode,
+        },
+        store: store.root().to_owned(),
+        resources,
+        unlinks,
+    }
+}
+
+fn plan_resource(
+    resource: &Resource,
+    store: &Store,
+    mode: LinkMode,
+    objects_dir: &std::path::Path,
+    link_path: PathBuf,
+    previous: Option<&PreviousLink<'_>>,
+) -> ResourcePlan {
+    let object = resource.sha256.map(|d| store.object_path(&d));
+    let stored_size = resource.sha256.and_then(|d| store.object_size(&d));
+    let present = stored_size.is_some();
+    let fetch = if present {
+        None
+    } else if resource.sources.iter().all(|s| s.source.is_torrent()) {
+        Some(FetchStep::Unsupported {
+            reason: TORRENT_UNSUPPORTED.to_owned(),
+        })
+    } else {
+        Some(FetchStep::Download {
+            pin: resource.sha256.is_none(),
+        })
+    };
+    let state = link::inspect(
+        &link_path,
+        Want {
+            object: object.as_deref(),
+            mode,
+        },
+        objects_dir,
+        previous,
+    );
+    let link = match state {
+        LinkState::Missing => LinkStep::Create,
+        // A link to an object that is missing is not up to date, whatever it says.
+        LinkState::Correct if present => LinkStep::UpToDate,
+        LinkState::Correct => LinkStep::Create,
+        LinkState::Stale { reason } => LinkStep::Replace { reason },
+        LinkState::Foreign { what } => LinkStep::Conflict { reason: what },
+    };
+    let action = match (&fetch, &link) {
+        (Some(FetchStep::Unsupported { .. }), _) => Action::Blocked,
+        (_, LinkStep::Conflict { .. }) => Action::Conflict,
+        (Some(FetchStep::Download { pin: true }), _) => Action::FetchAndPin,
+        (Some(FetchStep::Download { pin: false }), _) => Action::Fetch,
+        (None, LinkStep::Create) => Action::Link,
+        (None, LinkStep::Replace { .. }) => Action::Relink,
+        (None, LinkStep::UpToDate) => Action::UpToDate,
+    };
+    ResourcePlan {
+        name: resource.name.clone(),
+        action,
+        sha256: resource.sha256,
+        size: resource.size.or(stored_size),
+        source: resource.primary_source().spec.to_string(),
+        present,
+        fetch,
+        link_path,
+        link,
+    }
+}

@@ -1,0 +1,224 @@
+//! Progress events from the core, and the ways to show them.
+//!
+//! Library code reports through [`Reporter`] and never prints. Three
+//! reporters exist: progress bars on a terminal ([`Bars`]), one plain line per
+//! event otherwise ([`Lines`]), and nothing at all for `-q` and
+//! `--format json` ([`Silent`]). All of them write to stderr: stdout is data.
+
+#![allow(clippy::print_stderr)]
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use console::style;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::units::ByteCount;
+
+/// What kind of note the core has for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// Waiting on another process (a lock).
+    Waiting,
+    /// A transient failure, about to be tried again.
+    Retrying,
+    /// Something went wrong but the work goes on.
+    Warning,
+}
+
+/// Receives progress events.
+pub trait Reporter: Send + Sync {
+    /// A transfer starts; the handle receives its progress.
+    fn download(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download>;
+    /// A note for the user while work goes on.
+    fn note(&self, kind: NoteKind, message: &str);
+}
+
+/// One transfer's progress.
+pub trait Download: Send + Sync {
+    /// The transfer is at `bytes` (after a resume or a restart).
+    fn set_position(&self, bytes: u64);
+    /// `bytes` more have arrived.
+    fn advance(&self, bytes: u64);
+    /// The expected length became known.
+    fn set_length(&self, bytes: u64);
+    /// The transfer ended; `ok` tells whether the bytes were accepted.
+    fn finish(&self, ok: bool);
+}
+
+/// Reports nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+struct NoDownload;
+
+impl Download for NoDownload {
+    fn set_position(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn set_length(&self, _: u64) {}
+    fn finish(&self, _: bool) {}
+}
+
+impl Reporter for Silent {
+    fn download(&self, _: &str, _: &str, _: Option<u64>) -> Box<dyn Download> {
+        Box::new(NoDownload)
+    }
+    fn note(&self, _: NoteKind, _: &str) {}
+}
+
+fn note_prefix(kind: NoteKind) -> console::StyledObject<&'static str> {
+    match kind {
+        NoteKind::Waiting => style("waiting").cyan().bold(),
+        NoteKind::Retrying => style("retrying").yellow().bold(),
+        NoteKind::Warning => style("warning").yellow().bold(),
+    }
+}
+
+/// One line per event, for logs and pipes.
+#[derive(Debug, Default)]
+pub struct Lines;
+
+struct LineDownload {
+    resource: String,
+    started: Instant,
+    bytes: Mutex<u64>,
+}
+
+impl Download for LineDownload {
+    fn set_position(&self, bytes: u64) {
+        *self.bytes.lock().expect("not poisoned") = bytes;
+    }
+    fn advance(&self, bytes: u64) {
+        *self.bytes.lock().expect("not poisoned") += bytes;
+    }
+    fn set_length(&self, _: u64) {}
+    fn finish(&self, ok: bool) {
+        if ok {
+            let bytes = *self.bytes.lock().expect("not poisoned");
+            eprintln!(
+                "{:>10} {} ({}) in {}",
+                style("fetched").green().bold(),
+                self.resource,
+                ByteCount(bytes),
+                Seconds(self.started.elapsed())
+            );
+        }
+    }
+}
+
+impl Reporter for Lines {
+    fn download(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
+        let size = size
+            .map(|s| format!(" ({})", ByteCount(s)))
+            .unwrap_or_default();
+        eprintln!(
+            "{:>10} {resource}{size} from {source}",
+            style("fetching").cyan().bold()
+        );
+        Box::new(LineDownload {
+            resource: resource.to_owned(),
+            started: Instant::now(),
+            bytes: Mutex::new(0),
+        })
+    }
+    fn note(&self, kind: NoteKind, message: &str) {
+        eprintln!("{:>10} {message}", note_prefix(kind));
+    }
+}
+
+/// Progress bars, for a terminal.
+#[derive(Debug)]
+pub struct Bars {
+    multi: MultiProgress,
+}
+
+impl Default for Bars {
+    fn default() -> Self {
+        Self {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+        }
+    }
+}
+
+struct BarDownload {
+    bar: ProgressBar,
+    resource: String,
+    started: Instant,
+    multi: MultiProgress,
+}
+
+impl Download for BarDownload {
+    fn set_position(&self, bytes: u64) {
+        self.bar.set_position(bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+    fn set_length(&self, bytes: u64) {
+        self.bar.set_length(bytes);
+    }
+    fn finish(&self, ok: bool) {
+        self.bar.finish_and_clear();
+        self.multi.remove(&self.bar);
+        if ok {
+            let _ = self.multi.println(format!(
+                "{:>10} {} ({}) in {}",
+                style("fetched").green().bold(),
+                self.resource,
+                ByteCount(self.bar.position()),
+                Seconds(self.started.elapsed())
+            ));
+        }
+    }
+}
+
+impl Reporter for Bars {
+    fn download(&self, resource: &str, _source: &str, size: Option<u64>) -> Box<dyn Download> {
+        let bar = self.multi.add(match size {
+            Some(size) => ProgressBar::new(size),
+            None => ProgressBar::no_length(),
+        });
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>10.cyan.bold} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix("fetching");
+        bar.set_message(resource.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Box::new(BarDownload {
+            bar,
+            resource: resource.to_owned(),
+            started: Instant::now(),
+            multi: self.multi.clone(),
+        })
+    }
+    fn note(&self, kind: NoteKind, message: &str) {
+        let _ = self
+            .multi
+            .println(format!("{:>10} {message}", note_prefix(kind)));
+    }
+}
+
+/// A duration as people read it in a log line: `0.4s`, `12s`, `3m 05s`.
+struct Seconds(Duration);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs_f64();
+        if secs < 10.0 {
+            write!(f, "{secs:.1}s")
+        } else if secs < 60.0 {
+            write!(f, "{secs:.0}s")
+        } else {
+            write!(
+                f,
+                "{}m {:02}s",
+                self.0.as_secs() / 60,
+                self.0.as_secs() % 60
+            )
+        }
+    }
+}

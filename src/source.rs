@@ -1,0 +1,430 @@
+//! Where a resource's bytes can come from.
+//!
+//! A manifest writes a source as a string ([`SourceSpec`]): an `https://`,
+//! `http://` or `file://` URL, a plain path (relative to the manifest's
+//! folder), a `magnet:` link, or a `.torrent` file given by path or URL. The
+//! spec is validated on its own; [`SourceSpec::resolve`] then turns it into a
+//! [`Source`] with paths made absolute.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use url::Url;
+
+/// A source as written in a manifest, validated.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SourceSpec {
+    text: String,
+    kind: SpecKind,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum SpecKind {
+    Http(Url),
+    FileUrl(PathBuf),
+    Path(PathBuf),
+    Magnet(Magnet),
+}
+
+/// A resolved source, ready to fetch from.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// An `http://` or `https://` URL.
+    Http(Url),
+    /// An absolute path on this machine.
+    File(PathBuf),
+    /// A magnet link.
+    Magnet(Magnet),
+    /// A `.torrent` file, itself reachable over HTTP or on disk.
+    Torrent(Box<Source>),
+}
+
+/// The parts of a magnet link that crp relies on.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Magnet {
+    /// The BitTorrent v1 info-hash as 40 lowercase hex digits.
+    pub info_hash: String,
+    /// The `dn=` display name, when given.
+    pub display_name: Option<String>,
+}
+
+/// Why a string is not a usable source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSource {
+    #[error("a source cannot be empty")]
+    Empty,
+    #[error("unsupported scheme `{scheme}:`")]
+    UnsupportedScheme { scheme: String },
+    #[error("invalid URL: {reason}")]
+    BadUrl { reason: String },
+    #[error("a `file://` URL must name an absolute local path")]
+    BadFileUrl,
+    #[error("invalid magnet link: {reason}")]
+    BadMagnet { reason: String },
+}
+
+impl InvalidSource {
+    /// What to do about it, for diagnostics.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::UnsupportedScheme { .. } => Some(
+                "use an `https://`, `http://` or `file://` URL, a `magnet:` link, or a path relative to the manifest (`./name` for a path containing `:`)",
+            ),
+            Self::BadMagnet { .. } => {
+                Some("a magnet link looks like `magnet:?xt=urn:btih:<40 hex or 32 base32 digits>`")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Splits `scheme:` off the front, by RFC 3986's rule for scheme characters.
+fn scheme_of(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+impl FromStr for SourceSpec {
+    type Err = InvalidSource;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().is_empty() {
+            return Err(InvalidSource::Empty);
+        }
+        let kind = match scheme_of(text).map(str::to_ascii_lowercase).as_deref() {
+            Some("http" | "https") => {
+                let url = Url::parse(text).map_err(|err| InvalidSource::BadUrl {
+                    reason: err.to_string(),
+                })?;
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(InvalidSource::BadUrl {
+                        reason: "the URL has no host".into(),
+                    });
+                }
+                SpecKind::Http(url)
+            }
+            Some("file") => {
+                let url = Url::parse(text).map_err(|err| InvalidSource::BadUrl {
+                    reason: err.to_string(),
+                })?;
+                SpecKind::FileUrl(url.to_file_path().map_err(|()| InvalidSource::BadFileUrl)?)
+            }
+            Some("magnet") => SpecKind::Magnet(text.parse()?),
+            Some(scheme) => {
+                return Err(InvalidSource::UnsupportedScheme {
+                    scheme: scheme.to_owned(),
+                });
+            }
+            None => SpecKind::Path(PathBuf::from(text)),
+        };
+        Ok(Self {
+            text: text.to_owned(),
+            kind,
+        })
+    }
+}
+
+impl SourceSpec {
+    /// The source exactly as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this is a plain path relative to some folder.
+    pub fn is_relative_path(&self) -> bool {
+        matches!(&self.kind, SpecKind::Path(path) if path.is_relative())
+    }
+
+    /// Whether two specs name the same place, however they are spelled.
+    pub fn same_place(&self, other: &Self) -> bool {
+        self.kind == other.kind
+    }
+
+    /// Resolves relative paths against `base` (the manifest's folder).
+    pub fn resolve(&self, base: &Path) -> Source {
+        let plain = match &self.kind {
+            SpecKind::Http(url) => Source::Http(url.clone()),
+            SpecKind::FileUrl(path) => Source::File(path.clone()),
+            SpecKind::Path(path) => Source::File(base.join(path)),
+            SpecKind::Magnet(magnet) => return Source::Magnet(magnet.clone()),
+        };
+        if plain.path_str().ends_with(".torrent") {
+            Source::Torrent(Box::new(plain))
+        } else {
+            plain
+        }
+    }
+}
+
+impl Source {
+    fn path_str(&self) -> Cow<'_, str> {
+        match self {
+            Self::Http(url) => url.path().into(),
+            Self::File(path) => path.to_string_lossy(),
+            Self::Magnet(_) | Self::Torrent(_) => "".into(),
+        }
+    }
+
+    /// Whether fetching this source needs BitTorrent.
+    pub fn is_torrent(&self) -> bool {
+        matches!(self, Self::Magnet(_) | Self::Torrent(_))
+    }
+
+    /// The last path segment, for naming a resource after its source.
+    pub fn file_name(&self) -> Option<String> {
+        match self {
+            Self::Http(url) => url.path_segments()?.rev().find(|s| !s.is_empty()).map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            }),
+            Self::File(path) => Some(path.file_name()?.to_string_lossy().into_owned()),
+            Self::Magnet(magnet) => magnet.display_name.clone(),
+            Self::Torrent(inner) => inner
+                .file_name()
+                .map(|name| name.trim_end_matches(".torrent").to_owned()),
+        }
+    }
+}
+
+/// Query parameters whose values are credentials, in signed or tokenised URLs.
+const SECRET_PARAMS: &[&str] = &[
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "signature",
+    "sig",
+    "token",
+    "access_token",
+    "auth",
+    "key",
+    "password",
+];
+
+/// A URL with its password and credential-like query values replaced by
+/// `****`, for everything crp prints or records.
+pub fn redact_url(url: &Url) -> String {
+    let mut safe = url.clone();
+    if safe.password().is_some() {
+        let _ = safe.set_password(Some("****"));
+    }
+    let is_secret = |key: &str| SECRET_PARAMS.contains(&key.to_ascii_lowercase().as_str());
+    if safe.query_pairs().any(|(k, _)| is_secret(&k)) {
+        let pairs: Vec<(String, String)> = safe
+            .query_pairs()
+            .map(|(k, v)| {
+                let value = if is_secret(&k) {
+                    "****".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), value)
+            })
+            .collect();
+        safe.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    safe.to_string()
+}
+
+impl fmt::Display for Source {
+    /// The redacted form: safe to print and to record.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(url) => f.write_str(&redact_url(url)),
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Magnet(magnet) => write!(f, "magnet:?xt=urn:btih:{}", magnet.info_hash),
+            Self::Torrent(inner) => inner.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Source({self})")
+    }
+}
+
+impl fmt::Display for SourceSpec {
+    /// The redacted form of the source as written.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            SpecKind::Http(url) => f.write_str(&redact_url(url)),
+            _ => f.write_str(&self.text),
+        }
+    }
+}
+
+impl fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SourceSpec({self})")
+    }
+}
+
+impl Serialize for SourceSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = Cow::<str>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for SourceSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Source".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "An `https://`, `http://` or `file://` URL, a path relative to the manifest's folder, a `magnet:` link, or a `.torrent` file (path or URL)."
+        })
+    }
+}
+
+impl FromStr for Magnet {
+    type Err = InvalidSource;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: &str| InvalidSource::BadMagnet {
+            reason: reason.to_owned(),
+        };
+        let query = text
+            .get("magnet:".len()..)
+            .and_then(|rest| rest.strip_prefix('?'))
+            .ok_or_else(|| bad("expected `magnet:?` followed by parameters"))?;
+        let mut info_hash = None;
+        let mut display_name = None;
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "xt" => {
+                    let Some(hash) = value.strip_prefix("urn:btih:") else {
+                        return Err(bad("only BitTorrent `xt=urn:btih:` links are supported"));
+                    };
+                    info_hash = Some(parse_info_hash(hash).ok_or_else(|| {
+                        bad("the info-hash must be 40 hex digits or 32 base32 characters")
+                    })?);
+                }
+                "dn" => display_name = Some(value.into_owned()),
+                "tr" | "ws" => {
+                    Url::parse(&value).map_err(|err| InvalidSource::BadMagnet {
+                        reason: format!("`{key}={value}` is not a URL: {err}"),
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            info_hash: info_hash.ok_or_else(|| bad("missing `xt=urn:btih:…`"))?,
+            display_name,
+        })
+    }
+}
+
+/// Normalises a v1 info-hash given as hex or base32 to lowercase hex.
+fn parse_info_hash(text: &str) -> Option<String> {
+    match text.len() {
+        40 if text.chars().all(|c| c.is_ascii_hexdigit()) => Some(text.to_ascii_lowercase()),
+        32 => {
+            let mut bits = 0u64;
+            let mut nbits = 0;
+            let mut hex = String::with_capacity(40);
+            for c in text.chars() {
+                let value = match c.to_ascii_uppercase() {
+                    c @ 'A'..='Z' => c as u64 - 'A' as u64,
+                    c @ '2'..='7' => c as u64 - '2' as u64 + 26,
+                    _ => return None,
+                };
+                bits = (bits << 5) | value;
+                nbits += 5;
+                while nbits >= 4 {
+                    nbits -= 4;
+                    hex.push(char::from_digit(((bits >> nbits) & 0xf) as u32, 16)?);
+                }
+            }
+            Some(hex)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_sources() {
+        let base = Path::new("/p");
+        let cases = [
+            ("https://e.org/a.zip", "https://e.org/a.zip", false),
+            ("file:///d/a.bin", "/d/a.bin", false),
+            ("data/a.bin", "/p/data/a.bin", false),
+            ("/abs/a.bin", "/abs/a.bin", false),
+            ("https://e.org/a.torrent", "https://e.org/a.torrent", true),
+            ("x/a.torrent", "/p/x/a.torrent", true),
+        ];
+        for (text, shown, torrent) in cases {
+            let source = text.parse::<SourceSpec>().unwrap().resolve(base);
+            assert_eq!(source.to_string(), shown);
+            assert_eq!(source.is_torrent(), torrent, "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_sources() {
+        assert_eq!(
+            "ftp://e.org/x".parse::<SourceSpec>().unwrap_err(),
+            InvalidSource::UnsupportedScheme {
+                scheme: "ftp".into()
+            }
+        );
+        assert_eq!("".parse::<SourceSpec>().unwrap_err(), InvalidSource::Empty);
+        assert!(matches!(
+            "https://".parse::<SourceSpec>().unwrap_err(),
+            InvalidSource::BadUrl { .. }
+        ));
+        assert!(matches!(
+            "magnet:?dn=x".parse::<SourceSpec>().unwrap_err(),
+            InvalidSource::BadMagnet { .. }
+        ));
+    }
+
+    #[test]
+    fn parses_magnets() {
+        let hex = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+        let magnet: Magnet = format!(
+            "magnet:?xt=urn:btih:{hex}&dn=big+file&tr=http%3A%2F%2F127.0.0.1%3A6969%2Fannounce"
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(magnet.info_hash, hex);
+        assert_eq!(magnet.display_name.as_deref(), Some("big file"));
+        // The same hash in base32.
+        let magnet: Magnet = "magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK"
+            .parse()
+            .unwrap();
+        assert_eq!(magnet.info_hash, hex);
+    }
+
+    #[test]
+    fn redacts_credentials() {
+        let url = Url::parse("https://u:secret@e.org/a?X-Amz-Signature=abc&v=1").unwrap();
+        assert_eq!(
+            redact_url(&url),
+            "https://u:****@e.org/a?X-Amz-Signature=****&v=1"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Advisory file locks that say what they wait for.
+//!
+//! Locks keep two processes from downloading the same object or syncing the
+//! same project at once. The store's correctness never depends on them:
+//! objects are published by rename only after verification. Lock files are
+//! never deleted, because deleting a locked file would let a third process lock
+//! a new file of the same name while the first still holds the old one.
+
+use std::fs::TryLockError;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::progress::{NoteKind, Reporter};
+
+/// How often a waiting process tries again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The environment variable that bounds lock waits, in seconds.
+pub const TIMEOUT_ENV: &str = "CRP_LOCK_TIMEOUT";
+
+/// How long to wait for a lock before giving up; a whole hour by default,
+/// because the holder may be downloading something large.
+pub fn default_timeout() -> Duration {
+    std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(Duration::from_secs(3600), Duration::from_secs_f64)
+}
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs_err::File,
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("gave up after {}s waiting for {holder}", timeout.as_secs())]
+    Timeout { holder: String, timeout: Duration },
+    #[error("failed to lock `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LockError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Timeout { .. } => Some(format!(
+                "set `{TIMEOUT_ENV}` to a number of seconds to wait longer"
+            )),
+            Self::Io { .. } => None,
+        }
+    }
+}
+
+/// Takes the exclusive lock at `path`, creating the file if needed.
+///
+/// `what` says what the lock protects ("fetching `pico-8`"); it is written
+/// into the lock file so that a waiting process can say whom it waits for.
+pub async fn acquire(
+    path: &Path,
+    what: &str,
+    reporter: &dyn Reporter,
+    timeout: Duration,
+) -> Result<Lock, LockError> {
+    let io_err = |source| LockError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir).map_err(io_err)?;
+    }
+    let mut file = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_err)?;
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        match file.file().try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                let holder = holder(&mut file, what);
+                if !announced {
+                    reporter.note(NoteKind::Waiting, &format!("for {holder}"));
+                    announced = true;
+                }
+                if started.elapsed() >= timeout {
+                    return Err(LockError::Timeout { holder, timeout });
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            Err(TryLockError::Error(err)) => return Err(io_err(err)),
+        }
+    }
+    // Say who holds it, for the next process that has to wait.
+    let note = format!("process {} {what}", std::process::id());
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(note.as_bytes()));
+    Ok(Lock { _file: file })
+}
+
+/// Who holds the lock, as its holder described itself.
+fn holder(file: &mut fs_err::File, what: &str) -> String {
+    let mut text = String::new();
+    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+    let text = text.trim();
+    if text.is_empty() {
+        format!("another crp process {what}")
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Silent;
+
+    #[tokio::test]
+    async fn excludes_and_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = acquire(&path, "testing", &Silent, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let err = acquire(&path, "testing", &Silent, Duration::from_millis(120))
+            .await
+            .unwrap_err();
+        let LockError::Timeout { holder, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(holder, &format!("process {} testing", std::process::id()));
+        drop(held);
+        acquire(&path, "testing", &Silent, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+}

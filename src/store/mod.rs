@@ -1,0 +1,364 @@
+//! The machine-wide, content-addressed shared store.
+//!
+//! ```text
+//! <store>/
+//!   objects/sha256/ab/abcdef…           verified objects, read-only, named by their sha256
+//!   .incomplete/                         downloads in flight (`<sha256>.part`, `src-<hash of source>.part`)
+//!   meta/
+//!     store.json                         {"layout": 1}: marks the folder as a crp store
+//!     resources.schema.json              the manifest's JSON Schema, for editors (`crp init`)
+//!     objects/sha256/ab/abcdef….json     one record per object (source, purpose, projects, times)
+//!     projects/<name>-<hash>.json        one record per project (manifest path, resources, links)
+//!     locks/                             lock files (objects/, sources/, projects/)
+//! ```
+//!
+//! An object only appears under `objects/` by an atomic rename of a file whose
+//! size and sha256 were verified and which was flushed to disk first, so a
+//! reader never sees a partial or wrong object, whatever else is running.
+
+pub mod lock;
+pub mod record;
+
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Sha256Digest;
+use crate::fsutil;
+use crate::progress::Reporter;
+use lock::{Lock, LockError};
+use record::{ObjectRecord, ProjectRecord};
+
+/// The store layout this crp reads and writes.
+pub const LAYOUT: u32 = 1;
+
+/// The environment variable naming the store.
+pub const STORE_ENV: &str = "CRP_STORE";
+
+/// The store's place under the home folder when nothing else names one.
+pub const DEFAULT_LOCATION: &str = "infrastructure/shared-resources";
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot find the home folder to put the default store in")]
+    NoHome,
+    #[error("`{}` is not a crp store: it is not empty and has no `meta/store.json`", path.display())]
+    NotAStore { path: PathBuf },
+    #[error("the store at `{}` has layout {found}; this crp understands layout {LAYOUT}", path.display())]
+    NewerLayout { path: PathBuf, found: u32 },
+    #[error("the store's file `{}` is damaged", path.display())]
+    BadRecord {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+impl StoreError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoHome => Some(format!("name a store with `--store PATH` or `{STORE_ENV}`")),
+            Self::NotAStore { .. } => Some(format!(
+                "name an empty or new folder with `--store PATH` or `{STORE_ENV}`"
+            )),
+            Self::NewerLayout { .. } => Some("upgrade crp to use this store".into()),
+            Self::Lock(err) => err.hint(),
+            _ => None,
+        }
+    }
+
+    /// Whether the user named something that cannot be a store (exit code 2).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Self::NoHome | Self::NotAStore { .. } | Self::NewerLayout { .. }
+        )
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    layout: u32,
+}
+
+/// A store at a known place; nothing is touched until asked.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    lock_timeout: Duration,
+}
+
+impl Store {
+    /// Where the store is: the flag (or `CRP_STORE`, which clap merges into
+    /// it), else the collective's conventional place under home.
+    pub fn locate(flag: Option<&Path>) -> Result<PathBuf, StoreError> {
+        let path = match flag {
+            Some(path) => path.to_owned(),
+            None => std::env::home_dir()
+                .filter(|h| !h.as_os_str().is_empty())
+                .ok_or(StoreError::NoHome)?
+                .join(DEFAULT_LOCATION),
+        };
+        Ok(std::path::absolute(&path)?)
+    }
+
+    /// The store at `root`, without touching the disk.
+    pub fn at(root: PathBuf) -> Self {
+        Self {
+            root,
+            lock_timeout: lock::default_timeout(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn marker_path(&self) -> PathBuf {
+        self.root.join("meta").join("store.json")
+    }
+
+    /// Checks an existing store without changing anything. `Ok(false)` when
+    /// there is no store there yet.
+    pub fn check(&self) -> Result<bool, StoreError> {
+        let marker = self.marker_path();
+        match fs_err::read(&marker) {
+            Ok(bytes) => {
+                let marker: Marker =
+                    serde_json::from_slice(&bytes).map_err(|source| StoreError::BadRecord {
+                        path: marker.clone(),
+                        source,
+                    })?;
+                if marker.layout > LAYOUT {
+                    return Err(StoreError::NewerLayout {
+                        path: self.root.clone(),
+                        found: marker.layout,
+                    });
+                }
+                Ok(true)
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                match fs_err::read_dir(&self.root).map(|mut entries| entries.next().is_some()) {
+                    Ok(true) => Err(StoreError::NotAStore {
+                        path: self.root.clone(),
+                    }),
+                    Ok(false) => Ok(false),
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+                    Err(err) => Err(err.into()),
+                }
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Creates the store if it does not exist yet; checks it if it does.
+    pub fn create(&self) -> Result<(), StoreError> {
+        if self.check()? {
+            return Ok(());
+        }
+        for dir in [
+            "objects/sha256",
+            ".incomplete",
+            "meta/objects/sha256",
+            "meta/projects",
+            "meta/locks",
+        ] {
+            fs_err::create_dir_all(self.root.join(dir))?;
+        }
+        // Two processes creating the store at once write the same marker.
+        let marker = serde_json::to_vec_pretty(&Marker { layout: LAYOUT }).expect("serializable");
+        fsutil::write_atomic(&self.marker_path(), &marker)?;
+        Ok(())
+    }
+
+    /// Writes the store's copy of the manifest schema if it differs from this
+    /// crp's, and returns its path. Manifests made by `crp init` point at it.
+    pub fn write_schema(&self) -> Result<PathBuf, StoreError> {
+        let path = self.root.join("meta").join("resources.schema.json");
+        let schema = crate::manifest::schema::json_schema();
+        if fs_err::read_to_string(&path).ok().as_deref() != Some(schema.as_str()) {
+            fsutil::write_atomic(&path, schema.as_bytes())?;
+        }
+        Ok(path)
+    }
+
+    fn fanout(base: PathBuf, digest: &Sha256Digest, suffix: &str) -> PathBuf {
+        let hex = digest.hex();
+        base.join(&hex[..2]).join(format!("{hex}{suffix}"))
+    }
+
+    /// Where the object with this digest lives (whether or not it exists).
+    pub fn object_path(&self, digest: &Sha256Digest) -> PathBuf {
+        Self::fanout(self.root.join("objects").join("sha256"), digest, "")
+    }
+
+    /// The folder all objects live under.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+
+    /// Whether the object is present: one `stat`, no bytes read.
+    pub fn has_object(&self, digest: &Sha256Digest) -> bool {
+        self.object_size(digest).is_some()
+    }
+
+    /// The object's size if it is present: one `stat`, no bytes read.
+    pub fn object_size(&self, digest: &Sha256Digest) -> Option<u64> {
+        fs_err::symlink_metadata(self.object_path(digest))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
+    /// The folder for downloads in flight.
+    pub fn incomplete_dir(&self) -> PathBuf {
+        self.root.join(".incomplete")
+    }
+
+    /// Publishes a verified file as the object `digest`: read-only, flushed to
+    /// disk, then renamed into place. `file` must already hold exactly the
+    /// bytes whose digest is `digest`.
+    pub fn publish(&self, file: &Path, digest: &Sha256Digest) -> io::Result<PathBuf> {
+        let target = self.object_path(digest);
+        let dir = fsutil::parent_of(&target).to_owned();
+        fs_err::create_dir_all(&dir)?;
+        let handle = fs_err::File::open(file)?;
+        handle.set_permissions(std::fs::Permissions::from_mode(0o444))?;
+        handle.sync_all()?;
+        drop(handle);
+        fs_err::rename(file, &target)?;
+        fsutil::sync_dir(&dir)?;
+        Ok(target)
+    }
+
+    fn record_path(&self, digest: &Sha256Digest) -> PathBuf {
+        Self::fanout(
+            self.root.join("meta").join("objects").join("sha256"),
+            digest,
+            ".json",
+        )
+    }
+
+    pub fn read_object_record(
+        &self,
+        digest: &Sha256Digest,
+    ) -> Result<Option<ObjectRecord>, StoreError> {
+        read_json(&self.record_path(digest))
+    }
+
+    pub fn write_object_record(&self, record: &ObjectRecord) -> Result<(), StoreError> {
+        write_json(&self.record_path(&record.sha256), record)
+    }
+
+    /// The id of the project whose manifest is at `manifest` (absolute): its
+    /// name for people, and a hash of the path so two checkouts stay apart.
+    pub fn project_id(name: &str, manifest: &Path) -> String {
+        let hash = Sha256Digest::of_bytes(manifest.as_os_str().as_bytes());
+        format!("{name}-{}", &hash.hex()[..16])
+    }
+
+    fn project_path(&self, id: &str) -> PathBuf {
+        self.root
+            .join("meta")
+            .join("projects")
+            .join(format!("{id}.json"))
+    }
+
+    pub fn read_project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
+        read_json(&self.project_path(id))
+    }
+
+    pub fn write_project(&self, record: &ProjectRecord) -> Result<(), StoreError> {
+        write_json(&self.project_path(&record.id), record)
+    }
+
+    fn lock_path(&self, kind: &str, key: &str) -> PathBuf {
+        self.root
+            .join("meta")
+            .join("locks")
+            .join(kind)
+            .join(format!("{key}.lock"))
+    }
+
+    /// Excludes other processes from fetching (or re-recording) this object.
+    pub async fn lock_object(
+        &self,
+        digest: &Sha256Digest,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        lock::acquire(
+            &self.lock_path("objects", &digest.hex()),
+            what,
+            reporter,
+            self.lock_timeout,
+        )
+        .await
+    }
+
+    /// Excludes other processes from fetching from this source when the
+    /// digest is not known yet (trust on first use).
+    pub async fn lock_source(
+        &self,
+        key: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        lock::acquire(
+            &self.lock_path("sources", key),
+            what,
+            reporter,
+            self.lock_timeout,
+        )
+        .await
+    }
+
+    /// Excludes other processes from syncing the same project.
+    pub async fn lock_project(
+        &self,
+        id: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        lock::acquire(
+            &self.lock_path("projects", id),
+            what,
+            reporter,
+            self.lock_timeout,
+        )
+        .await
+    }
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    match fs_err::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::BadRecord {
+                    path: path.to_owned(),
+                    source,
+                })
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("records serialize");
+    bytes.push(b'\n');
+    fs_err::create_dir_all(fsutil::parent_of(path))?;
+    fsutil::write_atomic(path, &bytes)?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The store's metadata records: one JSON file per object and one per project.
+//!
+//! Object records say what an object is and where it came from; project
+//! records say which objects a project references and how they are linked.
+//! The project records are authoritative for "who uses what"; the `projects`
+//! list in an object record is kept in step with them for people reading one
+//! object's record.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::digest::Sha256Digest;
+use crate::manifest::LinkMode;
+use crate::name::Name;
+
+/// The version of the record formats written by this crp.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A point in time, written as RFC 3339 in UTC.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub SystemTime);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(SystemTime::now())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        humantime::format_rfc3339_seconds(self.0).fmt(f)
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        humantime::parse_rfc3339_weak(&s)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the store knows about one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub schema_version: u32,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// The source that delivered the bytes (credentials redacted).
+    pub source: String,
+    /// Every source the requesting manifest listed, in order.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Why it was first requested.
+    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    pub fetched_at: Timestamp,
+    pub verified_at: Timestamp,
+    /// HTTP validators of the response that delivered the bytes, so a later
+    /// check can tell whether the upstream file changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpValidators>,
+    /// The projects that reference this object.
+    #[serde(default)]
+    pub projects: Vec<ObjectUse>,
+}
+
+/// `ETag` and `Last-Modified` of an HTTP response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpValidators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+/// One project's use of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectUse {
+    /// The project's record id.
+    pub project_id: String,
+    pub project: Name,
+    pub manifest: PathBuf,
+    /// The resource name the project gives it.
+    pub resource: Name,
+    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+/// What the store knows about one project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    pub schema_version: u32,
+    pub id: String,
+    pub name: Name,
+    pub manifest: PathBuf,
+    pub link_dir: PathBuf,
+    pub synced_at: Timestamp,
+    /// Every pinned resource the manifest declares, by name.
+    pub resources: BTreeMap<Name, ProjectResource>,
+}
+
+/// One resource of a project, and its link if crp made one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectResource {
+    pub sha256: Sha256Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkRecord>,
+}
+
+/// A link crp created in a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    pub path: PathBuf,
+    pub mode: LinkMode,
+    /// For copies: how the file looked when crp wrote it, so crp only ever
+    /// removes or replaces a copy nobody has touched since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<FileStamp>,
+}
+
+/// Identity and change markers of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub len: u64,
+    pub ino: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileStamp {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            len: meta.len(),
+            ino: meta.ino(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+}
+
+impl ProjectRecord {
+    /// Whether two records say the same thing, ignoring when they were written.
+    pub fn same_state(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.manifest == other.manifest
+            && self.link_dir == other.link_dir
+            && self.resources == other.resources
+    }
+}

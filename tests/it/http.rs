@@ -1,0 +1,394 @@
+//! Downloads against a server that misbehaves: wrong bytes, bodies cut
+//! short, errors, no range support, stalls, more bytes than declared.
+
+use std::time::{Duration, Instant};
+
+use crp::digest::Sha256Digest;
+
+use crate::common::{Run, TestContext, bytes};
+use crate::server::{Behavior, Server};
+
+fn manifest(
+    name: &str,
+    sources: &[String],
+    digest: Option<&Sha256Digest>,
+    size: Option<usize>,
+) -> String {
+    let sources = sources
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut text =
+        format!("[project]\nname = \"demo\"\n\n[resources.{name}]\nsources = [{sources}]\n");
+    if let Some(digest) = digest {
+        text.push_str(&format!("sha256 = \"{digest}\"\n"));
+    }
+    if let Some(size) = size {
+        text.push_str(&format!("size = {size}\n"));
+    }
+    text.push_str("purpose = \"testing\"\n");
+    text
+}
+
+#[test]
+fn a_hash_mismatch_leaves_nothing_in_the_store() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let wanted = bytes(1, 10_000);
+    let digest = Sha256Digest::of_bytes(&wanted);
+    let served = bytes(2, 10_000);
+    server.route("data.bin", served.clone(), Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "data",
+        &[server.url("data.bin")],
+        Some(&digest),
+        None,
+    ));
+
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    // The error names the resource, the source, and both digests side by side.
+    let actual = Sha256Digest::of_bytes(&served);
+    assert!(run.stderr.contains("failed to fetch `data`"), "{run}");
+    assert!(
+        run.stderr
+            .contains(&format!("from {}: sha256 mismatch", server.url("data.bin"))),
+        "{run}"
+    );
+    assert!(run.stderr.contains(&format!("expected {digest}")), "{run}");
+    assert!(run.stderr.contains(&format!("actual   {actual}")), "{run}");
+    assert!(
+        ctx.objects().is_empty(),
+        "a wrong download became an object"
+    );
+    assert!(ctx.incomplete().is_empty(), "a wrong download was kept");
+    assert!(std::fs::symlink_metadata(ctx.link("data")).is_err());
+    // Not retried: the bytes are wrong, not the connection.
+    assert_eq!(server.requests("data.bin").len(), 1);
+}
+
+#[test]
+fn resumes_a_killed_download_with_a_range_request() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(3, 2 * 1024 * 1024);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "big.bin",
+        content.clone(),
+        Behavior::Slow {
+            chunk: 16 * 1024,
+            delay: Duration::from_millis(20),
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "big",
+        &[server.url("big.bin")],
+        Some(&digest),
+        Some(content.len()),
+    ));
+
+    let mut child = ctx.command().arg("sync").spawn().unwrap();
+    let part = ctx.store.join(".incomplete").join(format!("{digest}.part"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&part).map_or(0, |m| m.len()) < 300 * 1024 {
+        assert!(Instant::now() < deadline, "the download did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(ctx.objects().is_empty());
+
+    // Full speed for the rest.
+    server.route("big.bin", content.clone(), Behavior::Normal);
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    assert!(ctx.incomplete().is_empty());
+    let requests = server.requests("big.bin");
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let resumed = &requests[1];
+    assert_eq!(resumed.range, Some(format!("bytes={kept}-")));
+    assert_eq!(resumed.status, 206);
+    assert_eq!(
+        resumed.sent,
+        content.len() as u64 - kept,
+        "more than the remaining bytes were fetched"
+    );
+}
+
+#[test]
+fn a_body_cut_short_is_retried_from_where_it_stopped() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(4, 100_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "cut.bin",
+        content.clone(),
+        Behavior::CutShort {
+            after: 30_000,
+            times: 1,
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "cut",
+        &[server.url("cut.bin")],
+        Some(&digest),
+        None,
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(run.stderr.contains("retrying"), "{run}");
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    let requests = server.requests("cut.bin");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].range.as_deref(), Some("bytes=30000-"));
+    assert_eq!(requests[1].sent, 70_000);
+}
+
+#[test]
+fn server_errors_are_retried_and_client_errors_are_not() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(5, 1000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "flaky.bin",
+        content.clone(),
+        Behavior::FailFirst {
+            status: 500,
+            times: 2,
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "flaky",
+        &[server.url("flaky.bin")],
+        Some(&digest),
+        None,
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert_eq!(
+        server
+            .requests("flaky.bin")
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        [500, 500, 200]
+    );
+    assert!(
+        run.stderr
+            .contains("HTTP 500 Internal Server Error; attempt 2 of 4"),
+        "{run}"
+    );
+
+    // Always 503: four attempts, then an error that says what happened.
+    let ctx = TestContext::new();
+    server.route("down.bin", content.clone(), Behavior::Status(503));
+    ctx.write_manifest(&manifest(
+        "down",
+        &[server.url("down.bin")],
+        Some(&digest),
+        None,
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert_eq!(server.requests("down.bin").len(), 4);
+    assert!(run.stderr.contains("HTTP 503 Service Unavailable"), "{run}");
+
+    // 404: once, no retry.
+    let ctx = TestContext::new();
+    ctx.write_manifest(&manifest(
+        "gone",
+        &[server.url("nowhere.bin")],
+        Some(&digest),
+        None,
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert_eq!(server.requests("nowhere.bin").len(), 1);
+    assert!(run.stderr.contains("HTTP 404 Not Found"), "{run}");
+}
+
+#[test]
+fn mirrors_are_tried_in_order() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(6, 5000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("wrong.bin", bytes(9, 5000), Behavior::Normal);
+    server.route("good.bin", content.clone(), Behavior::Normal);
+    let sources = [
+        server.url("missing.bin"),
+        server.url("wrong.bin"),
+        server.url("good.bin"),
+    ];
+    ctx.write_manifest(&manifest("mirrored", &sources, Some(&digest), None));
+    let run = ctx.crp(&["sync", "--format", "json"]);
+    run.success();
+    let doc: crp::report::SyncDocument = run.json();
+    assert_eq!(
+        doc.report.resources[0].fetched_from.as_deref(),
+        Some(sources[2].as_str())
+    );
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    let record: crp::store::record::ObjectRecord = serde_json::from_slice(
+        &std::fs::read(
+            ctx.store
+                .join("meta/objects/sha256")
+                .join(&digest.hex()[..2])
+                .join(format!("{digest}.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.source, sources[2]);
+    assert_eq!(record.sources, sources);
+    for path in ["missing.bin", "wrong.bin", "good.bin"] {
+        assert_eq!(server.requests(path).len(), 1, "{path}");
+    }
+
+    // Every mirror failing: each failure is listed.
+    let ctx = TestContext::new();
+    ctx.write_manifest(&manifest("mirrored", &sources[..2], Some(&digest), None));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("from {}: HTTP 404 Not Found", sources[0])),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("from {}: sha256 mismatch", sources[1])),
+        "{run}"
+    );
+}
+
+#[test]
+fn without_range_support_an_interrupted_download_starts_over() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(7, 50_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("plain.bin", content.clone(), Behavior::NoRange);
+    ctx.write_manifest(&manifest(
+        "plain",
+        &[server.url("plain.bin")],
+        Some(&digest),
+        None,
+    ));
+    // What an interrupted run leaves behind, in a store made by an offline sync.
+    ctx.crp(&["sync", "--offline"]).code(1);
+    std::fs::write(
+        ctx.store.join(".incomplete").join(format!("{digest}.part")),
+        &content[..20_000],
+    )
+    .unwrap();
+
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    let requests = server.requests("plain.bin");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].range.as_deref(), Some("bytes=20000-"));
+    assert_eq!((requests[0].status, requests[0].sent), (200, 50_000));
+}
+
+#[test]
+fn a_stalled_response_times_out_and_resumes() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(8, 80_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "stall.bin",
+        content.clone(),
+        Behavior::Stall {
+            after: 20_000,
+            pause: Duration::from_secs(20),
+            times: 1,
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "stall",
+        &[server.url("stall.bin")],
+        Some(&digest),
+        None,
+    ));
+    let started = Instant::now();
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_HTTP_TIMEOUT", "0.5")
+            .arg("sync")
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the stall was waited out"
+    );
+    assert!(run.stderr.contains("retrying"), "{run}");
+    // The stalled request is logged only when its response ends; the resumed
+    // one has finished already.
+    let resumed = server
+        .requests("stall.bin")
+        .into_iter()
+        .find(|r| r.range.is_some())
+        .expect("a resumed request");
+    assert_eq!(resumed.range.as_deref(), Some("bytes=20000-"));
+    assert_eq!(resumed.sent, 60_000);
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+}
+
+#[test]
+fn more_bytes_than_declared_are_cut_off() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(9, 10_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    // No length announced: the body runs on past the declared size.
+    server.route(
+        "endless.bin",
+        content.clone(),
+        Behavior::Oversize { extra: 5_000_000 },
+    );
+    ctx.write_manifest(&manifest(
+        "endless",
+        &[server.url("endless.bin")],
+        Some(&digest),
+        Some(10_000),
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("passed the declared size of 10000 bytes"),
+        "{run}"
+    );
+    assert!(ctx.objects().is_empty());
+    assert!(ctx.incomplete().is_empty());
+
+    // An announced length that disagrees is refused before the body.
+    let ctx = TestContext::new();
+    server.route("bigger.bin", bytes(9, 20_000), Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "bigger",
+        &[server.url("bigger.bin")],
+        Some(&digest),
+        Some(10_000),
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("the server announced 20000 bytes, but the manifest declares 10000"),
+        "{run}"
+    );
+    assert!(ctx.objects().is_empty());
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real `crp` binary against real files, a real HTTP
+//! server on 127.0.0.1 and concurrent real processes.
+
+mod common;
+mod http;
+mod manifest_errors;
+mod server;
+mod sync;

@@ -1,0 +1,308 @@
+//! A real HTTP/1.1 server on 127.0.0.1 that can misbehave on demand.
+//!
+//! Every request is logged (path, `Range` header, status, body bytes sent) so
+//! tests can check what crp actually asked for.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// How a route answers.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// Serves the body, honouring `Range`.
+    Normal,
+    /// Ignores `Range` and always sends the whole body.
+    NoRange,
+    /// Answers `status` to the first `times` requests, then serves normally.
+    FailFirst { status: u16, times: usize },
+    /// Always answers `status`.
+    Status(u16),
+    /// The first `times` responses announce the full length but stop after
+    /// `after` body bytes and close the connection.
+    CutShort { after: usize, times: usize },
+    /// Sends the body in `chunk`-byte pieces with `delay` between them.
+    Slow { chunk: usize, delay: Duration },
+    /// The first `times` responses send `after` bytes, then nothing more
+    /// for `pause`.
+    Stall {
+        after: usize,
+        pause: Duration,
+        times: usize,
+    },
+    /// Announces no length and sends the body followed by `extra` bytes.
+    Oversize { extra: usize },
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    body: Arc<Vec<u8>>,
+    behavior: Behavior,
+    etag: String,
+}
+
+/// One request the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub path: String,
+    pub range: Option<String>,
+    pub status: u16,
+    /// Body bytes written to the socket.
+    pub sent: u64,
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Route>,
+    hits: HashMap<String, usize>,
+    log: Vec<Logged>,
+}
+
+/// The server; it stops when dropped.
+pub struct Server {
+    port: u16,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let state = state.clone();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let state = state.clone();
+                    thread::spawn(move || {
+                        let _ = serve(stream, &state);
+                    });
+                }
+            });
+        }
+        Self { port, state, stop }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// Serves `body` at `path`.
+    pub fn route(&self, path: &str, body: impl Into<Vec<u8>>, behavior: Behavior) {
+        let body = body.into();
+        let etag = format!(
+            "\"{:x}\"",
+            body.len() * 31 + body.first().copied().unwrap_or(0) as usize
+        );
+        self.state.lock().unwrap().routes.insert(
+            format!("/{}", path.trim_start_matches('/')),
+            Route {
+                body: Arc::new(body),
+                behavior,
+                etag,
+            },
+        );
+    }
+
+    /// Every request so far.
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// The requests for one path.
+    pub fn requests(&self, path: &str) -> Vec<Logged> {
+        let path = format!("/{}", path.trim_start_matches('/'));
+        self.log().into_iter().filter(|l| l.path == path).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let mut range = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("range")
+        {
+            range = Some(value.trim().to_owned());
+        }
+    }
+    let (route, hit) = {
+        let mut state = state.lock().unwrap();
+        let hit = {
+            let n = state.hits.entry(path.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        (state.routes.get(&path).cloned(), hit)
+    };
+    let mut out = stream;
+    let (status, sent) = match route {
+        None => (respond_status(&mut out, 404)?, 0),
+        Some(route) => respond(&mut out, &route, range.as_deref(), hit)?,
+    };
+    state.lock().unwrap().log.push(Logged {
+        path,
+        range,
+        status,
+        sent,
+    });
+    Ok(())
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        404 => "Not Found",
+        410 => "Gone",
+        416 => "Range Not Satisfiable",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn respond_status(out: &mut TcpStream, status: u16) -> std::io::Result<u16> {
+    write!(
+        out,
+        "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        reason(status)
+    )?;
+    Ok(status)
+}
+
+/// The first byte of a `bytes=N-` range.
+fn range_start(range: Option<&str>) -> Option<usize> {
+    range?
+        .strip_prefix("bytes=")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn respond(
+    out: &mut TcpStream,
+    route: &Route,
+    range: Option<&str>,
+    hit: usize,
+) -> std::io::Result<(u16, u64)> {
+    let body = &route.body[..];
+    match route.behavior {
+        Behavior::Status(status) => return Ok((respond_status(out, status)?, 0)),
+        Behavior::FailFirst { status, times } if hit <= times => {
+            return Ok((respond_status(out, status)?, 0));
+        }
+        _ => {}
+    }
+    if let Behavior::Oversize { extra } = route.behavior {
+        // No length: the body ends when the connection closes.
+        write!(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+        out.write_all(body)?;
+        let filler = vec![b'x'; extra];
+        let _ = out.write_all(&filler);
+        return Ok((200, (body.len() + extra) as u64));
+    }
+    let start = match (range_start(range), &route.behavior) {
+        (_, Behavior::NoRange) | (None, _) => 0,
+        (Some(start), _) if start >= body.len() => {
+            write!(
+                out,
+                "HTTP/1.1 416 {}\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                reason(416),
+                body.len()
+            )?;
+            return Ok((416, 0));
+        }
+        (Some(start), _) => start,
+    };
+    let status = if start > 0 { 206 } else { 200 };
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nETag: {}\r\nConnection: close\r\n",
+        reason(status),
+        body.len() - start,
+        route.etag
+    );
+    if !matches!(route.behavior, Behavior::NoRange) {
+        head.push_str("Accept-Ranges: bytes\r\n");
+    }
+    if status == 206 {
+        head.push_str(&format!(
+            "Content-Range: bytes {start}-{}/{}\r\n",
+            body.len() - 1,
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    let rest = &body[start..];
+    let mut sent = 0u64;
+    let mut send = |bytes: &[u8], out: &mut TcpStream| -> std::io::Result<()> {
+        out.write_all(bytes)?;
+        sent += bytes.len() as u64;
+        Ok(())
+    };
+    match route.behavior {
+        Behavior::CutShort { after, times } if hit <= times => {
+            let _ = send(&rest[..after.min(rest.len())], out);
+        }
+        Behavior::Slow { chunk, delay } => {
+            for piece in rest.chunks(chunk) {
+                if send(piece, out).is_err() {
+                    break;
+                }
+                out.flush()?;
+                thread::sleep(delay);
+            }
+        }
+        Behavior::Stall {
+            after,
+            pause,
+            times,
+        } if hit <= times => {
+            let _ = send(&rest[..after.min(rest.len())], out);
+            out.flush()?;
+            thread::sleep(pause);
+            let _ = send(&rest[after.min(rest.len())..], out);
+        }
+        _ => {
+            let _ = send(rest, out);
+        }
+    }
+    let _ = out.flush();
+    Ok((status, sent))
+}

@@ -1,0 +1,453 @@
+//! `crp sync` end to end over HTTP and local sources: what lands in the
+//! store, in the project and in the records.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use crp::digest::Sha256Digest;
+use crp::store::record::{ObjectRecord, ProjectRecord};
+
+use crate::common::{TestContext, bytes, files_under};
+use crate::server::{Behavior, Server};
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> T {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn object_record(ctx: &TestContext, digest: &Sha256Digest) -> ObjectRecord {
+    let hex = digest.hex();
+    read_json(
+        &ctx.store
+            .join("meta/objects/sha256")
+            .join(&hex[..2])
+            .join(format!("{hex}.json")),
+    )
+}
+
+fn project_records(ctx: &TestContext) -> Vec<ProjectRecord> {
+    files_under(&ctx.store.join("meta/projects"))
+        .iter()
+        .map(|p| read_json(p))
+        .collect()
+}
+
+/// A project with one HTTP resource and one local file.
+fn two_resources(ctx: &TestContext, server: &Server) -> (Vec<u8>, Sha256Digest, Sha256Digest) {
+    let remote = bytes(1, 300_000);
+    let remote_digest = Sha256Digest::of_bytes(&remote);
+    server.route("pico-8.zip", remote.clone(), Behavior::Normal);
+    let local_digest = ctx.write_file("data/notes.txt", b"field notes\n");
+    ctx.write_manifest(&format!(
+        r#"[project]
+name = "barkour"
+
+[resources.pico-8]
+source = "{}"
+sha256 = "{remote_digest}"
+size = 300000
+purpose = "PICO-8 fantasy console"
+requested_by = "chat"
+
+[resources.notes]
+source = "data/notes.txt"
+sha256 = "{local_digest}"
+purpose = "notes"
+"#,
+        server.url("pico-8.zip")
+    ));
+    (remote, remote_digest, local_digest)
+}
+
+#[test]
+fn fresh_sync_fetches_verifies_links_and_records() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (remote, remote_digest, local_digest) = two_resources(&ctx, &server);
+
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(run.stdout.contains("fetched      pico-8"), "{run}");
+    assert!(run.stdout.contains("synced `barkour`: 2 fetched"), "{run}");
+
+    // Objects: named by digest, read-only, exactly the bytes.
+    for (digest, content) in [
+        (remote_digest, remote.as_slice()),
+        (local_digest, b"field notes\n".as_slice()),
+    ] {
+        let object = ctx.object(&digest);
+        assert_eq!(std::fs::read(&object).unwrap(), content);
+        assert_eq!(
+            std::fs::metadata(&object).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+    }
+    assert_eq!(ctx.objects().len(), 2);
+    assert!(ctx.incomplete().is_empty());
+
+    // Links: symlinks into the store, in `resources/`, which git ignores.
+    assert_eq!(
+        std::fs::read_link(ctx.link("pico-8")).unwrap(),
+        ctx.object(&remote_digest)
+    );
+    assert_eq!(std::fs::read(ctx.link("notes")).unwrap(), b"field notes\n");
+    assert_eq!(
+        std::fs::read_to_string(ctx.project.join("resources/.gitignore"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("*")
+    );
+
+    // Records: what each object is, who uses it, and what the project references.
+    let record = object_record(&ctx, &remote_digest);
+    assert_eq!(record.size, 300_000);
+    assert_eq!(record.source, server.url("pico-8.zip"));
+    assert_eq!(record.purpose, "PICO-8 fantasy console");
+    assert_eq!(record.requested_by.as_deref(), Some("chat"));
+    assert!(record.http.as_ref().and_then(|h| h.etag.as_ref()).is_some());
+    assert_eq!(record.projects.len(), 1);
+    assert_eq!(record.projects[0].project.as_str(), "barkour");
+    assert_eq!(record.projects[0].resource.as_str(), "pico-8");
+    assert_eq!(
+        record.projects[0].manifest,
+        ctx.manifest_path().canonicalize().unwrap()
+    );
+    let projects = project_records(&ctx);
+    assert_eq!(projects.len(), 1);
+    let project = &projects[0];
+    assert_eq!(
+        project.manifest,
+        ctx.manifest_path().canonicalize().unwrap()
+    );
+    assert_eq!(project.resources.len(), 2);
+    assert_eq!(
+        project
+            .resources
+            .values()
+            .map(|r| r.sha256)
+            .collect::<Vec<_>>(),
+        vec![local_digest, remote_digest]
+    );
+}
+
+#[test]
+fn second_sync_does_nothing_and_reads_no_bytes() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (_, remote_digest, _) = two_resources(&ctx, &server);
+    ctx.crp(&["sync"]).success();
+    let requests = server.log().len();
+    let record_path = files_under(&ctx.store.join("meta/projects"))[0].clone();
+    let before = std::fs::metadata(&record_path).unwrap().modified().unwrap();
+    let object_atime = std::fs::metadata(ctx.object(&remote_digest))
+        .unwrap()
+        .atime();
+
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert_eq!(run.stdout.trim(), "synced `barkour`: 2 up to date");
+    assert_eq!(server.log().len(), requests, "a no-op sync made requests");
+    assert_eq!(
+        std::fs::metadata(&record_path).unwrap().modified().unwrap(),
+        before,
+        "the record was rewritten"
+    );
+    assert_eq!(
+        std::fs::metadata(ctx.object(&remote_digest))
+            .unwrap()
+            .atime(),
+        object_atime
+    );
+
+    let plan = ctx.crp(&["plan"]);
+    plan.success();
+    assert_eq!(
+        plan.stdout,
+        "  up to date   pico-8\n  up to date   notes\n`barkour` is up to date (2 resources)\n"
+    );
+}
+
+#[test]
+fn removal_from_the_manifest_unlinks_but_keeps_the_object() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (_, remote_digest, local_digest) = two_resources(&ctx, &server);
+    ctx.crp(&["sync"]).success();
+
+    let text = ctx.read_manifest();
+    let cut = text.find("[resources.notes]").unwrap();
+    ctx.write_manifest(&text[..cut]);
+    let plan = ctx.crp(&["plan"]);
+    plan.success();
+    assert!(
+        plan.stdout
+            .contains("  unlink       notes   resources/notes"),
+        "{plan}"
+    );
+
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(run.stdout.contains("unlinked     notes"), "{run}");
+    assert!(std::fs::symlink_metadata(ctx.link("notes")).is_err());
+    assert!(ctx.link("pico-8").exists());
+    // The object stays in the shared store; the project no longer references it.
+    assert!(ctx.object(&local_digest).exists());
+    assert!(object_record(&ctx, &local_digest).projects.is_empty());
+    assert_eq!(object_record(&ctx, &remote_digest).projects.len(), 1);
+    let project = &project_records(&ctx)[0];
+    assert_eq!(
+        project
+            .resources
+            .keys()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>(),
+        ["pico-8"]
+    );
+}
+
+#[test]
+fn files_crp_did_not_make_are_never_touched() {
+    let ctx = TestContext::new();
+    let a = ctx.write_file("data/a.bin", b"a");
+    let b = ctx.write_file("data/b.bin", b"b");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"data/a.bin\"\nsha256 = \"{a}\"\npurpose = \"a\"\n\n[resources.b]\nsource = \"data/b.bin\"\nsha256 = \"{b}\"\npurpose = \"b\"\n"
+    ));
+    // Someone's own file where `a` should be linked.
+    ctx.write_file("resources/a", b"mine");
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stdout.contains("conflict     a"), "{run}");
+    assert!(run.stdout.contains("a file crp did not make"), "{run}");
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), b"mine");
+    assert!(ctx.object(&a).exists(), "the object is still fetched");
+    assert_eq!(std::fs::read(ctx.link("b")).unwrap(), b"b");
+
+    // `b`'s link replaced by a file, then `b` leaves the manifest: the file stays.
+    std::fs::remove_file(ctx.link("b")).unwrap();
+    std::fs::write(ctx.link("b"), b"edited").unwrap();
+    std::fs::remove_file(ctx.link("a")).unwrap();
+    let text = ctx.read_manifest();
+    ctx.write_manifest(&text[..text.find("[resources.b]").unwrap()]);
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stdout.contains("conflict     b"), "{run}");
+    assert_eq!(std::fs::read(ctx.link("b")).unwrap(), b"edited");
+    assert!(ctx.link("a").exists());
+    // The conflict is reported once: crp forgets a link that is no longer its own.
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("b")).unwrap(), b"edited");
+}
+
+#[test]
+fn trust_on_first_use_pins_only_the_one_entry() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(7, 5000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("tool.tar.gz", content.clone(), Behavior::Normal);
+    let pinned = ctx.write_file("data/pinned.txt", b"pinned");
+    let text = format!(
+        r#"# Game resources: keep this comment.
+[project]
+name = "barkour"   # the game
+
+[resources.tool]
+# The tool, no hash yet.
+source = "{url}"   # upstream
+purpose = "build tool"
+requested_by = "chat"
+
+[resources.pinned]
+source = "data/pinned.txt"
+sha256 = "{pinned}"
+purpose = "already pinned"
+"#,
+        url = server.url("tool.tar.gz")
+    );
+    ctx.write_manifest(&text);
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!(
+            "pinned       tool    sha256 = \"{digest}\", size = 5000 written to `resources.toml`"
+        )),
+        "{run}"
+    );
+    let expected = text.replace(
+        "   # upstream\n",
+        &format!("   # upstream\nsha256 = \"{digest}\"\nsize = 5000\n"),
+    );
+    assert_eq!(ctx.read_manifest(), expected);
+    assert_eq!(std::fs::read(ctx.link("tool")).unwrap(), content);
+    // Pinned now: a locked sync accepts it, and nothing is fetched again.
+    let requests = server.log().len();
+    ctx.crp(&["sync", "--locked"]).success();
+    assert_eq!(server.log().len(), requests);
+}
+
+#[test]
+fn offline_links_what_is_there_and_lists_what_is_missing() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (_, remote_digest, local_digest) = two_resources(&ctx, &server);
+    let run = ctx.crp(&["sync", "--offline"]);
+    run.code(1);
+    assert!(run.stdout.contains("missing      pico-8"), "{run}");
+    assert!(run.stdout.contains("missing      notes"), "{run}");
+    assert!(server.log().is_empty(), "offline touched the network");
+    assert!(ctx.objects().is_empty());
+
+    // With one object present, offline links it and still reports the other.
+    ctx.crp(&["sync"]).success();
+    let requests = server.log().len();
+    std::fs::remove_file(ctx.link("notes")).unwrap();
+    std::fs::remove_file(ctx.link("pico-8")).unwrap();
+    std::fs::remove_file(ctx.object(&remote_digest)).unwrap();
+    let run = ctx.crp(&["sync", "--offline"]);
+    run.code(1);
+    assert!(run.stdout.contains("linked       notes"), "{run}");
+    assert!(run.stdout.contains("missing      pico-8"), "{run}");
+    assert!(
+        run.stdout
+            .contains("sync of `barkour` incomplete: 1 missing; 1 linked"),
+        "{run}"
+    );
+    assert_eq!(
+        std::fs::read_link(ctx.link("notes")).unwrap(),
+        ctx.object(&local_digest)
+    );
+    assert_eq!(server.log().len(), requests, "offline touched the network");
+}
+
+#[test]
+fn dry_run_is_the_plan_and_writes_nothing() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    two_resources(&ctx, &server);
+    let plan = ctx.crp(&["plan"]);
+    plan.success();
+    let dry = ctx.crp(&["sync", "--dry-run"]);
+    dry.success();
+    assert_eq!(plan.stdout, dry.stdout);
+    let port = server.port();
+    assert_eq!(
+        plan.stdout.replace(&port.to_string(), "PORT"),
+        "  fetch        pico-8   293.0 KiB  http://127.0.0.1:PORT/pico-8.zip\n  fetch        notes   size unknown  data/notes.txt\nplan for `barkour`: 2 to fetch (293.0 KiB)\n"
+    );
+    assert!(!ctx.store.exists());
+    assert!(!ctx.project.join("resources").exists());
+    assert!(server.log().is_empty());
+}
+
+#[test]
+fn hardlink_and_copy_modes() {
+    for mode in ["hardlink", "copy"] {
+        let ctx = TestContext::new();
+        let digest = ctx.write_file("data/a.bin", b"content");
+        ctx.write_manifest(&format!(
+            "[project]\nname = \"demo\"\nlink_mode = \"{mode}\"\nlink_dir = \"deps\"\n\n[resources.a]\nsource = \"data/a.bin\"\nsha256 = \"{digest}\"\npurpose = \"a\"\n"
+        ));
+        ctx.crp(&["sync"]).success();
+        let link = ctx.project.join("deps/a");
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(meta.is_file(), "{mode}");
+        let object = std::fs::metadata(ctx.object(&digest)).unwrap();
+        assert_eq!(meta.ino() == object.ino(), mode == "hardlink", "{mode}");
+        assert_eq!(std::fs::read(&link).unwrap(), b"content");
+        let run = ctx.crp(&["sync"]);
+        run.success();
+        assert!(run.stdout.contains("1 up to date"), "{mode}: {run}");
+
+        // Switching back to symlinks replaces crp's own file.
+        let text = ctx
+            .read_manifest()
+            .replace(&format!("link_mode = \"{mode}\"\n"), "");
+        ctx.write_manifest(&text);
+        let run = ctx.crp(&["sync"]);
+        run.success();
+        assert!(run.stdout.contains("relinked     a"), "{mode}: {run}");
+        assert_eq!(std::fs::read_link(&link).unwrap(), ctx.object(&digest));
+    }
+}
+
+#[test]
+fn a_new_hash_relinks() {
+    let ctx = TestContext::new();
+    let old = ctx.write_file("data/v1.bin", b"version 1");
+    let new = ctx.write_file("data/v2.bin", b"version 2");
+    let manifest = |file: &str, digest: &Sha256Digest| {
+        format!(
+            "[project]\nname = \"demo\"\n\n[resources.tool]\nsource = \"data/{file}\"\nsha256 = \"{digest}\"\npurpose = \"a tool\"\n"
+        )
+    };
+    ctx.write_manifest(&manifest("v1.bin", &old));
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest(&manifest("v2.bin", &new));
+    let plan = ctx.crp(&["plan"]);
+    assert!(plan.stdout.contains("  fetch        tool"), "{plan}");
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(run.stdout.contains("relinked     tool"), "{run}");
+    assert_eq!(std::fs::read(ctx.link("tool")).unwrap(), b"version 2");
+    assert!(object_record(&ctx, &old).projects.is_empty());
+    assert_eq!(object_record(&ctx, &new).projects.len(), 1);
+}
+
+#[test]
+fn torrent_sources_are_reported_as_not_supported_yet() {
+    let ctx = TestContext::new();
+    ctx.write_manifest(
+        "[project]\nname = \"demo\"\n\n[resources.film]\nsource = \"magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=film\"\npurpose = \"a film\"\n",
+    );
+    let plan = ctx.crp(&["plan"]);
+    plan.success();
+    assert!(
+        plan.stdout.contains(
+            "blocked      film  torrent sources need a transmission-daemon (not supported yet)"
+        ),
+        "{plan}"
+    );
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("torrent sources need a transmission-daemon (not supported yet)"),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_folder_that_is_not_a_store_is_refused() {
+    let ctx = TestContext::new();
+    let digest = ctx.write_file("data/a.bin", b"a");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"data/a.bin\"\nsha256 = \"{digest}\"\npurpose = \"a\"\n"
+    ));
+    let elsewhere = ctx.root.path().join("photos");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("holiday.jpg"), b"jpeg").unwrap();
+    let run = ctx.crp(&["sync", "--store", elsewhere.to_str().unwrap()]);
+    run.code(2);
+    assert!(run.stderr.contains("is not a crp store"), "{run}");
+    assert_eq!(files_under(&elsewhere).len(), 1);
+
+    // The default store is the collective's conventional place under home.
+    let status = ctx
+        .command()
+        .env_remove("CRP_STORE")
+        .arg("sync")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        ctx.home
+            .join("infrastructure/shared-resources")
+            .join(digest_path(&digest))
+            .is_file()
+    );
+}
+
+fn digest_path(digest: &Sha256Digest) -> String {
+    let hex = digest.hex();
+    format!("objects/sha256/{}/{hex}", &hex[..2])
+}
