@@ -34,6 +34,9 @@ use crate::progress::Reporter;
 use lock::{Lock, LockError};
 use record::{ObjectRecord, ProjectRecord};
 
+/// The top-level entries of a store, which may be there before its marker.
+const SKELETON: [&str; 3] = ["objects", ".incomplete", "meta"];
+
 /// The store layout this crp reads and writes.
 pub const LAYOUT: u32 = 1;
 
@@ -148,14 +151,23 @@ impl Store {
                 Ok(true)
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                match fs_err::read_dir(&self.root).map(|mut entries| entries.next().is_some()) {
-                    Ok(true) => Err(StoreError::NotAStore {
-                        path: self.root.clone(),
-                    }),
-                    Ok(false) => Ok(false),
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
-                    Err(err) => Err(err.into()),
+                // No marker: a new store, or one another process is creating
+                // right now (its folders come before its marker). Anything
+                // else in the folder means it is not ours to use.
+                let entries = match fs_err::read_dir(&self.root) {
+                    Ok(entries) => entries,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+                    Err(err) => return Err(err.into()),
+                };
+                for entry in entries {
+                    let name = entry?.file_name();
+                    if !SKELETON.iter().any(|s| name == *s) {
+                        return Err(StoreError::NotAStore {
+                            path: self.root.clone(),
+                        });
+                    }
                 }
+                Ok(false)
             }
             Err(err) => Err(err.into()),
         }

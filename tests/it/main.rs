@@ -2,6 +2,7 @@
 //! server on 127.0.0.1 and concurrent real processes.
 
 mod common;
+mod concurrency;
 mod http;
 mod manifest_errors;
 mod server;

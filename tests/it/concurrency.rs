@@ -1,0 +1,135 @@
+//! Several `crp sync` processes on one store at once.
+
+use std::time::Duration;
+
+use crp::digest::Sha256Digest;
+
+use crate::common::{Run, TestContext, bytes};
+use crate::server::{Behavior, Server};
+
+#[test]
+fn concurrent_syncs_fetch_each_object_once() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let names = ["a", "b", "c", "d", "e", "f"];
+    let contents: Vec<Vec<u8>> = (0..names.len())
+        .map(|i| bytes(20 + i as u8, 256 * 1024))
+        .collect();
+    for (name, content) in names.iter().zip(&contents) {
+        // Slow enough that the processes overlap.
+        server.route(
+            &format!("{name}.bin"),
+            content.clone(),
+            Behavior::Slow {
+                chunk: 16 * 1024,
+                delay: Duration::from_millis(10),
+            },
+        );
+    }
+    let entry = |i: usize| {
+        format!(
+            "\n[resources.{name}]\nsource = \"{url}\"\nsha256 = \"{digest}\"\npurpose = \"shared {name}\"\n",
+            name = names[i],
+            url = server.url(&format!("{}.bin", names[i])),
+            digest = Sha256Digest::of_bytes(&contents[i])
+        )
+    };
+    // Overlapping projects, and the first one twice.
+    let projects: [(&str, &[usize]); 5] = [
+        ("p1", &[0, 1, 2]),
+        ("p2", &[1, 2, 3]),
+        ("p3", &[2, 3, 4]),
+        ("p4", &[0, 4, 5]),
+        ("p1", &[0, 1, 2]),
+    ];
+    for (project, members) in &projects {
+        let dir = ctx.root.path().join(project);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = format!("[project]\nname = \"{project}\"\n");
+        for &i in *members {
+            text.push_str(&entry(i));
+        }
+        std::fs::write(dir.join("resources.toml"), text).unwrap();
+    }
+    let children: Vec<_> = projects
+        .iter()
+        .map(|(project, _)| {
+            ctx.command()
+                .current_dir(ctx.root.path().join(project))
+                .arg("sync")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|child| Run::from(child.wait_with_output().unwrap(), &ctx))
+        .collect();
+    for run in &runs {
+        run.success();
+    }
+    // Someone had to wait, and said for what.
+    assert!(
+        runs.iter()
+            .any(|r| r.stderr.contains("waiting for process")),
+        "no process waited:\n{}",
+        runs.iter().map(ToString::to_string).collect::<String>()
+    );
+    for (name, content) in names.iter().zip(&contents) {
+        let requests = server.requests(&format!("{name}.bin"));
+        assert_eq!(
+            requests.len(),
+            1,
+            "`{name}` was fetched {} times",
+            requests.len()
+        );
+        assert_eq!(
+            std::fs::read(ctx.object(&Sha256Digest::of_bytes(content))).unwrap(),
+            *content
+        );
+    }
+    assert_eq!(ctx.objects().len(), names.len());
+    assert!(ctx.incomplete().is_empty());
+    for (project, members) in &projects {
+        for &i in *members {
+            let link = ctx
+                .root
+                .path()
+                .join(project)
+                .join("resources")
+                .join(names[i]);
+            assert_eq!(
+                std::fs::read(&link).unwrap(),
+                contents[i],
+                "{project}/{}",
+                names[i]
+            );
+        }
+    }
+    // Every object's record lists exactly the projects that use it.
+    for (i, name) in names.iter().enumerate() {
+        let digest = Sha256Digest::of_bytes(&contents[i]);
+        let hex = digest.hex();
+        let record: crp::store::record::ObjectRecord = serde_json::from_slice(
+            &std::fs::read(
+                ctx.store
+                    .join("meta/objects/sha256")
+                    .join(&hex[..2])
+                    .join(format!("{hex}.json")),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut users: Vec<&str> = record.projects.iter().map(|u| u.project.as_str()).collect();
+        users.sort_unstable();
+        let mut expected: Vec<&str> = projects[..4]
+            .iter()
+            .filter(|(_, members)| members.contains(&i))
+            .map(|(p, _)| *p)
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(users, expected, "users of `{name}`");
+    }
+}
