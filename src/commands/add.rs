@@ -168,11 +168,13 @@ fn source_for(text: &str, manifest: &Manifest) -> anyhow::Result<(String, Source
         return Err(UsageError::new(format!("no file at `{}`", path.display())).into());
     }
     let written = match &source {
-        Source::File(path) if spec.is_relative_path() => fsutil::relative_to(path, &manifest.dir)
-            .map_or_else(
+        Source::File(path) if spec.is_relative_path() => {
+            let path = path.canonicalize()?;
+            fsutil::relative_to(&path, &manifest.dir).map_or_else(
                 || path.display().to_string(),
                 |rel| rel.display().to_string(),
-            ),
+            )
+        }
         _ => text.to_owned(),
     };
     Ok((written, source))

@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use crate::digest::Sha256Digest;
 use crate::manifest::SourceEntry;
 use crate::name::Name;
-use crate::progress::{Download, Reporter};
+use crate::progress::{Download, NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::lock::LockError;
 use crate::store::record::{HttpValidators, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp};
@@ -276,7 +276,8 @@ impl Fetcher {
         };
 
         let mut failures = Vec::new();
-        for entry in sources {
+        let count = sources.len();
+        for (i, entry) in sources.into_iter().enumerate() {
             let shown = entry.source.to_string();
             match self
                 .try_source(request, &entry.source, &part_path, expect)
@@ -289,6 +290,15 @@ impl Fetcher {
                 }
                 Err(error) => {
                     let local = error.is_local();
+                    if !local && i + 1 < count {
+                        self.reporter.note(
+                            NoteKind::Warning,
+                            &format!(
+                                "`{}` from {shown}: {error}; trying the next source",
+                                request.name
+                            ),
+                        );
+                    }
                     failures.push(SourceFailure {
                         source: shown,
                         error,

@@ -118,6 +118,24 @@ fn resource(
             None
         }
     };
+    // `[resources.hello.txt]` is resource `hello` with a table `txt`: a
+    // name with a dot must be quoted. Say so rather than "no purpose".
+    if let DeValue::Table(entries) = value.get_ref()
+        && let Some((inner, _)) = entries.iter().find(|(_, v)| v.get_ref().is_table())
+    {
+        let dotted = format!("{text}.{}", inner.get_ref());
+        diagnostics.push(
+            Diagnostic::new(
+                format!("resource `{}` has a table inside", text.escape_debug()),
+                Some(inner.span()),
+            )
+            .label("read as a table in resource `".to_owned() + &text + "`")
+            .hint(format!(
+                "quote a name that contains `.`: `[resources.\"{dotted}\"]`"
+            )),
+        );
+        return None;
+    }
     let table = table::<RawResource>(value, name_span.clone(), &context, diagnostics);
     let raw = table.value?;
     let before = diagnostics.len();

@@ -34,17 +34,23 @@ pub struct RawManifest {
     pub resources: BTreeMap<Name, RawResource>,
 }
 
+// Optional keys are `Option`s with `#[serde(default)]` and a schema of the
+// inner type: TOML has no null, so the schema must not offer one.
+
 /// The project that declares these resources.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Project")]
 pub struct RawProject {
     /// Identifies this project to the shared store.
     pub name: Name,
     /// Where resources appear, relative to the manifest's folder.
-    #[schemars(default = "default_link_dir")]
+    #[serde(default)]
+    #[schemars(with = "LinkDir", default = "default_link_dir")]
     pub link_dir: Option<LinkDir>,
     /// How resources appear in `link_dir`.
-    #[schemars(default = "LinkMode::default")]
+    #[serde(default)]
+    #[schemars(with = "LinkMode", default = "LinkMode::default")]
     pub link_mode: Option<LinkMode>,
 }
 
@@ -58,22 +64,31 @@ pub const DEFAULT_LINK_DIR: &str = "resources";
 /// One external resource.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Resource")]
 #[schemars(extend("oneOf" = [{"required": ["source"]}, {"required": ["sources"]}]))]
 pub struct RawResource {
     /// Where to fetch it from.
-    #[schemars(with = "Option<SourceSpec>")]
+    #[serde(default)]
+    #[schemars(with = "SourceSpec")]
     pub source: Option<Spanned<SourceSpec>>,
     /// Mirrors, tried in order until one delivers the right bytes.
-    #[schemars(with = "Option<Vec<SourceSpec>>", length(min = 1), extend("uniqueItems" = true))]
+    #[serde(default)]
+    #[schemars(with = "Vec<SourceSpec>", length(min = 1), extend("uniqueItems" = true))]
     pub sources: Option<Spanned<Vec<Spanned<SourceSpec>>>>,
     /// SHA-256 of the content. Optional only until pinned: the first `crp sync`
     /// writes it (trust on first use); `crp sync --locked` requires it.
+    #[serde(default)]
+    #[schemars(with = "Sha256Digest")]
     pub sha256: Option<Sha256Digest>,
     /// Size in bytes; when given, enforced while downloading.
+    #[serde(default)]
+    #[schemars(with = "ByteSize")]
     pub size: Option<ByteSize>,
     /// Why the project needs it.
     pub purpose: Purpose,
     /// Who asked for it.
+    #[serde(default)]
+    #[schemars(with = "String")]
     pub requested_by: Option<String>,
 }
 
@@ -208,7 +223,20 @@ impl JsonSchema for ByteSize {
 
 /// The JSON Schema of `resources.toml`, as `crp schema` prints it.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(RawManifest);
+    // `#[serde(default)]` on an `Option` shows as `"default": null`, which
+    // TOML cannot express: leave it out.
+    let drop_null_defaults = schemars::transform::RecursiveTransform(|schema: &mut Schema| {
+        if schema
+            .get("default")
+            .is_some_and(serde_json::Value::is_null)
+        {
+            schema.remove("default");
+        }
+    });
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .with_transform(drop_null_defaults)
+        .into_generator()
+        .into_root_schema_for::<RawManifest>();
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
     text.push('\n');
     text

@@ -116,19 +116,23 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A finished run of `crp`.
+/// A finished run of `crp`. `stdout` and `stderr` have the test's temporary
+/// folder replaced by `[ROOT]`; JSON is parsed from the stdout as printed.
 pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    raw_stdout: String,
 }
 
 impl Run {
     pub fn from(output: Output, ctx: &TestContext) -> Self {
+        let raw_stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         Self {
             code: output.status.code().unwrap_or(-1),
-            stdout: ctx.redact(&String::from_utf8_lossy(&output.stdout)),
+            stdout: ctx.redact(&raw_stdout),
             stderr: ctx.redact(&String::from_utf8_lossy(&output.stderr)),
+            raw_stdout,
         }
     }
 
@@ -147,7 +151,7 @@ impl Run {
     /// Parses stdout as JSON.
     #[track_caller]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_str(&self.stdout)
+        serde_json::from_str(&self.raw_stdout)
             .unwrap_or_else(|err| panic!("stdout is not the expected JSON: {err}\n{self}"))
     }
 }

@@ -1,9 +1,12 @@
 //! Integration tests: the real `crp` binary against real files, a real HTTP
 //! server on 127.0.0.1 and concurrent real processes.
 
+mod commands;
 mod common;
 mod concurrency;
+mod examples;
 mod http;
+mod json;
 mod manifest_errors;
 mod server;
 mod sync;

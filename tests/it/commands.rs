@@ -1,0 +1,212 @@
+//! `init`, `add`, `hash`, `status`, `schema` and the help text.
+
+use std::path::Path;
+
+use crp::digest::Sha256Digest;
+use crp::manifest::Manifest;
+
+use crate::common::{TestContext, bytes};
+use crate::server::{Behavior, Server};
+
+#[test]
+fn init_writes_a_valid_commented_manifest() {
+    let ctx = TestContext::new();
+    let run = ctx.crp(&["init"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("created `resources.toml` for project `project`"),
+        "{run}"
+    );
+    let text = ctx.read_manifest();
+    let first = text.lines().next().unwrap();
+    assert_eq!(first, "#:schema ../store/meta/resources.schema.json");
+    // The schema it points at exists, beside the manifest's own folder.
+    let schema = ctx.project.join(first.trim_start_matches("#:schema "));
+    assert_eq!(
+        std::fs::read_to_string(schema).unwrap(),
+        crp::manifest::schema::json_schema()
+    );
+    let manifest = Manifest::from_text(Path::new("resources.toml"), text.clone()).unwrap();
+    assert_eq!(manifest.project.name.as_str(), "project");
+    assert!(manifest.resources.is_empty());
+    assert!(text.contains("# [resources.example-data]"), "{text}");
+
+    // Never over an existing manifest.
+    let run = ctx.crp(&["init"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("`resources.toml` already exists"),
+        "{run}"
+    );
+    assert_eq!(ctx.read_manifest(), text);
+
+    let run = ctx.crp(&["init", "--manifest", "other.toml", "--name", "Bad Name"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("invalid project name `Bad Name`"),
+        "{run}"
+    );
+    assert!(!ctx.project.join("other.toml").exists());
+}
+
+#[test]
+fn add_fetches_and_appends_keeping_comments() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(40, 12_345);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("dl/Pico-8_0.2.7.zip", content.clone(), Behavior::Normal);
+    let original = "# my project\n[project]\nname = \"barkour\" # the game\n";
+    ctx.write_manifest(original);
+
+    let url = server.url("dl/Pico-8_0.2.7.zip");
+    let run = ctx.crp(&[
+        "add",
+        &url,
+        "--purpose",
+        "PICO-8 for development",
+        "--requested-by",
+        "chat",
+    ]);
+    run.success();
+    assert!(
+        run.stdout.contains("added `pico-8_0.2.7.zip` (12.1 KiB"),
+        "{run}"
+    );
+    assert_eq!(
+        ctx.read_manifest(),
+        format!(
+            "{original}\n[resources.\"pico-8_0.2.7.zip\"]\nsource = \"{url}\"\nsha256 = \"{digest}\"\nsize = 12345\npurpose = \"PICO-8 for development\"\nrequested_by = \"chat\"\n"
+        )
+    );
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    // It is declared and in the store: sync only links it.
+    let requests = server.log().len();
+    let run = ctx.crp(&["sync", "--locked"]);
+    run.success();
+    assert!(run.stdout.contains("linked"), "{run}");
+    assert_eq!(server.log().len(), requests);
+
+    // The same name again is refused, and nothing changes.
+    let before = ctx.read_manifest();
+    let run = ctx.crp(&["add", &url, "--purpose", "again"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("already has a resource `pico-8_0.2.7.zip`"),
+        "{run}"
+    );
+    assert_eq!(ctx.read_manifest(), before);
+
+    // A wrong `--sha256` fails the download and leaves the manifest alone.
+    let wrong = Sha256Digest::of_bytes(b"no");
+    let run = ctx.crp(&[
+        "add",
+        &url,
+        "--name",
+        "other",
+        "--purpose",
+        "x",
+        "--sha256",
+        &wrong.hex(),
+    ]);
+    run.code(1);
+    assert!(run.stderr.contains("sha256 mismatch"), "{run}");
+    assert_eq!(ctx.read_manifest(), before);
+
+    // A local file is written relative to the manifest's folder.
+    std::fs::create_dir_all(ctx.project.join("sub")).unwrap();
+    ctx.write_file("data/local.bin", b"local");
+    let status = ctx
+        .command()
+        .current_dir(ctx.project.join("sub"))
+        .args([
+            "--manifest",
+            "../resources.toml",
+            "add",
+            "../data/local.bin",
+            "--purpose",
+            "local",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        ctx.read_manifest()
+            .contains("[resources.\"local.bin\"]\nsource = \"data/local.bin\""),
+        "{}",
+        ctx.read_manifest()
+    );
+}
+
+#[test]
+fn hash_prints_what_the_manifest_expects() {
+    let ctx = TestContext::new();
+    let digest = ctx.write_file("a.bin", &bytes(41, 1000));
+    let run = ctx.crp(&["hash", "a.bin"]);
+    run.success();
+    assert_eq!(run.stdout, format!("{digest}\n"));
+    let run = ctx.crp(&["hash", "missing.bin"]);
+    run.code(2);
+    assert!(run.stderr.contains("no file at `missing.bin`"), "{run}");
+}
+
+#[test]
+fn status_shows_presence_and_links() {
+    let ctx = TestContext::new();
+    let a = ctx.write_file("data/a.bin", &bytes(42, 2048));
+    let missing = Sha256Digest::of_bytes(b"not anywhere");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"data/a.bin\"\nsha256 = \"{a}\"\npurpose = \"a\"\n\n[resources.gone]\nsource = \"data/gone.bin\"\nsha256 = \"{missing}\"\nsize = 5\npurpose = \"gone\"\n\n[resources.new]\nsource = \"data/new.bin\"\npurpose = \"new\"\n"
+    ));
+    let run = ctx.crp(&["status"]);
+    run.success();
+    assert!(!ctx.store.exists(), "status must not create the store");
+    ctx.crp(&["sync"]).code(1);
+    let run = ctx.crp(&["status"]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "RESOURCE     SIZE  SHA256        STORE    LINK\n\
+             a         2.0 KiB  {}  present  linked\n\
+             gone          5 B  {}  missing  not linked\n\
+             new             -  (not pinned)  missing  not linked\n",
+            a.short(),
+            missing.short()
+        )
+    );
+}
+
+#[test]
+fn schema_matches_the_committed_file() {
+    let ctx = TestContext::new();
+    let run = ctx.crp(&["schema"]);
+    run.success();
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/resources.schema.json"),
+    )
+    .expect("schema/resources.schema.json exists");
+    if run.stdout != committed {
+        let diff = similar::TextDiff::from_lines(&committed, &run.stdout);
+        panic!(
+            "schema/resources.schema.json is out of date; regenerate it with `cargo run -- schema > schema/resources.schema.json`\n{}",
+            diff.unified_diff().header("committed", "generated")
+        );
+    }
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let ctx = TestContext::new();
+    let run = ctx.crp(&["--help"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("Exit codes: 0 success; 1 the work could not be completed; 2 invalid input."),
+        "{run}"
+    );
+    let run = ctx.crp(&["sync", "--jobs", "0"]);
+    run.code(2);
+}
