@@ -51,7 +51,7 @@ impl Sha256Digest {
 
     /// All 64 hex digits.
     pub fn hex(&self) -> String {
-        self.to_string()
+        String::from_utf8(self.hex_bytes().to_vec()).expect("hex digits are ASCII")
     }
 
     /// The first 12 hex digits: enough to tell objects apart in a listing.
@@ -62,12 +62,25 @@ impl Sha256Digest {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl Sha256Digest {
+    /// The hex digits as bytes, without the formatting machinery: this runs
+    /// for every resource of every plan.
+    fn hex_bytes(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        out
+    }
+}
+
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        let hex = self.hex_bytes();
+        f.write_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"))
     }
 }
 
@@ -81,10 +94,35 @@ impl FromStr for Sha256Digest {
     type Err = InvalidDigest;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The common case in one pass; the checks below only explain failures.
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        if s.len() == 64 {
+            let mut bytes = [0u8; 32];
+            let valid =
+                bytes
+                    .iter_mut()
+                    .zip(s.as_bytes().chunks_exact(2))
+                    .all(|(byte, pair)| match (nibble(pair[0]), nibble(pair[1])) {
+                        (Some(high), Some(low)) => {
+                            *byte = (high << 4) | low;
+                            true
+                        }
+                        _ => false,
+                    });
+            if valid {
+                return Ok(Self(bytes));
+            }
+        }
         for prefix in ["sha256:", "sha256-", "sha256="] {
-            if s.len() > prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            if let Some(head) = s.get(..prefix.len())
+                && head.eq_ignore_ascii_case(prefix)
+            {
                 return Err(InvalidDigest::Prefixed {
-                    prefix: s[..prefix.len()].to_owned(),
+                    prefix: head.to_owned(),
                 });
             }
         }
@@ -94,15 +132,7 @@ impl FromStr for Sha256Digest {
         if s.len() != 64 {
             return Err(InvalidDigest::WrongLength { found: s.len() });
         }
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(InvalidDigest::Uppercase);
-        }
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).expect("ascii hex digits");
-            *byte = u8::from_str_radix(pair, 16).expect("validated hex digits");
-        }
-        Ok(Self(bytes))
+        Err(InvalidDigest::Uppercase)
     }
 }
 
@@ -178,6 +208,7 @@ mod tests {
             ("abc", InvalidDigest::WrongLength { found: 3 }),
             (&upper, InvalidDigest::Uppercase),
             ("xyz", InvalidDigest::NotHex { found: 'x' }),
+            ("sha256é", InvalidDigest::NotHex { found: 's' }),
             (
                 &format!("sha256:{EMPTY}"),
                 InvalidDigest::Prefixed {

@@ -89,7 +89,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
     // Tables come back sorted by key; the manifest's own order is the one
     // people expect in every listing.
-    resources.sort_by_key(|r| r.name_span.start);
+    resources.sort_unstable_by_key(|r| r.name_span.start);
     match project {
         Some(project) if diagnostics.is_empty() => Ok(Parsed { project, resources }),
         _ => Err(diagnostics),

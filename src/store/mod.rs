@@ -98,6 +98,8 @@ struct Marker {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// `root/objects/sha256`, where objects are fanned out.
+    objects_root: PathBuf,
     lock_timeout: Duration,
 }
 
@@ -118,6 +120,7 @@ impl Store {
     /// The store at `root`, without touching the disk.
     pub fn at(root: PathBuf) -> Self {
         Self {
+            objects_root: root.join("objects").join("sha256"),
             root,
             lock_timeout: lock::default_timeout(),
         }
@@ -204,14 +207,23 @@ impl Store {
         Ok(path)
     }
 
-    fn fanout(base: PathBuf, digest: &Sha256Digest, suffix: &str) -> PathBuf {
+    /// `base/ab/abcdef…suffix`, built as one string: plans call this for
+    /// every resource.
+    fn fanout(base: &Path, digest: &Sha256Digest, suffix: &str) -> PathBuf {
         let hex = digest.hex();
-        base.join(&hex[..2]).join(format!("{hex}{suffix}"))
+        let mut path = base.as_os_str().to_owned();
+        path.reserve(hex.len() + suffix.len() + 4);
+        path.push("/");
+        path.push(&hex[..2]);
+        path.push("/");
+        path.push(&hex);
+        path.push(suffix);
+        PathBuf::from(path)
     }
 
     /// Where the object with this digest lives (whether or not it exists).
     pub fn object_path(&self, digest: &Sha256Digest) -> PathBuf {
-        Self::fanout(self.root.join("objects").join("sha256"), digest, "")
+        Self::fanout(&self.objects_root, digest, "")
     }
 
     /// The folder all objects live under.
@@ -226,10 +238,7 @@ impl Store {
 
     /// The object's size if it is present: one `stat`, no bytes read.
     pub fn object_size(&self, digest: &Sha256Digest) -> Option<u64> {
-        fs_err::symlink_metadata(self.object_path(digest))
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
+        file_size(&self.object_path(digest))
     }
 
     /// The folder for downloads in flight.
@@ -255,7 +264,7 @@ impl Store {
 
     fn record_path(&self, digest: &Sha256Digest) -> PathBuf {
         Self::fanout(
-            self.root.join("meta").join("objects").join("sha256"),
+            &self.root.join("meta").join("objects").join("sha256"),
             digest,
             ".json",
         )
@@ -350,6 +359,14 @@ impl Store {
         )
         .await
     }
+}
+
+/// The size of the regular file at `path`, if there is one: one `stat`.
+pub fn file_size(path: &Path) -> Option<u64> {
+    fs_err::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
