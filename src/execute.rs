@@ -264,6 +264,8 @@ pub async fn sync(
         }
         while let Some(joined) = set.join_next().await {
             let (indices, result) = joined.expect("fetch tasks do not panic");
+            // The fetcher records the first resource's use with a new object.
+            let first = indices[0];
             for i in indices {
                 let outcome = &mut outcomes[i];
                 match &result {
@@ -276,6 +278,7 @@ pub async fn sync(
                         outcome.size = Some(*size);
                         outcome.present = true;
                         outcome.fetched_from = source.clone();
+                        outcome.use_recorded = i == first && source.is_some();
                         outcome.pin = manifest.resources[i].sha256.is_none();
                     }
                     Err(err) => {
@@ -441,6 +444,8 @@ pub async fn sync(
         .await?;
         store.write_project(&record)?;
     }
+    // New objects and records become durable before the sync reports them.
+    store.sync_dirs().map_err(StoreError::from)?;
 
     let resources = plan
         .resources
@@ -480,6 +485,8 @@ struct Outcome {
     size: Option<u64>,
     present: bool,
     fetched_from: Option<String>,
+    /// The fetch wrote this resource's use into the new object's record.
+    use_recorded: bool,
     pin: bool,
     link: LinkOutcome,
     /// Set once the resource has failed, or cannot go further.
@@ -494,6 +501,7 @@ impl Default for Outcome {
             size: None,
             present: false,
             fetched_from: None,
+            use_recorded: false,
             pin: false,
             link: LinkOutcome::NotLinked,
             status: None,
@@ -547,7 +555,7 @@ async fn update_object_uses(
         let Some(digest) = outcome.digest.filter(|_| outcome.present) else {
             continue;
         };
-        if before.get(&resource.name) == Some(&digest) {
+        if before.get(&resource.name) == Some(&digest) || outcome.use_recorded {
             continue;
         }
         let use_ = ObjectUse {

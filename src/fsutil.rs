@@ -8,6 +8,13 @@ use std::path::{Component, Path, PathBuf};
 /// content or the new, never a mix. The folder is synced afterwards so the
 /// rename itself survives a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_deferred(path, bytes)?;
+    sync_dir(parent_of(path))
+}
+
+/// [`write_atomic`] without syncing the folder: for many writes into a few
+/// folders, whose caller syncs each folder once at the end.
+pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent_of(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".crp-tmp-")
@@ -25,7 +32,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .map_err(|err| with_path(err, temp.path()))?;
     temp.persist(path)
         .map_err(|err| with_path(err.error, path))?;
-    sync_dir(dir)
+    Ok(())
 }
 
 /// Flushes a folder's entries (new names, renames) to disk.

@@ -107,6 +107,8 @@ pub(super) async fn run(
         })
         .await?;
 
+    store.sync_dirs()?;
+
     // Re-read under the lock: the edit applies to the file as it is now.
     let text = fs_err::read_to_string(&manifest.path)?;
     let new = edit::append_resource(

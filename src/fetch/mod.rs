@@ -316,11 +316,7 @@ impl Fetcher {
     }
 
     fn present(&self, digest: &Sha256Digest) -> Result<Option<Fetched>, StoreError> {
-        if !self.store.has_object(digest) {
-            return Ok(None);
-        }
-        let size = fs_err::metadata(self.store.object_path(digest))?.len();
-        Ok(Some(Fetched {
+        Ok(self.store.object_size(digest).map(|size| Fetched {
             sha256: *digest,
             size,
             source: None,
@@ -426,6 +422,7 @@ impl Fetcher {
         delivered: Delivered,
     ) -> Result<Fetched, StoreError> {
         let Finished {
+            file,
             path,
             sha256: digest,
             len: size,
@@ -433,9 +430,10 @@ impl Fetcher {
         let already = self.store.has_object(&digest);
         if already {
             // Trust on first use found bytes the store already has.
+            drop(file);
             fs_err::remove_file(&path)?;
         } else {
-            self.store.publish(&path, &digest)?;
+            self.store.publish(file, &path, &digest)?;
         }
         let now = Timestamp::now();
         let mut record = match self.store.read_object_record(&digest)? {

@@ -82,11 +82,15 @@ impl Part {
         Ok(())
     }
 
-    /// Flushes and closes the part; the file stays for the caller to
-    /// publish or remove.
-    pub(crate) fn finish(mut self) -> io::Result<Finished> {
-        self.file.flush()?;
+    /// Flushes the part and hands over its file, still open, for the caller
+    /// to publish or remove.
+    pub(crate) fn finish(self) -> io::Result<Finished> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         Ok(Finished {
+            file,
             path: self.path,
             sha256: Sha256Digest::from_hasher(self.hasher),
             len: self.len,
@@ -94,9 +98,10 @@ impl Part {
     }
 }
 
-/// A closed part with the digest and length of its content.
+/// A complete part with the digest and length of its content.
 #[derive(Debug)]
 pub(crate) struct Finished {
+    pub file: std::fs::File,
     pub path: PathBuf,
     pub sha256: Sha256Digest,
     pub len: u64,

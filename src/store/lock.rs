@@ -73,16 +73,22 @@ pub async fn acquire(
         path: path.to_owned(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir).map_err(io_err)?;
+    let open = || {
+        fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+    };
+    // The folder exists but for the first lock of its kind.
+    let mut file = match open() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(crate::fsutil::parent_of(path)).and_then(|()| open())
+        }
+        other => other,
     }
-    let mut file = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err)?;
+    .map_err(io_err)?;
     let started = Instant::now();
     let mut announced = false;
     loop {

@@ -19,10 +19,12 @@
 pub mod lock;
 pub mod record;
 
+use std::collections::BTreeSet;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -98,6 +100,8 @@ struct Marker {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Folders whose new entries still need syncing (shared by clones).
+    dirty_dirs: Arc<Mutex<BTreeSet<PathBuf>>>,
     /// `root/objects/sha256`, where objects are fanned out.
     objects_root: PathBuf,
     lock_timeout: Duration,
@@ -121,6 +125,7 @@ impl Store {
     pub fn at(root: PathBuf) -> Self {
         Self {
             objects_root: root.join("objects").join("sha256"),
+            dirty_dirs: Arc::default(),
             root,
             lock_timeout: lock::default_timeout(),
         }
@@ -247,19 +252,55 @@ impl Store {
     }
 
     /// Publishes a verified file as the object `digest`: read-only, flushed to
-    /// disk, then renamed into place. `file` must already hold exactly the
-    /// bytes whose digest is `digest`.
-    pub fn publish(&self, file: &Path, digest: &Sha256Digest) -> io::Result<PathBuf> {
+    /// disk, then renamed into place. `file` (open at `path`) must hold
+    /// exactly the bytes whose digest is `digest`.
+    ///
+    /// The folder holding the new name is synced by [`Store::sync_dirs`]: a
+    /// crash before that can lose the object (it is fetched again) but never
+    /// show a partial one, since its bytes were on disk before its name.
+    pub fn publish(
+        &self,
+        file: std::fs::File,
+        path: &Path,
+        digest: &Sha256Digest,
+    ) -> io::Result<PathBuf> {
         let target = self.object_path(digest);
-        let dir = fsutil::parent_of(&target).to_owned();
-        fs_err::create_dir_all(&dir)?;
-        let handle = fs_err::File::open(file)?;
-        handle.set_permissions(std::fs::Permissions::from_mode(0o444))?;
-        handle.sync_all()?;
-        drop(handle);
-        fs_err::rename(file, &target)?;
-        fsutil::sync_dir(&dir)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o444))
+            .and_then(|()| file.sync_all())
+            .map_err(|err| fsutil::with_path(err, path))?;
+        drop(file);
+        with_parent(&target, || fs_err::rename(path, &target))?;
+        self.dirty(fsutil::parent_of(&target));
         Ok(target)
+    }
+
+    /// Remembers a folder whose entries changed, for [`Store::sync_dirs`].
+    fn dirty(&self, dir: &Path) {
+        let mut dirty = self.dirty_dirs.lock().expect("not poisoned");
+        if !dirty.contains(dir) {
+            dirty.insert(dir.to_owned());
+        }
+    }
+
+    /// Flushes to disk the folders that new objects and records were renamed
+    /// into. Each folder is synced once, however many names it gained.
+    pub fn sync_dirs(&self) -> io::Result<()> {
+        let dirs: Vec<PathBuf> =
+            std::mem::take(&mut *self.dirty_dirs.lock().expect("not poisoned"))
+                .into_iter()
+                .collect();
+        // Syncs issued together share the file system's journal commits, so
+        // a few threads finish hundreds of folders in the time of a few.
+        let chunk = dirs.len().div_ceil(16).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = dirs
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| part.iter().try_for_each(|dir| fsutil::sync_dir(dir))))
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().expect("syncing does not panic"))
+        })
     }
 
     fn record_path(&self, digest: &Sha256Digest) -> PathBuf {
@@ -278,7 +319,11 @@ impl Store {
     }
 
     pub fn write_object_record(&self, record: &ObjectRecord) -> Result<(), StoreError> {
-        write_json(&self.record_path(&record.sha256), record)
+        let path = self.record_path(&record.sha256);
+        let bytes = json_bytes(record);
+        with_parent(&path, || fsutil::write_atomic_deferred(&path, &bytes))?;
+        self.dirty(fsutil::parent_of(&path));
+        Ok(())
     }
 
     /// The id of the project whose manifest is at `manifest` (absolute): its
@@ -384,10 +429,26 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> 
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("records serialize");
     bytes.push(b'\n');
-    fs_err::create_dir_all(fsutil::parent_of(path))?;
-    fsutil::write_atomic(path, &bytes)?;
+    bytes
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let bytes = json_bytes(value);
+    with_parent(path, || fsutil::write_atomic(path, &bytes))?;
     Ok(())
+}
+
+/// Runs `op`, creating `path`'s folder and trying again if it is missing.
+/// Folders are made on first need rather than checked before every write.
+fn with_parent<T>(path: &Path, mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    match op() {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(fsutil::parent_of(path))?;
+            op()
+        }
+        other => other,
+    }
 }

@@ -16,13 +16,14 @@ fn concurrent_syncs_fetch_each_object_once() {
         .map(|i| bytes(20 + i as u8, 256 * 1024))
         .collect();
     for (name, content) in names.iter().zip(&contents) {
-        // Slow enough that the processes overlap.
+        // Slow enough (0.4 s an object) that the processes overlap even on
+        // a loaded machine.
         server.route(
             &format!("{name}.bin"),
             content.clone(),
             Behavior::Slow {
                 chunk: 16 * 1024,
-                delay: Duration::from_millis(10),
+                delay: Duration::from_millis(25),
             },
         );
     }
