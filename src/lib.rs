@@ -1,4 +1,43 @@
 //! crp: collective resource provisioning.
+//!
+//! A project declares the large external resources it needs in
+//! `resources.toml`; crp fetches each one once into a machine-wide,
+//! content-addressed store, verifies every byte against its sha256, and links
+//! it into the project.
+//!
+//! # Map
+//!
+//! The modules follow the data: manifest → plan → execute (fetch → store →
+//! link) → record → report.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`manifest`] | `resources.toml`: format and schema ([`manifest::schema`]), validation with `file:line:col` diagnostics, edits that keep comments ([`manifest::edit`]) |
+//! | [`name`], [`source`], [`digest`] | the validated scalars: resource names, sources, sha256 digests |
+//! | [`plan`] | what a sync would do, as data, from metadata only |
+//! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record |
+//! | [`fetch`] | one object into the store: locks, mirrors, retries, resume, hashing while streaming |
+//! | [`store`] | the store's layout, atomic publication, records ([`store::record`]) and locks ([`store::lock`]) |
+//! | [`link`] | links in a project, and telling crp's own from anyone else's |
+//! | [`report`], [`progress`] | everything printed: text, JSON, progress bars |
+//! | [`cli`], [`commands`] | arguments, and one thin module per subcommand |
+//! | [`diagnostic`], [`error`] | problems in files, exit codes |
+//!
+//! # Files crp reads and writes
+//!
+//! | file | written by | guarded by |
+//! |---|---|---|
+//! | `resources.toml` | `init`, `add`, `sync` (pinning) | atomic replace; the project lock for `add` and `sync` |
+//! | `<link_dir>/<name>` | `sync` | the project lock |
+//! | `<store>/objects/sha256/ab/<digest>` | fetches | written once, by rename after verification; the object lock prevents duplicate downloads |
+//! | `<store>/.incomplete/*.part` | fetches | the object lock (or the source lock, before a digest is known) |
+//! | `<store>/meta/objects/sha256/ab/<digest>.json` | fetches, `sync` | the object lock |
+//! | `<store>/meta/projects/<id>.json` | `sync` | the project lock |
+//! | `<store>/meta/store.json`, `resources.schema.json` | store creation, `init` | atomic replace of identical content |
+//! | `<store>/meta/locks/{objects,sources,projects}/*.lock` | every lock | `flock`; never deleted |
+//!
+//! Locks only keep work from being done twice; no reader ever depends on
+//! one to see consistent data.
 
 pub mod cli;
 pub mod commands;

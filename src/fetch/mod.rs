@@ -72,7 +72,7 @@ pub enum SourceError {
     AnnouncedSize { expected: u64, announced: u64 },
     #[error("the body passed the declared size of {limit} bytes; stopped reading")]
     TooLarge { limit: u64 },
-    #[error("failed to read `{}`: {source}", path.display())]
+    #[error("cannot read it: {source}")]
     Read {
         path: PathBuf,
         #[source]
