@@ -195,14 +195,6 @@ pub async fn sync(
     options: SyncOptions,
 ) -> Result<SyncReport, SyncError> {
     let project = &plan.project;
-    let user = |name: &Name, resource: &crate::manifest::Resource| ObjectUse {
-        project_id: project.id.clone(),
-        project: project.name.clone(),
-        manifest: project.manifest.clone(),
-        resource: name.clone(),
-        purpose: resource.purpose.clone(),
-        requested_by: resource.requested_by.clone(),
-    };
 
     // Fetch: one task per object (resources sharing a digest share a task
     // and pool their sources), one per unpinned resource.
@@ -257,7 +249,7 @@ pub async fn sync(
                 size: first.size,
                 purpose: first.purpose.clone(),
                 requested_by: first.requested_by.clone(),
-                user: Some(user(&first.name, first)),
+                user: Some(ObjectUse::of(manifest, first)),
             };
             let fetcher = fetcher.clone();
             set.spawn(async move { (indices, fetcher.fetch(&request).await) });
@@ -558,14 +550,7 @@ async fn update_object_uses(
         if before.get(&resource.name) == Some(&digest) || outcome.use_recorded {
             continue;
         }
-        let use_ = ObjectUse {
-            project_id: record.id.clone(),
-            project: record.name.clone(),
-            manifest: record.manifest.clone(),
-            resource: resource.name.clone(),
-            purpose: resource.purpose.clone(),
-            requested_by: resource.requested_by.clone(),
-        };
+        let use_ = ObjectUse::of(manifest, resource);
         let _lock = store
             .lock_object(
                 &digest,

@@ -234,7 +234,7 @@ pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>
     Plan {
         project: ProjectInfo {
             name: project.name.clone(),
-            id: Store::project_id(project.name.as_str(), &manifest.abs_path),
+            id: manifest.project_id(),
             manifest: manifest.abs_path.clone(),
             link_dir: project.link_dir.clone(),
             link_mode: project.link_mode,

@@ -12,7 +12,6 @@ use crate::manifest::{Manifest, SourceEntry};
 use crate::name::{NAME_RULES, Name};
 use crate::report::{AddDocument, Printer, SCHEMA_VERSION, shown};
 use crate::source::{Source, SourceSpec};
-use crate::store::Store;
 use crate::store::record::ObjectUse;
 use crate::units::ByteCount;
 
@@ -69,17 +68,13 @@ pub(super) async fn run(
             .into());
     }
 
-    let store = Store::at(Store::locate(global.store.as_deref())?);
-    store.create()?;
-    let reporter = printer.reporter();
-    let id = Store::project_id(manifest.project.name.as_str(), &manifest.abs_path);
-    let _lock = store
-        .lock_project(
-            &id,
-            &format!("adding `{name}` to project `{}`", manifest.project.name),
-            &*reporter,
-        )
-        .await?;
+    let (store, reporter, _lock) = super::lock_project(
+        global,
+        &manifest,
+        printer,
+        &format!("adding `{name}` to project `{}`", manifest.project.name),
+    )
+    .await?;
     let fetcher = Fetcher::new(
         store.clone(),
         &HttpSettings::from_env(),
@@ -96,14 +91,12 @@ pub(super) async fn run(
             size: None,
             purpose: args.purpose.clone(),
             requested_by: args.requested_by.clone(),
-            user: Some(ObjectUse {
-                project_id: id,
-                project: manifest.project.name.clone(),
-                manifest: manifest.abs_path.clone(),
-                resource: name.clone(),
-                purpose: args.purpose.clone(),
-                requested_by: args.requested_by.clone(),
-            }),
+            user: Some(ObjectUse::new(
+                &manifest,
+                &name,
+                &args.purpose,
+                args.requested_by.as_deref(),
+            )),
         })
         .await?;
 

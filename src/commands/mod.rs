@@ -9,9 +9,15 @@ mod plan;
 mod schema;
 mod sync;
 
-use crate::cli::{Cli, Command};
+use std::sync::Arc;
+
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::ExitStatus;
+use crate::manifest::Manifest;
+use crate::progress::Reporter;
 use crate::report::Printer;
+use crate::store::Store;
+use crate::store::lock::Lock;
 
 /// The command's name, for JSON error documents.
 pub fn name(command: &Command) -> &'static str {
@@ -38,4 +44,22 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Hash(args) => hash::run(&args, printer),
         Command::Schema => Ok(schema::run()),
     }
+}
+
+/// Opens (creating if needed) the store and takes `manifest`'s project lock,
+/// for commands that change the project. `doing` tells waiting processes
+/// what holds the lock.
+async fn lock_project(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    printer: &Printer,
+    doing: &str,
+) -> anyhow::Result<(Store, Arc<dyn Reporter>, Lock)> {
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    store.create()?;
+    let reporter = printer.reporter();
+    let lock = store
+        .lock_project(&manifest.project_id(), doing, &*reporter)
+        .await?;
+    Ok((store, reporter, lock))
 }

@@ -32,8 +32,7 @@ pub(super) fn run(
 pub(super) fn read_only_plan(global: &GlobalArgs, manifest: &Manifest) -> anyhow::Result<Plan> {
     let store = Store::at(Store::locate(global.store.as_deref())?);
     let previous = if store.check()? {
-        let id = Store::project_id(manifest.project.name.as_str(), &manifest.abs_path);
-        store.read_project(&id)?
+        store.read_project(&manifest.project_id())?
     } else {
         None
     };

@@ -8,7 +8,6 @@ use crate::fetch::{Fetcher, HttpSettings, RetryPolicy};
 use crate::manifest::Manifest;
 use crate::plan::{FetchStep, plan};
 use crate::report::Printer;
-use crate::store::Store;
 
 pub(super) async fn run(
     global: &GlobalArgs,
@@ -23,19 +22,15 @@ pub(super) async fn run(
         printer.plan(&super::plan::read_only_plan(global, &manifest)?);
         return Ok(ExitStatus::Success);
     }
-    let store = Store::at(Store::locate(global.store.as_deref())?);
-    store.create()?;
-    let reporter = printer.reporter();
-    let id = Store::project_id(manifest.project.name.as_str(), &manifest.abs_path);
-    let _lock = store
-        .lock_project(
-            &id,
-            &format!("syncing project `{}`", manifest.project.name),
-            &*reporter,
-        )
-        .await?;
+    let (store, reporter, _lock) = super::lock_project(
+        global,
+        &manifest,
+        printer,
+        &format!("syncing project `{}`", manifest.project.name),
+    )
+    .await?;
     // Planned under the lock: what another sync of this project did is seen.
-    let previous = store.read_project(&id)?;
+    let previous = store.read_project(&manifest.project_id())?;
     let plan = plan(&manifest, &store, previous.as_ref());
     let downloads = plan
         .resources

@@ -199,6 +199,11 @@ impl Manifest {
         }))
     }
 
+    /// This project's record id in the store.
+    pub fn project_id(&self) -> String {
+        crate::store::Store::project_id(self.project.name.as_str(), &self.abs_path)
+    }
+
     pub fn resource(&self, name: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.name.as_str() == name)
     }

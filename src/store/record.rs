@@ -106,6 +106,35 @@ pub struct ObjectUse {
     pub requested_by: Option<String>,
 }
 
+impl ObjectUse {
+    /// `manifest`'s use of an object as its resource `resource`.
+    pub fn new(
+        manifest: &crate::manifest::Manifest,
+        resource: &Name,
+        purpose: &str,
+        requested_by: Option<&str>,
+    ) -> Self {
+        Self {
+            project_id: manifest.project_id(),
+            project: manifest.project.name.clone(),
+            manifest: manifest.abs_path.clone(),
+            resource: resource.clone(),
+            purpose: purpose.to_owned(),
+            requested_by: requested_by.map(str::to_owned),
+        }
+    }
+
+    /// `manifest`'s use of the object a declared resource names.
+    pub fn of(manifest: &crate::manifest::Manifest, resource: &crate::manifest::Resource) -> Self {
+        Self::new(
+            manifest,
+            &resource.name,
+            &resource.purpose,
+            resource.requested_by.as_deref(),
+        )
+    }
+}
+
 /// What the store knows about one project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectRecord {
