@@ -392,3 +392,25 @@ fn more_bytes_than_declared_are_cut_off() {
     );
     assert!(ctx.objects().is_empty());
 }
+
+#[test]
+fn a_refused_connection_is_retried_then_the_next_mirror_serves() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(10, 3000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("ok.bin", content.clone(), Behavior::Normal);
+    // A port that nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}/x.bin", closed.local_addr().unwrap().port());
+    drop(closed);
+    ctx.write_manifest(&manifest("m", &[dead.clone(), server.url("ok.bin")], Some(&digest), None));
+    let run = ctx.crp(&["sync", "-v"]);
+    run.success();
+    assert!(run.stderr.contains(&format!("`m` from {dead}")), "{run}");
+    assert!(run.stderr.contains("attempt 4 of 4"), "connection errors are retried\n{run}");
+    assert!(run.stderr.contains("trying the next source"), "{run}");
+    // `-v` shows the requests.
+    assert!(run.stderr.contains("GET"), "{run}");
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+}

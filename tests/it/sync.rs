@@ -6,7 +6,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use crp::digest::Sha256Digest;
 use crp::store::record::{ObjectRecord, ProjectRecord};
 
-use crate::common::{TestContext, bytes, files_under};
+use crate::common::{Run, TestContext, bytes, files_under};
 use crate::server::{Behavior, Server};
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> T {
@@ -450,4 +450,49 @@ fn a_folder_that_is_not_a_store_is_refused() {
 fn digest_path(digest: &Sha256Digest) -> String {
     let hex = digest.hex();
     format!("objects/sha256/{}/{hex}", &hex[..2])
+}
+
+#[test]
+fn resources_sharing_content_are_fetched_once_and_linked_twice() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(12, 4000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("one.bin", content.clone(), Behavior::Normal);
+    server.route("two.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.one]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"one\"\n\n[resources.two]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"two\"\n",
+        server.url("one.bin"),
+        server.url("two.bin")
+    ));
+    ctx.crp(&["sync"]).success();
+    assert_eq!(server.log().len(), 1);
+    assert_eq!(std::fs::read(ctx.link("one")).unwrap(), content);
+    assert_eq!(std::fs::read(ctx.link("two")).unwrap(), content);
+    let mut uses: Vec<String> = object_record(&ctx, &digest).projects.iter().map(|u| u.resource.to_string()).collect();
+    uses.sort();
+    assert_eq!(uses, ["one", "two"]);
+}
+
+#[test]
+fn quiet_and_colour() {
+    let ctx = TestContext::new();
+    let digest = ctx.write_file("data/a.bin", b"a");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"data/a.bin\"\nsha256 = \"{digest}\"\npurpose = \"a\"\n"
+    ));
+    let run = ctx.crp(&["sync", "-q"]);
+    run.success();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+
+    // Errors still show with -q; colours only when asked for, off a terminal.
+    ctx.write_manifest("[project]\nname = \"Bad\"\n");
+    let run = ctx.crp(&["plan", "-q"]);
+    run.code(2);
+    assert!(run.stderr.contains("invalid `name`"), "{run}");
+    assert!(!run.stderr.contains('\u{1b}'), "{run}");
+    let run = ctx.crp(&["plan", "--color", "always"]);
+    assert!(run.stderr.contains("\u{1b}["), "{run}");
+    let run = Run::from(ctx.command().env_remove("NO_COLOR").args(["plan", "--color", "never"]).output().unwrap(), &ctx);
+    assert!(!run.stderr.contains('\u{1b}'), "{run}");
 }
