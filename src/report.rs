@@ -647,18 +647,15 @@ fn sync_summary_line(report: &SyncReport, s: &SyncSummary) -> String {
         }
     }
     let name = &report.project.name;
-    let done = if parts.is_empty() {
-        "nothing to do".to_owned()
-    } else {
-        parts.join(", ")
-    };
-    if problems.is_empty() {
-        format!("synced `{name}`: {done}")
-    } else {
-        format!(
-            "sync of `{name}` incomplete: {}; {done}",
-            problems.join(", ")
-        )
+    match (problems.is_empty(), parts.is_empty()) {
+        (true, true) => format!("synced `{name}`: nothing to do"),
+        (true, false) => format!("synced `{name}`: {}", parts.join(", ")),
+        (false, true) => format!("sync of `{name}` incomplete: {}", problems.join(", ")),
+        (false, false) => format!(
+            "sync of `{name}` incomplete: {}; {}",
+            problems.join(", "),
+            parts.join(", ")
+        ),
     }
 }
 

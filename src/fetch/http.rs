@@ -249,17 +249,41 @@ fn reset(part: &mut Part) -> Result<(), SourceError> {
 
 fn transport(err: &reqwest::Error) -> SourceError {
     let mut text = err.to_string();
+    let mut tls = false;
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
+        tls |= is_tls_error(cause);
         source = cause.source();
     }
     if let Some(url) = err.url() {
         // reqwest puts the full URL in its message; keep credentials out.
         text = text.replace(url.as_str(), &redact_url(url));
     }
-    SourceError::Transport(text)
+    if tls {
+        // An untrusted certificate stays untrusted: no point in retrying.
+        SourceError::Tls(text)
+    } else {
+        SourceError::Transport(text)
+    }
+}
+
+/// Whether `err` is a TLS failure. rustls errors arrive wrapped in
+/// `io::Error`s (sometimes twice), whose `source()` skips the wrapped error.
+fn is_tls_error(mut err: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => err = inner,
+            None => return false,
+        }
+    }
 }
 
 fn validators_of(headers: &HeaderMap) -> HttpValidators {

@@ -61,6 +61,8 @@ pub enum SourceError {
     Status { status: reqwest::StatusCode },
     #[error("{0}")]
     Transport(String),
+    #[error("{0}")]
+    Tls(String),
     #[error("sha256 mismatch:\n    expected {expected}\n    actual   {actual}")]
     HashMismatch {
         expected: Sha256Digest,

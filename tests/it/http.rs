@@ -402,15 +402,75 @@ fn a_refused_connection_is_retried_then_the_next_mirror_serves() {
     server.route("ok.bin", content.clone(), Behavior::Normal);
     // A port that nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://127.0.0.1:{}/x.bin", closed.local_addr().unwrap().port());
+    let dead = format!(
+        "http://127.0.0.1:{}/x.bin",
+        closed.local_addr().unwrap().port()
+    );
     drop(closed);
-    ctx.write_manifest(&manifest("m", &[dead.clone(), server.url("ok.bin")], Some(&digest), None));
+    ctx.write_manifest(&manifest(
+        "m",
+        &[dead.clone(), server.url("ok.bin")],
+        Some(&digest),
+        None,
+    ));
     let run = ctx.crp(&["sync", "-v"]);
     run.success();
     assert!(run.stderr.contains(&format!("`m` from {dead}")), "{run}");
-    assert!(run.stderr.contains("attempt 4 of 4"), "connection errors are retried\n{run}");
+    assert!(
+        run.stderr.contains("attempt 4 of 4"),
+        "connection errors are retried\n{run}"
+    );
     assert!(run.stderr.contains("trying the next source"), "{run}");
     // `-v` shows the requests.
     assert!(run.stderr.contains("GET"), "{run}");
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+}
+
+#[test]
+fn https_with_a_trusted_certificate_and_without() {
+    let ctx = TestContext::new();
+    let server = Server::start_tls();
+    let content = bytes(11, 70_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "secure.bin",
+        content.clone(),
+        Behavior::CutShort {
+            after: 20_000,
+            times: 1,
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "secure",
+        &[server.url("secure.bin")],
+        Some(&digest),
+        None,
+    ));
+    assert!(server.url("secure.bin").starts_with("https://"));
+
+    // The test CA is not trusted by default: the handshake fails, once (a
+    // certificate does not get better by retrying), and nothing is stored.
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stderr.to_lowercase().contains("certificate"), "{run}");
+    assert!(!run.stderr.contains("retrying"), "{run}");
+    assert!(ctx.objects().is_empty());
+
+    // Trusted through `SSL_CERT_FILE`: downloaded, resumed after the cut, verified.
+    let run = Run::from(
+        ctx.command()
+            .env("SSL_CERT_FILE", Server::ca_file())
+            .arg("sync")
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    let resumed = server
+        .requests("secure.bin")
+        .into_iter()
+        .find(|r| r.range.is_some())
+        .expect("a resumed request");
+    assert_eq!((resumed.status, resumed.sent), (206, 50_000));
 }

@@ -1,10 +1,12 @@
 //! A real HTTP/1.1 server on 127.0.0.1 that can misbehave on demand.
 //!
 //! Every request is logged (path, `Range` header, status, body bytes sent) so
-//! tests can check what crp actually asked for.
+//! tests can check what crp actually asked for. [`Server::start_tls`] serves
+//! HTTPS with the certificate in `tests/fixtures/tls` (for `127.0.0.1`,
+//! signed by the test CA in `ca.pem`).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,12 +67,44 @@ struct State {
 /// The server; it stops when dropped.
 pub struct Server {
     port: u16,
+    scheme: &'static str,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Server {
     pub fn start() -> Self {
+        Self::spawn(None)
+    }
+
+    /// The same server over TLS.
+    pub fn start_tls() -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        let certs = CertificateDer::pem_file_iter(dir.join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        Self::spawn(Some(Arc::new(config)))
+    }
+
+    /// The test CA's certificate, for `SSL_CERT_FILE`.
+    pub fn ca_file() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem")
+    }
+
+    fn spawn(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -85,13 +119,26 @@ impl Server {
                     }
                     let Ok(stream) = stream else { continue };
                     let state = state.clone();
+                    let tls = tls.clone();
                     thread::spawn(move || {
-                        let _ = serve(stream, &state);
+                        let _ = match tls {
+                            None => serve(stream, &state),
+                            Some(config) => rustls::ServerConnection::new(config)
+                                .map_err(std::io::Error::other)
+                                .and_then(|conn| {
+                                    serve(rustls::StreamOwned::new(conn, stream), &state)
+                                }),
+                        };
                     });
                 }
             });
         }
-        Self { port, state, stop }
+        Self {
+            port,
+            state,
+            stop,
+            scheme,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -100,7 +147,8 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!(
-            "http://127.0.0.1:{}/{}",
+            "{}://127.0.0.1:{}/{}",
+            self.scheme,
             self.port,
             path.trim_start_matches('/')
         )
@@ -143,23 +191,28 @@ impl Drop for Server {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let mut range = None;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
-            break;
+fn serve<S: Read + Write>(mut stream: S, state: &Mutex<State>) -> std::io::Result<()> {
+    // A GET has no body: once the headers are read, the buffer holds nothing
+    // more and can go.
+    let (path, range) = {
+        let mut reader = BufReader::new(&mut stream);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let mut range = None;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("range")
+            {
+                range = Some(value.trim().to_owned());
+            }
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("range")
-        {
-            range = Some(value.trim().to_owned());
-        }
-    }
+        (path, range)
+    };
     let (route, hit) = {
         let mut state = state.lock().unwrap();
         let hit = {
@@ -169,10 +222,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         };
         (state.routes.get(&path).cloned(), hit)
     };
-    let mut out = stream;
+    let out = &mut stream;
     let (status, sent) = match route {
-        None => (respond_status(&mut out, 404)?, 0),
-        Some(route) => respond(&mut out, &route, range.as_deref(), hit)?,
+        None => (respond_status(out, 404)?, 0),
+        Some(route) => respond(out, &route, range.as_deref(), hit)?,
     };
     state.lock().unwrap().log.push(Logged {
         path,
@@ -196,7 +249,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn respond_status(out: &mut TcpStream, status: u16) -> std::io::Result<u16> {
+fn respond_status(out: &mut impl Write, status: u16) -> std::io::Result<u16> {
     write!(
         out,
         "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -216,7 +269,7 @@ fn range_start(range: Option<&str>) -> Option<usize> {
 }
 
 fn respond(
-    out: &mut TcpStream,
+    out: &mut impl Write,
     route: &Route,
     range: Option<&str>,
     hit: usize,
@@ -271,7 +324,7 @@ fn respond(
     out.write_all(head.as_bytes())?;
     let rest = &body[start..];
     let mut sent = 0u64;
-    let mut send = |bytes: &[u8], out: &mut TcpStream| -> std::io::Result<()> {
+    let mut send = |bytes: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
         out.write_all(bytes)?;
         sent += bytes.len() as u64;
         Ok(())

@@ -469,7 +469,11 @@ fn resources_sharing_content_are_fetched_once_and_linked_twice() {
     assert_eq!(server.log().len(), 1);
     assert_eq!(std::fs::read(ctx.link("one")).unwrap(), content);
     assert_eq!(std::fs::read(ctx.link("two")).unwrap(), content);
-    let mut uses: Vec<String> = object_record(&ctx, &digest).projects.iter().map(|u| u.resource.to_string()).collect();
+    let mut uses: Vec<String> = object_record(&ctx, &digest)
+        .projects
+        .iter()
+        .map(|u| u.resource.to_string())
+        .collect();
     uses.sort();
     assert_eq!(uses, ["one", "two"]);
 }
@@ -493,6 +497,13 @@ fn quiet_and_colour() {
     assert!(!run.stderr.contains('\u{1b}'), "{run}");
     let run = ctx.crp(&["plan", "--color", "always"]);
     assert!(run.stderr.contains("\u{1b}["), "{run}");
-    let run = Run::from(ctx.command().env_remove("NO_COLOR").args(["plan", "--color", "never"]).output().unwrap(), &ctx);
+    let run = Run::from(
+        ctx.command()
+            .env_remove("NO_COLOR")
+            .args(["plan", "--color", "never"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
     assert!(!run.stderr.contains('\u{1b}'), "{run}");
 }
