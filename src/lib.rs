@@ -33,6 +33,7 @@
 //! | `<store>/.incomplete/*.part` | fetches | the object lock (or the source lock, before a digest is known) |
 //! | `<store>/meta/objects/sha256/ab/<digest>.json` | fetches, `sync` | the object lock |
 //! | `<store>/meta/projects/<id>.json` | `sync` | the project lock |
+//! | `<store>/meta/sources/<key>.json` | fetches of unpinned sources | the source lock |
 //! | `<store>/meta/store.json`, `resources.schema.json` | store creation, `init` | atomic replace of identical content |
 //! | `<store>/meta/locks/{objects,sources,projects}/*.lock` | every lock | `flock`; never deleted |
 //!

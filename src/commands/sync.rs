@@ -29,7 +29,12 @@ pub(super) async fn run(
         &format!("syncing project `{}`", manifest.project.name),
     )
     .await?;
-    // Planned under the lock: what another sync of this project did is seen.
+    // Planned under the lock, so what another sync of this project did is
+    // seen: its links, its record, and the hashes it pinned.
+    let manifest = manifest.reload()?;
+    if args.locked {
+        check_locked(&manifest)?;
+    }
     let previous = store.read_project(&manifest.project_id())?;
     let plan = plan(&manifest, &store, previous.as_ref());
     let downloads = plan

@@ -251,16 +251,20 @@ impl Fetcher {
                 )
             }
             None => {
-                let key = Sha256Digest::of_bytes(
-                    sources
-                        .iter()
-                        .map(|s| s.source.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                        .as_bytes(),
-                )
-                .hex();
+                let key = source_key(&sources);
                 let lock = self.store.lock_source(&key, &what, &*self.reporter).await?;
+                // Another project may have pinned these sources already
+                // (perhaps while this one waited): share what it got.
+                if let Some(known) = self.store.read_source(&key).map_err(store_err)?
+                    && let Some(size) = self.store.object_size(&known.sha256)
+                    && request.size.is_none_or(|declared| declared == size)
+                {
+                    return Ok(Fetched {
+                        sha256: known.sha256,
+                        size,
+                        source: None,
+                    });
+                }
                 (
                     self.store.incomplete_dir().join(format!("src-{key}.part")),
                     lock,
@@ -279,16 +283,22 @@ impl Fetcher {
 
         let mut failures = Vec::new();
         let count = sources.len();
-        for (i, entry) in sources.into_iter().enumerate() {
+        for (i, entry) in sources.iter().enumerate() {
             let shown = entry.source.to_string();
             match self
                 .try_source(request, &entry.source, &part_path, expect)
                 .await
             {
                 Ok((finished, delivered)) => {
-                    return self
+                    let fetched = self
                         .publish(request, finished, &shown, delivered)
-                        .map_err(store_err);
+                        .map_err(store_err)?;
+                    if request.sha256.is_none() {
+                        self.store
+                            .write_source(&source_key(&sources), &fetched.sha256, fetched.size)
+                            .map_err(store_err)?;
+                    }
+                    return Ok(fetched);
                 }
                 Err(error) => {
                     let local = error.is_local();
@@ -475,6 +485,12 @@ impl Fetcher {
             source: (!already).then(|| source.to_owned()),
         })
     }
+}
+
+/// Names a list of sources for locks and the source index: a hash of them.
+fn source_key(sources: &[&SourceEntry]) -> String {
+    let joined: Vec<String> = sources.iter().map(|s| s.source.to_string()).collect();
+    Sha256Digest::of_bytes(joined.join("\n").as_bytes()).hex()
 }
 
 /// Adds or refreshes one project's use in an object record.

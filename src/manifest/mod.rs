@@ -186,6 +186,20 @@ impl Manifest {
         })
     }
 
+    /// The manifest as its file says now: `self` if unchanged, else read and
+    /// validated again.
+    pub fn reload(self) -> Result<Self, ManifestError> {
+        let text = fs_err::read_to_string(&self.path).map_err(|source| ManifestError::Read {
+            path: self.path.clone(),
+            source,
+        })?;
+        if text == self.text {
+            Ok(self)
+        } else {
+            Self::from_text(&self.path, text)
+        }
+    }
+
     /// An error pointing at places in this manifest.
     pub fn error(&self, diagnostics: Vec<Diagnostic>) -> ManifestError {
         Self::invalid(&self.path, self.text.clone(), diagnostics)

@@ -9,6 +9,7 @@
 //!     resources.schema.json              the manifest's JSON Schema, for editors (`crp init`)
 //!     objects/sha256/ab/abcdef….json     one record per object (source, purpose, projects, times)
 //!     projects/<name>-<hash>.json        one record per project (manifest path, resources, links)
+//!     sources/<hash of sources>.json     what unpinned sources delivered when first fetched
 //!     locks/                             lock files (objects/, sources/, projects/)
 //! ```
 //!
@@ -34,7 +35,7 @@ use crate::digest::Sha256Digest;
 use crate::fsutil;
 use crate::progress::Reporter;
 use lock::{Lock, LockError};
-use record::{ObjectRecord, ProjectRecord};
+use record::{ObjectRecord, ProjectRecord, SourceRecord};
 
 /// The top-level entries of a store, which may be there before its marker.
 const SKELETON: [&str; 3] = ["objects", ".incomplete", "meta"];
@@ -346,6 +347,34 @@ impl Store {
 
     pub fn write_project(&self, record: &ProjectRecord) -> Result<(), StoreError> {
         write_json(&self.project_path(&record.id), record)
+    }
+
+    fn source_path(&self, key: &str) -> PathBuf {
+        self.root
+            .join("meta")
+            .join("sources")
+            .join(format!("{key}.json"))
+    }
+
+    /// What unpinned sources delivered when they were first fetched, so
+    /// every project that leaves them unpinned shares one object.
+    pub fn read_source(&self, key: &str) -> Result<Option<SourceRecord>, StoreError> {
+        read_json(&self.source_path(key))
+    }
+
+    pub fn write_source(
+        &self,
+        key: &str,
+        sha256: &Sha256Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let record = SourceRecord {
+            schema_version: record::RECORD_VERSION,
+            sha256: *sha256,
+            size,
+            fetched_at: record::Timestamp::now(),
+        };
+        write_json(&self.source_path(key), &record)
     }
 
     fn lock_path(&self, kind: &str, key: &str) -> PathBuf {

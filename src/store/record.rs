@@ -135,6 +135,16 @@ impl ObjectUse {
     }
 }
 
+/// What a list of sources delivered when it was fetched without a pinned
+/// digest (trust on first use).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    pub schema_version: u32,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    pub fetched_at: Timestamp,
+}
+
 /// What the store knows about one project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectRecord {

@@ -35,6 +35,21 @@ fn concurrent_syncs_fetch_each_object_once() {
             digest = Sha256Digest::of_bytes(&contents[i])
         )
     };
+    // And one resource every project leaves unpinned: the first to get it
+    // pins it, the others share what it got.
+    let shared = bytes(40, 200 * 1024);
+    server.route(
+        "shared.bin",
+        shared.clone(),
+        Behavior::Slow {
+            chunk: 16 * 1024,
+            delay: Duration::from_millis(25),
+        },
+    );
+    let unpinned = format!(
+        "\n[resources.shared]\nsource = \"{}\"\npurpose = \"shared, unpinned\"\n",
+        server.url("shared.bin")
+    );
     // Overlapping projects, and the first one twice.
     let projects: [(&str, &[usize]); 5] = [
         ("p1", &[0, 1, 2]),
@@ -50,6 +65,7 @@ fn concurrent_syncs_fetch_each_object_once() {
         for &i in *members {
             text.push_str(&entry(i));
         }
+        text.push_str(&unpinned);
         std::fs::write(dir.join("resources.toml"), text).unwrap();
     }
     let children: Vec<_> = projects
@@ -91,7 +107,23 @@ fn concurrent_syncs_fetch_each_object_once() {
             *content
         );
     }
-    assert_eq!(ctx.objects().len(), names.len());
+    assert_eq!(
+        server.requests("shared.bin").len(),
+        1,
+        "the unpinned resource was fetched more than once"
+    );
+    let shared_digest = Sha256Digest::of_bytes(&shared);
+    for (project, _) in &projects {
+        let text =
+            std::fs::read_to_string(ctx.root.path().join(project).join("resources.toml")).unwrap();
+        assert_eq!(
+            text.matches(&format!("sha256 = \"{shared_digest}\""))
+                .count(),
+            1,
+            "{project}:\n{text}"
+        );
+    }
+    assert_eq!(ctx.objects().len(), names.len() + 1);
     assert!(ctx.incomplete().is_empty());
     for (project, members) in &projects {
         for &i in *members {
