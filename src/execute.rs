@@ -15,9 +15,9 @@ use crate::digest::Sha256Digest;
 use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, add_use};
 use crate::fsutil;
 use crate::link;
-use crate::manifest::{Manifest, edit};
+use crate::manifest::{Manifest, SourceEntry, edit};
 use crate::name::Name;
-use crate::plan::{Action, FetchStep, LinkStep, Plan, ProjectInfo};
+use crate::plan::{Action, FetchStep, LinkStep, Plan, ProjectInfo, ResourcePlan};
 use crate::progress::{NoteKind, Reporter};
 use crate::store::record::{
     LinkRecord, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource, RECORD_VERSION, Timestamp,
@@ -169,6 +169,14 @@ impl From<&FetchError> for ErrorReport {
 }
 
 impl ErrorReport {
+    fn text(message: &str) -> Self {
+        Self {
+            message: message.to_owned(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// An error and its causes, on one line.
     fn message(err: &dyn std::error::Error) -> Self {
         let mut message = err.to_string();
         let mut source = err.source();
@@ -184,7 +192,8 @@ impl ErrorReport {
     }
 }
 
-/// Carries out `plan` for `manifest`.
+/// Carries out `plan` for `manifest`. `fetcher` is `None` when nothing may
+/// be downloaded (`--offline`, or nothing to download).
 pub async fn sync(
     manifest: &Manifest,
     store: &Store,
@@ -194,226 +203,34 @@ pub async fn sync(
     reporter: &Arc<dyn Reporter>,
     options: SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let project = &plan.project;
-
-    // Fetch: one task per object (resources sharing a digest share a task
-    // and pool their sources), one per unpinned resource.
-    let mut outcomes: Vec<Outcome> = plan
-        .resources
-        .iter()
-        .map(|r| Outcome {
-            digest: r.sha256,
-            present: r.present,
-            ..Outcome::default()
-        })
-        .collect();
-    let mut groups: BTreeMap<Option<Sha256Digest>, Vec<usize>> = BTreeMap::new();
-    let mut unpinned = Vec::new();
-    for (i, r) in plan.resources.iter().enumerate() {
-        match (&r.fetch, r.sha256) {
-            (Some(FetchStep::Download { .. }), Some(digest)) => {
-                groups.entry(Some(digest)).or_default().push(i)
-            }
-            (Some(FetchStep::Download { .. }), None) => unpinned.push(vec![i]),
-            (Some(FetchStep::Unsupported { reason }), _) => {
-                outcomes[i].status = Some(Status::Blocked);
-                outcomes[i].error = Some(ErrorReport {
-                    message: reason.clone(),
-                    failures: Vec::new(),
-                });
-            }
-            (None, _) => {}
-        }
-    }
-    let tasks: Vec<Vec<usize>> = groups.into_values().chain(unpinned).collect();
-    let fetcher = fetcher.filter(|_| !options.offline);
-    if let Some(fetcher) = fetcher {
-        let mut set = JoinSet::new();
-        for indices in tasks {
-            let first = &manifest.resources[indices[0]];
-            let mut sources = Vec::new();
-            for &i in &indices {
-                for entry in &manifest.resources[i].sources {
-                    if !sources
-                        .iter()
-                        .any(|s: &crate::manifest::SourceEntry| s.source == entry.source)
-                    {
-                        sources.push(entry.clone());
-                    }
-                }
-            }
-            let request = FetchRequest {
-                name: first.name.clone(),
-                sources,
-                sha256: first.sha256,
-                size: first.size,
-                purpose: first.purpose.clone(),
-                requested_by: first.requested_by.clone(),
-                user: Some(ObjectUse::of(manifest, first)),
-            };
-            let fetcher = fetcher.clone();
-            set.spawn(async move { (indices, fetcher.fetch(&request).await) });
-        }
-        while let Some(joined) = set.join_next().await {
-            let (indices, result) = joined.expect("fetch tasks do not panic");
-            // The fetcher records the first resource's use with a new object.
-            let first = indices[0];
-            for i in indices {
-                let outcome = &mut outcomes[i];
-                match &result {
-                    Ok(Fetched {
-                        sha256,
-                        size,
-                        source,
-                    }) => {
-                        outcome.digest = Some(*sha256);
-                        outcome.size = Some(*size);
-                        outcome.present = true;
-                        outcome.fetched_from = source.clone();
-                        outcome.use_recorded = i == first && source.is_some();
-                        outcome.pin = manifest.resources[i].sha256.is_none();
-                    }
-                    Err(err) => {
-                        outcome.status = Some(Status::Failed);
-                        outcome.error = Some(ErrorReport::from(err));
-                    }
-                }
-            }
-        }
-    } else {
-        for i in tasks.into_iter().flatten() {
-            outcomes[i].status = Some(Status::Missing);
-            outcomes[i].error = Some(ErrorReport {
-                message: "not in the store, and `--offline` forbids downloading it".into(),
-                failures: Vec::new(),
-            });
-        }
-    }
-
-    // Pin: write the digests of resources fetched on trust into the manifest.
-    let pins: Vec<(&Name, Sha256Digest, u64)> = outcomes
-        .iter()
-        .zip(&manifest.resources)
-        .filter(|(o, _)| o.pin)
-        .filter_map(|(o, r)| Some((&r.name, o.digest?, o.size?)))
-        .collect();
-    let manifest_updated = !pins.is_empty();
-    if manifest_updated {
-        pin(manifest, &pins, &**reporter)?;
-    }
-
-    // Link.
-    let mut links: HashMap<usize, LinkRecord> = HashMap::new();
-    for (i, (r, outcome)) in plan.resources.iter().zip(&mut outcomes).enumerate() {
-        if outcome.status.is_some() {
-            continue;
-        }
-        let Some(digest) = outcome.digest.filter(|_| outcome.present) else {
-            continue;
-        };
-        let object = store.object_path(&digest);
-        match &r.link {
-            LinkStep::Conflict { reason } => {
-                outcome.status = Some(Status::Conflict);
-                outcome.error = Some(ErrorReport {
-                    message: format!(
-                        "`{}` is {reason}; move it away to let crp link `{}`",
-                        r.link_path.display(),
-                        r.name
-                    ),
-                    failures: Vec::new(),
-                });
-            }
-            LinkStep::UpToDate => {
-                outcome.link = LinkOutcome::UpToDate;
-                let kept = previous
-                    .as_ref()
-                    .and_then(|p| p.resources.get(&r.name))
-                    .and_then(|p| p.link.clone())
-                    .filter(|l| l.path == r.link_path);
-                links.insert(
-                    i,
-                    kept.unwrap_or_else(|| LinkRecord {
-                        path: r.link_path.clone(),
-                        mode: plan.project.link_mode,
-                        stamp: None,
-                    }),
-                );
-            }
-            LinkStep::Create | LinkStep::Replace { .. } => {
-                let path = r.link_path.clone();
-                let mode = plan.project.link_mode;
-                match tokio::task::block_in_place(|| link::create(&path, &object, mode)) {
-                    Ok(made) => {
-                        if made.mode != mode {
-                            reporter.note(
-                                NoteKind::Warning,
-                                &format!("copied `{}`: the store is on another file system, so it cannot be hard-linked", r.name),
-                            );
-                        }
-                        outcome.link = if matches!(r.link, LinkStep::Create) {
-                            LinkOutcome::Created
-                        } else {
-                            LinkOutcome::Replaced
-                        };
-                        links.insert(i, made);
-                    }
-                    Err(err) => {
-                        outcome.status = Some(Status::Failed);
-                        outcome.error = Some(ErrorReport::message(&err));
-                    }
-                }
-            }
-        }
-    }
-
-    // Unlink links of resources that left the manifest.
-    let mut unlinked = Vec::new();
-    let mut kept_stale = BTreeMap::new();
-    for u in &plan.unlinks {
-        let (status, reason) = match &u.conflict {
-            Some(what) => (
-                UnlinkStatus::Conflict,
-                Some(format!(
-                    "`{}` is {what}; crp leaves it alone",
-                    u.path.display()
-                )),
-            ),
-            None => match link::remove(&u.path) {
-                Ok(()) => (UnlinkStatus::Removed, None),
-                Err(err) => {
-                    // Keep it in the record so the next sync tries again.
-                    if let Some(old) = previous.as_ref().and_then(|p| p.resources.get(&u.name)) {
-                        kept_stale.insert(u.name.clone(), old.clone());
-                    }
-                    (
-                        UnlinkStatus::Failed,
-                        Some(ErrorReport::message(&err).message),
-                    )
-                }
-            },
-        };
-        unlinked.push(UnlinkOutcome {
-            name: u.name.clone(),
-            path: u.path.clone(),
-            status,
-            reason,
-        });
-    }
+    let previous = previous.as_ref();
+    let mut outcomes: Vec<Outcome> = plan.resources.iter().map(Outcome::planned).collect();
+    fetch_missing(
+        manifest,
+        &plan,
+        &mut outcomes,
+        fetcher.filter(|_| !options.offline),
+    )
+    .await;
+    let manifest_updated = pin_fetched(manifest, &outcomes, &**reporter)?;
+    let mut links = make_links(store, &plan, previous, &mut outcomes, &**reporter);
+    let (unlinked, kept) = remove_links(&plan, previous);
 
     // Record what the project references and how it is linked.
-    let mut resources: BTreeMap<Name, ProjectResource> = kept_stale;
+    let mut resources = kept;
     for (i, (r, outcome)) in plan.resources.iter().zip(&outcomes).enumerate() {
         if let Some(digest) = outcome.digest {
+            let link = links.remove(&i);
             resources.insert(
                 r.name.clone(),
                 ProjectResource {
                     sha256: digest,
-                    link: links.remove(&i),
+                    link,
                 },
             );
         }
     }
+    let project = &plan.project;
     let record = ProjectRecord {
         schema_version: RECORD_VERSION,
         id: project.id.clone(),
@@ -423,17 +240,9 @@ pub async fn sync(
         synced_at: Timestamp::now(),
         resources,
     };
-    let record_updated = previous.as_ref().is_none_or(|p| !p.same_state(&record));
+    let record_updated = previous.is_none_or(|p| !p.same_state(&record));
     if record_updated {
-        update_object_uses(
-            store,
-            manifest,
-            previous.as_ref(),
-            &record,
-            &outcomes,
-            reporter,
-        )
-        .await?;
+        update_object_uses(store, manifest, previous, &record, &outcomes, reporter).await?;
         store.write_project(&record)?;
     }
     // New objects and records become durable before the sync reports them.
@@ -470,6 +279,213 @@ pub async fn sync(
     })
 }
 
+/// Fetches every object the plan lacks: one task per object (resources that
+/// share a digest share a task and pool their sources), one per unpinned
+/// resource. Without a fetcher, they are reported missing.
+async fn fetch_missing(
+    manifest: &Manifest,
+    plan: &Plan,
+    outcomes: &mut [Outcome],
+    fetcher: Option<&Fetcher>,
+) {
+    let mut by_digest: BTreeMap<Sha256Digest, Vec<usize>> = BTreeMap::new();
+    let mut unpinned = Vec::new();
+    for (i, r) in plan.resources.iter().enumerate() {
+        match (&r.fetch, r.sha256) {
+            (Some(FetchStep::Download { .. }), Some(digest)) => {
+                by_digest.entry(digest).or_default().push(i)
+            }
+            (Some(FetchStep::Download { .. }), None) => unpinned.push(vec![i]),
+            (Some(FetchStep::Unsupported { reason }), _) => {
+                outcomes[i].fail(Status::Blocked, ErrorReport::text(reason))
+            }
+            (None, _) => {}
+        }
+    }
+    let tasks: Vec<Vec<usize>> = by_digest.into_values().chain(unpinned).collect();
+    let Some(fetcher) = fetcher else {
+        for i in tasks.into_iter().flatten() {
+            outcomes[i].fail(
+                Status::Missing,
+                ErrorReport::text("not in the store, and `--offline` forbids downloading it"),
+            );
+        }
+        return;
+    };
+    let mut set = JoinSet::new();
+    for indices in tasks {
+        let first = &manifest.resources[indices[0]];
+        let mut sources: Vec<SourceEntry> = Vec::new();
+        for entry in indices.iter().flat_map(|&i| &manifest.resources[i].sources) {
+            if !sources.iter().any(|s| s.source == entry.source) {
+                sources.push(entry.clone());
+            }
+        }
+        let request = FetchRequest {
+            name: first.name.clone(),
+            sources,
+            sha256: first.sha256,
+            size: first.size,
+            purpose: first.purpose.clone(),
+            requested_by: first.requested_by.clone(),
+            user: Some(ObjectUse::of(manifest, first)),
+        };
+        let fetcher = fetcher.clone();
+        set.spawn(async move { (indices, fetcher.fetch(&request).await) });
+    }
+    while let Some(joined) = set.join_next().await {
+        let (indices, result) = joined.expect("fetch tasks do not panic");
+        // The fetcher records the first resource's use with a new object.
+        let first = indices[0];
+        for i in indices {
+            let outcome = &mut outcomes[i];
+            match &result {
+                Ok(Fetched {
+                    sha256,
+                    size,
+                    source,
+                }) => {
+                    outcome.digest = Some(*sha256);
+                    outcome.size = Some(*size);
+                    outcome.present = true;
+                    outcome.fetched_from = source.clone();
+                    outcome.use_recorded = i == first && source.is_some();
+                    outcome.pin = manifest.resources[i].sha256.is_none();
+                }
+                Err(err) => outcome.fail(Status::Failed, ErrorReport::from(err)),
+            }
+        }
+    }
+}
+
+/// Writes the digests of resources fetched on trust into the manifest.
+/// Returns whether it did.
+fn pin_fetched(
+    manifest: &Manifest,
+    outcomes: &[Outcome],
+    reporter: &dyn Reporter,
+) -> Result<bool, SyncError> {
+    let pins: Vec<(&Name, Sha256Digest, u64)> = outcomes
+        .iter()
+        .zip(&manifest.resources)
+        .filter(|(o, _)| o.pin)
+        .filter_map(|(o, r)| Some((&r.name, o.digest?, o.size?)))
+        .collect();
+    if pins.is_empty() {
+        return Ok(false);
+    }
+    pin(manifest, &pins, reporter)?;
+    Ok(true)
+}
+
+/// Makes the links of every resource whose object is present, and returns
+/// them by resource index (for the project's record).
+fn make_links(
+    store: &Store,
+    plan: &Plan,
+    previous: Option<&ProjectRecord>,
+    outcomes: &mut [Outcome],
+    reporter: &dyn Reporter,
+) -> HashMap<usize, LinkRecord> {
+    let mode = plan.project.link_mode;
+    let mut links = HashMap::new();
+    for (i, (r, outcome)) in plan.resources.iter().zip(outcomes).enumerate() {
+        let Some(digest) = outcome
+            .digest
+            .filter(|_| outcome.present && outcome.status.is_none())
+        else {
+            continue;
+        };
+        match &r.link {
+            LinkStep::Conflict { reason } => outcome.fail(
+                Status::Conflict,
+                ErrorReport::text(&format!(
+                    "`{}` is {reason}; move it away to let crp link `{}`",
+                    r.link_path.display(),
+                    r.name
+                )),
+            ),
+            LinkStep::UpToDate => {
+                outcome.link = LinkOutcome::UpToDate;
+                let kept = previous
+                    .and_then(|p| p.resources.get(&r.name))
+                    .and_then(|p| p.link.clone())
+                    .filter(|l| l.path == r.link_path);
+                let link = kept.unwrap_or_else(|| LinkRecord {
+                    path: r.link_path.clone(),
+                    mode,
+                    stamp: None,
+                });
+                links.insert(i, link);
+            }
+            LinkStep::Create | LinkStep::Replace { .. } => {
+                let object = store.object_path(&digest);
+                match tokio::task::block_in_place(|| link::create(&r.link_path, &object, mode)) {
+                    Ok(made) => {
+                        if made.mode != mode {
+                            reporter.note(
+                                NoteKind::Warning,
+                                &format!("copied `{}`: the store is on another file system, so it cannot be hard-linked", r.name),
+                            );
+                        }
+                        outcome.link = match r.link {
+                            LinkStep::Create => LinkOutcome::Created,
+                            _ => LinkOutcome::Replaced,
+                        };
+                        links.insert(i, made);
+                    }
+                    Err(err) => outcome.fail(Status::Failed, ErrorReport::message(&err)),
+                }
+            }
+        }
+    }
+    links
+}
+
+/// Removes the links of resources that left the manifest. Returns what
+/// happened to each, and the record entries to keep because their removal
+/// failed (so the next sync tries again).
+fn remove_links(
+    plan: &Plan,
+    previous: Option<&ProjectRecord>,
+) -> (Vec<UnlinkOutcome>, BTreeMap<Name, ProjectResource>) {
+    let mut kept = BTreeMap::new();
+    let outcomes = plan
+        .unlinks
+        .iter()
+        .map(|u| {
+            let (status, reason) = match &u.conflict {
+                Some(what) => (
+                    UnlinkStatus::Conflict,
+                    Some(format!(
+                        "`{}` is {what}; crp leaves it alone",
+                        u.path.display()
+                    )),
+                ),
+                None => match link::remove(&u.path) {
+                    Ok(()) => (UnlinkStatus::Removed, None),
+                    Err(err) => {
+                        if let Some(old) = previous.and_then(|p| p.resources.get(&u.name)) {
+                            kept.insert(u.name.clone(), old.clone());
+                        }
+                        (
+                            UnlinkStatus::Failed,
+                            Some(ErrorReport::message(&err).message),
+                        )
+                    }
+                },
+            };
+            UnlinkOutcome {
+                name: u.name.clone(),
+                path: u.path.clone(),
+                status,
+                reason,
+            }
+        })
+        .collect();
+    (outcomes, kept)
+}
+
 /// Per-resource progress while a plan is carried out.
 #[derive(Debug)]
 struct Outcome {
@@ -486,12 +502,13 @@ struct Outcome {
     error: Option<ErrorReport>,
 }
 
-impl Default for Outcome {
-    fn default() -> Self {
+impl Outcome {
+    /// Where a resource starts, according to the plan.
+    fn planned(plan: &ResourcePlan) -> Self {
         Self {
-            digest: None,
+            digest: plan.sha256,
             size: None,
-            present: false,
+            present: plan.present,
             fetched_from: None,
             use_recorded: false,
             pin: false,
@@ -499,6 +516,12 @@ impl Default for Outcome {
             status: None,
             error: None,
         }
+    }
+
+    /// The resource can go no further.
+    fn fail(&mut self, status: Status, error: ErrorReport) {
+        self.status = Some(status);
+        self.error = Some(error);
     }
 }
 
