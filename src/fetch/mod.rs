@@ -234,7 +234,7 @@ impl Fetcher {
         };
         let (part_path, _lock) = match request.sha256 {
             Some(digest) => {
-                if let Some(present) = self.present(&digest).map_err(store_err)? {
+                if let Some(present) = self.present(&digest) {
                     return Ok(present);
                 }
                 let lock = self
@@ -242,7 +242,7 @@ impl Fetcher {
                     .lock_object(&digest, &what, &*self.reporter)
                     .await?;
                 // Another process may have published it while this one waited.
-                if let Some(present) = self.present(&digest).map_err(store_err)? {
+                if let Some(present) = self.present(&digest) {
                     return Ok(present);
                 }
                 (
@@ -327,12 +327,12 @@ impl Fetcher {
         })
     }
 
-    fn present(&self, digest: &Sha256Digest) -> Result<Option<Fetched>, StoreError> {
-        Ok(self.store.object_size(digest).map(|size| Fetched {
+    fn present(&self, digest: &Sha256Digest) -> Option<Fetched> {
+        self.store.object_size(digest).map(|size| Fetched {
             sha256: *digest,
             size,
             source: None,
-        }))
+        })
     }
 
     /// Downloads from one source into the part and verifies it. On success

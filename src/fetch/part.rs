@@ -30,12 +30,22 @@ impl Part {
     /// and hashed (blocking: call off the async threads); otherwise the file
     /// starts empty.
     pub(crate) fn open(path: &Path, resume: bool) -> io::Result<Self> {
-        let file = fs_err::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(!resume)
-            .open(path)?;
+        let open = || {
+            fs_err::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(!resume)
+                .open(path)
+        };
+        let file = match open() {
+            // `.incomplete/` was cleaned away: make it again.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
+                open()?
+            }
+            other => other?,
+        };
         let (hasher, len) = if resume {
             let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.file());
             let mut hasher = Sha256::new();

@@ -97,9 +97,25 @@ pub fn append_resource(text: &str, new: &NewResource<'_>) -> Result<String, Edit
     if let Some(who) = new.requested_by {
         table.insert("requested_by", value(who));
     }
-    // A blank line between tables, as people write them.
-    table.decor_mut().set_prefix("\n");
     resources.insert(new.name.as_str(), Item::Table(table));
+    // Comments at the end of the file belong to what they follow: they stay
+    // above the new table, which comes after a blank line, as people write it.
+    let trailing = doc.trailing().as_str().unwrap_or_default().to_owned();
+    doc.set_trailing("");
+    let mut prefix = trailing;
+    if !prefix.is_empty() && !prefix.ends_with('\n') {
+        prefix.push('\n');
+    }
+    if !prefix.ends_with("\n\n") {
+        prefix.push('\n');
+    }
+    if let Some(table) = doc
+        .get_mut("resources")
+        .and_then(|r| r.get_mut(new.name.as_str()))
+        .and_then(Item::as_table_mut)
+    {
+        table.decor_mut().set_prefix(prefix);
+    }
     let mut out = doc.to_string();
     if !out.ends_with('\n') {
         out.push('\n');
@@ -163,6 +179,28 @@ purpose = "b"
                 digest()
             )),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn appends_after_trailing_comments() {
+        let text = "[project]\nname = \"p\"  # the project\n# link_dir = \"x\"\n\n# more notes\n";
+        let name: Name = "new".parse().unwrap();
+        let new = NewResource {
+            name: &name,
+            source: "a.bin",
+            sha256: digest(),
+            size: 1,
+            purpose: "p",
+            requested_by: None,
+        };
+        let out = append_resource(text, &new).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "{text}\n[resources.new]\nsource = \"a.bin\"\nsha256 = \"{}\"\nsize = 1\npurpose = \"p\"\n",
+                digest()
+            )
         );
     }
 

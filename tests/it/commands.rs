@@ -41,6 +41,17 @@ fn init_writes_a_valid_commented_manifest() {
     );
     assert_eq!(ctx.read_manifest(), text);
 
+    // Added resources go after the template's closing comments.
+    ctx.write_file("notes.txt", b"notes");
+    ctx.crp(&["add", "notes.txt", "--purpose", "notes"])
+        .success();
+    let added = ctx.read_manifest();
+    assert!(added.starts_with(&text), "{added}");
+    assert!(
+        added[text.len()..].starts_with("\n[resources.\"notes.txt\"]\n"),
+        "{added}"
+    );
+
     let run = ctx.crp(&["init", "--manifest", "other.toml", "--name", "Bad Name"]);
     run.code(2);
     assert!(
