@@ -248,17 +248,26 @@ fn reset(part: &mut Part) -> Result<(), SourceError> {
 }
 
 fn transport(err: &reqwest::Error) -> SourceError {
-    let mut text = err.to_string();
+    // reqwest's own message ("error sending request for url (…)") repeats the
+    // URL the report already names; the causes say what went wrong.
+    let mut causes = Vec::new();
     let mut tls = false;
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        causes.push(cause.to_string());
         tls |= is_tls_error(cause);
         source = cause.source();
     }
+    let mut text = if causes.is_empty() {
+        err.to_string()
+    } else {
+        causes.join(": ")
+    };
+    if err.is_timeout() && !text.contains("timed out") {
+        text.push_str(" (timed out)");
+    }
     if let Some(url) = err.url() {
-        // reqwest puts the full URL in its message; keep credentials out.
+        // Keep credentials out of whatever still names the URL.
         text = text.replace(url.as_str(), &redact_url(url));
     }
     if tls {
