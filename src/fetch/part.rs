@@ -2,23 +2,43 @@
 //! in it, kept in step so the content is read exactly once.
 
 use std::io::{self, Seek, SeekFrom, Write};
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::{READ_BUFFER, Sha256Digest};
 
+/// How much is written before the kernel is asked to start writing it back.
+const WRITEBACK_WINDOW: u64 = 8 << 20;
+
 /// A partial file and the running hash of its content.
 pub(crate) struct Part {
+    writer: PartWriter,
+    hasher: Sha256,
+}
+
+/// The file half of a [`Part`]: it writes, and starts writeback as it goes.
+pub(crate) struct PartWriter {
     path: PathBuf,
     file: io::BufWriter<std::fs::File>,
-    hasher: Sha256,
     len: u64,
+    /// Bytes already handed to the kernel's writeback.
+    flushed_to: u64,
 }
 
 impl std::fmt::Debug for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Part")
+            .field("path", &self.writer.path)
+            .field("len", &self.writer.len)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PartWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartWriter")
             .field("path", &self.path)
             .field("len", &self.len)
             .finish()
@@ -57,38 +77,47 @@ impl Part {
         let mut file = file.into_file();
         file.seek(SeekFrom::Start(len))?;
         Ok(Self {
-            path: path.to_owned(),
-            file: io::BufWriter::with_capacity(READ_BUFFER, file),
+            writer: PartWriter {
+                path: path.to_owned(),
+                file: io::BufWriter::with_capacity(READ_BUFFER, file),
+                len,
+                flushed_to: len,
+            },
             hasher,
-            len,
         })
     }
 
     pub(crate) fn len(&self) -> u64 {
-        self.len
+        self.writer.len
     }
 
     /// Appends bytes, hashing them on the way.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.hasher.update(bytes);
-        self.file.write_all(bytes)?;
-        self.len += bytes.len() as u64;
-        Ok(())
+        self.writer.write(bytes)
     }
 
-    /// Writes buffered bytes to the file, so its length matches [`Self::len`].
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+    /// Separates hashing from writing, so they can run on two threads. The
+    /// caller keeps them in step: every byte hashed is written, in order.
+    pub(crate) fn split(self) -> (Sha256, PartWriter) {
+        (self.hasher, self.writer)
+    }
+
+    /// Puts the halves of [`Part::split`] together again.
+    pub(crate) fn join(hasher: Sha256, writer: PartWriter) -> Self {
+        Self { writer, hasher }
     }
 
     /// Empties the part to start over.
     pub(crate) fn reset(&mut self) -> io::Result<()> {
-        self.file.flush()?;
-        let file = self.file.get_mut();
+        let writer = &mut self.writer;
+        writer.file.flush()?;
+        let file = writer.file.get_mut();
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
+        writer.len = 0;
+        writer.flushed_to = 0;
         self.hasher = Sha256::new();
-        self.len = 0;
         Ok(())
     }
 
@@ -96,15 +125,51 @@ impl Part {
     /// to publish or remove.
     pub(crate) fn finish(self) -> io::Result<Finished> {
         let file = self
+            .writer
             .file
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
         Ok(Finished {
             file,
-            path: self.path,
+            path: self.writer.path,
             sha256: Sha256Digest::from_hasher(self.hasher),
-            len: self.len,
+            len: self.writer.len,
         })
+    }
+}
+
+impl PartWriter {
+    /// Appends bytes (already hashed by the caller).
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        if self.len - self.flushed_to >= WRITEBACK_WINDOW {
+            self.start_writeback()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    /// Asks the kernel to start writing what is written so far to disk, so
+    /// the `fsync` before publication finds little left to do: a large
+    /// download then overlaps its disk writes instead of waiting for them
+    /// all at the end. Pages already on disk leave the page cache, which a
+    /// freshly stored object need not occupy.
+    fn start_writeback(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        let len = NonZeroU64::new(self.len - self.flushed_to);
+        // Advice only: a file system that ignores it loses nothing.
+        let _ = rustix::fs::fadvise(
+            self.file.get_ref(),
+            self.flushed_to,
+            len,
+            rustix::fs::Advice::DontNeed,
+        );
+        self.flushed_to = self.len;
+        Ok(())
     }
 }
 
@@ -139,7 +204,7 @@ mod tests {
         let path = dir.path().join("x.part");
         let mut part = Part::open(&path, false).unwrap();
         part.write(b"hello ").unwrap();
-        part.flush().unwrap();
+        // Dropping flushes the buffer: the file holds what a run left behind.
         drop(part);
         let mut part = Part::open(&path, true).unwrap();
         assert_eq!(part.len(), 6);
