@@ -56,9 +56,6 @@ pub(super) struct Http {
 
 impl Http {
     pub(super) fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
-        // reqwest is built without a bundled crypto provider; ring is ours.
-        // An error only means a provider is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(concat!("crp/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.timeout)
