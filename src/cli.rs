@@ -80,7 +80,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// Show each resource's size, hash, presence in the store and link
     Status,
-    /// Print a file's sha256 as the manifest expects it
+    /// Print a file's sha256, or a folder's tree digest, as the manifest expects it
     Hash(HashArgs),
     /// Print the JSON Schema of `resources.toml`
     Schema,
@@ -137,6 +137,6 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// The file to hash
+    /// The file or folder to hash
     pub path: PathBuf,
 }

@@ -20,7 +20,8 @@ use crate::name::Name;
 use crate::plan::{Action, FetchStep, LinkStep, Plan, ProjectInfo, ResourcePlan};
 use crate::progress::{NoteKind, Reporter};
 use crate::store::record::{
-    LinkRecord, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource, RECORD_VERSION, Timestamp,
+    LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource,
+    RECORD_VERSION, Timestamp,
 };
 use crate::store::{Store, StoreError};
 
@@ -590,12 +591,20 @@ async fn update_object_uses(
             // An object without a record (its writer died in between):
             // describe it from the manifest.
             None => {
-                let meta = fs_err::metadata(store.object_path(&digest))?;
+                let path = store.object_path(&digest);
+                let meta = fs_err::metadata(&path)?;
                 let when = Timestamp(meta.modified()?);
+                let (kind, size) = if meta.is_dir() {
+                    let tree = crate::tree::hash_tree(&path).map_err(std::io::Error::other)?;
+                    (ObjectKind::Directory, tree.size())
+                } else {
+                    (ObjectKind::File, meta.len())
+                };
                 ObjectRecord {
                     schema_version: RECORD_VERSION,
                     sha256: digest,
-                    size: meta.len(),
+                    kind,
+                    size,
                     source: resource.primary_source().source.to_string(),
                     sources: resource
                         .sources

@@ -56,4 +56,5 @@ pub mod progress;
 pub mod report;
 pub mod source;
 pub mod store;
+pub mod tree;
 pub mod units;

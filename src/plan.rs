@@ -254,8 +254,8 @@ fn plan_resource(
     previous: Option<&PreviousLink<'_>>,
 ) -> ResourcePlan {
     let object = resource.sha256.map(|d| store.object_path(&d));
-    let stored_size = object.as_deref().and_then(crate::store::file_size);
-    let present = stored_size.is_some();
+    let stored = object.as_deref().and_then(crate::store::stat_object);
+    let present = stored.is_some();
     let fetch = if present {
         None
     } else if resource.sources.iter().all(|s| s.source.is_torrent()) {
@@ -297,7 +297,7 @@ fn plan_resource(
         name: resource.name.clone(),
         action,
         sha256: resource.sha256,
-        size: resource.size.or(stored_size),
+        size: resource.size.or(stored.and_then(|s| s.size)),
         source: resource.primary_source().spec.to_string(),
         present,
         fetch,

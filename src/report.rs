@@ -139,6 +139,7 @@ pub struct HashDocument {
     pub schema_version: u32,
     pub command: String,
     pub path: PathBuf,
+    pub kind: crate::store::record::ObjectKind,
     pub sha256: Sha256Digest,
     pub size: u64,
 }

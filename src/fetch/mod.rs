@@ -24,7 +24,9 @@ use crate::name::Name;
 use crate::progress::{Download, NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::lock::LockError;
-use crate::store::record::{HttpValidators, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp};
+use crate::store::record::{
+    HttpValidators, ObjectKind, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp,
+};
 use crate::store::{Store, StoreError};
 use part::{Finished, Part};
 
@@ -256,12 +258,12 @@ impl Fetcher {
                 // Another project may have pinned these sources already
                 // (perhaps while this one waited): share what it got.
                 if let Some(known) = self.store.read_source(&key).map_err(store_err)?
-                    && let Some(size) = self.store.object_size(&known.sha256)
-                    && request.size.is_none_or(|declared| declared == size)
+                    && self.store.has_object(&known.sha256)
+                    && request.size.is_none_or(|declared| declared == known.size)
                 {
                     return Ok(Fetched {
                         sha256: known.sha256,
-                        size,
+                        size: known.size,
                         source: None,
                     });
                 }
@@ -328,9 +330,15 @@ impl Fetcher {
     }
 
     fn present(&self, digest: &Sha256Digest) -> Option<Fetched> {
-        self.store.object_size(digest).map(|size| Fetched {
+        let stat = self.store.object_stat(digest)?;
+        // A directory's size is in its record; listing it would read the tree.
+        let size = stat.size.or_else(|| {
+            let record = self.store.read_object_record(digest).ok().flatten();
+            record.map(|r| r.size)
+        });
+        Some(Fetched {
             sha256: *digest,
-            size,
+            size: size.unwrap_or(0),
             source: None,
         })
     }
@@ -453,6 +461,7 @@ impl Fetcher {
             None => ObjectRecord {
                 schema_version: RECORD_VERSION,
                 sha256: digest,
+                kind: ObjectKind::File,
                 size,
                 source: source.to_owned(),
                 sources: request

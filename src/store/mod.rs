@@ -35,7 +35,7 @@ use crate::digest::Sha256Digest;
 use crate::fsutil;
 use crate::progress::Reporter;
 use lock::{Lock, LockError};
-use record::{ObjectRecord, ProjectRecord, SourceRecord};
+use record::{ObjectKind, ObjectRecord, ProjectRecord, SourceRecord};
 
 /// The top-level entries of a store, which may be there before its marker.
 const SKELETON: [&str; 3] = ["objects", ".incomplete", "meta"];
@@ -239,12 +239,12 @@ impl Store {
 
     /// Whether the object is present: one `stat`, no bytes read.
     pub fn has_object(&self, digest: &Sha256Digest) -> bool {
-        self.object_size(digest).is_some()
+        self.object_stat(digest).is_some()
     }
 
-    /// The object's size if it is present: one `stat`, no bytes read.
-    pub fn object_size(&self, digest: &Sha256Digest) -> Option<u64> {
-        file_size(&self.object_path(digest))
+    /// What the object is, if it is present: one `stat`, no bytes read.
+    pub fn object_stat(&self, digest: &Sha256Digest) -> Option<ObjectStat> {
+        stat_object(&self.object_path(digest))
     }
 
     /// The folder for downloads in flight.
@@ -272,6 +272,35 @@ impl Store {
         drop(file);
         with_parent(&target, || fs_err::rename(path, &target))?;
         self.dirty(fsutil::parent_of(&target));
+        Ok(target)
+    }
+
+    /// Publishes a verified directory as the object `digest`: every file
+    /// read-only and flushed to disk, every folder read-only, then renamed
+    /// into place, like [`Store::publish`] for a file.
+    pub fn publish_dir(&self, path: &Path, digest: &Sha256Digest) -> io::Result<PathBuf> {
+        let target = self.object_path(digest);
+        seal_tree(path, false)?;
+        with_parent(&target, || fs_err::rename(path, &target))?;
+        // Moving a folder needs write permission on it (for its `..`), so
+        // the top folder is sealed only once in place.
+        seal_dir(&target)?;
+        self.dirty(fsutil::parent_of(&target));
+        Ok(target)
+    }
+
+    /// Moves data that failed verification out of the way, to
+    /// `quarantine/<time>-<label>`, where nothing uses it and a person can
+    /// look at it. Returns where it went.
+    pub fn quarantine(&self, path: &Path, label: &str) -> io::Result<PathBuf> {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            .to_string()
+            .replace(':', "");
+        let target = self
+            .root
+            .join("quarantine")
+            .join(format!("{stamp}-{label}"));
+        with_parent(&target, || fs_err::rename(path, &target))?;
         Ok(target)
     }
 
@@ -435,12 +464,30 @@ impl Store {
     }
 }
 
-/// The size of the regular file at `path`, if there is one: one `stat`.
-pub fn file_size(path: &Path) -> Option<u64> {
-    fs_err::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
+/// What is at an object's path: a file (with its size) or a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectStat {
+    pub kind: ObjectKind,
+    /// For files; a directory's size is the sum of its files, in its record.
+    pub size: Option<u64>,
+}
+
+/// The object at `path`, if there is one: one `stat`.
+pub fn stat_object(path: &Path) -> Option<ObjectStat> {
+    let meta = fs_err::symlink_metadata(path).ok()?;
+    if meta.is_file() {
+        Some(ObjectStat {
+            kind: ObjectKind::File,
+            size: Some(meta.len()),
+        })
+    } else if meta.is_dir() {
+        Some(ObjectStat {
+            kind: ObjectKind::Directory,
+            size: None,
+        })
+    } else {
+        None
+    }
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
@@ -468,6 +515,39 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     let bytes = json_bytes(value);
     with_parent(path, || fsutil::write_atomic(path, &bytes))?;
     Ok(())
+}
+
+/// Makes everything below `dir` read-only and flushes it to disk: files
+/// first, then each folder once its entries are final. With `top`, `dir`
+/// itself too.
+fn seal_tree(dir: &Path, top: bool) -> io::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = fs_err::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            seal_tree(&path, true)?;
+        } else {
+            let executable = meta.permissions().mode() & 0o111 != 0;
+            let file = fs_err::File::open(&path)?;
+            file.set_permissions(std::fs::Permissions::from_mode(if executable {
+                0o555
+            } else {
+                0o444
+            }))?;
+            file.sync_all()?;
+        }
+    }
+    if top {
+        seal_dir(dir)
+    } else {
+        fsutil::sync_dir(dir)
+    }
+}
+
+fn seal_dir(dir: &Path) -> io::Result<()> {
+    fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
+    fsutil::sync_dir(dir)
 }
 
 /// Runs `op`, creating `path`'s folder and trying again if it is missing.

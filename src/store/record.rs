@@ -57,11 +57,26 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// What an object is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// One file; its sha256 is the file's.
+    #[default]
+    File,
+    /// A folder of files (a multi-file torrent); its sha256 is the tree
+    /// digest (see [`crate::tree`]).
+    Directory,
+}
+
 /// What the store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     pub schema_version: u32,
     pub sha256: Sha256Digest,
+    #[serde(default)]
+    pub kind: ObjectKind,
+    /// Bytes (for a directory, in all its files).
     pub size: u64,
     /// The source that delivered the bytes (credentials redacted).
     pub source: String,
