@@ -84,6 +84,43 @@ pub enum Command {
     Hash(HashArgs),
     /// Print the JSON Schema of `resources.toml`
     Schema,
+    /// The store's transmission-daemon
+    #[command(subcommand)]
+    Torrent(TorrentCommand),
+    /// Programs other tools run
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TorrentCommand {
+    /// Start or stop the store's private transmission-daemon
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start a transmission-daemon for the store: RPC on 127.0.0.1, downloads
+    /// into the store, its watch folder and completion hook wired to crp
+    Start(DaemonStartArgs),
+    /// Stop the daemon `start` started
+    Stop,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonStartArgs {
+    /// Meet peers on this machine only: listen on 127.0.0.1, with no DHT,
+    /// peer exchange or port forwarding (for tests and air-gapped machines)
+    #[arg(long)]
+    pub loopback: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// transmission-daemon's `script-torrent-done`: ingest the finished
+    /// torrent named by the `TR_TORRENT_*` variables into the store
+    TorrentDone,
 }
 
 #[derive(Debug, Args)]
@@ -129,10 +166,28 @@ pub struct SyncArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Wait until every torrent completes [default: in a terminal]
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
+
+    /// Return once torrents are added; they finish in the daemon, and a
+    /// later sync picks them up [default: outside a terminal]
+    #[arg(long, overrides_with = "wait")]
+    pub no_wait: bool,
+
+    /// Stop waiting for torrents after this long (e.g. `90s`, `2h`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
     /// How many downloads may run at once
     #[arg(long, short, value_name = "N", env = "CRP_JOBS", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|err| format!("{err} (write durations like `90s`, `10m` or `2h`)"))
 }
 
 #[derive(Debug, Args)]

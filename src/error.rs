@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use crate::manifest::ManifestError;
 use crate::store::StoreError;
 use crate::store::lock::LockError;
+use crate::torrent::TorrentError;
+use crate::torrent::daemon::DaemonError;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,15 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
     let input = err.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<ManifestError>()
+            || cause.is::<DaemonError>()
+                && matches!(
+                    cause.downcast_ref::<DaemonError>(),
+                    Some(DaemonError::Configured { .. })
+                )
+            || matches!(
+                cause.downcast_ref::<TorrentError>(),
+                Some(TorrentError::BadUrl { .. })
+            )
             || cause
                 .downcast_ref::<StoreError>()
                 .is_some_and(StoreError::is_input_error)
@@ -81,6 +92,10 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<StoreError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<LockError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<TorrentError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<DaemonError>() {
             e.hint()
         } else {
             None

@@ -17,13 +17,14 @@ use crate::fsutil;
 use crate::link;
 use crate::manifest::{Manifest, SourceEntry, edit};
 use crate::name::Name;
-use crate::plan::{Action, FetchStep, LinkStep, Plan, ProjectInfo, ResourcePlan};
+use crate::plan::{Action, LinkStep, Plan, ProjectInfo, ResourcePlan};
 use crate::progress::{NoteKind, Reporter};
 use crate::store::record::{
     LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource,
-    RECORD_VERSION, Timestamp,
+    RECORD_VERSION, Timestamp, Verification,
 };
 use crate::store::{Store, StoreError};
+use crate::torrent::TorrentState;
 
 /// How to carry out a plan.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,7 +34,7 @@ pub struct SyncOptions {
 }
 
 /// What a sync did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncReport {
     pub project: ProjectInfo,
     pub store: PathBuf,
@@ -46,7 +47,7 @@ pub struct SyncReport {
 }
 
 /// What happened to one resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceOutcome {
     pub name: Name,
     /// What the plan said.
@@ -59,6 +60,11 @@ pub struct ResourceOutcome {
     /// The source this sync downloaded it from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetched_from: Option<String>,
+    /// For resources that came, or are coming, over BitTorrent: where the
+    /// torrent is (downloading with percent, stalled, verifying, available,
+    /// seeding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torrent: Option<TorrentState>,
     /// Whether this sync wrote its sha256 and size into the manifest.
     pub pinned: bool,
     pub link_path: PathBuf,
@@ -79,8 +85,9 @@ pub enum Status {
     Failed,
     /// Something crp did not make is at the link's path.
     Conflict,
-    /// No usable source yet.
-    Blocked,
+    /// A torrent is still on its way (`--no-wait`, or `--timeout` passed);
+    /// a later sync picks up where the daemon got to.
+    Downloading,
 }
 
 /// What happened at the link's path.
@@ -264,6 +271,7 @@ pub async fn sync(
             sha256: o.digest,
             size: o.size.or(r.size),
             fetched_from: o.fetched_from,
+            torrent: o.torrent,
             pinned: o.pin,
             link_path: r.link_path.clone(),
             link: o.link,
@@ -293,13 +301,8 @@ async fn fetch_missing(
     let mut unpinned = Vec::new();
     for (i, r) in plan.resources.iter().enumerate() {
         match (&r.fetch, r.sha256) {
-            (Some(FetchStep::Download { .. }), Some(digest)) => {
-                by_digest.entry(digest).or_default().push(i)
-            }
-            (Some(FetchStep::Download { .. }), None) => unpinned.push(vec![i]),
-            (Some(FetchStep::Unsupported { reason }), _) => {
-                outcomes[i].fail(Status::Blocked, ErrorReport::text(reason))
-            }
+            (Some(_), Some(digest)) => by_digest.entry(digest).or_default().push(i),
+            (Some(_), None) => unpinned.push(vec![i]),
             (None, _) => {}
         }
     }
@@ -329,6 +332,7 @@ async fn fetch_missing(
             size: first.size,
             purpose: first.purpose.clone(),
             requested_by: first.requested_by.clone(),
+            seed: first.seed,
             user: Some(ObjectUse::of(manifest, first)),
         };
         let fetcher = fetcher.clone();
@@ -345,13 +349,19 @@ async fn fetch_missing(
                     sha256,
                     size,
                     source,
+                    torrent,
                 }) => {
+                    outcome.torrent = torrent.clone();
                     outcome.digest = Some(*sha256);
                     outcome.size = Some(*size);
                     outcome.present = true;
                     outcome.fetched_from = source.clone();
                     outcome.use_recorded = i == first && source.is_some();
                     outcome.pin = manifest.resources[i].sha256.is_none();
+                }
+                Err(FetchError::Pending { state, .. }) => {
+                    outcome.torrent = Some(state.clone());
+                    outcome.fail(Status::Downloading, ErrorReport::text(&state.to_string()));
                 }
                 Err(err) => outcome.fail(Status::Failed, ErrorReport::from(err)),
             }
@@ -494,6 +504,7 @@ struct Outcome {
     size: Option<u64>,
     present: bool,
     fetched_from: Option<String>,
+    torrent: Option<TorrentState>,
     /// The fetch wrote this resource's use into the new object's record.
     use_recorded: bool,
     pin: bool,
@@ -511,6 +522,7 @@ impl Outcome {
             size: None,
             present: plan.present,
             fetched_from: None,
+            torrent: None,
             use_recorded: false,
             pin: false,
             link: LinkOutcome::NotLinked,
@@ -615,6 +627,9 @@ async fn update_object_uses(
                     requested_by: resource.requested_by.clone(),
                     fetched_at: when,
                     verified_at: when,
+                    verification: Verification::Manifest,
+                    info_hash: None,
+                    origin: None,
                     http: None,
                     projects: Vec::new(),
                 }

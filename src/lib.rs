@@ -42,6 +42,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod diagnostic;
 pub mod digest;
 pub mod error;
@@ -56,5 +57,6 @@ pub mod progress;
 pub mod report;
 pub mod source;
 pub mod store;
+pub mod torrent;
 pub mod tree;
 pub mod units;

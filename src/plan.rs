@@ -20,10 +20,6 @@ use crate::name::Name;
 use crate::store::Store;
 use crate::store::record::{LinkRecord, ProjectRecord};
 
-/// The reason given for resources that only have torrent sources.
-pub const TORRENT_UNSUPPORTED: &str =
-    "torrent sources need a transmission-daemon (not supported yet)";
-
 /// What a sync would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -75,8 +71,6 @@ pub enum Action {
     Fetch,
     /// Download, then write its sha256 and size into the manifest.
     FetchAndPin,
-    /// No source crp can use yet.
-    Blocked,
     /// Something that crp did not make is where the link should go.
     Conflict,
     /// The store has it; make the link.
@@ -91,7 +85,6 @@ impl Action {
         match self {
             Self::Fetch => "fetch",
             Self::FetchAndPin => "fetch+pin",
-            Self::Blocked => "blocked",
             Self::Conflict => "conflict",
             Self::Link => "link",
             Self::Relink => "relink",
@@ -100,14 +93,14 @@ impl Action {
     }
 }
 
-/// How an object gets into the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum FetchStep {
-    /// From the sources, in order. `pin` when the digest is not known yet.
-    Download { pin: bool },
-    /// Not possible yet.
-    Unsupported { reason: String },
+/// How an object gets into the store: from its sources, direct ones in
+/// order and torrents through the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchStep {
+    /// The digest is not known yet: it is pinned on arrival.
+    pub pin: bool,
+    /// Some source is a torrent.
+    pub torrent: bool,
 }
 
 /// What happens at the link's path.
@@ -142,7 +135,7 @@ impl Plan {
         let mut seen = HashSet::new();
         self.resources
             .iter()
-            .filter(|r| matches!(r.fetch, Some(FetchStep::Download { .. })))
+            .filter(|r| r.fetch.is_some())
             .filter(|r| r.sha256.is_none_or(|d| seen.insert(d)))
             .filter_map(|r| r.size)
             .sum()
@@ -256,17 +249,10 @@ fn plan_resource(
     let object = resource.sha256.map(|d| store.object_path(&d));
     let stored = object.as_deref().and_then(crate::store::stat_object);
     let present = stored.is_some();
-    let fetch = if present {
-        None
-    } else if resource.sources.iter().all(|s| s.source.is_torrent()) {
-        Some(FetchStep::Unsupported {
-            reason: TORRENT_UNSUPPORTED.to_owned(),
-        })
-    } else {
-        Some(FetchStep::Download {
-            pin: resource.sha256.is_none(),
-        })
-    };
+    let fetch = (!present).then(|| FetchStep {
+        pin: resource.sha256.is_none(),
+        torrent: resource.needs_torrent(),
+    });
     let state = link::inspect(
         &link_path,
         Want {
@@ -285,10 +271,9 @@ fn plan_resource(
         LinkState::Foreign { what } => LinkStep::Conflict { reason: what },
     };
     let action = match (&fetch, &link) {
-        (Some(FetchStep::Unsupported { .. }), _) => Action::Blocked,
         (_, LinkStep::Conflict { .. }) => Action::Conflict,
-        (Some(FetchStep::Download { pin: true }), _) => Action::FetchAndPin,
-        (Some(FetchStep::Download { pin: false }), _) => Action::Fetch,
+        (Some(FetchStep { pin: true, .. }), _) => Action::FetchAndPin,
+        (Some(FetchStep { pin: false, .. }), _) => Action::Fetch,
         (None, LinkStep::Create) => Action::Link,
         (None, LinkStep::Replace { .. }) => Action::Relink,
         (None, LinkStep::UpToDate) => Action::UpToDate,

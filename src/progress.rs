@@ -42,6 +42,8 @@ pub trait Download: Send + Sync {
     fn advance(&self, bytes: u64);
     /// The expected length became known.
     fn set_length(&self, bytes: u64);
+    /// What the transfer is doing, in words ("stalled at 40% (no peers)").
+    fn set_detail(&self, detail: &str);
     /// The transfer ended; `ok` tells whether the bytes were accepted.
     fn finish(&self, ok: bool);
 }
@@ -56,6 +58,7 @@ impl Download for NoDownload {
     fn set_position(&self, _: u64) {}
     fn advance(&self, _: u64) {}
     fn set_length(&self, _: u64) {}
+    fn set_detail(&self, _: &str) {}
     fn finish(&self, _: bool) {}
 }
 
@@ -82,6 +85,8 @@ struct LineDownload {
     resource: String,
     started: Instant,
     bytes: Mutex<u64>,
+    /// The last detail printed, so a line appears only when it changes in kind.
+    detail: Mutex<String>,
 }
 
 impl Download for LineDownload {
@@ -92,6 +97,23 @@ impl Download for LineDownload {
         *self.bytes.lock().expect("not poisoned") += bytes;
     }
     fn set_length(&self, _: u64) {}
+    fn set_detail(&self, detail: &str) {
+        // "downloading 41.2% (…)" and "downloading 41.3% (…)" are one state.
+        let kind = detail
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut last = self.detail.lock().expect("not poisoned");
+        if *last != kind {
+            eprintln!(
+                "{:>10} {}: {detail}",
+                style("torrent").cyan().bold(),
+                self.resource
+            );
+            *last = kind;
+        }
+    }
     fn finish(&self, ok: bool) {
         if ok {
             let bytes = *self.bytes.lock().expect("not poisoned");
@@ -119,6 +141,7 @@ impl Reporter for Lines {
             resource: resource.to_owned(),
             started: Instant::now(),
             bytes: Mutex::new(0),
+            detail: Mutex::new(String::new()),
         })
     }
     fn note(&self, kind: NoteKind, message: &str) {
@@ -156,6 +179,9 @@ impl Download for BarDownload {
     }
     fn set_length(&self, bytes: u64) {
         self.bar.set_length(bytes);
+    }
+    fn set_detail(&self, detail: &str) {
+        self.bar.set_message(format!("{} {detail}", self.resource));
     }
     fn finish(&self, ok: bool) {
         self.bar.finish_and_clear();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -21,19 +22,33 @@ use crate::manifest::ManifestError;
 use crate::name::Name;
 use crate::plan::{Action, LinkStep, Plan};
 use crate::progress::{Bars, Lines, Reporter, Silent};
+use crate::torrent::TorrentState;
 use crate::units::ByteCount;
 
 /// The version of every JSON document crp prints.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// `crp plan`, `crp sync --dry-run` and `crp status` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanDocument {
     pub schema_version: u32,
     pub command: String,
     #[serde(flatten)]
     pub plan: Plan,
     pub summary: PlanSummary,
+    /// `crp status`: where each torrent resource stands in the daemon.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub torrents: BTreeMap<Name, TorrentState>,
+    /// `crp status`: why the daemon could not be asked, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon_error: Option<String>,
+}
+
+/// Torrent resources' states for `crp status`, as far as the daemon told.
+#[derive(Debug, Clone, Default)]
+pub struct TorrentStates {
+    pub states: BTreeMap<Name, TorrentState>,
+    pub error: Option<String>,
 }
 
 /// Counts of a plan's actions.
@@ -47,7 +62,6 @@ pub struct PlanSummary {
     pub unlink: usize,
     pub up_to_date: usize,
     pub conflict: usize,
-    pub blocked: usize,
 }
 
 impl PlanSummary {
@@ -65,7 +79,6 @@ impl PlanSummary {
                 Action::Relink => &mut summary.relink,
                 Action::UpToDate => &mut summary.up_to_date,
                 Action::Conflict => &mut summary.conflict,
-                Action::Blocked => &mut summary.blocked,
             } += 1;
         }
         summary
@@ -73,7 +86,7 @@ impl PlanSummary {
 }
 
 /// `crp sync` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncDocument {
     pub schema_version: u32,
     pub command: String,
@@ -97,7 +110,8 @@ pub struct SyncSummary {
     pub failed: usize,
     pub missing: usize,
     pub conflict: usize,
-    pub blocked: usize,
+    /// Torrents not complete yet.
+    pub downloading: usize,
 }
 
 impl SyncSummary {
@@ -119,7 +133,7 @@ impl SyncSummary {
                 Status::Failed => s.failed += 1,
                 Status::Missing => s.missing += 1,
                 Status::Conflict => s.conflict += 1,
-                Status::Blocked => s.blocked += 1,
+                Status::Downloading => s.downloading += 1,
             }
         }
         for u in &report.unlinked {
@@ -157,6 +171,30 @@ pub struct AddDocument {
     /// Set when the bytes were downloaded now; absent when the store had them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetched_from: Option<String>,
+}
+
+/// `crp torrent daemon start|stop` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonDocument {
+    pub schema_version: u32,
+    pub command: String,
+    /// Whether the daemon runs now.
+    pub running: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_url: Option<String>,
+}
+
+/// `crp hook torrent-done` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookDocument {
+    pub schema_version: u32,
+    pub command: String,
+    pub info_hash: String,
+    pub name: String,
+    pub sha256: Sha256Digest,
+    pub size: u64,
 }
 
 /// `crp init` in JSON.
@@ -271,6 +309,8 @@ impl Printer {
                 command: "plan".into(),
                 plan: plan.clone(),
                 summary,
+                torrents: BTreeMap::new(),
+                daemon_error: None,
             });
         }
         let width = name_width(
@@ -288,7 +328,6 @@ impl Printer {
                         .map_or_else(|| "size unknown".to_owned(), |s| ByteCount(s).to_string());
                     format!("{size:>10}  {}", r.source)
                 }
-                Action::Blocked => crate::plan::TORRENT_UNSUPPORTED.to_owned(),
                 Action::Relink => match &r.link {
                     LinkStep::Replace { reason } => format!("({reason})"),
                     _ => String::new(),
@@ -319,13 +358,15 @@ impl Printer {
     }
 
     /// The state of each resource, for `crp status`.
-    pub fn status(&self, plan: &Plan) {
+    pub fn status(&self, plan: &Plan, torrents: &TorrentStates) {
         if !self.text() {
             return self.json(&PlanDocument {
                 schema_version: SCHEMA_VERSION,
                 command: "status".into(),
                 plan: plan.clone(),
                 summary: PlanSummary::of(plan),
+                torrents: torrents.states.clone(),
+                daemon_error: torrents.error.clone(),
             });
         }
         let rows: Vec<[String; 5]> = plan
@@ -346,10 +387,10 @@ impl Printer {
                         .map_or_else(|| "-".to_owned(), |s| ByteCount(s).to_string()),
                     r.sha256
                         .map_or_else(|| "(not pinned)".to_owned(), |d| d.short()),
-                    match (r.present, r.action) {
-                        (true, _) => "present".to_owned(),
-                        (false, Action::Blocked) => "blocked".to_owned(),
-                        (false, _) => "missing".to_owned(),
+                    match (torrents.states.get(&r.name), r.present) {
+                        (Some(state), _) => state.to_string(),
+                        (None, true) => "present".to_owned(),
+                        (None, false) => "missing".to_owned(),
                     },
                     link,
                 ]
@@ -382,6 +423,9 @@ impl Printer {
             );
         }
         print!("{}", trim_lines(&out));
+        if let Some(error) = &torrents.error {
+            println!("{} torrent states unknown: {error}", style("note:").bold());
+        }
         for u in &plan.unlinks {
             println!(
                 "{} `{}` left the manifest; its link `{}` goes at the next sync",
@@ -462,7 +506,17 @@ impl Printer {
                     let verb = match status {
                         Status::Missing => style("missing").yellow().bold(),
                         Status::Conflict => style("conflict").red().bold(),
-                        Status::Blocked => style("blocked").yellow().bold(),
+                        Status::Downloading => match &r.torrent {
+                            Some(state) if state.phase == crate::torrent::TorrentPhase::Stalled => {
+                                style("stalled").yellow().bold()
+                            }
+                            Some(state)
+                                if state.phase == crate::torrent::TorrentPhase::Verifying =>
+                            {
+                                style("verifying").cyan().bold()
+                            }
+                            _ => style("downloading").cyan().bold(),
+                        },
                         _ => style("failed").red().bold(),
                     };
                     let message = r
@@ -571,7 +625,6 @@ fn action_style(action: Action) -> console::StyledObject<&'static str> {
         Action::Link | Action::Relink => s.green(),
         Action::UpToDate => s.dim(),
         Action::Conflict => s.red().bold(),
-        Action::Blocked => s.yellow().bold(),
     }
 }
 
@@ -607,7 +660,6 @@ fn plan_summary_line(plan: &Plan, s: &PlanSummary) -> String {
         (s.unlink, "to unlink"),
         (s.up_to_date, "up to date"),
         (s.conflict, "in conflict"),
-        (s.blocked, "blocked"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
@@ -641,7 +693,7 @@ fn sync_summary_line(report: &SyncReport, s: &SyncSummary) -> String {
         (s.failed, "failed"),
         (s.missing, "missing"),
         (s.conflict, "in conflict"),
-        (s.blocked, "blocked"),
+        (s.downloading, "still downloading"),
     ] {
         if n > 0 {
             problems.push(format!("{n} {what}"));

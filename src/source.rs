@@ -46,6 +46,8 @@ pub enum Source {
 /// The parts of a magnet link that crp relies on.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Magnet {
+    /// The whole link, as written (with its trackers and web seeds).
+    pub link: String,
     /// The BitTorrent v1 info-hash as 40 lowercase hex digits.
     pub info_hash: String,
     /// The `dn=` display name, when given.
@@ -328,6 +330,7 @@ impl FromStr for Magnet {
             }
         }
         Ok(Self {
+            link: text.to_owned(),
             info_hash: info_hash.ok_or_else(|| bad("missing `xt=urn:btih:…`"))?,
             display_name,
         })

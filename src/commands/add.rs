@@ -3,9 +3,10 @@
 use anyhow::Context as _;
 
 use crate::cli::{AddArgs, Format, GlobalArgs};
+use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, UsageError};
-use crate::fetch::{FetchRequest, Fetcher, HttpSettings, RetryPolicy};
+use crate::fetch::{FetchRequest, Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::fsutil;
 use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
@@ -13,6 +14,8 @@ use crate::name::{NAME_RULES, Name};
 use crate::report::{AddDocument, Printer, SCHEMA_VERSION, shown};
 use crate::source::{Source, SourceSpec};
 use crate::store::record::ObjectUse;
+use crate::torrent::TorrentSettings;
+use crate::torrent::fetch::WaitMode;
 use crate::units::ByteCount;
 
 pub(super) async fn run(
@@ -22,14 +25,6 @@ pub(super) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let manifest = Manifest::load(&global.manifest)?;
     let (written, source) = source_for(&args.source, &manifest)?;
-    if source.is_torrent() {
-        return Err(UsageError::new(format!(
-            "cannot add `{}`: {}",
-            args.source,
-            crate::plan::TORRENT_UNSUPPORTED
-        ))
-        .into());
-    }
     let name = match &args.name {
         Some(text) => text.parse::<Name>().map_err(|err| {
             UsageError::new(format!("invalid resource name `{text}`: {err}")).hint(NAME_RULES)
@@ -81,6 +76,17 @@ pub(super) async fn run(
         RetryPolicy::default(),
         1,
         reporter,
+        // The entry needs the digest: a torrent is waited for.
+        Torrents::new(
+            Some(TorrentSettings::resolve(
+                &store,
+                &Config::load(store.root())?,
+            )?),
+            WaitMode {
+                wait: true,
+                timeout: None,
+            },
+        ),
     )?;
     let spec: SourceSpec = written.parse().expect("a source crp wrote parses");
     let fetched = fetcher
@@ -91,6 +97,7 @@ pub(super) async fn run(
             size: None,
             purpose: args.purpose.clone(),
             requested_by: args.requested_by.clone(),
+            seed: true,
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

@@ -4,14 +4,16 @@
 
 mod add;
 mod hash;
+mod hook;
 mod init;
 mod plan;
 mod schema;
 mod sync;
+mod torrent;
 
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, GlobalArgs, HookCommand, TorrentCommand};
 use crate::error::ExitStatus;
 use crate::manifest::Manifest;
 use crate::progress::Reporter;
@@ -29,6 +31,8 @@ pub fn name(command: &Command) -> &'static str {
         Command::Status => "status",
         Command::Hash(_) => "hash",
         Command::Schema => "schema",
+        Command::Torrent(_) => "torrent",
+        Command::Hook(_) => "hook",
     }
 }
 
@@ -38,11 +42,15 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Init(args) => init::run(global, &args, printer),
         Command::Add(args) => add::run(global, &args, printer).await,
-        Command::Plan => plan::run(global, printer, plan::View::Plan),
-        Command::Status => plan::run(global, printer, plan::View::Status),
+        Command::Plan => plan::run(global, printer, plan::View::Plan).await,
+        Command::Status => plan::run(global, printer, plan::View::Status).await,
         Command::Sync(args) => sync::run(global, &args, printer).await,
         Command::Hash(args) => hash::run(&args, printer),
         Command::Schema => Ok(schema::run()),
+        Command::Torrent(TorrentCommand::Daemon(command)) => {
+            torrent::daemon(global, &command, printer).await
+        }
+        Command::Hook(HookCommand::TorrentDone) => hook::torrent_done(global, printer).await,
     }
 }
 

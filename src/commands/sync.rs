@@ -4,10 +4,15 @@ use crate::cli::{GlobalArgs, SyncArgs};
 use crate::diagnostic::Diagnostic;
 use crate::error::ExitStatus;
 use crate::execute::{self, SyncOptions};
-use crate::fetch::{Fetcher, HttpSettings, RetryPolicy};
+use std::io::IsTerminal;
+
+use crate::config::Config;
+use crate::fetch::{Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::manifest::Manifest;
-use crate::plan::{FetchStep, plan};
+use crate::plan::plan;
 use crate::report::Printer;
+use crate::torrent::TorrentSettings;
+use crate::torrent::fetch::WaitMode;
 
 pub(super) async fn run(
     global: &GlobalArgs,
@@ -37,12 +42,11 @@ pub(super) async fn run(
     }
     let previous = store.read_project(&manifest.project_id())?;
     let plan = plan(&manifest, &store, previous.as_ref());
-    let downloads = plan
-        .resources
-        .iter()
-        .any(|r| matches!(r.fetch, Some(FetchStep::Download { .. })));
+    let downloads = plan.resources.iter().any(|r| r.fetch.is_some());
     // The HTTP client is built only when something is to be fetched, so a
     // sync with nothing to do stays cheap.
+    let config = Config::load(store.root())?;
+    let torrent_settings = TorrentSettings::resolve(&store, &config)?;
     let fetcher = if downloads && !args.offline {
         Some(Fetcher::new(
             store.clone(),
@@ -50,6 +54,7 @@ pub(super) async fn run(
             RetryPolicy::default(),
             usize::from(args.jobs),
             reporter.clone(),
+            Torrents::new(Some(torrent_settings), wait_mode(args)),
         )?)
     } else {
         None
@@ -67,6 +72,21 @@ pub(super) async fn run(
     )
     .await?;
     Ok(printer.sync(&report))
+}
+
+/// `--wait` by default in a terminal, `--no-wait` elsewhere (CI).
+fn wait_mode(args: &SyncArgs) -> WaitMode {
+    let wait = if args.wait {
+        true
+    } else if args.no_wait {
+        false
+    } else {
+        std::io::stderr().is_terminal()
+    };
+    WaitMode {
+        wait,
+        timeout: args.timeout,
+    }
 }
 
 /// `--locked`: every resource must be pinned, so the manifest needs no edit.

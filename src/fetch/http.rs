@@ -246,20 +246,60 @@ impl Http {
     }
 }
 
+impl Http {
+    /// A small document (a `.torrent` file), in memory, refused past `limit`
+    /// bytes.
+    pub(super) async fn get_small(&self, url: &Url, limit: u64) -> Result<Vec<u8>, SourceError> {
+        let mut response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|err| transport(&err))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(SourceError::Status { status });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| transport(&err))? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(SourceError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
 /// Empties a part (truncating a file can take a moment: not on an async thread).
 fn reset(part: &mut Part) -> Result<(), SourceError> {
     tokio::task::block_in_place(|| part.reset()).map_err(SourceError::Write)
 }
 
 fn transport(err: &reqwest::Error) -> SourceError {
-    // reqwest's own message ("error sending request for url (…)") repeats the
-    // URL the report already names; the causes say what went wrong.
-    let mut causes = Vec::new();
+    let text = describe_reqwest_error(err);
+    let mut source = std::error::Error::source(err);
     let mut tls = false;
+    while let Some(cause) = source {
+        tls |= is_tls_error(cause);
+        source = cause.source();
+    }
+    if tls {
+        // An untrusted certificate stays untrusted: no point in retrying.
+        SourceError::Tls(text)
+    } else {
+        SourceError::Transport(text)
+    }
+}
+
+/// What went wrong in a request, in words. reqwest's own message ("error
+/// sending request for url (…)") repeats the URL the report already names;
+/// the causes say what went wrong.
+pub fn describe_reqwest_error(err: &reqwest::Error) -> String {
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         causes.push(cause.to_string());
-        tls |= is_tls_error(cause);
         source = cause.source();
     }
     let mut text = if causes.is_empty() {
@@ -274,12 +314,7 @@ fn transport(err: &reqwest::Error) -> SourceError {
         // Keep credentials out of whatever still names the URL.
         text = text.replace(url.as_str(), &redact_url(url));
     }
-    if tls {
-        // An untrusted certificate stays untrusted: no point in retrying.
-        SourceError::Tls(text)
-    } else {
-        SourceError::Transport(text)
-    }
+    text
 }
 
 /// Whether `err` is a TLS failure. rustls errors arrive wrapped in

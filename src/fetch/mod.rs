@@ -25,12 +25,57 @@ use crate::progress::{Download, NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::lock::LockError;
 use crate::store::record::{
-    HttpValidators, ObjectKind, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp,
+    HttpValidators, ObjectKind, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp, Verification,
 };
 use crate::store::{Store, StoreError};
+use crate::torrent::fetch::{
+    Outcome as TorrentOutcome, TorrentInput, WaitMode, Want as TorrentWant,
+};
+use crate::torrent::ingest::{By, Ingest};
+use crate::torrent::metainfo::Metainfo;
+use crate::torrent::{self, Daemon, TorrentError, TorrentSettings, TorrentState};
 use part::{Finished, Part};
 
-pub use http::HttpSettings;
+pub use http::{HttpSettings, describe_reqwest_error};
+
+/// The largest `.torrent` file crp downloads.
+const METAINFO_LIMIT: u64 = 16 << 20;
+
+/// An error and its causes, on one line.
+fn error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The outcome of two ways to the same object, both failed or pending:
+/// pending wins (the object may yet arrive), else every failure is listed.
+fn merge(
+    a: Result<Fetched, FetchError>,
+    b: Result<Fetched, FetchError>,
+) -> Result<Fetched, FetchError> {
+    match (a, b) {
+        (Ok(fetched), _) | (_, Ok(fetched)) => Ok(fetched),
+        (Err(pending @ FetchError::Pending { .. }), _)
+        | (_, Err(pending @ FetchError::Pending { .. })) => Err(pending),
+        (
+            Err(FetchError::Failed {
+                resource,
+                mut failures,
+            }),
+            Err(FetchError::Failed { failures: more, .. }),
+        ) => {
+            failures.extend(more);
+            Err(FetchError::Failed { resource, failures })
+        }
+        (Err(err), _) => Err(err),
+    }
+}
 
 /// What to fetch, and for whom.
 #[derive(Debug, Clone)]
@@ -42,18 +87,22 @@ pub struct FetchRequest {
     pub size: Option<u64>,
     pub purpose: String,
     pub requested_by: Option<String>,
+    /// Keep seeding a torrent from the store once it is in.
+    pub seed: bool,
     /// The project reference recorded with a newly fetched object.
     pub user: Option<ObjectUse>,
 }
 
 /// An object that is now in the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fetched {
     pub sha256: Sha256Digest,
     pub size: u64,
     /// The source that delivered it; `None` when the store had it already
     /// (perhaps because another process fetched it while this one waited).
     pub source: Option<String>,
+    /// Set when a torrent delivered it: seeding or merely available.
+    pub torrent: Option<TorrentState>,
 }
 
 /// Why one source did not deliver.
@@ -84,6 +133,8 @@ pub enum SourceError {
     },
     #[error("failed to write to the store: {0}")]
     Write(#[source] std::io::Error),
+    #[error("{0}")]
+    Torrent(String),
 }
 
 impl SourceError {
@@ -122,8 +173,8 @@ pub enum FetchError {
         resource: Name,
         failures: Vec<SourceFailure>,
     },
-    #[error("`{resource}`: torrent sources need a transmission-daemon (not supported yet)")]
-    TorrentOnly { resource: Name },
+    #[error("`{resource}` is not complete yet: {state}")]
+    Pending { resource: Name, state: TorrentState },
     #[error("failed to store `{resource}`")]
     Store {
         resource: Name,
@@ -178,6 +229,51 @@ pub struct Fetcher {
     retry: RetryPolicy,
     jobs: Arc<Semaphore>,
     reporter: Arc<dyn Reporter>,
+    torrents: Arc<Torrents>,
+}
+
+/// How torrent sources are fetched: the daemon is connected to on first
+/// need, once for the whole run.
+#[derive(Debug)]
+pub struct Torrents {
+    settings: Option<TorrentSettings>,
+    wait: WaitMode,
+    daemon: tokio::sync::OnceCell<Result<Arc<Daemon>, String>>,
+}
+
+impl Torrents {
+    /// `settings` is `None` when torrents cannot be used (no store config
+    /// could be read); `wait` says whether to wait for them.
+    pub fn new(settings: Option<TorrentSettings>, wait: WaitMode) -> Self {
+        Self {
+            settings,
+            wait,
+            daemon: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The daemon, connected on first call. An unreachable daemon is an
+    /// error message (with what to do), the same for every torrent.
+    async fn daemon(&self) -> Result<(Arc<Daemon>, &TorrentSettings), String> {
+        let settings = self
+            .settings
+            .as_ref()
+            .ok_or_else(|| "torrent sources are not configured".to_owned())?;
+        let daemon = self
+            .daemon
+            .get_or_init(|| async {
+                Daemon::connect(settings)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|err| match err.hint() {
+                        Some(hint) => format!("{err}; {hint}"),
+                        None => err.to_string(),
+                    })
+            })
+            .await
+            .clone()?;
+        Ok((daemon, settings))
+    }
 }
 
 impl fmt::Debug for Fetcher {
@@ -207,6 +303,7 @@ impl Fetcher {
         retry: RetryPolicy,
         jobs: usize,
         reporter: Arc<dyn Reporter>,
+        torrents: Torrents,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             store,
@@ -214,21 +311,57 @@ impl Fetcher {
             retry,
             jobs: Arc::new(Semaphore::new(jobs.max(1))),
             reporter,
+            torrents: Arc::new(torrents),
         })
     }
 
-    /// Makes sure the requested object is in the store.
+    /// Makes sure the requested object is in the store. Direct sources
+    /// (http, files) are tried in order; torrent sources go to the daemon,
+    /// in parallel with the direct ones: whichever completes and verifies
+    /// first wins.
     pub async fn fetch(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
-        let sources: Vec<&SourceEntry> = request
-            .sources
-            .iter()
-            .filter(|s| !s.source.is_torrent())
-            .collect();
-        if sources.is_empty() {
-            return Err(FetchError::TorrentOnly {
-                resource: request.name.clone(),
-            });
+        if let Some(present) = request.sha256.and_then(|d| self.present(&d)) {
+            return Ok(present);
         }
+        let (torrent, direct): (Vec<&SourceEntry>, Vec<&SourceEntry>) =
+            request.sources.iter().partition(|s| s.source.is_torrent());
+        if torrent.is_empty() {
+            return self.fetch_direct(request, &direct).await;
+        }
+        let added = std::sync::Mutex::new(Vec::new());
+        if direct.is_empty() {
+            return self.fetch_torrents(request, &torrent, &added).await;
+        }
+        let direct_run = self.fetch_direct(request, &direct);
+        let torrent_run = self.fetch_torrents(request, &torrent, &added);
+        tokio::pin!(direct_run, torrent_run);
+        let (first, direct_first) = tokio::select! {
+            result = &mut direct_run => (result, true),
+            result = &mut torrent_run => (result, false),
+        };
+        let result = match (first, direct_first) {
+            (Ok(fetched), _) => Ok(fetched),
+            (Err(first), true) => merge(Err(first), torrent_run.await),
+            (Err(first), false) => merge(Err(first), direct_run.await),
+        };
+        if let Ok(fetched) = &result
+            && fetched
+                .source
+                .as_deref()
+                .is_some_and(|s| direct.iter().any(|d| d.source.to_string() == s))
+        {
+            let added = added.lock().expect("not poisoned").clone();
+            self.settle_torrents(&added).await;
+        }
+        result
+    }
+
+    /// Fetches from the direct sources (http, files), in order.
+    async fn fetch_direct(
+        &self,
+        request: &FetchRequest,
+        sources: &[&SourceEntry],
+    ) -> Result<Fetched, FetchError> {
         let what = format!("fetching `{}`", request.name);
         let store_err = |source: StoreError| FetchError::Store {
             resource: request.name.clone(),
@@ -253,7 +386,7 @@ impl Fetcher {
                 )
             }
             None => {
-                let key = source_key(&sources);
+                let key = source_key(sources);
                 let lock = self.store.lock_source(&key, &what, &*self.reporter).await?;
                 // Another project may have pinned these sources already
                 // (perhaps while this one waited): share what it got.
@@ -265,6 +398,7 @@ impl Fetcher {
                         sha256: known.sha256,
                         size: known.size,
                         source: None,
+                        torrent: None,
                     });
                 }
                 (
@@ -297,7 +431,7 @@ impl Fetcher {
                         .map_err(store_err)?;
                     if request.sha256.is_none() {
                         self.store
-                            .write_source(&source_key(&sources), &fetched.sha256, fetched.size)
+                            .write_source(&source_key(sources), &fetched.sha256, fetched.size)
                             .map_err(store_err)?;
                     }
                     return Ok(fetched);
@@ -329,6 +463,143 @@ impl Fetcher {
         })
     }
 
+    /// Fetches from torrent sources, in order, through the daemon. The
+    /// info-hashes it hands to the daemon are noted in `added`.
+    async fn fetch_torrents(
+        &self,
+        request: &FetchRequest,
+        sources: &[&SourceEntry],
+        added: &std::sync::Mutex<Vec<String>>,
+    ) -> Result<Fetched, FetchError> {
+        let mut failures = Vec::new();
+        for entry in sources {
+            let shown = entry.source.to_string();
+            let progress = self
+                .reporter
+                .download(request.name.as_str(), &shown, request.size);
+            let result = self
+                .fetch_torrent(request, &entry.source, &shown, &*progress, added)
+                .await;
+            progress.finish(matches!(result, Ok(TorrentOutcome::Done(_))));
+            match result {
+                Ok(TorrentOutcome::Done(done)) => {
+                    let mut state = TorrentState::available();
+                    if request.seed && self.torrents.settings.as_ref().is_some_and(|s| s.seed) {
+                        state.phase = torrent::TorrentPhase::Seeding;
+                    }
+                    return Ok(Fetched {
+                        sha256: done.sha256,
+                        size: done.size,
+                        source: Some(shown),
+                        torrent: Some(state),
+                    });
+                }
+                Ok(TorrentOutcome::Pending(state)) => {
+                    return Err(FetchError::Pending {
+                        resource: request.name.clone(),
+                        state,
+                    });
+                }
+                Err(error) => failures.push(SourceFailure {
+                    source: shown,
+                    error,
+                }),
+            }
+        }
+        Err(FetchError::Failed {
+            resource: request.name.clone(),
+            failures,
+        })
+    }
+
+    async fn fetch_torrent(
+        &self,
+        request: &FetchRequest,
+        source: &Source,
+        shown: &str,
+        progress: &dyn Download,
+        added: &std::sync::Mutex<Vec<String>>,
+    ) -> Result<TorrentOutcome, SourceError> {
+        let (daemon, settings) = self.torrents.daemon().await.map_err(SourceError::Torrent)?;
+        let input = match source {
+            Source::Magnet(magnet) => TorrentInput::Magnet {
+                link: magnet.link.clone(),
+                info_hash: magnet.info_hash.clone(),
+            },
+            Source::Torrent(file) => {
+                let bytes = match &**file {
+                    Source::File(path) => {
+                        fs_err::read(path).map_err(|source| SourceError::Read {
+                            path: path.clone(),
+                            source,
+                        })?
+                    }
+                    Source::Http(url) => self.http.get_small(url, METAINFO_LIMIT).await?,
+                    _ => unreachable!("a .torrent is a file or a URL"),
+                };
+                let meta = Metainfo::parse(bytes).map_err(|reason| {
+                    SourceError::Torrent(
+                        TorrentError::BadMetainfo {
+                            source_text: shown.to_owned(),
+                            reason,
+                        }
+                        .to_string(),
+                    )
+                })?;
+                TorrentInput::Metainfo(meta)
+            }
+            _ => unreachable!("only torrent sources come here"),
+        };
+        added
+            .lock()
+            .expect("not poisoned")
+            .push(input.info_hash().to_owned());
+        let ingest = Ingest {
+            store: &self.store,
+            daemon: &daemon,
+            settings,
+            reporter: &*self.reporter,
+            by: By::Sync,
+        };
+        let want = TorrentWant {
+            sha256: request.sha256,
+            size: request.size,
+            seed: request.seed,
+            user: request.user.as_ref(),
+            shown,
+        };
+        torrent::fetch::fetch(&ingest, &input, &want, self.torrents.wait, progress)
+            .await
+            .map_err(|err| SourceError::Torrent(error_text(&err)))
+    }
+
+    /// A direct source won the race: the torrents added for the same object
+    /// need not download it; they seed it from the store instead (or leave,
+    /// if seeding is off).
+    async fn settle_torrents(&self, info_hashes: &[String]) {
+        let Ok((daemon, settings)) = self.torrents.daemon().await else {
+            return;
+        };
+        let ingest = Ingest {
+            store: &self.store,
+            daemon: &daemon,
+            settings,
+            reporter: &*self.reporter,
+            by: By::Sync,
+        };
+        for info_hash in info_hashes {
+            if let Err(err) = ingest.run(info_hash, "daemon").await {
+                self.reporter.note(
+                    NoteKind::Warning,
+                    &format!(
+                        "torrent {info_hash} was not needed, and could not be settled: {}",
+                        error_text(&err)
+                    ),
+                );
+            }
+        }
+    }
+
     fn present(&self, digest: &Sha256Digest) -> Option<Fetched> {
         let stat = self.store.object_stat(digest)?;
         // A directory's size is in its record; listing it would read the tree.
@@ -340,6 +611,7 @@ impl Fetcher {
             sha256: *digest,
             size: size.unwrap_or(0),
             source: None,
+            torrent: None,
         })
     }
 
@@ -473,6 +745,13 @@ impl Fetcher {
                 requested_by: request.requested_by.clone(),
                 fetched_at: now,
                 verified_at: now,
+                verification: if request.sha256.is_some() {
+                    Verification::Manifest
+                } else {
+                    Verification::FirstUse
+                },
+                info_hash: None,
+                origin: None,
                 http: None,
                 projects: Vec::new(),
             },
@@ -492,6 +771,7 @@ impl Fetcher {
             sha256: digest,
             size,
             source: (!already).then(|| source.to_owned()),
+            torrent: None,
         })
     }
 }

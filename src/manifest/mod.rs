@@ -59,6 +59,8 @@ pub struct Resource {
     pub size: Option<u64>,
     pub purpose: String,
     pub requested_by: Option<String>,
+    /// Keep seeding torrent sources from the store (`seed`, default true).
+    pub seed: bool,
     /// The name's span in `[resources.NAME]`, for diagnostics about the entry.
     pub span: Range<usize>,
 }
@@ -172,6 +174,7 @@ impl Manifest {
                     size: raw.size.map(|s| s.0),
                     purpose: raw.purpose.0,
                     requested_by: raw.requested_by,
+                    seed: raw.seed.unwrap_or(true),
                     span: parsed.name_span,
                 }
             })

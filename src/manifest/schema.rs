@@ -90,6 +90,15 @@ pub struct RawResource {
     #[serde(default)]
     #[schemars(with = "String")]
     pub requested_by: Option<String>,
+    /// For torrent sources: keep seeding from the store once it is in
+    /// (unless the store's configuration turns seeding off).
+    #[serde(default)]
+    #[schemars(with = "bool", default = "default_seed")]
+    pub seed: Option<bool>,
+}
+
+fn default_seed() -> bool {
+    true
 }
 
 /// How a resource appears in the project.

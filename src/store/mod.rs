@@ -430,6 +430,22 @@ impl Store {
         .await
     }
 
+    /// Excludes other processes from adding or ingesting this torrent.
+    pub async fn lock_torrent(
+        &self,
+        info_hash: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        lock::acquire(
+            &self.lock_path("torrents", info_hash),
+            what,
+            reporter,
+            self.lock_timeout,
+        )
+        .await
+    }
+
     /// Excludes other processes from fetching from this source when the
     /// digest is not known yet (trust on first use).
     pub async fn lock_source(
@@ -490,7 +506,7 @@ pub fn stat_object(path: &Path) -> Option<ObjectStat> {
     }
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
     match fs_err::read(path) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes)
@@ -511,7 +527,7 @@ fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     let bytes = json_bytes(value);
     with_parent(path, || fsutil::write_atomic(path, &bytes))?;
     Ok(())

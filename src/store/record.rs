@@ -69,6 +69,19 @@ pub enum ObjectKind {
     Directory,
 }
 
+/// What an object's bytes were checked against when they arrived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verification {
+    /// The sha256 a manifest declared.
+    #[default]
+    Manifest,
+    /// Nothing yet: trusted on first use, and pinned into the manifest.
+    FirstUse,
+    /// Nothing: no manifest asked for it (a torrent from the watch folder).
+    Unverified,
+}
+
 /// What the store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
@@ -89,6 +102,17 @@ pub struct ObjectRecord {
     pub requested_by: Option<String>,
     pub fetched_at: Timestamp,
     pub verified_at: Timestamp,
+    /// What the bytes were checked against.
+    #[serde(default)]
+    pub verification: Verification,
+    /// For objects that came over BitTorrent: the v1 info-hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_hash: Option<String>,
+    /// How an object nobody asked for through a manifest arrived:
+    /// `watch-folder` (a `.torrent` dropped into the store's watch folder) or
+    /// `daemon` (added to the daemon some other way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// HTTP validators of the response that delivered the bytes, so a later
     /// check can tell whether the upstream file changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

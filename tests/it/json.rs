@@ -36,7 +36,13 @@ fn plan_sync_and_status_documents() {
         (a.name.as_str(), a.action, a.sha256, a.size),
         ("a", Action::Fetch, Some(digest), Some(4096))
     );
-    assert_eq!(a.fetch, Some(FetchStep::Download { pin: false }));
+    assert_eq!(
+        a.fetch,
+        Some(FetchStep {
+            pin: false,
+            torrent: false
+        })
+    );
     assert_eq!(a.link, LinkStep::Create);
     assert_eq!(a.source, server.url("a.bin"));
     assert_eq!((b.action, b.sha256), (Action::FetchAndPin, None));

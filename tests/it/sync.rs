@@ -394,29 +394,6 @@ fn a_new_hash_relinks() {
 }
 
 #[test]
-fn torrent_sources_are_reported_as_not_supported_yet() {
-    let ctx = TestContext::new();
-    ctx.write_manifest(
-        "[project]\nname = \"demo\"\n\n[resources.film]\nsource = \"magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=film\"\npurpose = \"a film\"\n",
-    );
-    let plan = ctx.crp(&["plan"]);
-    plan.success();
-    assert!(
-        plan.stdout.contains(
-            "blocked      film  torrent sources need a transmission-daemon (not supported yet)"
-        ),
-        "{plan}"
-    );
-    let run = ctx.crp(&["sync"]);
-    run.code(1);
-    assert!(
-        run.stdout
-            .contains("torrent sources need a transmission-daemon (not supported yet)"),
-        "{run}"
-    );
-}
-
-#[test]
 fn a_folder_that_is_not_a_store_is_refused() {
     let ctx = TestContext::new();
     let digest = ctx.write_file("data/a.bin", b"a");

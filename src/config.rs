@@ -1,0 +1,113 @@
+//! The store's configuration: `<store>/meta/config.toml`, overridden by
+//! environment variables.
+//!
+//! ```toml
+//! [torrent]
+//! rpc_url = "http://127.0.0.1:9091/transmission/rpc"  # CRP_TRANSMISSION_URL
+//! user = "crp"                                          # CRP_TRANSMISSION_USER
+//! password = "…"                                        # CRP_TRANSMISSION_PASSWORD
+//! timeout = "30s"                                       # CRP_TRANSMISSION_TIMEOUT
+//! seed = true         # keep seeding from the store after a download
+//! seed_ratio = 2.0    # stop seeding at this upload ratio
+//! seed_time = "7d"    # stop seeding after this long
+//! ```
+//!
+//! Every key is optional. The file belongs to whoever looks after the store;
+//! crp never writes it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::diagnostic::Diagnostic;
+use crate::manifest::ManifestError;
+
+/// Where transmission's RPC listens unless told otherwise.
+pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:9091/transmission/rpc";
+
+/// The store's configuration, as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub torrent: TorrentConfig,
+}
+
+/// `[torrent]`: the daemon and seeding.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorrentConfig {
+    pub rpc_url: Option<Url>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub timeout: Option<Duration>,
+    pub seed: Option<bool>,
+    pub seed_ratio: Option<f64>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub seed_time: Option<Duration>,
+}
+
+impl fmt::Debug for TorrentConfig {
+    /// The password is never shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TorrentConfig")
+            .field(
+                "rpc_url",
+                &self.rpc_url.as_ref().map(crate::source::redact_url),
+            )
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "****"))
+            .field("timeout", &self.timeout)
+            .field("seed", &self.seed)
+            .field("seed_ratio", &self.seed_ratio)
+            .field("seed_time", &self.seed_time)
+            .finish()
+    }
+}
+
+/// Durations written as people write them ("30s", "7d").
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text)
+            .map(Some)
+            .map_err(|err| serde::de::Error::custom(format!("invalid duration `{text}`: {err}")))
+    }
+}
+
+/// The file's path in a store.
+pub fn path(store_root: &Path) -> PathBuf {
+    store_root.join("meta").join("config.toml")
+}
+
+impl Config {
+    /// Reads `<store>/meta/config.toml`; a missing file is an empty one.
+    /// Problems are reported like manifest problems, at `file:line:col`.
+    pub fn load(store_root: &Path) -> Result<Self, ManifestError> {
+        let path = path(store_root);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => return Err(ManifestError::Read { path, source }),
+        };
+        toml::from_str(&text).map_err(|err| {
+            let diagnostic = Diagnostic::new("invalid store configuration", err.span())
+                .label(err.message().to_owned());
+            ManifestError::Invalid(Box::new(crate::diagnostic::Report {
+                path: path.display().to_string(),
+                text,
+                diagnostics: vec![diagnostic],
+            }))
+        })
+    }
+}

@@ -1,0 +1,391 @@
+//! A completed torrent becomes an object: verified, moved into the store,
+//! and seeded from there. `crp sync` and `crp hook torrent-done` both come
+//! here, under the torrent's lock, so whichever is first does the work and
+//! the other finds it done.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{
+    CompletionLine, Daemon, Ingested, TorrentError, TorrentRecord, TorrentSettings, TorrentView,
+    log_completion,
+};
+use crate::digest::{Sha256Digest, hash_file};
+use crate::fetch::add_use;
+use crate::progress::{NoteKind, Reporter};
+use crate::store::lock::LockError;
+use crate::store::record::{ObjectKind, ObjectRecord, RECORD_VERSION, Timestamp, Verification};
+use crate::store::{Store, StoreError};
+use crate::tree::{TreeError, hash_tree};
+
+/// Why a completed torrent did not become an object.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(
+        "the torrent's data does not match the manifest:\n    expected {expected}\n    actual   {actual}\n  it was quarantined in `{}` and never became an object",
+        quarantined.display()
+    )]
+    Mismatch {
+        expected: Sha256Digest,
+        actual: Sha256Digest,
+        quarantined: PathBuf,
+    },
+    #[error("the torrent's data is not at `{}`", .0.display())]
+    Missing(PathBuf),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("failed to move the torrent's data into the store")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Torrent(#[from] TorrentError),
+}
+
+/// Who is ingesting, for the completion log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Sync,
+    Hook,
+}
+
+/// What ingestion needs.
+#[derive(Clone, Copy)]
+pub struct Ingest<'a> {
+    pub store: &'a Store,
+    pub daemon: &'a Daemon,
+    pub settings: &'a TorrentSettings,
+    pub reporter: &'a dyn Reporter,
+    pub by: By,
+}
+
+impl std::fmt::Debug for Ingest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("store", self.store)
+            .field("by", &self.by)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingest<'_> {
+    /// Turns the completed torrent `info_hash` into an object. `unrequested`
+    /// describes where it came from when no record asked for it
+    /// (`watch-folder` or `daemon`).
+    pub async fn run(&self, info_hash: &str, unrequested: &str) -> Result<Ingested, IngestError> {
+        let store = self.store;
+        let _lock = store
+            .lock_torrent(
+                info_hash,
+                &format!("ingesting torrent {info_hash}"),
+                self.reporter,
+            )
+            .await?;
+        let mut record = store.read_torrent(info_hash)?;
+        let view = self.daemon.get(info_hash).await?;
+        // Done already, by the hook or another sync.
+        if let Some(done) = record.as_ref().and_then(|r| r.ingested.clone())
+            && store.has_object(&done.sha256)
+        {
+            self.log_already(view.as_ref(), info_hash, &done);
+            return Ok(done);
+        }
+        let view = view.ok_or(TorrentError::Vanished)?;
+        let data = view.data_path();
+        // Seeding from the store already: its data is an object.
+        if view.download_dir == store.seeding_dir(info_hash)
+            && let Some(done) = seeded_object(store, &data)
+        {
+            self.log_already(Some(&view), info_hash, &done);
+            return Ok(done);
+        }
+        let expected = record.as_ref().and_then(|r| r.sha256);
+        self.daemon.stop(info_hash).await?;
+
+        let (digest, kind, size) = if let Some(expected) = expected.filter(|d| store.has_object(d))
+        {
+            // The object arrived another way (an https mirror): whatever the
+            // torrent got is not needed, and it seeds from the object.
+            let stat = store.object_stat(&expected).expect("present");
+            let size = stat.size.unwrap_or(view.total_size);
+            for leftover in [
+                data.clone(),
+                data.with_file_name(format!("{}.part", view.name)),
+            ] {
+                if fs_err::symlink_metadata(&leftover).is_ok() {
+                    remove_data(&leftover)?;
+                }
+            }
+            (expected, stat.kind, size)
+        } else {
+            if fs_err::symlink_metadata(&data).is_err() {
+                return Err(IngestError::Missing(data));
+            }
+            let data_for_hash = data.clone();
+            let (digest, kind, size) =
+                tokio::task::spawn_blocking(move || digest_of(&data_for_hash))
+                    .await
+                    .expect("hashing does not panic")?;
+            if let Some(expected) = expected
+                && expected != digest
+            {
+                return Err(self.refuse(&view, &data, expected, digest).await);
+            }
+            if store.has_object(&digest) {
+                remove_data(&data)?;
+            } else {
+                match kind {
+                    ObjectKind::File => {
+                        let file = fs_err::File::open(&data)?.into_file();
+                        store.publish(file, &data, &digest)?;
+                    }
+                    ObjectKind::Directory => {
+                        store.publish_dir(&data, &digest)?;
+                    }
+                }
+            }
+            (digest, kind, size)
+        };
+        let _ = fs_err::remove_dir(store.torrent_download_dir(info_hash));
+
+        self.write_object_record(record.as_ref(), &view, digest, kind, size, unrequested)?;
+        let seed = self.settings.seed && record.as_ref().is_none_or(|r| r.seed);
+        if seed {
+            self.seed(&view, &digest).await?;
+        } else {
+            self.daemon.remove(info_hash, false).await?;
+        }
+        let ingested = Ingested {
+            sha256: digest,
+            kind,
+            size,
+            at: Timestamp::now(),
+        };
+        let mut updated = record.take().unwrap_or_else(|| TorrentRecord {
+            schema_version: RECORD_VERSION,
+            info_hash: info_hash.to_owned(),
+            source: unrequested.to_owned(),
+            sha256: None,
+            size: None,
+            requested_for: None,
+            seed,
+            added_at: Timestamp::now(),
+            ingested: None,
+        });
+        updated.ingested = Some(ingested.clone());
+        store.write_torrent(&updated)?;
+        store.sync_dirs()?;
+        self.log(&view, "ingested", Some(digest), None);
+        Ok(ingested)
+    }
+
+    /// Quarantines data that does not match, and drops the torrent.
+    async fn refuse(
+        &self,
+        view: &TorrentView,
+        data: &Path,
+        expected: Sha256Digest,
+        actual: Sha256Digest,
+    ) -> IngestError {
+        let quarantined = match self
+            .store
+            .quarantine(data, &format!("torrent-{}", view.info_hash))
+        {
+            Ok(path) => path,
+            Err(err) => return err.into(),
+        };
+        if let Err(err) = self.daemon.remove(&view.info_hash, false).await {
+            self.reporter.note(
+                NoteKind::Warning,
+                &format!("could not remove the torrent from the daemon: {err}"),
+            );
+        }
+        self.log(
+            view,
+            "mismatch",
+            Some(actual),
+            Some(format!("expected {expected}")),
+        );
+        IngestError::Mismatch {
+            expected,
+            actual,
+            quarantined,
+        }
+    }
+
+    /// Points the daemon at the object, through `seeding/<infohash>/<name>`,
+    /// and lets it seed from there.
+    async fn seed(&self, view: &TorrentView, digest: &Sha256Digest) -> Result<(), IngestError> {
+        let dir = self.store.seeding_dir(&view.info_hash);
+        fs_err::create_dir_all(&dir)?;
+        let link = dir.join(&view.name);
+        let _ = fs_err::remove_file(&link);
+        std::os::unix::fs::symlink(self.store.object_path(digest), &link)
+            .map_err(|err| crate::fsutil::with_path(err, &link))?;
+        self.daemon.set_location(&view.info_hash, &dir).await?;
+        self.daemon.verify(&view.info_hash).await?;
+        self.daemon
+            .wait_verified(&view.info_hash, Duration::from_secs(600))
+            .await?;
+        self.daemon.start(&view.info_hash).await?;
+        if let Some(ratio) = self.settings.seed_ratio {
+            self.daemon.set_seed_ratio(&view.info_hash, ratio).await?;
+        }
+        Ok(())
+    }
+
+    fn write_object_record(
+        &self,
+        record: Option<&TorrentRecord>,
+        view: &TorrentView,
+        digest: Sha256Digest,
+        kind: ObjectKind,
+        size: u64,
+        unrequested: &str,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        let mut object = self
+            .store
+            .read_object_record(&digest)?
+            .unwrap_or_else(|| ObjectRecord {
+                schema_version: RECORD_VERSION,
+                sha256: digest,
+                kind,
+                size,
+                source: record.map_or_else(|| unrequested.to_owned(), |r| r.source.clone()),
+                sources: record.map(|r| vec![r.source.clone()]).unwrap_or_default(),
+                purpose: record
+                    .and_then(|r| r.requested_for.as_ref())
+                    .map_or_else(|| describe(unrequested), |u| u.purpose.clone()),
+                requested_by: record
+                    .and_then(|r| r.requested_for.as_ref())
+                    .and_then(|u| u.requested_by.clone()),
+                fetched_at: now,
+                verified_at: now,
+                verification: match record {
+                    Some(TorrentRecord {
+                        sha256: Some(_), ..
+                    }) => Verification::Manifest,
+                    Some(_) => Verification::FirstUse,
+                    None => Verification::Unverified,
+                },
+                info_hash: Some(view.info_hash.clone()),
+                origin: record.is_none().then(|| unrequested.to_owned()),
+                http: None,
+                projects: Vec::new(),
+            });
+        if let Some(user) = record.and_then(|r| r.requested_for.as_ref()) {
+            add_use(&mut object, user);
+        }
+        object
+            .info_hash
+            .get_or_insert_with(|| view.info_hash.clone());
+        self.store.write_object_record(&object)
+    }
+
+    /// The hook logs every completion it is told of, even one that was
+    /// ingested already (by a sync that was waiting for it).
+    fn log_already(&self, view: Option<&TorrentView>, info_hash: &str, done: &Ingested) {
+        if self.by == By::Hook {
+            let name = view.map_or_else(String::new, |v| v.name.clone());
+            self.log_line(
+                &name,
+                info_hash,
+                done.size,
+                "already-in-store",
+                Some(done.sha256),
+                None,
+            );
+        }
+    }
+
+    fn log(
+        &self,
+        view: &TorrentView,
+        result: &str,
+        sha256: Option<Sha256Digest>,
+        detail: Option<String>,
+    ) {
+        self.log_line(
+            &view.name,
+            &view.info_hash,
+            view.total_size,
+            result,
+            sha256,
+            detail,
+        );
+    }
+
+    fn log_line(
+        &self,
+        name: &str,
+        info_hash: &str,
+        size: u64,
+        result: &str,
+        sha256: Option<Sha256Digest>,
+        detail: Option<String>,
+    ) {
+        let line = CompletionLine {
+            time: Timestamp::now(),
+            name: name.to_owned(),
+            info_hash: info_hash.to_owned(),
+            size,
+            result: result.to_owned(),
+            sha256,
+            by: match self.by {
+                By::Sync => "sync".into(),
+                By::Hook => "hook".into(),
+            },
+            detail,
+        };
+        if let Err(err) = log_completion(self.store, &line) {
+            self.reporter.note(
+                NoteKind::Warning,
+                &format!("could not write the completion log: {err}"),
+            );
+        }
+    }
+}
+
+fn describe(origin: &str) -> String {
+    match origin {
+        "watch-folder" => "dropped into the store's watch folder".to_owned(),
+        _ => "added to the daemon outside crp".to_owned(),
+    }
+}
+
+/// The digest, kind and size of a file or a folder.
+fn digest_of(path: &Path) -> Result<(Sha256Digest, ObjectKind, u64), IngestError> {
+    let meta = fs_err::symlink_metadata(path)?;
+    if meta.is_dir() {
+        let tree = hash_tree(path)?;
+        Ok((tree.digest, ObjectKind::Directory, tree.size()))
+    } else {
+        let (digest, size) = hash_file(path)?;
+        Ok((digest, ObjectKind::File, size))
+    }
+}
+
+/// The object a seeding link points at.
+fn seeded_object(store: &Store, link: &Path) -> Option<Ingested> {
+    let target = fs_err::read_link(link).ok()?;
+    let digest: Sha256Digest = target.file_name()?.to_str()?.parse().ok()?;
+    let stat = store.object_stat(&digest)?;
+    let record = store.read_object_record(&digest).ok().flatten();
+    Some(Ingested {
+        sha256: digest,
+        kind: stat.kind,
+        size: record.map_or(stat.size.unwrap_or(0), |r| r.size),
+        at: Timestamp::now(),
+    })
+}
+
+fn remove_data(path: &Path) -> std::io::Result<()> {
+    if fs_err::symlink_metadata(path)?.is_dir() {
+        fs_err::remove_dir_all(path)
+    } else {
+        fs_err::remove_file(path)
+    }
+}
