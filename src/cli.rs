@@ -114,6 +114,10 @@ pub struct DaemonStartArgs {
     /// peer exchange or port forwarding (for tests and air-gapped machines)
     #[arg(long)]
     pub loopback: bool,
+
+    /// The RPC port on 127.0.0.1 [default: 9091 if free; 0 for any free port]
+    #[arg(long, value_name = "PORT")]
+    pub rpc_port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]

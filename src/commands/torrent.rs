@@ -31,7 +31,7 @@ pub(super) async fn daemon(
             } else {
                 Peers::Everywhere
             };
-            let started = daemon::start(&store, peers).await?;
+            let started = daemon::start(&store, peers, args.rpc_port).await?;
             let verb = if started.already {
                 "is already running"
             } else {

@@ -332,17 +332,21 @@ impl Fetcher {
         if direct.is_empty() {
             return self.fetch_torrents(request, &torrent, &added).await;
         }
-        let direct_run = self.fetch_direct(request, &direct);
-        let torrent_run = self.fetch_torrents(request, &torrent, &added);
-        tokio::pin!(direct_run, torrent_run);
-        let (first, direct_first) = tokio::select! {
-            result = &mut direct_run => (result, true),
-            result = &mut torrent_run => (result, false),
-        };
-        let result = match (first, direct_first) {
-            (Ok(fetched), _) => Ok(fetched),
-            (Err(first), true) => merge(Err(first), torrent_run.await),
-            (Err(first), false) => merge(Err(first), direct_run.await),
+        let result = {
+            let direct_run = self.fetch_direct(request, &direct);
+            let torrent_run = self.fetch_torrents(request, &torrent, &added);
+            tokio::pin!(direct_run, torrent_run);
+            let (first, direct_first) = tokio::select! {
+                result = &mut direct_run => (result, true),
+                result = &mut torrent_run => (result, false),
+            };
+            match (first, direct_first) {
+                (Ok(fetched), _) => Ok(fetched),
+                (Err(first), true) => merge(Err(first), torrent_run.await),
+                (Err(first), false) => merge(Err(first), direct_run.await),
+            }
+            // The loser is dropped here, with any lock it held: settling
+            // below takes the torrent's lock again.
         };
         if let Ok(fetched) = &result
             && fetched

@@ -99,7 +99,11 @@ pub struct Started {
 }
 
 /// Starts the store's private daemon, unless it runs already.
-pub async fn start(store: &Store, peers: Peers) -> Result<Started, DaemonError> {
+pub async fn start(
+    store: &Store,
+    peers: Peers,
+    rpc_port: Option<u16>,
+) -> Result<Started, DaemonError> {
     if let Some(state) = running(store) {
         return Ok(Started {
             state,
@@ -112,8 +116,12 @@ pub async fn start(store: &Store, peers: Peers) -> Result<Started, DaemonError> 
     for dir in [&config, &downloads, &store.watch_dir()] {
         fs_err::create_dir_all(dir)?;
     }
-    let rpc_port = free_port(9091)?;
-    let peer_port = free_port(51413)?;
+    let rpc_port = match rpc_port {
+        None => free_port(9091)?,
+        Some(0) => free_port(0)?,
+        Some(port) => port,
+    };
+    let peer_port = free_port(if peers == Peers::Loopback { 0 } else { 51413 })?;
     let hook = write_hook(store, &config)?;
     let loopback = peers == Peers::Loopback;
     let settings = serde_json::json!({
@@ -191,6 +199,11 @@ pub async fn start(store: &Store, peers: Peers) -> Result<Started, DaemonError> 
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", rpc_port)).is_err() {
         if Instant::now() >= deadline || !alive(pid) {
+            // Leave nothing behind that nobody will stop.
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            let _ = fs_err::remove_file(state_path(store));
             return Err(DaemonError::NoAnswer {
                 url: rpc_url.to_string(),
                 log,
@@ -246,10 +259,9 @@ fn shell_quote(text: &str) -> String {
 
 /// `preferred` if nothing listens there, else any free port.
 fn free_port(preferred: u16) -> std::io::Result<u16> {
-    match TcpListener::bind(("127.0.0.1", preferred)) {
-        Ok(_) => Ok(preferred),
-        Err(_) => Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port()),
-    }
+    let listener = TcpListener::bind(("127.0.0.1", preferred))
+        .or_else(|_| TcpListener::bind(("127.0.0.1", 0)))?;
+    Ok(listener.local_addr()?.port())
 }
 
 fn which(program: &str) -> Option<PathBuf> {

@@ -102,6 +102,7 @@ pub async fn fetch(
             seed: want.seed,
             added_at: record.map_or_else(Timestamp::now, |r| r.added_at),
             ingested: None,
+            refused: None,
         })?;
         if known.is_none() {
             let what = match input {
@@ -118,9 +119,18 @@ pub async fn fetch(
     let mut checked = matches!(input, TorrentInput::Metainfo(_));
     loop {
         let Some(view) = daemon.get(&info_hash).await? else {
-            // The hook may have ingested it and, not seeding, removed it.
-            if let Some(done) = store.read_torrent(&info_hash)?.and_then(|r| r.ingested) {
+            // The hook may have ingested it and, not seeding, removed it, or
+            // refused it.
+            let record = store.read_torrent(&info_hash)?;
+            if let Some(done) = record.as_ref().and_then(|r| r.ingested.clone()) {
                 return Ok(Outcome::Done(done));
+            }
+            if let Some((expected, refused)) = record.and_then(|r| Some((r.sha256?, r.refused?))) {
+                return Err(IngestError::Mismatch {
+                    expected,
+                    actual: refused.actual,
+                    quarantined: refused.quarantined,
+                });
             }
             return Err(TorrentError::Vanished.into());
         };

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    CompletionLine, Daemon, Ingested, TorrentError, TorrentRecord, TorrentSettings, TorrentView,
-    log_completion,
+    CompletionLine, Daemon, Ingested, Refused, TorrentError, TorrentRecord, TorrentSettings,
+    TorrentView, log_completion,
 };
 use crate::digest::{Sha256Digest, hash_file};
 use crate::fetch::add_use;
@@ -131,7 +131,19 @@ impl Ingest<'_> {
             if let Some(expected) = expected
                 && expected != digest
             {
-                return Err(self.refuse(&view, &data, expected, digest).await);
+                let err = self.refuse(&view, &data, expected, digest).await;
+                // Whoever waits for this torrent learns why it left.
+                if let (IngestError::Mismatch { quarantined, .. }, Some(mut record)) =
+                    (&err, record.take())
+                {
+                    record.refused = Some(Refused {
+                        actual: digest,
+                        quarantined: quarantined.clone(),
+                        at: Timestamp::now(),
+                    });
+                    store.write_torrent(&record)?;
+                }
+                return Err(err);
             }
             if store.has_object(&digest) {
                 remove_data(&data)?;
@@ -173,6 +185,7 @@ impl Ingest<'_> {
             seed,
             added_at: Timestamp::now(),
             ingested: None,
+            refused: None,
         });
         updated.ingested = Some(ingested.clone());
         store.write_torrent(&updated)?;

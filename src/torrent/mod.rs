@@ -275,6 +275,17 @@ pub struct TorrentRecord {
     /// Set once its data is an object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingested: Option<Ingested>,
+    /// Set when its data did not match and was quarantined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refused>,
+}
+
+/// Data that did not match what the manifest declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    pub actual: Sha256Digest,
+    pub quarantined: PathBuf,
+    pub at: Timestamp,
 }
 
 fn yes() -> bool {

@@ -41,6 +41,8 @@ impl TestContext {
             .env("HOME", &self.home)
             .env("CRP_STORE", &self.store)
             .env("CRP_HTTP_TIMEOUT", "5")
+            // A lock held by mistake fails a test instead of hanging it.
+            .env("CRP_LOCK_TIMEOUT", "60")
             .env("NO_COLOR", "1")
             .current_dir(&self.project)
             .stdin(Stdio::null());

@@ -10,3 +10,4 @@ mod json;
 mod manifest_errors;
 mod server;
 mod sync;
+mod torrents;

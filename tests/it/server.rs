@@ -198,7 +198,10 @@ fn serve<S: Read + Write>(mut stream: S, state: &Mutex<State>) -> std::io::Resul
         let mut reader = BufReader::new(&mut stream);
         let mut line = String::new();
         reader.read_line(&mut line)?;
-        let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        // Routes and the log go by path; a tracker's query string is not
+        // part of it.
+        let target = line.split_whitespace().nth(1).unwrap_or("/");
+        let path = target.split('?').next().unwrap_or("/").to_owned();
         let mut range = None;
         loop {
             let mut header = String::new();
@@ -258,14 +261,15 @@ fn respond_status(out: &mut impl Write, status: u16) -> std::io::Result<u16> {
     Ok(status)
 }
 
-/// The first byte of a `bytes=N-` range.
-fn range_start(range: Option<&str>) -> Option<usize> {
-    range?
-        .strip_prefix("bytes=")?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
+/// A `bytes=START-` or `bytes=START-END` range (END inclusive).
+fn parse_range(range: Option<&str>) -> Option<(usize, Option<usize>)> {
+    let (start, end) = range?.strip_prefix("bytes=")?.split_once('-')?;
+    let end = if end.trim().is_empty() {
+        None
+    } else {
+        Some(end.trim().parse().ok()?)
+    };
+    Some((start.trim().parse().ok()?, end))
 }
 
 fn respond(
@@ -290,9 +294,9 @@ fn respond(
         let _ = out.write_all(&filler);
         return Ok((200, (body.len() + extra) as u64));
     }
-    let start = match (range_start(range), &route.behavior) {
-        (_, Behavior::NoRange) | (None, _) => 0,
-        (Some(start), _) if start >= body.len() => {
+    let range = match (parse_range(range), &route.behavior) {
+        (_, Behavior::NoRange) | (None, _) => None,
+        (Some((start, _)), _) if start >= body.len() => {
             write!(
                 out,
                 "HTTP/1.1 416 {}\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -301,13 +305,18 @@ fn respond(
             )?;
             return Ok((416, 0));
         }
-        (Some(start), _) => start,
+        (Some((start, end)), _) => {
+            Some((start, end.map_or(body.len() - 1, |e| e.min(body.len() - 1))))
+        }
     };
-    let status = if start > 0 { 206 } else { 200 };
+    let (status, start, end) = match range {
+        Some((start, end)) => (206, start, end),
+        None => (200, 0, body.len().saturating_sub(1)),
+    };
+    let len = if body.is_empty() { 0 } else { end + 1 - start };
     let mut head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nETag: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Length: {len}\r\nETag: {}\r\nConnection: close\r\n",
         reason(status),
-        body.len() - start,
         route.etag
     );
     if !matches!(route.behavior, Behavior::NoRange) {
@@ -315,14 +324,13 @@ fn respond(
     }
     if status == 206 {
         head.push_str(&format!(
-            "Content-Range: bytes {start}-{}/{}\r\n",
-            body.len() - 1,
+            "Content-Range: bytes {start}-{end}/{}\r\n",
             body.len()
         ));
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
-    let rest = &body[start..];
+    let rest = &body[start..start + len];
     let mut sent = 0u64;
     let mut send = |bytes: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
         out.write_all(bytes)?;

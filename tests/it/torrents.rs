@@ -1,0 +1,739 @@
+//! Torrent sources against a real transmission-daemon on 127.0.0.1.
+//!
+//! Each test starts the store's own daemon with `crp torrent daemon start
+//! --loopback` (and stops it when done), serves the data from the test's
+//! HTTP server as a web seed (BEP 19, which needs `Range`), and, for magnet
+//! links, from an `aria2c` seeder introduced by a tracker on that server:
+//! two transmission daemons will not swarm over loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crp::digest::Sha256Digest;
+use crp::report::{DaemonDocument, PlanDocument, SyncDocument};
+use crp::torrent::{Daemon, TorrentPhase, TorrentSettings, TorrentView, UrlOrigin};
+use lava_torrent::bencode::BencodeElem;
+use lava_torrent::torrent::v1::TorrentBuilder;
+
+use crate::common::{Run, TestContext, bytes, files_under};
+use crate::server::{Behavior, Server};
+
+/// The store's private daemon, stopped when dropped.
+struct PrivateDaemon<'a> {
+    ctx: &'a TestContext,
+    url: String,
+    pid: i32,
+}
+
+impl<'a> PrivateDaemon<'a> {
+    fn start(ctx: &'a TestContext) -> Self {
+        let run = ctx.crp(&[
+            "torrent",
+            "daemon",
+            "start",
+            "--loopback",
+            "--rpc-port",
+            "0",
+            "--format",
+            "json",
+        ]);
+        run.success();
+        let doc: DaemonDocument = run.json();
+        assert!(doc.running);
+        Self {
+            ctx,
+            url: doc.rpc_url.expect("the daemon's URL"),
+            pid: doc.pid.expect("the daemon's pid"),
+        }
+    }
+
+    /// The daemon's view of a torrent, through crp's own client.
+    fn get(&self, info_hash: &str) -> Option<TorrentView> {
+        block_on(async {
+            let daemon = Daemon::connect(&settings(&self.url))
+                .await
+                .expect("the daemon answers");
+            daemon.get(info_hash).await.expect("torrent-get works")
+        })
+    }
+
+    fn count(&self) -> usize {
+        block_on(async {
+            let daemon = Daemon::connect(&settings(&self.url))
+                .await
+                .expect("the daemon answers");
+            daemon.list().await.expect("torrent-get works").len()
+        })
+    }
+}
+
+impl Drop for PrivateDaemon<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .ctx
+            .command()
+            .args(["torrent", "daemon", "stop"])
+            .output();
+    }
+}
+
+fn settings(url: &str) -> TorrentSettings {
+    TorrentSettings {
+        rpc_url: url.parse().unwrap(),
+        auth: None,
+        timeout: Duration::from_secs(10),
+        origin: UrlOrigin::Environment,
+        seed: true,
+        seed_ratio: None,
+        seed_time: None,
+    }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// A `.torrent` for `path` (a file or a folder) with a web seed and,
+/// optionally, a tracker. Returns its bytes and info-hash.
+fn make_torrent(path: &Path, web_seed: &str, tracker: Option<&str>) -> (Vec<u8>, String) {
+    let mut builder = TorrentBuilder::new(path, 32 * 1024)
+        .set_num_threads(1)
+        .add_extra_field("url-list".into(), BencodeElem::String(web_seed.into()));
+    if let Some(tracker) = tracker {
+        builder = builder.set_announce(Some(tracker.into()));
+    }
+    let torrent = builder.build().expect("a torrent builds");
+    let hash = torrent.info_hash();
+    (torrent.encode().expect("a torrent encodes"), hash)
+}
+
+/// Serves `file` (under the test's `seed/`) as a web seed, and returns the
+/// `.torrent` written beside the manifest.
+fn single_file(
+    ctx: &TestContext,
+    server: &Server,
+    name: &str,
+    content: &[u8],
+    behavior: Behavior,
+) -> (PathBuf, String) {
+    let seed_dir = ctx.root.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::write(seed_dir.join(name), content).unwrap();
+    server.route(&format!("ws/{name}"), content.to_vec(), behavior);
+    let (torrent, hash) = make_torrent(
+        &seed_dir.join(name),
+        &server.url(&format!("ws/{name}")),
+        None,
+    );
+    let path = ctx.project.join(format!("{name}.torrent"));
+    std::fs::write(&path, torrent).unwrap();
+    (path, hash)
+}
+
+fn manifest(name: &str, source: &str, sha256: Option<&Sha256Digest>, extra: &str) -> String {
+    let sha = sha256
+        .map(|d| format!("sha256 = \"{d}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[project]\nname = \"demo\"\n\n[resources.{name}]\nsource = \"{source}\"\n{sha}{extra}purpose = \"torrent test\"\n"
+    )
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn completion_log(ctx: &TestContext) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(ctx.store.join("meta/completed.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_torrent_file_is_fetched_verified_linked_and_seeded_from_the_store() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(50, 700_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    let (_, hash) = single_file(&ctx, &server, "console.zip", &content, Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "console",
+        "console.zip.torrent",
+        Some(&digest),
+        "size = 700000\n",
+    ));
+
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s", "--format", "json"]);
+    run.success();
+    let doc: SyncDocument = run.json();
+    let resource = &doc.report.resources[0];
+    assert_eq!(
+        resource.fetched_from.as_deref(),
+        Some(ctx.project.join("console.zip.torrent").to_str().unwrap())
+    );
+    assert_eq!(
+        resource.torrent.as_ref().map(|t| t.phase),
+        Some(TorrentPhase::Seeding)
+    );
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    assert_eq!(std::fs::read(ctx.link("console")).unwrap(), content);
+    assert!(
+        files_under(&ctx.store.join(".incomplete")).is_empty(),
+        "data left behind"
+    );
+
+    // The daemon seeds from the store: its data is the object, through seeding/.
+    let view = daemon.get(&hash).expect("the daemon keeps the torrent");
+    assert_eq!(view.download_dir, ctx.store.join("seeding").join(&hash));
+    assert_eq!(
+        std::fs::read_link(view.data_path()).unwrap(),
+        ctx.object(&digest)
+    );
+    wait_for("seeding", Duration::from_secs(20), || {
+        daemon
+            .get(&hash)
+            .is_some_and(|v| v.state().phase == TorrentPhase::Seeding)
+    });
+    let status: PlanDocument = ctx.crp(&["status", "--format", "json"]).json();
+    assert_eq!(
+        status.torrents[&"console".parse().unwrap()].phase,
+        TorrentPhase::Seeding
+    );
+
+    // The object's record says where it came from.
+    let hex = digest.hex();
+    let record: crp::store::record::ObjectRecord = serde_json::from_slice(
+        &std::fs::read(
+            ctx.store
+                .join("meta/objects/sha256")
+                .join(&hex[..2])
+                .join(format!("{hex}.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.info_hash.as_deref(), Some(hash.as_str()));
+    assert_eq!(record.projects.len(), 1);
+
+    // A second sync has nothing to do, and does not ask the daemon.
+    let run = ctx.crp(&["sync", "--no-wait"]);
+    run.success();
+    assert!(run.stdout.contains("1 up to date"), "{run}");
+}
+
+#[test]
+fn a_multi_file_torrent_from_a_url_is_a_directory_resource() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let album = ctx.root.path().join("seed/album");
+    let files = [
+        ("a.bin", bytes(51, 100_000)),
+        ("sub/b.bin", bytes(52, 50_000)),
+        ("sub/c d.txt", b"spaces".to_vec()),
+    ];
+    for (rel, content) in &files {
+        std::fs::create_dir_all(album.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(album.join(rel), content).unwrap();
+        // transmission asks a multi-file web seed for <base><name>/<path>,
+        // percent-encoded.
+        server.route(
+            &format!("ws/album/{}", rel.replace(' ', "%20")),
+            content.clone(),
+            Behavior::Normal,
+        );
+    }
+    let tree = crp::tree::hash_tree(&album).unwrap();
+    let (torrent, _) = make_torrent(&album, &server.url("ws/"), None);
+    server.route("album.torrent", torrent, Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "album",
+        &server.url("album.torrent"),
+        Some(&tree.digest),
+        "",
+    ));
+
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.success();
+    let link = ctx.link("album");
+    assert_eq!(std::fs::read(link.join("sub/c d.txt")).unwrap(), b"spaces");
+    let hash = ctx.crp(&["hash", link.to_str().unwrap()]);
+    assert_eq!(hash.stdout.trim(), tree.digest.hex());
+    assert!(ctx.object(&tree.digest).is_dir());
+    // Read-only in the store, like a file object.
+    assert!(
+        std::fs::metadata(ctx.object(&tree.digest).join("a.bin"))
+            .unwrap()
+            .permissions()
+            .readonly()
+    );
+}
+
+#[test]
+fn a_magnet_link_fetches_metadata_from_a_peer_and_pins() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(53, 300_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    let seed_dir = ctx.root.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::write(seed_dir.join("data.bin"), &content).unwrap();
+    server.route("ws/data.bin", content.clone(), Behavior::Normal);
+    let peer_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A tracker that knows one peer, the daemon. transmission ignores
+    // loopback peers a tracker names, but accepts connections from them:
+    // the aria2c seeder learns the daemon's address here and dials it.
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ctx.store.join("meta/transmission/crp-daemon.json")).unwrap(),
+    )
+    .unwrap();
+    let daemon_port = u16::try_from(state["peer_port"].as_u64().unwrap()).unwrap();
+    let mut announce = b"d8:intervali2e5:peers6:".to_vec();
+    announce.extend([127, 0, 0, 1]);
+    announce.extend(daemon_port.to_be_bytes());
+    announce.push(b'e');
+    server.route("announce", announce, Behavior::Normal);
+    let (torrent, hash) = make_torrent(
+        &seed_dir.join("data.bin"),
+        &server.url("ws/data.bin"),
+        Some(&server.url("announce")),
+    );
+    std::fs::write(ctx.root.path().join("data.torrent"), &torrent).unwrap();
+    let _seeder = Seeder::start(&ctx.root.path().join("data.torrent"), &seed_dir, peer_port);
+
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{hash}&dn=data.bin&tr={}&ws={}",
+        encode(&server.url("announce")),
+        encode(&server.url("ws/data.bin"))
+    );
+    // No sha256: trusted on first use, and pinned.
+    ctx.write_manifest(&manifest("data", &magnet, None, ""));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.success();
+    assert!(run.stdout.contains("pinned"), "{run}");
+    assert!(
+        ctx.read_manifest()
+            .contains(&format!("sha256 = \"{digest}\""))
+    );
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+}
+
+/// An aria2c seeding one torrent on 127.0.0.1; killed when dropped.
+struct Seeder(Child);
+
+impl Seeder {
+    fn start(torrent: &Path, dir: &Path, port: u16) -> Self {
+        let child = Command::new("aria2c")
+            .args([
+                "--no-conf=true",
+                "--interface=127.0.0.1",
+                "--disable-ipv6=true",
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--seed-ratio=0.0",
+                "--check-integrity=true",
+                "--bt-tracker-interval=1",
+                "--bt-save-metadata=false",
+                "--console-log-level=warn",
+            ])
+            .arg(format!("--dir={}", dir.display()))
+            .arg(format!("--listen-port={port}"))
+            .arg(format!("--stop-with-process={}", std::process::id()))
+            .arg(torrent)
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aria2c runs (`apt-get install aria2`)");
+        Self(child)
+    }
+}
+
+impl Drop for Seeder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn data_that_does_not_match_is_quarantined() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(54, 200_000);
+    let (_, hash) = single_file(&ctx, &server, "wrong.bin", &content, Behavior::Normal);
+    let claimed = Sha256Digest::of_bytes(b"something else");
+    ctx.write_manifest(&manifest("wrong", "wrong.bin.torrent", Some(&claimed), ""));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(run.stderr.contains(&format!("expected {claimed}")), "{run}");
+    assert!(
+        run.stderr
+            .contains(&format!("actual   {}", Sha256Digest::of_bytes(&content))),
+        "{run}"
+    );
+    assert!(run.stderr.contains("quarantined"), "{run}");
+    assert!(ctx.objects().is_empty(), "a mismatch became an object");
+    let quarantined = files_under(&ctx.store.join("quarantine"));
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(std::fs::read(&quarantined[0]).unwrap(), content);
+    assert!(
+        daemon.get(&hash).is_none(),
+        "the torrent stays in the daemon"
+    );
+    assert!(
+        completion_log(&ctx)
+            .iter()
+            .any(|l| l["result"] == "mismatch")
+    );
+}
+
+#[test]
+fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(55, 600_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    // Slow enough that the first sync returns long before the end.
+    let slow = Behavior::Slow {
+        chunk: 16 * 1024,
+        delay: Duration::from_millis(40),
+    };
+    single_file(&ctx, &server, "slow.bin", &content, slow);
+    ctx.write_manifest(&manifest("slow", "slow.bin.torrent", Some(&digest), ""));
+
+    let started = Instant::now();
+    let run = ctx.crp(&["sync", "--no-wait", "--format", "json"]);
+    run.code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "--no-wait waited"
+    );
+    let doc: SyncDocument = run.json();
+    let resource = &doc.report.resources[0];
+    assert_eq!(resource.status, crp::execute::Status::Downloading);
+    let state = resource.torrent.as_ref().expect("the torrent's state");
+    assert!(
+        matches!(
+            state.phase,
+            TorrentPhase::Downloading | TorrentPhase::Stalled | TorrentPhase::Verifying
+        ),
+        "{state:?}"
+    );
+    assert!(!ctx.link("slow").exists());
+
+    // The daemon finishes, and its completion hook ingests the torrent.
+    wait_for("the hook to ingest", Duration::from_secs(60), || {
+        ctx.object(&digest).exists()
+    });
+    wait_for("the completion log", Duration::from_secs(10), || {
+        completion_log(&ctx)
+            .iter()
+            .any(|l| l["by"] == "hook" && l["result"] == "ingested")
+    });
+    // The next sync only links.
+    let run = ctx.crp(&["sync", "--no-wait"]);
+    run.success();
+    assert!(run.stdout.contains("linked"), "{run}");
+    assert_eq!(std::fs::read(ctx.link("slow")).unwrap(), content);
+}
+
+#[test]
+fn concurrent_syncs_add_a_torrent_once() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(56, 400_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    let (torrent, _) = single_file(&ctx, &server, "shared.bin", &content, Behavior::Normal);
+    let projects: Vec<PathBuf> = (0..3)
+        .map(|i| ctx.root.path().join(format!("p{i}")))
+        .collect();
+    for (i, dir) in projects.iter().enumerate() {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(&torrent, dir.join("shared.torrent")).unwrap();
+        std::fs::write(
+            dir.join("resources.toml"),
+            manifest("shared", "shared.torrent", Some(&digest), "")
+                .replace("\"demo\"", &format!("\"p{i}\"")),
+        )
+        .unwrap();
+    }
+    let children: Vec<_> = projects
+        .iter()
+        .map(|dir| {
+            ctx.command()
+                .current_dir(dir)
+                .args(["sync", "--wait", "--timeout", "120s"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        Run::from(child.wait_with_output().unwrap(), &ctx).success();
+    }
+    assert_eq!(daemon.count(), 1, "the torrent was added more than once");
+    for dir in &projects {
+        assert_eq!(
+            std::fs::read(dir.join("resources/shared")).unwrap(),
+            content
+        );
+    }
+}
+
+#[test]
+fn watch_folder_torrents_end_up_in_the_store() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(57, 250_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    let (torrent, hash) = single_file(&ctx, &server, "dropped.bin", &content, Behavior::Normal);
+    // Written elsewhere, then moved in, as the daemon expects.
+    let watch = ctx.store.join("watch");
+    std::fs::copy(&torrent, ctx.root.path().join("dropped.torrent")).unwrap();
+    std::fs::rename(
+        ctx.root.path().join("dropped.torrent"),
+        watch.join("dropped.torrent"),
+    )
+    .unwrap();
+
+    wait_for(
+        "the watch folder's torrent",
+        Duration::from_secs(60),
+        || ctx.object(&digest).exists(),
+    );
+    let hex = digest.hex();
+    let record_path = ctx
+        .store
+        .join("meta/objects/sha256")
+        .join(&hex[..2])
+        .join(format!("{hex}.json"));
+    wait_for("its record", Duration::from_secs(10), || {
+        record_path.exists()
+    });
+    let record: crp::store::record::ObjectRecord =
+        serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    assert_eq!(record.origin.as_deref(), Some("watch-folder"));
+    assert_eq!(record.info_hash.as_deref(), Some(hash.as_str()));
+    assert_eq!(
+        record.verification,
+        crp::store::record::Verification::Unverified
+    );
+    assert!(record.projects.is_empty());
+    wait_for("the completion log", Duration::from_secs(10), || {
+        completion_log(&ctx).iter().any(|l| {
+            l["info_hash"] == hash.as_str() && l["result"] == "ingested" && l["by"] == "hook"
+        })
+    });
+}
+
+#[test]
+fn an_unreachable_daemon_is_a_clear_error_not_a_hang() {
+    let ctx = TestContext::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{closed}/transmission/rpc");
+    ctx.write_manifest(&manifest(
+        "film",
+        "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=film",
+        None,
+        "",
+    ));
+    let started = Instant::now();
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_TRANSMISSION_URL", &url)
+            .args(["sync", "--wait", "--timeout", "120s"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.code(1);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach transmission-daemon at {url}")),
+        "{run}"
+    );
+    assert!(run.stderr.contains("CRP_TRANSMISSION_URL"), "{run}");
+
+    // With nothing configured, the hint says how to start one.
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_TRANSMISSION_URL", "")
+            .args(["status"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+}
+
+#[test]
+fn metadata_is_checked_before_a_byte_is_downloaded() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(58, 100_000);
+    single_file(&ctx, &server, "sized.bin", &content, Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "sized",
+        "sized.bin.torrent",
+        None,
+        "size = 99999\n",
+    ));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("the manifest declares 99999 bytes, but the torrent holds 100000"),
+        "{run}"
+    );
+    assert_eq!(daemon.count(), 0);
+
+    // A hand-made torrent whose file name climbs out of the resource.
+    let evil = bencode_torrent("album", &[("..", "escape.bin")], 10);
+    std::fs::write(ctx.project.join("evil.torrent"), evil).unwrap();
+    ctx.write_manifest(&manifest("evil", "evil.torrent", None, ""));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(run.stderr.contains("contains `.` or `..`"), "{run}");
+    assert_eq!(daemon.count(), 0);
+    assert!(
+        server.requests("ws/sized.bin").is_empty(),
+        "data was downloaded"
+    );
+}
+
+/// A minimal multi-file `.torrent`, written by hand so it can say what no
+/// tool would write.
+fn bencode_torrent(name: &str, path: &[(&str, &str)], length: usize) -> Vec<u8> {
+    let bstr = |s: &[u8]| [format!("{}:", s.len()).into_bytes(), s.to_vec()].concat();
+    let mut file = b"d6:lengthi".to_vec();
+    file.extend(format!("{length}e4:pathl").into_bytes());
+    for (a, b) in path {
+        file.extend(bstr(a.as_bytes()));
+        file.extend(bstr(b.as_bytes()));
+    }
+    file.extend(b"ee");
+    let mut info = b"d5:filesl".to_vec();
+    info.extend(file);
+    info.extend(b"e4:name");
+    info.extend(bstr(name.as_bytes()));
+    info.extend(b"12:piece lengthi16384e6:pieces20:");
+    info.extend([0u8; 20]);
+    info.push(b'e');
+    let mut torrent = b"d4:info".to_vec();
+    torrent.extend(info);
+    torrent.push(b'e');
+    torrent
+}
+
+#[test]
+fn an_https_mirror_beside_a_torrent_wins_and_the_torrent_seeds_it() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(59, 150_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    // The torrent's web seed answers 404: the torrent never gets a byte.
+    let seed_dir = ctx.root.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::write(seed_dir.join("m.bin"), &content).unwrap();
+    let (torrent, hash) = make_torrent(&seed_dir.join("m.bin"), &server.url("nowhere/m.bin"), None);
+    std::fs::write(ctx.project.join("m.torrent"), torrent).unwrap();
+    server.route("mirror/m.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.m]\nsources = [\"m.torrent\", \"{}\"]\nsha256 = \"{digest}\"\npurpose = \"raced\"\n",
+        server.url("mirror/m.bin")
+    ));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s", "--format", "json"]);
+    run.success();
+    let doc: SyncDocument = run.json();
+    assert_eq!(
+        doc.report.resources[0].fetched_from.as_deref(),
+        Some(server.url("mirror/m.bin").as_str())
+    );
+    assert_eq!(std::fs::read(ctx.link("m")).unwrap(), content);
+    // The torrent was not needed for the download, and seeds the object.
+    let view = daemon.get(&hash).expect("the torrent stays to seed");
+    assert_eq!(view.download_dir, ctx.store.join("seeding").join(&hash));
+    wait_for("seeding", Duration::from_secs(20), || {
+        daemon
+            .get(&hash)
+            .is_some_and(|v| v.state().phase == TorrentPhase::Seeding)
+    });
+}
+
+#[test]
+fn the_private_daemon_is_wired_to_the_store_and_stops() {
+    let ctx = TestContext::new();
+    let daemon = PrivateDaemon::start(&ctx);
+    let config = ctx.store.join("meta/transmission");
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(config.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(settings["rpc-bind-address"], "127.0.0.1");
+    assert_eq!(
+        settings["watch-dir"],
+        ctx.store.join("watch").to_str().unwrap()
+    );
+    assert_eq!(
+        settings["download-dir"],
+        ctx.store.join(".incomplete/torrents").to_str().unwrap()
+    );
+    assert_eq!(settings["script-torrent-done-enabled"], true);
+    let hook = std::fs::read_to_string(settings["script-torrent-done-filename"].as_str().unwrap())
+        .unwrap();
+    assert!(hook.contains("hook torrent-done"), "{hook}");
+    // Starting again finds it running.
+    let again = ctx.crp(&["torrent", "daemon", "start", "--loopback"]);
+    again.success();
+    assert!(again.stdout.contains("is already running"), "{again}");
+
+    let pid = daemon.pid;
+    drop(daemon);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists() || {
+            let cmdline =
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !cmdline.contains("transmission-daemon")
+        }
+    );
+    let run = ctx.crp(&["torrent", "daemon", "stop"]);
+    run.success();
+    assert!(
+        run.stdout.contains("no private transmission-daemon runs"),
+        "{run}"
+    );
+}
