@@ -300,6 +300,13 @@ impl Printer {
         }
     }
 
+    /// Prints a note on stderr (text format, unless quiet).
+    pub fn note(&self, message: impl std::fmt::Display) {
+        if self.text() && !self.quiet {
+            eprintln!("{}: {message}", style("note").bold());
+        }
+    }
+
     /// A plan, as `crp plan` and `crp sync --dry-run` show it.
     pub fn plan(&self, plan: &Plan) {
         let summary = PlanSummary::of(plan);

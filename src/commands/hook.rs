@@ -15,7 +15,9 @@ use crate::error::{ExitStatus, UsageError};
 use crate::report::{HookDocument, Printer, SCHEMA_VERSION};
 use crate::store::Store;
 use crate::torrent::ingest::{By, Ingest};
-use crate::torrent::{CompletionLine, Daemon, TorrentSettings, info_hash_of_file, log_completion};
+use crate::torrent::{
+    CompletionLine, Daemon, TorrentSettings, enforce_seed_time, info_hash_of_file, log_completion,
+};
 
 pub(super) async fn torrent_done(
     global: &GlobalArgs,
@@ -69,6 +71,11 @@ pub(super) async fn torrent_done(
     }
     let ingested =
         result.with_context(|| format!("failed to ingest torrent `{name}` ({info_hash})"))?;
+    if let Some(limit) = settings.seed_time
+        && let Err(err) = enforce_seed_time(&daemon, &store, limit).await
+    {
+        printer.warn(format!("could not apply `seed_time`: {err}"));
+    }
     match printer.format {
         Format::Json => printer.json(&HookDocument {
             schema_version: SCHEMA_VERSION,

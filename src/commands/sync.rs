@@ -11,8 +11,9 @@ use crate::fetch::{Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::manifest::Manifest;
 use crate::plan::plan;
 use crate::report::Printer;
-use crate::torrent::TorrentSettings;
+use crate::store::Store;
 use crate::torrent::fetch::WaitMode;
+use crate::torrent::{Daemon, TorrentSettings, enforce_seed_time};
 
 pub(super) async fn run(
     global: &GlobalArgs,
@@ -54,7 +55,7 @@ pub(super) async fn run(
             RetryPolicy::default(),
             usize::from(args.jobs),
             reporter.clone(),
-            Torrents::new(Some(torrent_settings), wait_mode(args)),
+            Torrents::new(Some(torrent_settings.clone()), wait_mode(args)),
         )?)
     } else {
         None
@@ -71,7 +72,38 @@ pub(super) async fn run(
         },
     )
     .await?;
+    if let Some(limit) = torrent_settings.seed_time
+        && !args.offline
+        && manifest.resources.iter().any(|r| r.needs_torrent())
+    {
+        stop_seeding_after(&store, &torrent_settings, limit, printer).await;
+    }
     Ok(printer.sync(&report))
+}
+
+/// Applies the configured `seed_time`: transmission cannot, so each sync of a
+/// project with torrents does. A daemon that cannot be asked is a warning.
+async fn stop_seeding_after(
+    store: &Store,
+    settings: &TorrentSettings,
+    limit: std::time::Duration,
+    printer: &Printer,
+) {
+    let result = match Daemon::connect(settings).await {
+        Ok(daemon) => enforce_seed_time(&daemon, store, limit).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(stopped) => {
+            for name in stopped {
+                printer.note(format!(
+                    "stopped seeding `{name}`: it has seeded for the configured {}",
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
+        Err(err) => printer.warn(format!("could not apply `seed_time`: {err}")),
+    }
 }
 
 /// `--wait` by default in a terminal, `--no-wait` elsewhere (CI).

@@ -21,7 +21,7 @@ use super::{TorrentError, TorrentSettings, TorrentState};
 use crate::source::redact_url;
 
 /// The fields crp reads, all of them known to daemon 3.00.
-const FIELDS: [TorrentGetField; 16] = [
+const FIELDS: [TorrentGetField; 18] = [
     TorrentGetField::Id,
     TorrentGetField::HashString,
     TorrentGetField::Name,
@@ -38,6 +38,8 @@ const FIELDS: [TorrentGetField; 16] = [
     TorrentGetField::ErrorString,
     TorrentGetField::UploadRatio,
     TorrentGetField::SecondsSeeding,
+    TorrentGetField::SeedRatioLimit,
+    TorrentGetField::SeedRatioMode,
 ];
 
 /// One torrent as the daemon reports it.
@@ -57,6 +59,8 @@ pub struct TorrentView {
     pub error: Option<String>,
     pub upload_ratio: f64,
     pub seconds_seeding: u64,
+    /// The ratio at which this torrent stops seeding, if it has its own.
+    pub seed_ratio_limit: Option<f64>,
 }
 
 impl TorrentView {
@@ -89,6 +93,9 @@ impl TorrentView {
             error,
             upload_ratio: f64::from(t.upload_ratio.unwrap_or(0.0)).max(0.0),
             seconds_seeding: t.seconds_seeding.unwrap_or(0).max(0) as u64,
+            seed_ratio_limit: (t.seed_ratio_mode == Some(RatioMode::Single))
+                .then(|| t.seed_ratio_limit.map(f64::from))
+                .flatten(),
         }
     }
 

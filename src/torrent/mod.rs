@@ -384,6 +384,33 @@ pub fn log_completion(store: &Store, line: &CompletionLine) -> std::io::Result<(
     file.write_all(text.as_bytes())
 }
 
+/// Stops seeding the torrents this store seeds once they have seeded for
+/// `limit` (transmission has no such limit of its own). Returns the names
+/// of those stopped.
+pub async fn enforce_seed_time(
+    daemon: &Daemon,
+    store: &Store,
+    limit: Duration,
+) -> Result<Vec<String>, TorrentError> {
+    let seeding_root = store.root().join("seeding");
+    let mut stopped = Vec::new();
+    for view in daemon.list().await? {
+        let seeding = matches!(
+            view.status,
+            transmission_rpc::types::TorrentStatus::Seeding
+                | transmission_rpc::types::TorrentStatus::QueuedToSeed
+        );
+        if seeding
+            && view.download_dir.starts_with(&seeding_root)
+            && view.seconds_seeding >= limit.as_secs()
+        {
+            daemon.stop(&view.info_hash).await?;
+            stopped.push(view.name);
+        }
+    }
+    Ok(stopped)
+}
+
 /// The info-hash of a `.torrent` file on disk, without the daemon.
 pub fn info_hash_of_file(path: &Path) -> Option<String> {
     let bytes = fs_err::read(path).ok()?;

@@ -63,6 +63,23 @@ fn the_realistic_manifests_plan_as_expected() {
     run.success();
     // The torrent has an https mirror beside it, so it is still fetchable.
     assert!(run.stdout.contains("fetch        musan"), "{run}");
+    let torrents = root.join("manifests/barkour-torrents/resources.toml");
+    let run = ctx.crp(&[
+        "plan",
+        "--manifest",
+        torrents.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    run.success();
+    let plan: crp::report::PlanDocument = run.json();
+    assert!(
+        plan.plan
+            .resources
+            .iter()
+            .all(|r| r.fetch.is_some_and(|f| f.torrent)),
+        "{run}"
+    );
     assert!(!ctx.store.exists());
 }
 

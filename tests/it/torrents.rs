@@ -737,3 +737,73 @@ fn the_private_daemon_is_wired_to_the_store_and_stops() {
         "{run}"
     );
 }
+
+#[test]
+fn seeding_follows_the_manifest_and_the_stores_limits() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
+    std::fs::write(
+        ctx.store.join("meta/config.toml"),
+        "[torrent]\nseed_ratio = 1.5\nseed_time = \"2s\"\n",
+    )
+    .unwrap();
+    let daemon = PrivateDaemon::start(&ctx);
+    let kept = bytes(60, 120_000);
+    let left = bytes(61, 80_000);
+    let (_, kept_hash) = single_file(&ctx, &server, "kept.bin", &kept, Behavior::Normal);
+    let (_, left_hash) = single_file(&ctx, &server, "left.bin", &left, Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.kept]\nsource = \"kept.bin.torrent\"\nsha256 = \"{}\"\npurpose = \"seeded\"\n\n[resources.left]\nsource = \"left.bin.torrent\"\nsha256 = \"{}\"\nseed = false\npurpose = \"not seeded\"\n",
+        Sha256Digest::of_bytes(&kept),
+        Sha256Digest::of_bytes(&left)
+    ));
+    ctx.crp(&["sync", "--wait", "--timeout", "120s"]).success();
+    // `seed = false`: out of the daemon once in the store.
+    assert!(daemon.get(&left_hash).is_none());
+    assert_eq!(std::fs::read(ctx.link("left")).unwrap(), left);
+    // The ratio limit is the daemon's to apply; the time limit is crp's.
+    let view = daemon.get(&kept_hash).expect("seeding");
+    assert_eq!(view.seed_ratio_limit, Some(1.5));
+    wait_for("two seconds of seeding", Duration::from_secs(30), || {
+        daemon
+            .get(&kept_hash)
+            .is_some_and(|v| v.seconds_seeding >= 2)
+    });
+    let run = ctx.crp(&["sync", "--no-wait"]);
+    run.success();
+    assert!(run.stderr.contains("stopped seeding `kept.bin`"), "{run}");
+    // The daemon takes a moment to stop.
+    wait_for("seeding to stop", Duration::from_secs(10), || {
+        daemon
+            .get(&kept_hash)
+            .is_some_and(|v| v.state().phase == TorrentPhase::Available)
+    });
+    let status: PlanDocument = ctx.crp(&["status", "--format", "json"]).json();
+    assert_eq!(
+        status.torrents[&"kept".parse().unwrap()].phase,
+        TorrentPhase::Available
+    );
+}
+
+#[test]
+fn a_bad_store_configuration_is_reported_where_it_is() {
+    let ctx = TestContext::new();
+    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
+    std::fs::write(ctx.store.join("meta/store.json"), "{\"layout\": 1}").unwrap();
+    std::fs::write(
+        ctx.store.join("meta/config.toml"),
+        "[torrent]\nseed_tme = \"2s\"\n",
+    )
+    .unwrap();
+    ctx.write_manifest(&manifest(
+        "x",
+        "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a",
+        None,
+        "",
+    ));
+    let run = ctx.crp(&["sync", "--no-wait"]);
+    run.code(2);
+    assert!(run.stderr.contains("config.toml:2:1"), "{run}");
+    assert!(run.stderr.contains("unknown field `seed_tme`"), "{run}");
+}
