@@ -355,7 +355,7 @@ impl Fetcher {
                 .is_some_and(|s| direct.iter().any(|d| d.source.to_string() == s))
         {
             let added = added.lock().expect("not poisoned").clone();
-            self.settle_torrents(&added).await;
+            self.cancel_torrents(&added).await;
         }
         result
     }
@@ -578,26 +578,44 @@ impl Fetcher {
     }
 
     /// A direct source won the race: the torrents added for the same object
-    /// need not download it; they seed it from the store instead (or leave,
-    /// if seeding is off).
-    async fn settle_torrents(&self, info_hashes: &[String]) {
-        let Ok((daemon, settings)) = self.torrents.daemon().await else {
+    /// are cancelled, removed from the daemon with whatever they got, so the
+    /// outcome does not depend on how far they had come.
+    async fn cancel_torrents(&self, info_hashes: &[String]) {
+        let Ok((daemon, _)) = self.torrents.daemon().await else {
             return;
         };
-        let ingest = Ingest {
-            store: &self.store,
-            daemon: &daemon,
-            settings,
-            reporter: &*self.reporter,
-            by: By::Sync,
-        };
         for info_hash in info_hashes {
-            if let Err(err) = ingest.run(info_hash, "daemon").await {
+            let cancelled = async {
+                let _lock = self
+                    .store
+                    .lock_torrent(
+                        info_hash,
+                        &format!("cancelling torrent {info_hash}"),
+                        &*self.reporter,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let record = self
+                    .store
+                    .read_torrent(info_hash)
+                    .map_err(|e| e.to_string())?;
+                // The hook may have finished it meanwhile: then it stays.
+                if record.is_some_and(|r| r.ingested.is_some()) {
+                    return Ok(());
+                }
+                daemon
+                    .remove(info_hash, true)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.store
+                    .remove_torrent(info_hash)
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(err) = cancelled.await {
                 self.reporter.note(
                     NoteKind::Warning,
                     &format!(
-                        "torrent {info_hash} was not needed, and could not be settled: {}",
-                        error_text(&err)
+                        "torrent {info_hash} was not needed, and could not be cancelled: {err}"
                     ),
                 );
             }

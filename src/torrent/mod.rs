@@ -317,6 +317,14 @@ impl Store {
         crate::store::write_json(&self.torrent_record_path(&record.info_hash), record)
     }
 
+    /// Forgets a torrent that was cancelled.
+    pub fn remove_torrent(&self, info_hash: &str) -> Result<(), StoreError> {
+        match fs_err::remove_file(self.torrent_record_path(info_hash)) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Every torrent record, for looking one up by source.
     pub fn torrent_records(&self) -> Vec<TorrentRecord> {
         let dir = self.root().join("meta").join("torrents");

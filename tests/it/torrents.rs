@@ -661,7 +661,7 @@ fn bencode_torrent(name: &str, path: &[(&str, &str)], length: usize) -> Vec<u8> 
 }
 
 #[test]
-fn an_https_mirror_beside_a_torrent_wins_and_the_torrent_seeds_it() {
+fn an_https_mirror_beside_a_torrent_wins_and_the_torrent_is_cancelled() {
     let ctx = TestContext::new();
     let server = Server::start();
     let daemon = PrivateDaemon::start(&ctx);
@@ -686,14 +686,13 @@ fn an_https_mirror_beside_a_torrent_wins_and_the_torrent_seeds_it() {
         Some(server.url("mirror/m.bin").as_str())
     );
     assert_eq!(std::fs::read(ctx.link("m")).unwrap(), content);
-    // The torrent was not needed for the download, and seeds the object.
-    let view = daemon.get(&hash).expect("the torrent stays to seed");
-    assert_eq!(view.download_dir, ctx.store.join("seeding").join(&hash));
-    wait_for("seeding", Duration::from_secs(20), || {
-        daemon
-            .get(&hash)
-            .is_some_and(|v| v.state().phase == TorrentPhase::Seeding)
-    });
+    // Whether or not the torrent had been added when the mirror won, it is
+    // gone now, with anything it downloaded.
+    assert!(
+        daemon.get(&hash).is_none(),
+        "the losing torrent stays in the daemon"
+    );
+    assert!(files_under(&ctx.store.join(".incomplete/torrents")).is_empty());
 }
 
 #[test]
