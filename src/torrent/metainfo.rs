@@ -138,4 +138,34 @@ mod tests {
         assert!(check_names("album", [Path::new("/etc/passwd")]).is_err());
         assert!(check_names("album", [Path::new("x/../../y")]).is_err());
     }
+
+    #[test]
+    fn refuses_links_and_names_escaping_ones() {
+        let link = |target: &[&str]| {
+            let mut extra = lava_torrent::torrent::v1::Dictionary::new();
+            extra.insert("attr".into(), BencodeElem::String("l".into()));
+            extra.insert(
+                "symlink path".into(),
+                BencodeElem::List(
+                    target
+                        .iter()
+                        .map(|t| BencodeElem::String((*t).into()))
+                        .collect(),
+                ),
+            );
+            extra
+        };
+        let err = check_link(
+            Path::new("sub/link"),
+            Some(&link(&["..", "..", "etc", "passwd"])),
+        )
+        .unwrap_err();
+        assert!(err.contains("outside the resource"), "{err}");
+        let err = check_link(Path::new("sub/link"), Some(&link(&["..", "other.bin"]))).unwrap_err();
+        assert!(
+            err.contains("links inside resources are not supported"),
+            "{err}"
+        );
+        assert!(check_link(Path::new("plain.bin"), None).is_ok());
+    }
 }
