@@ -186,17 +186,7 @@ impl ErrorReport {
 
     /// An error and its causes, on one line.
     fn message(err: &dyn std::error::Error) -> Self {
-        let mut message = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Self {
-            message,
-            failures: Vec::new(),
-        }
+        Self::text(&crate::fetch::error_text(err))
     }
 }
 

@@ -42,7 +42,7 @@ pub use http::{HttpSettings, describe_reqwest_error};
 const METAINFO_LIMIT: u64 = 16 << 20;
 
 /// An error and its causes, on one line.
-fn error_text(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_text(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -225,62 +225,47 @@ impl Daemon {
         }
     }
 
-    /// The torrent with this info-hash, if the daemon has it.
-    pub async fn get(&self, info_hash: &str) -> Result<Option<TorrentView>, TorrentError> {
+    /// `torrent-get`, always with an explicit field list (see above).
+    async fn torrent_get(
+        &self,
+        fields: Vec<TorrentGetField>,
+        ids: Option<Vec<Id>>,
+    ) -> Result<Vec<Torrent>, TorrentError> {
         let response = self
             .client
             .lock()
             .await
-            .torrent_get(
-                Some(FIELDS.to_vec()),
-                Some(vec![Id::Hash(info_hash.to_owned())]),
-            )
+            .torrent_get(Some(fields), ids)
             .await
             .map_err(self.rpc_err("torrent-get"))?;
         check(&response.result, "torrent-get")?;
-        Ok(response
-            .arguments
-            .torrents
-            .into_iter()
-            .next()
-            .map(TorrentView::from))
+        Ok(response.arguments.torrents)
+    }
+
+    /// The torrent with this info-hash, if the daemon has it.
+    pub async fn get(&self, info_hash: &str) -> Result<Option<TorrentView>, TorrentError> {
+        let torrents = self
+            .torrent_get(FIELDS.to_vec(), Some(vec![Id::Hash(info_hash.to_owned())]))
+            .await?;
+        Ok(torrents.into_iter().next().map(TorrentView::from))
     }
 
     /// Every torrent the daemon has.
     pub async fn list(&self) -> Result<Vec<TorrentView>, TorrentError> {
-        let response = self
-            .client
-            .lock()
-            .await
-            .torrent_get(Some(FIELDS.to_vec()), None)
-            .await
-            .map_err(self.rpc_err("torrent-get"))?;
-        check(&response.result, "torrent-get")?;
-        Ok(response
-            .arguments
-            .torrents
-            .into_iter()
-            .map(TorrentView::from)
-            .collect())
+        let torrents = self.torrent_get(FIELDS.to_vec(), None).await?;
+        Ok(torrents.into_iter().map(TorrentView::from).collect())
     }
 
     /// The files of a torrent whose metadata is complete: paths below the
     /// download folder (the first component is the torrent's name) and sizes.
     pub async fn files(&self, info_hash: &str) -> Result<Vec<(String, u64)>, TorrentError> {
-        let response = self
-            .client
-            .lock()
-            .await
+        let torrents = self
             .torrent_get(
-                Some(vec![TorrentGetField::HashString, TorrentGetField::Files]),
+                vec![TorrentGetField::HashString, TorrentGetField::Files],
                 Some(vec![Id::Hash(info_hash.to_owned())]),
             )
-            .await
-            .map_err(self.rpc_err("torrent-get"))?;
-        check(&response.result, "torrent-get")?;
-        Ok(response
-            .arguments
-            .torrents
+            .await?;
+        Ok(torrents
             .into_iter()
             .next()
             .and_then(|t| t.files)

@@ -92,6 +92,16 @@ impl Ingest<'_> {
             self.log_already(view.as_ref(), info_hash, &done);
             return Ok(done);
         }
+        // Refused already, by the hook or another sync.
+        if let Some(record) = &record
+            && let (Some(expected), Some(refused)) = (record.sha256, &record.refused)
+        {
+            return Err(IngestError::Mismatch {
+                expected,
+                actual: refused.actual,
+                quarantined: refused.quarantined.clone(),
+            });
+        }
         let view = view.ok_or(TorrentError::Vanished)?;
         let data = view.data_path();
         // Seeding from the store already: its data is an object.
