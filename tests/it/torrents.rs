@@ -336,11 +336,14 @@ fn a_magnet_link_fetches_metadata_from_a_peer_and_pins() {
     assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
 }
 
-/// An aria2c seeding one torrent on 127.0.0.1; killed when dropped.
-struct Seeder(Child);
+/// A process the test started, killed when dropped.
+struct KillOnDrop(Child);
+
+/// An aria2c seeding one torrent on 127.0.0.1.
+struct Seeder;
 
 impl Seeder {
-    fn start(torrent: &Path, dir: &Path, port: u16) -> Self {
+    fn start(torrent: &Path, dir: &Path, port: u16) -> KillOnDrop {
         let child = Command::new("aria2c")
             .args([
                 "--no-conf=true",
@@ -368,11 +371,11 @@ impl Seeder {
             .stderr(Stdio::null())
             .spawn()
             .expect("aria2c runs (`apt-get install aria2`)");
-        Self(child)
+        KillOnDrop(child)
     }
 }
 
-impl Drop for Seeder {
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -422,7 +425,7 @@ fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
     // Slow enough that the first sync returns long before the end.
     let slow = Behavior::Slow {
         chunk: 16 * 1024,
-        delay: Duration::from_millis(40),
+        delay: Duration::from_millis(60),
     };
     single_file(&ctx, &server, "slow.bin", &content, slow);
     ctx.write_manifest(&manifest("slow", "slow.bin.torrent", Some(&digest), ""));
@@ -446,6 +449,13 @@ fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
         "{state:?}"
     );
     assert!(!ctx.link("slow").exists());
+    // Status says where the torrent is, too.
+    let status: PlanDocument = ctx.crp(&["status", "--format", "json"]).json();
+    let state = &status.torrents[&"slow".parse().unwrap()];
+    assert!(
+        state.phase != TorrentPhase::Seeding && state.percent < 100.0,
+        "{state:?}"
+    );
 
     // The daemon finishes, and its completion hook ingests the torrent.
     wait_for("the hook to ingest", Duration::from_secs(60), || {
@@ -805,4 +815,75 @@ fn a_bad_store_configuration_is_reported_where_it_is() {
     run.code(2);
     assert!(run.stderr.contains("config.toml:2:1"), "{run}");
     assert!(run.stderr.contains("unknown field `seed_tme`"), "{run}");
+}
+
+#[test]
+fn a_daemon_that_wants_a_password_gets_it_and_never_shows_it() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    // The store's daemon, restarted by hand to require a user and password.
+    let url = PrivateDaemon::start(&ctx).url.clone(); // stopped again at the end of this line
+    let config = ctx.store.join("meta/transmission");
+    let mut settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(config.join("settings.json")).unwrap()).unwrap();
+    settings["rpc-authentication-required"] = true.into();
+    settings["rpc-username"] = "crp".into();
+    settings["rpc-password"] = "s3cret-pass".into();
+    std::fs::write(config.join("settings.json"), settings.to_string()).unwrap();
+    let _daemon = KillOnDrop(
+        Command::new("transmission-daemon")
+            .args(["-f", "-g"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    wait_for("the daemon", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let content = bytes(62, 90_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    single_file(&ctx, &server, "locked.bin", &content, Behavior::Normal);
+    ctx.write_manifest(&manifest("locked", "locked.bin.torrent", Some(&digest), ""));
+    let with = |password: &str| {
+        Run::from(
+            ctx.command()
+                .env("CRP_TRANSMISSION_URL", &url)
+                .env("CRP_TRANSMISSION_USER", "crp")
+                .env("CRP_TRANSMISSION_PASSWORD", password)
+                .args(["-v", "sync", "--wait", "--timeout", "120s"])
+                .output()
+                .unwrap(),
+            &ctx,
+        )
+    };
+    let run = with("wrong-pass");
+    run.code(1);
+    assert!(
+        run.stderr.contains("refused the user and password"),
+        "{run}"
+    );
+    assert!(
+        !run.stderr.contains("wrong-pass") && !run.stdout.contains("wrong-pass"),
+        "{run}"
+    );
+    let run = with("s3cret-pass");
+    run.success();
+    assert!(
+        !run.stderr.contains("s3cret-pass") && !run.stdout.contains("s3cret-pass"),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(ctx.link("locked")).unwrap(), content);
 }
