@@ -18,6 +18,9 @@
 //! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record |
 //! | [`fetch`] | one object into the store: locks, mirrors, retries, resume, hashing while streaming |
 //! | [`store`] | the store's layout, atomic publication, records ([`store::record`]) and locks ([`store::lock`]) |
+//! | [`torrent`] | torrent sources through transmission-daemon: RPC, metainfo checks, waiting, ingesting, seeding, the private daemon |
+//! | [`tree`] | the tree digest of a folder (a multi-file torrent's object) |
+//! | [`config`] | the store's `config.toml` |
 //! | [`link`] | links in a project, and telling crp's own from anyone else's |
 //! | [`report`], [`progress`] | everything printed: text, JSON, progress bars |
 //! | [`cli`], [`commands`] | arguments, and one thin module per subcommand |
@@ -34,8 +37,14 @@
 //! | `<store>/meta/objects/sha256/ab/<digest>.json` | fetches, `sync` | the object lock |
 //! | `<store>/meta/projects/<id>.json` | `sync` | the project lock |
 //! | `<store>/meta/sources/<key>.json` | fetches of unpinned sources | the source lock |
+//! | `<store>/meta/torrents/<infohash>.json` | torrent fetches, the hook | the torrent lock |
+//! | `<store>/meta/completed.jsonl` | torrent ingestion | appends of whole lines |
+//! | `<store>/meta/config.toml` | people (crp only reads it) | — |
+//! | `<store>/meta/transmission/` | `torrent daemon start`, and the daemon itself | — |
+//! | `<store>/seeding/<infohash>/<name>` | torrent ingestion | the torrent lock |
+//! | `<store>/quarantine/` | verification failures | unique names |
 //! | `<store>/meta/store.json`, `resources.schema.json` | store creation, `init` | atomic replace of identical content |
-//! | `<store>/meta/locks/{objects,sources,projects}/*.lock` | every lock | `flock`; never deleted |
+//! | `<store>/meta/locks/{objects,sources,projects,torrents}/*.lock` | every lock | `flock`; never deleted |
 //!
 //! Locks only keep work from being done twice; no reader ever depends on
 //! one to see consistent data.
