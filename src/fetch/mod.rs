@@ -4,8 +4,8 @@
 //! object's lock (so each object is downloaded once however many processes
 //! want it), tries the sources in order, streams the bytes into
 //! `.incomplete/` while hashing them, checks size and sha256, and only then
-//! publishes the object and its record. The transports live in [`http`] and
-//! [`file`]; [`part`] is the hashing writer they share.
+//! publishes the object and its record. The transports live in `http` and
+//! `file`; `part` is the hashing writer they share.
 
 mod file;
 mod http;

@@ -1,7 +1,7 @@
 //! `resources.toml`: what a project declares it needs.
 //!
 //! [`schema`] mirrors the file format (and generates its JSON Schema),
-//! [`parse`] validates text into those types collecting every problem, and
+//! `parse` validates text into those types collecting every problem, and
 //! this module turns the result into the domain model ([`Manifest`]) with
 //! paths resolved. [`edit`] changes the file while keeping its formatting.
 

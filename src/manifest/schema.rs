@@ -4,7 +4,7 @@
 //! Scalars are validated inside `Deserialize` by newtypes, so every error
 //! carries the span of the offending value. Cross-field rules (one of
 //! `source`/`sources`, no duplicate mirror) are checked in
-//! [`super::parse`], which turns these types into the domain model.
+//! `super::parse`, which turns these types into the domain model.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
