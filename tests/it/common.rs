@@ -80,6 +80,20 @@ impl TestContext {
         self.store.join("objects/sha256").join(&hex[..2]).join(&hex)
     }
 
+    /// Where the store keeps the record of the object with this digest.
+    pub fn record_path(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.store
+            .join("meta/objects/sha256")
+            .join(&hex[..2])
+            .join(format!("{hex}.json"))
+    }
+
+    /// The record of the object with this digest.
+    pub fn object_record(&self, digest: &Sha256Digest) -> crp::store::record::ObjectRecord {
+        serde_json::from_slice(&std::fs::read(self.record_path(digest)).unwrap()).unwrap()
+    }
+
     /// Every object file in the store.
     pub fn objects(&self) -> Vec<PathBuf> {
         files_under(&self.store.join("objects"))

@@ -144,17 +144,7 @@ fn concurrent_syncs_fetch_each_object_once() {
     // Every object's record lists exactly the projects that use it.
     for (i, name) in names.iter().enumerate() {
         let digest = Sha256Digest::of_bytes(&contents[i]);
-        let hex = digest.hex();
-        let record: crp::store::record::ObjectRecord = serde_json::from_slice(
-            &std::fs::read(
-                ctx.store
-                    .join("meta/objects/sha256")
-                    .join(&hex[..2])
-                    .join(format!("{hex}.json")),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let record = ctx.object_record(&digest);
         let mut users: Vec<&str> = record.projects.iter().map(|u| u.project.as_str()).collect();
         users.sort_unstable();
         let mut expected: Vec<&str> = projects[..4]

@@ -235,16 +235,7 @@ fn mirrors_are_tried_in_order() {
         Some(sources[2].as_str())
     );
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
-    let record: crp::store::record::ObjectRecord = serde_json::from_slice(
-        &std::fs::read(
-            ctx.store
-                .join("meta/objects/sha256")
-                .join(&digest.hex()[..2])
-                .join(format!("{digest}.json")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let record = ctx.object_record(&digest);
     assert_eq!(record.source, sources[2]);
     assert_eq!(record.sources, sources);
     for path in ["missing.bin", "wrong.bin", "good.bin"] {

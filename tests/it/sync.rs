@@ -4,23 +4,13 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use crp::digest::Sha256Digest;
-use crp::store::record::{ObjectRecord, ProjectRecord};
+use crp::store::record::ProjectRecord;
 
 use crate::common::{Run, TestContext, bytes, files_under};
 use crate::server::{Behavior, Server};
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> T {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn object_record(ctx: &TestContext, digest: &Sha256Digest) -> ObjectRecord {
-    let hex = digest.hex();
-    read_json(
-        &ctx.store
-            .join("meta/objects/sha256")
-            .join(&hex[..2])
-            .join(format!("{hex}.json")),
-    )
 }
 
 fn project_records(ctx: &TestContext) -> Vec<ProjectRecord> {
@@ -98,7 +88,7 @@ fn fresh_sync_fetches_verifies_links_and_records() {
     );
 
     // Records: what each object is, who uses it, and what the project references.
-    let record = object_record(&ctx, &remote_digest);
+    let record = ctx.object_record(&remote_digest);
     assert_eq!(record.size, 300_000);
     assert_eq!(record.source, server.url("pico-8.zip"));
     assert_eq!(record.purpose, "PICO-8 fantasy console");
@@ -191,8 +181,8 @@ fn removal_from_the_manifest_unlinks_but_keeps_the_object() {
     assert!(ctx.link("pico-8").exists());
     // The object stays in the shared store; the project no longer references it.
     assert!(ctx.object(&local_digest).exists());
-    assert!(object_record(&ctx, &local_digest).projects.is_empty());
-    assert_eq!(object_record(&ctx, &remote_digest).projects.len(), 1);
+    assert!(ctx.object_record(&local_digest).projects.is_empty());
+    assert_eq!(ctx.object_record(&remote_digest).projects.len(), 1);
     let project = &project_records(&ctx)[0];
     assert_eq!(
         project
@@ -389,8 +379,8 @@ fn a_new_hash_relinks() {
     run.success();
     assert!(run.stdout.contains("relinked     tool"), "{run}");
     assert_eq!(std::fs::read(ctx.link("tool")).unwrap(), b"version 2");
-    assert!(object_record(&ctx, &old).projects.is_empty());
-    assert_eq!(object_record(&ctx, &new).projects.len(), 1);
+    assert!(ctx.object_record(&old).projects.is_empty());
+    assert_eq!(ctx.object_record(&new).projects.len(), 1);
 }
 
 #[test]
@@ -446,7 +436,8 @@ fn resources_sharing_content_are_fetched_once_and_linked_twice() {
     assert_eq!(server.log().len(), 1);
     assert_eq!(std::fs::read(ctx.link("one")).unwrap(), content);
     assert_eq!(std::fs::read(ctx.link("two")).unwrap(), content);
-    let mut uses: Vec<String> = object_record(&ctx, &digest)
+    let mut uses: Vec<String> = ctx
+        .object_record(&digest)
         .projects
         .iter()
         .map(|u| u.resource.to_string())

@@ -213,17 +213,7 @@ fn a_torrent_file_is_fetched_verified_linked_and_seeded_from_the_store() {
     );
 
     // The object's record says where it came from.
-    let hex = digest.hex();
-    let record: crp::store::record::ObjectRecord = serde_json::from_slice(
-        &std::fs::read(
-            ctx.store
-                .join("meta/objects/sha256")
-                .join(&hex[..2])
-                .join(format!("{hex}.json")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let record = ctx.object_record(&digest);
     assert_eq!(record.info_hash.as_deref(), Some(hash.as_str()));
     assert_eq!(record.projects.len(), 1);
 
@@ -540,12 +530,7 @@ fn watch_folder_torrents_end_up_in_the_store() {
         Duration::from_secs(60),
         || ctx.object(&digest).exists(),
     );
-    let hex = digest.hex();
-    let record_path = ctx
-        .store
-        .join("meta/objects/sha256")
-        .join(&hex[..2])
-        .join(format!("{hex}.json"));
+    let record_path = ctx.record_path(&digest);
     wait_for("its record", Duration::from_secs(10), || {
         record_path.exists()
     });
