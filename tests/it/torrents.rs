@@ -271,17 +271,19 @@ fn a_multi_file_torrent_from_a_url_is_a_directory_resource() {
     );
 }
 
-#[test]
-fn a_magnet_link_fetches_metadata_from_a_peer_and_pins() {
-    let ctx = TestContext::new();
-    let server = Server::start();
-    let _daemon = PrivateDaemon::start(&ctx);
-    let content = bytes(53, 300_000);
-    let digest = Sha256Digest::of_bytes(&content);
+/// Serves `content` as `name` to a magnet: an aria2c seeder with the
+/// metadata, a tracker that introduces it, and a web seed for the data.
+/// Returns the magnet link, its info-hash and the seeder.
+fn magnet_swarm(
+    ctx: &TestContext,
+    server: &Server,
+    name: &str,
+    content: &[u8],
+) -> (String, String, KillOnDrop) {
     let seed_dir = ctx.root.path().join("seed");
     std::fs::create_dir_all(&seed_dir).unwrap();
-    std::fs::write(seed_dir.join("data.bin"), &content).unwrap();
-    server.route("ws/data.bin", content.clone(), Behavior::Normal);
+    std::fs::write(seed_dir.join(name), content).unwrap();
+    server.route(&format!("ws/{name}"), content.to_vec(), Behavior::Normal);
     let peer_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -300,20 +302,32 @@ fn a_magnet_link_fetches_metadata_from_a_peer_and_pins() {
     announce.extend(daemon_port.to_be_bytes());
     announce.push(b'e');
     server.route("announce", announce, Behavior::Normal);
+    let web_seed = server.url(&format!("ws/{name}"));
     let (torrent, hash) = make_torrent(
-        &seed_dir.join("data.bin"),
-        &server.url("ws/data.bin"),
+        &seed_dir.join(name),
+        &web_seed,
         Some(&server.url("announce")),
     );
-    std::fs::write(ctx.root.path().join("data.torrent"), &torrent).unwrap();
-    let _seeder = Seeder::start(&ctx.root.path().join("data.torrent"), &seed_dir, peer_port);
-
+    let torrent_path = ctx.root.path().join(format!("{name}.torrent"));
+    std::fs::write(&torrent_path, &torrent).unwrap();
+    let seeder = Seeder::start(&torrent_path, &seed_dir, peer_port);
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let magnet = format!(
-        "magnet:?xt=urn:btih:{hash}&dn=data.bin&tr={}&ws={}",
+        "magnet:?xt=urn:btih:{hash}&dn={name}&tr={}&ws={}",
         encode(&server.url("announce")),
-        encode(&server.url("ws/data.bin"))
+        encode(&web_seed)
     );
+    (magnet, hash, seeder)
+}
+
+#[test]
+fn a_magnet_link_fetches_metadata_from_a_peer_and_pins() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(53, 300_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    let (magnet, _, _seeder) = magnet_swarm(&ctx, &server, "data.bin", &content);
     // No sha256: trusted on first use, and pinned.
     ctx.write_manifest(&manifest("data", &magnet, None, ""));
     let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
@@ -324,6 +338,29 @@ fn a_magnet_link_fetches_metadata_from_a_peer_and_pins() {
             .contains(&format!("sha256 = \"{digest}\""))
     );
     assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+}
+
+#[test]
+fn a_magnets_metadata_is_checked_as_soon_as_it_arrives() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(63, 200_000);
+    let (magnet, hash, _seeder) = magnet_swarm(&ctx, &server, "sized.bin", &content);
+    ctx.write_manifest(&manifest("sized", &magnet, None, "size = 12345\n"));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("the manifest declares 12345 bytes, but the torrent holds 200000"),
+        "{run}"
+    );
+    // Out of the daemon, with whatever it had begun to download.
+    assert!(daemon.get(&hash).is_none());
+    wait_for("the data to go", Duration::from_secs(10), || {
+        files_under(&ctx.store.join(".incomplete/torrents")).is_empty()
+    });
+    assert!(ctx.objects().is_empty());
 }
 
 /// A process the test started, killed when dropped.
