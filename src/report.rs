@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use console::style;
@@ -717,9 +717,4 @@ fn sync_summary_line(report: &SyncReport, s: &SyncSummary) -> String {
             parts.join(", ")
         ),
     }
-}
-
-/// A path for display in messages.
-pub fn shown(path: &Path) -> String {
-    display_path(path)
 }

@@ -7,11 +7,11 @@ use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, UsageError};
 use crate::fetch::{FetchRequest, Fetcher, HttpSettings, RetryPolicy, Torrents};
-use crate::fsutil;
+use crate::fsutil::{self, display_path};
 use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
 use crate::name::{NAME_RULES, Name};
-use crate::report::{AddDocument, Printer, SCHEMA_VERSION, shown};
+use crate::report::{AddDocument, Printer, SCHEMA_VERSION};
 use crate::source::{Source, SourceSpec};
 use crate::store::record::ObjectUse;
 use crate::torrent::TorrentSettings;
@@ -146,7 +146,7 @@ pub(super) async fn run(
             "added `{name}` ({}, sha256 {}) to `{}`; `crp sync` links it",
             ByteCount(fetched.size),
             fetched.sha256.short(),
-            shown(&manifest.path)
+            display_path(&manifest.path)
         )),
     }
     Ok(ExitStatus::Success)

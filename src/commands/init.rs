@@ -4,10 +4,10 @@ use anyhow::Context as _;
 
 use crate::cli::{Format, GlobalArgs, InitArgs};
 use crate::error::{ExitStatus, UsageError};
-use crate::fsutil;
+use crate::fsutil::{self, display_path};
 use crate::manifest::Manifest;
 use crate::name::{NAME_RULES, Name};
-use crate::report::{InitDocument, Printer, SCHEMA_VERSION, shown};
+use crate::report::{InitDocument, Printer, SCHEMA_VERSION};
 use crate::store::Store;
 
 pub(super) fn run(
@@ -68,7 +68,7 @@ pub(super) fn run(
         }),
         Format::Text => printer.out(format!(
             "created `{}` for project `{name}`; add resources with `crp add SOURCE --purpose TEXT`",
-            shown(path)
+            display_path(path)
         )),
     }
     Ok(ExitStatus::Success)

@@ -43,11 +43,11 @@ pub(super) async fn run(
     }
     let previous = store.read_project(&manifest.project_id())?;
     let plan = plan(&manifest, &store, previous.as_ref());
-    let downloads = plan.resources.iter().any(|r| r.fetch.is_some());
-    // The HTTP client is built only when something is to be fetched, so a
-    // sync with nothing to do stays cheap.
     let config = Config::load(store.root())?;
     let torrent_settings = TorrentSettings::resolve(&store, &config)?;
+    // The HTTP client is built only when something is to be fetched, so a
+    // sync with nothing to do stays cheap.
+    let downloads = plan.resources.iter().any(|r| r.fetch.is_some());
     let fetcher = if downloads && !args.offline {
         Some(Fetcher::new(
             store.clone(),

@@ -406,12 +406,21 @@ impl Store {
         write_json(&self.source_path(key), &record)
     }
 
-    fn lock_path(&self, kind: &str, key: &str) -> PathBuf {
-        self.root
+    /// Takes the lock `<meta>/locks/<kind>/<key>.lock`.
+    async fn lock(
+        &self,
+        kind: &str,
+        key: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        let path = self
+            .root
             .join("meta")
             .join("locks")
             .join(kind)
-            .join(format!("{key}.lock"))
+            .join(format!("{key}.lock"));
+        lock::acquire(&path, what, reporter, self.lock_timeout).await
     }
 
     /// Excludes other processes from fetching (or re-recording) this object.
@@ -421,13 +430,7 @@ impl Store {
         what: &str,
         reporter: &dyn Reporter,
     ) -> Result<Lock, LockError> {
-        lock::acquire(
-            &self.lock_path("objects", &digest.hex()),
-            what,
-            reporter,
-            self.lock_timeout,
-        )
-        .await
+        self.lock("objects", &digest.hex(), what, reporter).await
     }
 
     /// Excludes other processes from adding or ingesting this torrent.
@@ -437,13 +440,7 @@ impl Store {
         what: &str,
         reporter: &dyn Reporter,
     ) -> Result<Lock, LockError> {
-        lock::acquire(
-            &self.lock_path("torrents", info_hash),
-            what,
-            reporter,
-            self.lock_timeout,
-        )
-        .await
+        self.lock("torrents", info_hash, what, reporter).await
     }
 
     /// Excludes other processes from fetching from this source when the
@@ -454,13 +451,7 @@ impl Store {
         what: &str,
         reporter: &dyn Reporter,
     ) -> Result<Lock, LockError> {
-        lock::acquire(
-            &self.lock_path("sources", key),
-            what,
-            reporter,
-            self.lock_timeout,
-        )
-        .await
+        self.lock("sources", key, what, reporter).await
     }
 
     /// Excludes other processes from syncing the same project.
@@ -470,13 +461,7 @@ impl Store {
         what: &str,
         reporter: &dyn Reporter,
     ) -> Result<Lock, LockError> {
-        lock::acquire(
-            &self.lock_path("projects", id),
-            what,
-            reporter,
-            self.lock_timeout,
-        )
-        .await
+        self.lock("projects", id, what, reporter).await
     }
 }
 
