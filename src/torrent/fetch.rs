@@ -120,8 +120,18 @@ pub async fn fetch(
     loop {
         let Some(view) = daemon.get(&info_hash).await? else {
             // The hook may have ingested it and, not seeding, removed it, or
-            // refused it.
-            let record = store.read_torrent(&info_hash)?;
+            // refused it. It writes the record under the torrent's lock, so
+            // the record is read under that lock too.
+            let record = {
+                let _lock = store
+                    .lock_torrent(
+                        &info_hash,
+                        &format!("reading torrent {info_hash}"),
+                        ingest.reporter,
+                    )
+                    .await?;
+                store.read_torrent(&info_hash)?
+            };
             if let Some(done) = record.as_ref().and_then(|r| r.ingested.clone()) {
                 return Ok(Outcome::Done(done));
             }
