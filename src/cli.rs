@@ -187,6 +187,11 @@ pub struct SyncArgs {
     #[arg(long, short, value_name = "N", env = "CRP_JOBS", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
+
+    /// Also honour the approvals in this reviewed file (written by `crp
+    /// approve --file`), if the store's policy trusts approvals files
+    #[arg(long, value_name = "PATH")]
+    pub approvals: Vec<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

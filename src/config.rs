@@ -10,6 +10,16 @@
 //! seed = true         # keep seeding from the store after a download
 //! seed_ratio = 2.0    # stop seeding at this upload ratio
 //! seed_time = "7d"    # stop seeding after this long
+//!
+//! [[notify]]
+//! command = ["notify-send", "crp"]           # run with CRP_* variables set
+//! on = ["available", "failed", "awaiting-approval"]
+//! timeout = "30s"
+//!
+//! [bridge]
+//! folder = "/srv/bridge/inbox"   # Markdown messages with front matter
+//! from = "crp"
+//! to = "humans"
 //! ```
 //!
 //! Every key is optional. The file belongs to whoever looks after the store;
@@ -34,6 +44,46 @@ pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:9091/transmission/rpc";
 pub struct Config {
     #[serde(default)]
     pub torrent: TorrentConfig,
+    /// Commands run when a resource becomes available, fails, or starts
+    /// waiting for approval.
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
+    /// Where bridge messages go.
+    #[serde(default)]
+    pub bridge: Option<BridgeConfig>,
+}
+
+/// One `[[notify]]` hook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The program and its arguments; no shell is involved.
+    pub command: Vec<String>,
+    /// The events it runs for: `available`, `failed`, `awaiting-approval`
+    /// (all three when not given).
+    #[serde(default)]
+    pub on: Option<Vec<crate::notify::NoticeKind>>,
+    /// How long it may run before it is stopped (default 30 s).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub timeout: Option<Duration>,
+}
+
+/// `[bridge]`: the collective's message folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// The folder messages are written into (relative paths start at the
+    /// store).
+    pub folder: PathBuf,
+    /// `From:` of every message (default `crp`).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// `To:` of every message (default `humans`).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Also write a message when a resource becomes available (default true).
+    #[serde(default)]
+    pub completions: Option<bool>,
 }
 
 /// `[torrent]`: the daemon and seeding.

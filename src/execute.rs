@@ -11,17 +11,21 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
+use crate::approval::{self, Decision, PendingRequest};
 use crate::digest::Sha256Digest;
-use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, add_use};
+use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, SourceError, add_use};
 use crate::fsutil;
 use crate::link;
-use crate::manifest::{Manifest, SourceEntry, edit};
+use crate::manifest::{Manifest, Resource, SourceEntry, edit};
 use crate::name::Name;
+use crate::notify::{Notice, NoticeKind, Notifier};
 use crate::plan::{Action, LinkStep, Plan, ProjectInfo, ResourcePlan};
+use crate::policy::{Policy, Verdict};
 use crate::progress::{NoteKind, Reporter};
+use crate::provenance::{Event, EventLog, State};
 use crate::store::record::{
     LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource,
-    RECORD_VERSION, Timestamp, Verification,
+    RECORD_VERSION, Timestamp,
 };
 use crate::store::{Store, StoreError};
 use crate::torrent::TorrentState;
@@ -65,6 +69,8 @@ pub struct ResourceOutcome {
     /// seeding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub torrent: Option<TorrentState>,
+    /// What the policy and the people say about it.
+    pub verdict: Verdict,
     /// Whether this sync wrote its sha256 and size into the manifest.
     pub pinned: bool,
     pub link_path: PathBuf,
@@ -88,6 +94,13 @@ pub enum Status {
     /// A torrent is still on its way (`--no-wait`, or `--timeout` passed);
     /// a later sync picks up where the daemon got to.
     Downloading,
+    /// Not fetched: it waits for a person's approval (`crp pending`).
+    AwaitingApproval,
+    /// Refused by a person or by the policy's limits.
+    Denied,
+    /// Its content was executable without the manifest declaring it: kept
+    /// in quarantine, never linked.
+    Quarantined,
 }
 
 /// What happened at the link's path.
@@ -190,8 +203,19 @@ impl ErrorReport {
     }
 }
 
+/// Where a sync accounts for what it does: the policy that judged the plan,
+/// the event log, and the notifications.
+#[derive(Debug, Clone, Copy)]
+pub struct Oversight<'a> {
+    pub policy: &'a Policy,
+    pub events: &'a EventLog,
+    pub notifier: &'a Notifier,
+}
+
 /// Carries out `plan` for `manifest`. `fetcher` is `None` when nothing may
-/// be downloaded (`--offline`, or nothing to download).
+/// be downloaded (`--offline`, or nothing to download). The plan's verdicts
+/// (see [`crate::review`]) decide what may be fetched and linked.
+#[allow(clippy::too_many_arguments)] // each is a separate input of the sync
 pub async fn sync(
     manifest: &Manifest,
     store: &Store,
@@ -200,14 +224,27 @@ pub async fn sync(
     fetcher: Option<&Fetcher>,
     reporter: &Arc<dyn Reporter>,
     options: SyncOptions,
+    oversight: Oversight<'_>,
 ) -> Result<SyncReport, SyncError> {
     let previous = previous.as_ref();
     let mut outcomes: Vec<Outcome> = plan.resources.iter().map(Outcome::planned).collect();
+    let mut notices = Vec::new();
+    hold_back(
+        manifest,
+        store,
+        &plan,
+        &mut outcomes,
+        oversight,
+        &mut notices,
+    )?;
     fetch_missing(
         manifest,
+        store,
         &plan,
         &mut outcomes,
         fetcher.filter(|_| !options.offline),
+        oversight,
+        &mut notices,
     )
     .await;
     let manifest_updated = pin_fetched(manifest, &outcomes, &**reporter)?;
@@ -237,14 +274,22 @@ pub async fn sync(
         link_dir: project.link_dir.clone(),
         synced_at: Timestamp::now(),
         resources,
+        incidents: previous.map_or(0, |p| p.incidents) + incidents(&outcomes),
     };
     let record_updated = previous.is_none_or(|p| !p.same_state(&record));
     if record_updated {
-        update_object_uses(store, manifest, previous, &record, &outcomes, reporter).await?;
+        update_object_uses(
+            store, manifest, &plan, previous, &record, &outcomes, reporter,
+        )
+        .await?;
         store.write_project(&record)?;
     }
     // New objects and records become durable before the sync reports them.
     store.sync_dirs().map_err(StoreError::from)?;
+    oversight.events.flush();
+    for warning in oversight.notifier.send(&notices).await {
+        reporter.note(NoteKind::Warning, &warning);
+    }
 
     let resources = plan
         .resources
@@ -262,6 +307,7 @@ pub async fn sync(
             size: o.size.or(r.size),
             fetched_from: o.fetched_from,
             torrent: o.torrent,
+            verdict: r.verdict.clone(),
             pinned: o.pin,
             link_path: r.link_path.clone(),
             link: o.link,
@@ -283,13 +329,19 @@ pub async fn sync(
 /// resource. Without a fetcher, they are reported missing.
 async fn fetch_missing(
     manifest: &Manifest,
+    store: &Store,
     plan: &Plan,
     outcomes: &mut [Outcome],
     fetcher: Option<&Fetcher>,
+    oversight: Oversight<'_>,
+    notices: &mut Vec<Notice>,
 ) {
     let mut by_digest: BTreeMap<Sha256Digest, Vec<usize>> = BTreeMap::new();
     let mut unpinned = Vec::new();
     for (i, r) in plan.resources.iter().enumerate() {
+        if outcomes[i].status.is_some() {
+            continue;
+        }
         match (&r.fetch, r.sha256) {
             (Some(_), Some(digest)) => by_digest.entry(digest).or_default().push(i),
             (Some(_), None) => unpinned.push(vec![i]),
@@ -315,6 +367,7 @@ async fn fetch_missing(
                 sources.push(entry.clone());
             }
         }
+        let verdict = &plan.resources[indices[0]].verdict;
         let request = FetchRequest {
             name: first.name.clone(),
             sources,
@@ -324,12 +377,41 @@ async fn fetch_missing(
             requested_by: first.requested_by.clone(),
             seed: first.seed,
             user: Some(ObjectUse::of(manifest, first)),
+            executable: indices.iter().any(|&i| manifest.resources[i].executable),
+            cap: oversight.policy.cap(verdict),
         };
+        let event = |from, to| {
+            Event::new(from, to)
+                .object(first.sha256)
+                .resource(&first.name)
+                .project(&manifest.project.name)
+        };
+        for (from, to) in [
+            (None, State::Requested),
+            (Some(State::Requested), State::Evaluating),
+        ] {
+            oversight.events.record(&event(from, to));
+        }
+        oversight
+            .events
+            .record(&event(Some(State::Evaluating), State::Approved).detail(
+                "verdict",
+                serde_json::to_value(verdict).expect("verdicts serialize"),
+            ));
+        oversight.events.record(
+            &event(Some(State::Approved), State::Downloading)
+                .detail("sources", request.sources.len()),
+        );
         let fetcher = fetcher.clone();
-        set.spawn(async move { (indices, fetcher.fetch(&request).await) });
+        set.spawn(async move {
+            let started = std::time::Instant::now();
+            let result = fetcher.fetch(&request).await;
+            (indices, result, started.elapsed())
+        });
     }
     while let Some(joined) = set.join_next().await {
-        let (indices, result) = joined.expect("fetch tasks do not panic");
+        let (indices, result, took) = joined.expect("fetch tasks do not panic");
+        account(manifest, store, &indices, &result, took, oversight, notices);
         // The fetcher records the first resource's use with a new object.
         let first = indices[0];
         for i in indices {
@@ -353,10 +435,232 @@ async fn fetch_missing(
                     outcome.torrent = Some(state.clone());
                     outcome.fail(Status::Downloading, ErrorReport::text(&state.to_string()));
                 }
-                Err(err) => outcome.fail(Status::Failed, ErrorReport::from(err)),
+                Err(err @ FetchError::Executable { .. }) => {
+                    outcome.incident = true;
+                    outcome.fail(Status::Quarantined, ErrorReport::from(err));
+                }
+                Err(err) => {
+                    outcome.incident = is_mismatch(err);
+                    outcome.fail(Status::Failed, ErrorReport::from(err));
+                }
             }
         }
     }
+}
+
+/// Resources whose verdict stops them go no further. Requests that wait for
+/// a person are recorded for `crp pending`; the new ones are announced.
+fn hold_back(
+    manifest: &Manifest,
+    store: &Store,
+    plan: &Plan,
+    outcomes: &mut [Outcome],
+    oversight: Oversight<'_>,
+    notices: &mut Vec<Notice>,
+) -> Result<(), SyncError> {
+    let mut waiting = Vec::new();
+    for (i, (r, resource)) in plan.resources.iter().zip(&manifest.resources).enumerate() {
+        let status = match &r.verdict {
+            Verdict::AwaitingApproval { .. } => Status::AwaitingApproval,
+            Verdict::Denied { .. } => Status::Denied,
+            _ => continue,
+        };
+        outcomes[i].fail(status, ErrorReport::text(&r.verdict.to_string()));
+        match &r.verdict {
+            Verdict::AwaitingApproval { reasons } => waiting.push(PendingRequest {
+                name: r.name.clone(),
+                project: plan.project.name.clone(),
+                project_id: plan.project.id.clone(),
+                manifest: plan.project.manifest.clone(),
+                sha256: r.sha256,
+                size: r.size,
+                sources: approval::bound_sources(resource),
+                purpose: resource.purpose.clone(),
+                requested_by: resource.requested_by.clone(),
+                reasons: reasons.clone(),
+                requested_at: Timestamp::now(),
+            }),
+            verdict if r.fetch.is_some() => {
+                let mut events = request_events(manifest, resource, State::Denied);
+                let verdict = serde_json::to_value(verdict).expect("verdicts serialize");
+                events[2] = events[2].clone().detail("verdict", verdict);
+                for event in &events {
+                    oversight.events.record(event);
+                }
+            }
+            _ => {}
+        }
+    }
+    for request in approval::set_pending(store, &plan.project.id, waiting)? {
+        let resource = manifest
+            .resource(request.name.as_str())
+            .expect("from this manifest");
+        let reasons: Vec<String> = request.reasons.iter().map(|r| r.message.clone()).collect();
+        let mut events = request_events(manifest, resource, State::AwaitingApproval);
+        events[2] = events[2].clone().detail("reasons", reasons.clone());
+        for event in &events {
+            oversight.events.record(event);
+        }
+        notices.push(Notice {
+            kind: NoticeKind::AwaitingApproval,
+            name: request.name.clone(),
+            project: request.project.clone(),
+            sha256: request.sha256,
+            size: request.size,
+            path: None,
+            state: State::AwaitingApproval,
+            source: resource.primary_source().spec.to_string(),
+            purpose: request.purpose.clone(),
+            requested_by: request.requested_by.clone(),
+            reasons,
+        });
+    }
+    Ok(())
+}
+
+/// The events of a request being judged: requested, evaluating, then `to`.
+fn request_events(manifest: &Manifest, resource: &Resource, to: State) -> Vec<Event> {
+    let event = |from, to| {
+        Event::new(from, to)
+            .object(resource.sha256)
+            .resource(&resource.name)
+            .project(&manifest.project.name)
+    };
+    vec![
+        event(None, State::Requested),
+        event(Some(State::Requested), State::Evaluating),
+        event(Some(State::Evaluating), to),
+    ]
+}
+
+/// Records how a fetch ended: its events, and what to tell people.
+#[allow(clippy::too_many_arguments)]
+fn account(
+    manifest: &Manifest,
+    store: &Store,
+    indices: &[usize],
+    result: &Result<Fetched, FetchError>,
+    took: std::time::Duration,
+    oversight: Oversight<'_>,
+    notices: &mut Vec<Notice>,
+) {
+    let first = &manifest.resources[indices[0]];
+    let event = |from, to, object| {
+        Event::new(Some(from), to)
+            .object(object)
+            .resource(&first.name)
+            .project(&manifest.project.name)
+    };
+    let notice = |kind, state, sha256, size, reasons| Notice {
+        kind,
+        name: first.name.clone(),
+        project: manifest.project.name.clone(),
+        sha256,
+        size,
+        path: sha256.map(|d: Sha256Digest| store.object_path(&d)),
+        state,
+        source: first.primary_source().spec.to_string(),
+        purpose: first.purpose.clone(),
+        requested_by: first.requested_by.clone(),
+        reasons,
+    };
+    let events = oversight.events;
+    match result {
+        Ok(fetched) => {
+            let object = Some(fetched.sha256);
+            events.record(&event(State::Downloading, State::Verifying, object));
+            let mut available = event(State::Verifying, State::Available, object)
+                .detail("size_bytes", fetched.size)
+                .detail(
+                    "duration_ms",
+                    u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                );
+            available = match &fetched.source {
+                Some(source) => available.detail("served_by", source.clone()),
+                None => available.detail("already_in_store", true),
+            };
+            events.record(&available);
+            let seeding = fetched
+                .torrent
+                .as_ref()
+                .is_some_and(|t| t.phase == crate::torrent::TorrentPhase::Seeding);
+            if seeding {
+                events.record(&event(State::Available, State::Seeding, object));
+            }
+            notices.push(notice(
+                NoticeKind::Available,
+                if seeding {
+                    State::Seeding
+                } else {
+                    State::Available
+                },
+                object,
+                Some(fetched.size),
+                Vec::new(),
+            ));
+        }
+        Err(FetchError::Pending { .. }) => {}
+        Err(err) => {
+            let text = crate::fetch::error_text(err);
+            let failed = match err {
+                FetchError::Executable {
+                    finding,
+                    sha256,
+                    quarantined,
+                    ..
+                } => {
+                    events.record(&event(State::Downloading, State::Verifying, Some(*sha256)));
+                    event(State::Verifying, State::Failed, Some(*sha256))
+                        .detail("reason", "undeclared-executable")
+                        .detail("finding", finding.clone())
+                        .detail("quarantined", quarantined.display().to_string())
+                }
+                err => match mismatch_of(err) {
+                    Some((expected, actual)) => {
+                        events.record(&event(State::Downloading, State::Verifying, Some(expected)));
+                        event(State::Verifying, State::Failed, Some(expected))
+                            .detail("reason", "mismatch")
+                            .detail("expected", expected.to_string())
+                            .detail("actual", actual.to_string())
+                    }
+                    None => event(State::Downloading, State::Failed, first.sha256)
+                        .detail("reason", "fetch")
+                        .detail("error", text.clone()),
+                },
+            };
+            events.record(&failed);
+            notices.push(notice(
+                NoticeKind::Failed,
+                State::Failed,
+                first.sha256,
+                first.size,
+                vec![text],
+            ));
+        }
+    }
+}
+
+/// The digests of a hash mismatch, when that is why a fetch failed.
+fn mismatch_of(err: &FetchError) -> Option<(Sha256Digest, Sha256Digest)> {
+    match err {
+        FetchError::Failed { failures, .. } => failures.iter().find_map(|f| match f.error {
+            SourceError::HashMismatch { expected, actual }
+            | SourceError::QuarantinedMismatch {
+                expected, actual, ..
+            } => Some((expected, actual)),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn is_mismatch(err: &FetchError) -> bool {
+    mismatch_of(err).is_some()
+}
+
+/// How many fetches of this sync count against the project.
+fn incidents(outcomes: &[Outcome]) -> u64 {
+    outcomes.iter().filter(|o| o.incident).count() as u64
 }
 
 /// Writes the digests of resources fetched on trust into the manifest.
@@ -502,6 +806,9 @@ struct Outcome {
     /// Set once the resource has failed, or cannot go further.
     status: Option<Status>,
     error: Option<ErrorReport>,
+    /// The fetch went wrong in a way that counts against the project: a
+    /// hash mismatch, or undeclared executable content.
+    incident: bool,
 }
 
 impl Outcome {
@@ -518,6 +825,7 @@ impl Outcome {
             link: LinkOutcome::NotLinked,
             status: None,
             error: None,
+            incident: false,
         }
     }
 
@@ -558,6 +866,7 @@ fn pin(
 async fn update_object_uses(
     store: &Store,
     manifest: &Manifest,
+    plan: &Plan,
     previous: Option<&ProjectRecord>,
     record: &ProjectRecord,
     outcomes: &[Outcome],
@@ -568,12 +877,22 @@ async fn update_object_uses(
         .flat_map(|p| &p.resources)
         .map(|(name, r)| (name, r.sha256))
         .collect();
-    // New uses: resources whose digest is new to this project.
-    for (resource, outcome) in manifest.resources.iter().zip(outcomes) {
+    let digests: BTreeMap<&Name, Sha256Digest> = manifest
+        .resources
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(r, o)| Some((&r.name, o.digest.filter(|_| o.present)?)))
+        .collect();
+    // New uses: resources whose digest is new to this project, or that were
+    // fetched just now. Their records get the DAG's edges and approvals.
+    for ((resource, outcome), planned) in
+        manifest.resources.iter().zip(outcomes).zip(&plan.resources)
+    {
         let Some(digest) = outcome.digest.filter(|_| outcome.present) else {
             continue;
         };
-        if before.get(&resource.name) == Some(&digest) || outcome.use_recorded {
+        let old = before.get(&resource.name).copied();
+        if old == Some(digest) && outcome.fetched_from.is_none() {
             continue;
         }
         let use_ = ObjectUse::of(manifest, resource);
@@ -602,30 +921,53 @@ async fn update_object_uses(
                 } else {
                     (ObjectKind::File, meta.len())
                 };
-                ObjectRecord {
-                    schema_version: RECORD_VERSION,
-                    sha256: digest,
-                    kind,
-                    size,
-                    source: resource.primary_source().source.to_string(),
-                    sources: resource
+                let mut object = ObjectRecord::new(digest, kind, size, path).with_sources(
+                    resource
                         .sources
                         .iter()
                         .map(|s| s.source.to_string())
                         .collect(),
-                    purpose: resource.purpose.clone(),
-                    requested_by: resource.requested_by.clone(),
-                    fetched_at: when,
-                    verified_at: when,
-                    verification: Verification::Manifest,
-                    info_hash: None,
-                    origin: None,
-                    http: None,
-                    projects: Vec::new(),
-                }
+                );
+                object.purpose.clone_from(&resource.purpose);
+                object.requested_by.clone_from(&resource.requested_by);
+                object.fetched_at = when;
+                object.verified_at = when;
+                object
             }
         };
-        if add_use(&mut object, &use_) {
+        let mut changed = add_use(&mut object, &use_);
+        if let Some(old) = old.filter(|o| *o != digest && !object.supersedes.contains(o)) {
+            object.supersedes.push(old);
+            changed = true;
+        }
+        for parent in &resource.derived_from {
+            if let Some(parent) = digests.get(parent)
+                && !object.derived_from.contains(parent)
+            {
+                object.derived_from.push(*parent);
+                changed = true;
+            }
+        }
+        if let Verdict::Approved { by, at, note, .. } = &planned.verdict
+            && !object.approvals.iter().any(|a| &a.by == by && &a.at == at)
+        {
+            object.approvals.push(Decision {
+                decision: approval::Kind::Approve,
+                name: resource.name.clone(),
+                sha256: Some(digest),
+                sources: approval::bound_sources(resource),
+                by: by.clone(),
+                at: *at,
+                note: note.clone(),
+                reason: None,
+            });
+            changed = true;
+        }
+        if object.requested_at.is_none() {
+            object.requested_at = Some(Timestamp::now());
+            changed = true;
+        }
+        if changed {
             store.write_object_record(&object)?;
         }
     }

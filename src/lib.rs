@@ -49,6 +49,7 @@
 //! Locks only keep work from being done twice; no reader ever depends on
 //! one to see consistent data.
 
+pub mod approval;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -61,9 +62,13 @@ pub mod fsutil;
 pub mod link;
 pub mod manifest;
 pub mod name;
+pub mod notify;
 pub mod plan;
+pub mod policy;
 pub mod progress;
+pub mod provenance;
 pub mod report;
+pub mod review;
 pub mod source;
 pub mod store;
 pub mod torrent;

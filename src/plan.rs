@@ -17,6 +17,7 @@ use crate::digest::Sha256Digest;
 use crate::link::{self, LinkState, PreviousLink, Want};
 use crate::manifest::{LinkMode, Manifest, Resource};
 use crate::name::Name;
+use crate::policy::Verdict;
 use crate::store::Store;
 use crate::store::record::{LinkRecord, ProjectRecord};
 
@@ -61,6 +62,17 @@ pub struct ResourcePlan {
     pub fetch: Option<FetchStep>,
     pub link_path: PathBuf,
     pub link: LinkStep,
+    /// What the policy and the people say (see [`crate::review`]).
+    #[serde(default = "auto_approved")]
+    pub verdict: Verdict,
+    /// For an object in the store: whether its content is executable, when
+    /// a `stat` tells (files; a directory's is in its record).
+    #[serde(skip)]
+    pub stored_executable: Option<bool>,
+}
+
+fn auto_approved() -> Verdict {
+    Verdict::AutoApproved
 }
 
 /// The headline action for a resource, most significant first.
@@ -78,6 +90,10 @@ pub enum Action {
     /// Replace crp's out-of-date link.
     Relink,
     UpToDate,
+    /// Not fetched (nor linked) until a person approves it.
+    AwaitingApproval,
+    /// Refused, by a person or by a hard limit of the policy.
+    Denied,
 }
 
 impl Action {
@@ -89,6 +105,8 @@ impl Action {
             Self::Link => "link",
             Self::Relink => "relink",
             Self::UpToDate => "up to date",
+            Self::AwaitingApproval => "awaiting approval",
+            Self::Denied => "denied",
         }
     }
 }
@@ -135,7 +153,7 @@ impl Plan {
         let mut seen = HashSet::new();
         self.resources
             .iter()
-            .filter(|r| r.fetch.is_some())
+            .filter(|r| r.fetch.is_some() && r.verdict.allows())
             .filter(|r| r.sha256.is_none_or(|d| seen.insert(d)))
             .filter_map(|r| r.size)
             .sum()
@@ -288,5 +306,7 @@ fn plan_resource(
         fetch,
         link_path,
         link,
+        verdict: Verdict::AutoApproved,
+        stored_executable: stored.and_then(|s| s.executable),
     }
 }

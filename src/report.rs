@@ -62,6 +62,10 @@ pub struct PlanSummary {
     pub unlink: usize,
     pub up_to_date: usize,
     pub conflict: usize,
+    #[serde(default)]
+    pub awaiting_approval: usize,
+    #[serde(default)]
+    pub denied: usize,
 }
 
 impl PlanSummary {
@@ -79,6 +83,8 @@ impl PlanSummary {
                 Action::Relink => &mut summary.relink,
                 Action::UpToDate => &mut summary.up_to_date,
                 Action::Conflict => &mut summary.conflict,
+                Action::AwaitingApproval => &mut summary.awaiting_approval,
+                Action::Denied => &mut summary.denied,
             } += 1;
         }
         summary
@@ -112,6 +118,12 @@ pub struct SyncSummary {
     pub conflict: usize,
     /// Torrents not complete yet.
     pub downloading: usize,
+    #[serde(default)]
+    pub awaiting_approval: usize,
+    #[serde(default)]
+    pub denied: usize,
+    #[serde(default)]
+    pub quarantined: usize,
 }
 
 impl SyncSummary {
@@ -134,6 +146,9 @@ impl SyncSummary {
                 Status::Missing => s.missing += 1,
                 Status::Conflict => s.conflict += 1,
                 Status::Downloading => s.downloading += 1,
+                Status::AwaitingApproval => s.awaiting_approval += 1,
+                Status::Denied => s.denied += 1,
+                Status::Quarantined => s.quarantined += 1,
             }
         }
         for u in &report.unlinked {
@@ -329,12 +344,13 @@ impl Printer {
         let mut out = String::new();
         for r in &plan.resources {
             let detail = match r.action {
-                Action::Fetch | Action::FetchAndPin => {
+                Action::Fetch | Action::FetchAndPin | Action::AwaitingApproval => {
                     let size = r
                         .size
                         .map_or_else(|| "size unknown".to_owned(), |s| ByteCount(s).to_string());
-                    format!("{size:>10}  {}", r.source)
+                    format!("{size:>10}  {}  ({})", r.source, r.verdict)
                 }
+                Action::Denied => r.verdict.to_string(),
                 Action::Relink => match &r.link {
                     LinkStep::Replace { reason } => format!("({reason})"),
                     _ => String::new(),
@@ -345,7 +361,10 @@ impl Printer {
                     }
                     _ => String::new(),
                 },
-                Action::Link | Action::UpToDate => String::new(),
+                Action::Link | Action::UpToDate => match &r.verdict {
+                    crate::policy::Verdict::AutoApproved => String::new(),
+                    verdict => format!("({verdict})"),
+                },
             };
             let verb = action_style(r.action);
             let _ = writeln!(out, "  {verb:<12} {:<width$}  {detail}", r.name.as_str());
@@ -478,7 +497,7 @@ impl Printer {
                 line(
                     style("fetched").green(),
                     &r.name,
-                    format!("{size:>10}  from {from}"),
+                    format!("{size:>10}  from {from}  ({})", r.verdict),
                 );
             }
             if r.pinned
@@ -512,6 +531,9 @@ impl Printer {
                 (status, _) => {
                     let verb = match status {
                         Status::Missing => style("missing").yellow().bold(),
+                        Status::AwaitingApproval => style("awaiting").yellow().bold(),
+                        Status::Denied => style("denied").red().bold(),
+                        Status::Quarantined => style("quarantined").red().bold(),
                         Status::Conflict => style("conflict").red().bold(),
                         Status::Downloading => match &r.torrent {
                             Some(state) if state.phase == crate::torrent::TorrentPhase::Stalled => {
@@ -570,6 +592,12 @@ impl Printer {
                 self.error_text(&text, None);
             }
         }
+        if summary.awaiting_approval > 0 && !self.quiet {
+            eprintln!(
+                "  {}: `crp pending` lists what waits; a person runs `crp approve NAME --by WHO`, then `crp sync` fetches it",
+                style("hint").cyan().bold()
+            );
+        }
         if complete {
             ExitStatus::Success
         } else {
@@ -626,12 +654,17 @@ impl Printer {
 
 /// Style for an action's verb.
 fn action_style(action: Action) -> console::StyledObject<&'static str> {
-    let s = style(action.as_str());
+    // The verb column is 12 wide: the long action gets a short verb.
+    let s = style(match action {
+        Action::AwaitingApproval => "awaiting",
+        other => other.as_str(),
+    });
     match action {
         Action::Fetch | Action::FetchAndPin => s.cyan(),
         Action::Link | Action::Relink => s.green(),
         Action::UpToDate => s.dim(),
-        Action::Conflict => s.red().bold(),
+        Action::Conflict | Action::Denied => s.red().bold(),
+        Action::AwaitingApproval => s.yellow().bold(),
     }
 }
 
@@ -667,6 +700,8 @@ fn plan_summary_line(plan: &Plan, s: &PlanSummary) -> String {
         (s.unlink, "to unlink"),
         (s.up_to_date, "up to date"),
         (s.conflict, "in conflict"),
+        (s.awaiting_approval, "awaiting approval"),
+        (s.denied, "denied"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
@@ -701,6 +736,9 @@ fn sync_summary_line(report: &SyncReport, s: &SyncSummary) -> String {
         (s.missing, "missing"),
         (s.conflict, "in conflict"),
         (s.downloading, "still downloading"),
+        (s.awaiting_approval, "awaiting approval"),
+        (s.denied, "denied"),
+        (s.quarantined, "quarantined"),
     ] {
         if n > 0 {
             problems.push(format!("{n} {what}"));

@@ -98,6 +98,10 @@ pub(super) async fn run(
             purpose: args.purpose.clone(),
             requested_by: args.requested_by.clone(),
             seed: true,
+            // `crp add` declares what it finds: the entry it writes says
+            // `executable = true` when the content is.
+            executable: true,
+            cap: None,
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

@@ -54,6 +54,33 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// Reviews `plan` against the store's policy and the decisions people
+/// made: the ledger, and the approvals files given, when the policy trusts
+/// them. Returns the policy.
+fn judge(
+    store: &Store,
+    manifest: &Manifest,
+    plan: &mut crate::plan::Plan,
+    previous: Option<&crate::store::record::ProjectRecord>,
+    approvals: &[std::path::PathBuf],
+    printer: &Printer,
+) -> anyhow::Result<crate::policy::Policy> {
+    let policy = crate::policy::Policy::load(store.root())?;
+    let mut ledger = crate::approval::Ledger::load(store)?;
+    for path in approvals {
+        if policy.approval.approval_files {
+            ledger.add_file(path)?;
+        } else {
+            printer.warn(format!(
+                "ignoring `{}`: the store's policy does not trust approvals files (`approval_files = false`)",
+                path.display()
+            ));
+        }
+    }
+    crate::review::review(plan, manifest, store, &policy, &ledger, previous)?;
+    Ok(policy)
+}
+
 /// Opens (creating if needed) the store and takes `manifest`'s project lock,
 /// for commands that change the project. `doing` tells waiting processes
 /// what holds the lock.

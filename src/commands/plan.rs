@@ -24,7 +24,7 @@ pub(super) async fn run(
     view: View,
 ) -> anyhow::Result<ExitStatus> {
     let manifest = Manifest::load(&global.manifest)?;
-    let plan = read_only_plan(global, &manifest)?;
+    let plan = read_only_plan(global, &manifest, &[], printer)?;
     match view {
         View::Plan => printer.plan(&plan),
         View::Status => {
@@ -119,13 +119,28 @@ fn info_hashes(resource: &Resource) -> Vec<String> {
         .collect()
 }
 
-/// Plans without writing anything, not even a new store.
-pub(super) fn read_only_plan(global: &GlobalArgs, manifest: &Manifest) -> anyhow::Result<Plan> {
+/// Plans, with each resource's verdict, without writing anything, not even
+/// a new store.
+pub(super) fn read_only_plan(
+    global: &GlobalArgs,
+    manifest: &Manifest,
+    approvals: &[std::path::PathBuf],
+    printer: &Printer,
+) -> anyhow::Result<Plan> {
     let store = Store::at(Store::locate(global.store.as_deref())?);
     let previous = if store.check()? {
         store.read_project(&manifest.project_id())?
     } else {
         None
     };
-    Ok(plan(manifest, &store, previous.as_ref()))
+    let mut plan = plan(manifest, &store, previous.as_ref());
+    super::judge(
+        &store,
+        manifest,
+        &mut plan,
+        previous.as_ref(),
+        approvals,
+        printer,
+    )?;
+    Ok(plan)
 }

@@ -3,11 +3,13 @@
 use crate::cli::{GlobalArgs, SyncArgs};
 use crate::diagnostic::Diagnostic;
 use crate::error::ExitStatus;
-use crate::execute::{self, SyncOptions};
+use crate::execute::{self, Oversight, SyncOptions};
+use crate::notify::Notifier;
+use crate::provenance::EventLog;
 use std::io::IsTerminal;
 
 use crate::config::Config;
-use crate::fetch::{Fetcher, HttpSettings, RetryPolicy, Torrents};
+use crate::fetch::{Fetcher, HttpSettings, Quota, RetryPolicy, Torrents};
 use crate::manifest::Manifest;
 use crate::plan::plan;
 use crate::report::Printer;
@@ -25,7 +27,12 @@ pub(super) async fn run(
         check_locked(&manifest)?;
     }
     if args.dry_run {
-        printer.plan(&super::plan::read_only_plan(global, &manifest)?);
+        printer.plan(&super::plan::read_only_plan(
+            global,
+            &manifest,
+            &args.approvals,
+            printer,
+        )?);
         return Ok(ExitStatus::Success);
     }
     let (store, reporter, _lock) = super::lock_project(
@@ -42,21 +49,37 @@ pub(super) async fn run(
         check_locked(&manifest)?;
     }
     let previous = store.read_project(&manifest.project_id())?;
-    let plan = plan(&manifest, &store, previous.as_ref());
+    let mut plan = plan(&manifest, &store, previous.as_ref());
+    let policy = super::judge(
+        &store,
+        &manifest,
+        &mut plan,
+        previous.as_ref(),
+        &args.approvals,
+        printer,
+    )?;
     let config = Config::load(store.root())?;
+    let events = EventLog::open(&store);
+    let notifier = Notifier::new(&store, &config);
     let torrent_settings = TorrentSettings::resolve(&store, &config)?;
     // The HTTP client is built only when something is to be fetched, so a
     // sync with nothing to do stays cheap.
     let downloads = plan.resources.iter().any(|r| r.fetch.is_some());
     let fetcher = if downloads && !args.offline {
-        Some(Fetcher::new(
-            store.clone(),
-            &HttpSettings::from_env(),
-            RetryPolicy::default(),
-            usize::from(args.jobs),
-            reporter.clone(),
-            Torrents::new(Some(torrent_settings.clone()), wait_mode(args)),
-        )?)
+        Some(
+            Fetcher::new(
+                store.clone(),
+                &HttpSettings::from_env(),
+                RetryPolicy::default(),
+                usize::from(args.jobs),
+                reporter.clone(),
+                Torrents::new(Some(torrent_settings.clone()), wait_mode(args)),
+            )?
+            .with_quota(match policy.limits.quota {
+                Some(limit) => Some(Quota::new(limit, store.usage()?.bytes)),
+                None => None,
+            }),
+        )
     } else {
         None
     };
@@ -69,6 +92,11 @@ pub(super) async fn run(
         &reporter,
         SyncOptions {
             offline: args.offline,
+        },
+        Oversight {
+            policy: &policy,
+            events: &events,
+            notifier: &notifier,
         },
     )
     .await?;

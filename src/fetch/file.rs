@@ -13,7 +13,7 @@ use crate::progress::Download;
 pub(super) async fn copy(
     path: &Path,
     mut part: Part,
-    expect: Expect,
+    expect: Expect<'_>,
     progress: &dyn Download,
 ) -> Result<(Part, Delivered), SourceError> {
     let read_err = |source: io::Error| SourceError::Read {
@@ -41,6 +41,13 @@ pub(super) async fn copy(
             {
                 return Err(SourceError::TooLarge { limit });
             }
+            if let Some(limit) = expect.cap
+                && expect.size.is_none()
+                && part.len() + n as u64 > limit
+            {
+                return Err(SourceError::OverCap { limit });
+            }
+            expect.take(n as u64)?;
             part.write(&buffer[..n]).map_err(SourceError::Write)?;
             progress.advance(n as u64);
         }

@@ -71,7 +71,7 @@ impl Http {
         &self,
         url: &Url,
         mut part: Part,
-        expect: Expect,
+        expect: Expect<'_>,
         progress: &dyn Download,
         retry: &RetryPolicy,
         reporter: &dyn Reporter,
@@ -121,7 +121,7 @@ impl Http {
         &self,
         url: &Url,
         part: Part,
-        expect: Expect,
+        expect: Expect<'_>,
         progress: &dyn Download,
         validators: &mut Option<HttpValidators>,
     ) -> (Part, Result<(), SourceError>) {
@@ -198,6 +198,18 @@ impl Http {
                     }),
                 );
             }
+            // An undeclared size is judged by what the server announces,
+            // before a byte is written.
+            if expect.size.is_none() {
+                if let Some(limit) = expect.cap
+                    && total > limit
+                {
+                    return (part, Err(SourceError::OverCap { limit }));
+                }
+                if let Err(err) = expect.fits(remaining) {
+                    return (part, Err(err));
+                }
+            }
         }
 
         // This task receives and hashes; a blocking thread writes. Each chunk
@@ -216,6 +228,7 @@ impl Http {
             (writer, flushed)
         });
         let mut received = start;
+        let mut taken = 0;
         let streamed = loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -225,6 +238,16 @@ impl Http {
                     {
                         break Err(SourceError::TooLarge { limit });
                     }
+                    if let Some(limit) = expect.cap
+                        && expect.size.is_none()
+                        && received > limit
+                    {
+                        break Err(SourceError::OverCap { limit });
+                    }
+                    if let Err(err) = expect.take(chunk.len() as u64) {
+                        break Err(err);
+                    }
+                    taken += chunk.len() as u64;
                     progress.advance(chunk.len() as u64);
                     hasher.update(&chunk);
                     if tx.send(chunk).await.is_err() {
@@ -239,6 +262,12 @@ impl Http {
         drop(tx);
         let (writer, written) = writing.await.expect("the writer does not panic");
         let part = Part::join(hasher, writer);
+        // Bytes of a failed attempt are not kept against the quota.
+        if (streamed.is_err() || written.is_err())
+            && let Some(quota) = expect.quota
+        {
+            quota.give_back(taken);
+        }
         match written {
             Err(err) => (part, Err(SourceError::Write(err))),
             Ok(()) => (part, streamed),

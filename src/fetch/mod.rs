@@ -25,7 +25,7 @@ use crate::progress::{Download, NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::lock::LockError;
 use crate::store::record::{
-    HttpValidators, ObjectKind, ObjectRecord, ObjectUse, RECORD_VERSION, Timestamp, Verification,
+    HttpValidators, ObjectKind, ObjectRecord, ObjectUse, Timestamp, Verification,
 };
 use crate::store::{Store, StoreError};
 use crate::torrent::fetch::{
@@ -91,6 +91,11 @@ pub struct FetchRequest {
     pub seed: bool,
     /// The project reference recorded with a newly fetched object.
     pub user: Option<ObjectUse>,
+    /// Declared executable: executable content is published, not
+    /// quarantined.
+    pub executable: bool,
+    /// The most bytes to accept when `size` is not declared (the policy's).
+    pub cap: Option<u64>,
 }
 
 /// An object that is now in the store.
@@ -119,12 +124,25 @@ pub enum SourceError {
         expected: Sha256Digest,
         actual: Sha256Digest,
     },
+    #[error(
+        "sha256 mismatch:\n    expected {expected}\n    actual   {actual}\n  the data was quarantined in `{}` and never became an object",
+        quarantined.display()
+    )]
+    QuarantinedMismatch {
+        expected: Sha256Digest,
+        actual: Sha256Digest,
+        quarantined: PathBuf,
+    },
     #[error("size mismatch: expected {expected} bytes, got {actual}")]
     SizeMismatch { expected: u64, actual: u64 },
     #[error("the server announced {announced} bytes, but the manifest declares {expected}")]
     AnnouncedSize { expected: u64, announced: u64 },
     #[error("the body passed the declared size of {limit} bytes; stopped reading")]
     TooLarge { limit: u64 },
+    #[error("the download passed {}, the most crp fetches without a declared size under the store's policy; declare its `size` so the policy can judge it", crate::units::Size(*limit))]
+    OverCap { limit: u64 },
+    #[error("it would take the store over its quota of {}; refused before writing it", crate::units::Size(*quota))]
+    Quota { quota: u64 },
     #[error("cannot read it: {source}")]
     Read {
         path: PathBuf,
@@ -154,7 +172,10 @@ impl SourceError {
     /// A failure of this machine rather than of the source: no other source
     /// would do better.
     fn is_local(&self) -> bool {
-        matches!(self, Self::Write(_))
+        matches!(
+            self,
+            Self::Write(_) | Self::Quota { .. } | Self::OverCap { .. }
+        )
     }
 }
 
@@ -175,6 +196,13 @@ pub enum FetchError {
     },
     #[error("`{resource}` is not complete yet: {state}")]
     Pending { resource: Name, state: TorrentState },
+    #[error("`{resource}` holds executable content ({finding}), and the manifest does not declare `executable = true`; quarantined at `{}`", quarantined.display())]
+    Executable {
+        resource: Name,
+        finding: String,
+        sha256: Sha256Digest,
+        quarantined: PathBuf,
+    },
     #[error("failed to store `{resource}`")]
     Store {
         resource: Name,
@@ -230,6 +258,7 @@ pub struct Fetcher {
     jobs: Arc<Semaphore>,
     reporter: Arc<dyn Reporter>,
     torrents: Arc<Torrents>,
+    quota: Option<Arc<Quota>>,
 }
 
 /// How torrent sources are fetched: the daemon is connected to on first
@@ -291,9 +320,70 @@ struct Delivered {
 
 /// What the bytes must be.
 #[derive(Debug, Clone, Copy)]
-struct Expect {
+struct Expect<'a> {
     sha256: Option<Sha256Digest>,
     size: Option<u64>,
+    /// The most bytes to accept when the size is not declared.
+    cap: Option<u64>,
+    /// The store's quota, taken chunk by chunk when the size is not
+    /// declared (a declared size is taken whole before the first byte).
+    quota: Option<&'a Quota>,
+}
+
+impl Expect<'_> {
+    /// Takes `n` more bytes from the quota, if it applies.
+    fn take(&self, n: u64) -> Result<(), SourceError> {
+        match self.quota {
+            Some(quota) if !quota.take(n) => Err(SourceError::Quota { quota: quota.limit }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `n` more bytes would fit in the quota, before any is written.
+    fn fits(&self, n: u64) -> Result<(), SourceError> {
+        match self.quota {
+            Some(quota) if quota.left() < n => Err(SourceError::Quota { quota: quota.limit }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How much the store may still grow in this run, when it has a quota.
+/// Shared by every fetch of the run; bytes are taken before they are
+/// written, so a fetch that would pass the quota stops first.
+#[derive(Debug)]
+pub struct Quota {
+    limit: u64,
+    left: std::sync::atomic::AtomicU64,
+}
+
+impl Quota {
+    /// A quota of `limit` bytes for a store that holds `used`.
+    pub fn new(limit: u64, used: u64) -> Self {
+        Self {
+            limit,
+            left: std::sync::atomic::AtomicU64::new(limit.saturating_sub(used)),
+        }
+    }
+
+    pub fn left(&self) -> u64 {
+        self.left.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes `n` bytes, or nothing if fewer are left.
+    pub fn take(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
+
+    /// Returns bytes that were taken and never kept.
+    pub fn give_back(&self, n: u64) {
+        self.left.fetch_add(n, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Fetcher {
@@ -312,7 +402,15 @@ impl Fetcher {
             jobs: Arc::new(Semaphore::new(jobs.max(1))),
             reporter,
             torrents: Arc::new(torrents),
+            quota: None,
         })
+    }
+
+    /// Keeps every fetch within the store's quota.
+    #[must_use]
+    pub fn with_quota(mut self, quota: Option<Quota>) -> Self {
+        self.quota = quota.map(Arc::new);
+        self
     }
 
     /// Makes sure the requested object is in the store. Direct sources
@@ -416,9 +514,48 @@ impl Fetcher {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        // A declared size is taken from the quota whole, before the first
+        // byte; an undeclared one chunk by chunk.
+        let quota = self.quota.as_deref();
+        if let (Some(quota), Some(size)) = (quota, request.size)
+            && !quota.take(size)
+        {
+            return Err(FetchError::Failed {
+                resource: request.name.clone(),
+                failures: vec![SourceFailure {
+                    source: sources[0].source.to_string(),
+                    error: SourceError::Quota { quota: quota.limit },
+                }],
+            });
+        }
         let expect = Expect {
             sha256: request.sha256,
             size: request.size,
+            cap: request.cap,
+            quota: quota.filter(|_| request.size.is_none()),
+        };
+        let result = self
+            .fetch_sources(request, sources, &part_path, expect)
+            .await;
+        if result.is_err()
+            && let (Some(quota), Some(size)) = (quota, request.size)
+        {
+            quota.give_back(size);
+        }
+        result
+    }
+
+    /// Tries each direct source in turn until one delivers the right bytes.
+    async fn fetch_sources(
+        &self,
+        request: &FetchRequest,
+        sources: &[&SourceEntry],
+        part_path: &std::path::Path,
+        expect: Expect<'_>,
+    ) -> Result<Fetched, FetchError> {
+        let store_err = |source: StoreError| FetchError::Store {
+            resource: request.name.clone(),
+            source,
         };
 
         let mut failures = Vec::new();
@@ -426,12 +563,32 @@ impl Fetcher {
         for (i, entry) in sources.iter().enumerate() {
             let shown = entry.source.to_string();
             match self
-                .try_source(request, &entry.source, &part_path, expect)
+                .try_source(request, &entry.source, part_path, expect)
                 .await
             {
                 Ok((finished, delivered)) => {
+                    let finding =
+                        tokio::task::block_in_place(|| crate::policy::exec::detect(&finished.path))
+                            .map_err(|e| store_err(e.into()))?;
+                    if let Some(finding) = finding.as_ref().filter(|_| !request.executable) {
+                        let sha256 = finished.sha256;
+                        drop(finished.file);
+                        let quarantined = self
+                            .store
+                            .quarantine(
+                                &finished.path,
+                                &format!("{}-{}", request.name, sha256.short()),
+                            )
+                            .map_err(|e| store_err(e.into()))?;
+                        return Err(FetchError::Executable {
+                            resource: request.name.clone(),
+                            finding: finding.to_string(),
+                            sha256,
+                            quarantined,
+                        });
+                    }
                     let fetched = self
-                        .publish(request, finished, &shown, delivered)
+                        .publish(request, finished, &shown, delivered, finding.is_some())
                         .map_err(store_err)?;
                     if request.sha256.is_none() {
                         self.store
@@ -569,12 +726,25 @@ impl Fetcher {
             sha256: request.sha256,
             size: request.size,
             seed: request.seed,
+            executable: request.executable,
             user: request.user.as_ref(),
             shown,
         };
         torrent::fetch::fetch(&ingest, &input, &want, self.torrents.wait, progress)
             .await
-            .map_err(|err| SourceError::Torrent(error_text(&err)))
+            .map_err(|err| match err {
+                // Typed, so the sync can count it as an incident.
+                torrent::ingest::IngestError::Mismatch {
+                    expected,
+                    actual,
+                    quarantined,
+                } => SourceError::QuarantinedMismatch {
+                    expected,
+                    actual,
+                    quarantined,
+                },
+                err => SourceError::Torrent(error_text(&err)),
+            })
     }
 
     /// A direct source won the race: the torrents added for the same object
@@ -644,7 +814,7 @@ impl Fetcher {
         request: &FetchRequest,
         source: &Source,
         part_path: &std::path::Path,
-        expect: Expect,
+        expect: Expect<'_>,
     ) -> Result<(Finished, Delivered), SourceError> {
         let shown = source.to_string();
         let progress = self
@@ -662,7 +832,7 @@ impl Fetcher {
         request: &FetchRequest,
         source: &Source,
         part_path: &std::path::Path,
-        expect: Expect,
+        expect: Expect<'_>,
         progress: &dyn Download,
     ) -> Result<(Finished, Delivered), SourceError> {
         // Bytes left by an interrupted run are kept only when the digest is
@@ -734,6 +904,7 @@ impl Fetcher {
         finished: Finished,
         source: &str,
         delivered: Delivered,
+        executable: bool,
     ) -> Result<Fetched, StoreError> {
         let Finished {
             file,
@@ -747,39 +918,39 @@ impl Fetcher {
             drop(file);
             fs_err::remove_file(&path)?;
         } else {
-            self.store.publish(file, &path, &digest)?;
+            self.store.publish(file, &path, &digest, executable)?;
         }
         let now = Timestamp::now();
         let mut record = match self.store.read_object_record(&digest)? {
             Some(existing) => existing,
-            None => ObjectRecord {
-                schema_version: RECORD_VERSION,
-                sha256: digest,
-                kind: ObjectKind::File,
-                size,
-                source: source.to_owned(),
-                sources: request
-                    .sources
-                    .iter()
-                    .map(|s| s.source.to_string())
-                    .collect(),
-                purpose: request.purpose.clone(),
-                requested_by: request.requested_by.clone(),
-                fetched_at: now,
-                verified_at: now,
-                verification: if request.sha256.is_some() {
+            None => {
+                let mut record = ObjectRecord::new(
+                    digest,
+                    ObjectKind::File,
+                    size,
+                    self.store.object_path(&digest),
+                )
+                .with_sources(
+                    request
+                        .sources
+                        .iter()
+                        .map(|s| s.source.to_string())
+                        .collect(),
+                );
+                record.purpose.clone_from(&request.purpose);
+                record.requested_by.clone_from(&request.requested_by);
+                record.requested_at = Some(now);
+                record.verification = if request.sha256.is_some() {
                     Verification::Manifest
                 } else {
                     Verification::FirstUse
-                },
-                info_hash: None,
-                origin: None,
-                http: None,
-                projects: Vec::new(),
-            },
+                };
+                record
+            }
         };
         if !already {
-            record.source = source.to_owned();
+            record.served_by = Some(source.to_owned());
+            record.executable = executable;
             record.size = size;
             record.fetched_at = now;
             record.verified_at = now;

@@ -61,6 +61,10 @@ pub struct Resource {
     pub requested_by: Option<String>,
     /// Keep seeding torrent sources from the store (`seed`, default true).
     pub seed: bool,
+    /// Declared executable (`executable = true`).
+    pub executable: bool,
+    /// Names of resources of this manifest this one was made from.
+    pub derived_from: Vec<Name>,
     /// The name's span in `[resources.NAME]`, for diagnostics about the entry.
     pub span: Range<usize>,
 }
@@ -175,6 +179,11 @@ impl Manifest {
                     purpose: raw.purpose.0,
                     requested_by: raw.requested_by,
                     seed: raw.seed.unwrap_or(true),
+                    executable: raw.executable.unwrap_or(false),
+                    derived_from: raw
+                        .derived_from
+                        .map(|d| d.into_inner().into_iter().map(|n| n.into_inner()).collect())
+                        .unwrap_or_default(),
                     span: parsed.name_span,
                 }
             })

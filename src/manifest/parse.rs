@@ -86,6 +86,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
             "start the manifest with `[project]` and `name = \"…\"`, or create one with `crp init`",
         ));
     }
+    check_derived_from(&resources, &mut diagnostics);
     diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
     // Tables come back sorted by key; the manifest's own order is the one
     // people expect in every listing.
@@ -153,6 +154,33 @@ fn resource(
         name_span,
         raw,
     })
+}
+
+/// `derived_from` names other resources of the same manifest.
+fn check_derived_from(resources: &[ParsedResource], diagnostics: &mut Vec<Diagnostic>) {
+    for resource in resources {
+        let Some(parents) = &resource.raw.derived_from else {
+            continue;
+        };
+        for parent in parents.get_ref() {
+            let name = parent.get_ref();
+            let problem = if name == &resource.name {
+                "a resource cannot be derived from itself"
+            } else if resources.iter().any(|r| &r.name == name) {
+                continue;
+            } else {
+                "no resource of this manifest has that name"
+            };
+            diagnostics.push(
+                Diagnostic::new(
+                    format!("invalid `derived_from` in resource `{}`", resource.name),
+                    Some(parent.span()),
+                )
+                .label(problem)
+                .hint("`derived_from` lists the names of other resources in this manifest"),
+            );
+        }
+    }
 }
 
 /// A table that deserialized once its faulty keys were taken out.

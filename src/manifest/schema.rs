@@ -95,6 +95,21 @@ pub struct RawResource {
     #[serde(default)]
     #[schemars(with = "bool", default = "default_seed")]
     pub seed: Option<bool>,
+    /// The content is meant to run (a program, a script, or an archive of
+    /// them). crp recognises executable content from its bytes; content that
+    /// is executable without this is quarantined, never linked.
+    #[serde(default)]
+    #[schemars(with = "bool", default = "default_executable")]
+    pub executable: Option<bool>,
+    /// Other resources of this manifest that this one was made from: edges
+    /// of the store's provenance graph (`crp dag`).
+    #[serde(default)]
+    #[schemars(with = "Vec<Name>", extend("uniqueItems" = true))]
+    pub derived_from: Option<Spanned<Vec<Spanned<Name>>>>,
+}
+
+fn default_executable() -> bool {
+    false
 }
 
 fn default_seed() -> bool {

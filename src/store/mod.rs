@@ -252,8 +252,9 @@ impl Store {
         self.root.join(".incomplete")
     }
 
-    /// Publishes a verified file as the object `digest`: read-only, flushed to
-    /// disk, then renamed into place. `file` (open at `path`) must hold
+    /// Publishes a verified file as the object `digest`: read-only (and
+    /// executable when crp found it to be), flushed to disk, then renamed
+    /// into place. `file` (open at `path`) must hold
     /// exactly the bytes whose digest is `digest`.
     ///
     /// The folder holding the new name is synced by [`Store::sync_dirs`]: a
@@ -264,9 +265,11 @@ impl Store {
         file: std::fs::File,
         path: &Path,
         digest: &Sha256Digest,
+        executable: bool,
     ) -> io::Result<PathBuf> {
         let target = self.object_path(digest);
-        file.set_permissions(std::fs::Permissions::from_mode(0o444))
+        let mode = if executable { 0o555 } else { 0o444 };
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
             .and_then(|()| file.sync_all())
             .map_err(|err| fsutil::with_path(err, path))?;
         drop(file);
@@ -378,6 +381,72 @@ impl Store {
         write_json(&self.project_path(&record.id), record)
     }
 
+    /// Every project record in the store.
+    pub fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
+        let dir = self.root.join("meta").join("projects");
+        let entries = match fs_err::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut projects = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json")
+                && let Some(project) = read_json(&path)?
+            {
+                projects.push(project);
+            }
+        }
+        projects.sort_by(|a: &ProjectRecord, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        Ok(projects)
+    }
+
+    /// How much the store's objects take on disk (apparent sizes, each file
+    /// counted once however many hard links it has).
+    pub fn usage(&self) -> io::Result<Usage> {
+        use std::os::unix::fs::MetadataExt;
+        fn walk(
+            dir: &Path,
+            seen: &mut std::collections::HashSet<(u64, u64)>,
+            usage: &mut Usage,
+        ) -> io::Result<()> {
+            for entry in fs_err::read_dir(dir)? {
+                let entry = entry?;
+                let meta = fs_err::symlink_metadata(entry.path())?;
+                if meta.is_dir() {
+                    walk(&entry.path(), seen, usage)?;
+                } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+                    usage.bytes += meta.len();
+                }
+            }
+            Ok(())
+        }
+        let mut usage = Usage::default();
+        let mut seen = std::collections::HashSet::new();
+        let root = self.objects_root.clone();
+        match fs_err::read_dir(&root) {
+            Ok(fanouts) => {
+                for fanout in fanouts {
+                    let fanout = fanout?.path();
+                    for object in fs_err::read_dir(&fanout)? {
+                        let object = object?.path();
+                        usage.objects += 1;
+                        let meta = fs_err::symlink_metadata(&object)?;
+                        if meta.is_dir() {
+                            walk(&object, &mut seen, &mut usage)?;
+                        } else if seen.insert((meta.dev(), meta.ino())) {
+                            usage.bytes += meta.len();
+                        }
+                    }
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+        Ok(usage)
+    }
+
     fn source_path(&self, key: &str) -> PathBuf {
         self.root
             .join("meta")
@@ -465,12 +534,22 @@ impl Store {
     }
 }
 
+/// The store's size on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
 /// What is at an object's path: a file (with its size) or a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectStat {
     pub kind: ObjectKind,
     /// For files; a directory's size is the sum of its files, in its record.
     pub size: Option<u64>,
+    /// For files: whether crp found executable content in it (it is then
+    /// published with its execute bits set). A directory's is in its record.
+    pub executable: Option<bool>,
 }
 
 /// The object at `path`, if there is one: one `stat`.
@@ -480,11 +559,13 @@ pub fn stat_object(path: &Path) -> Option<ObjectStat> {
         Some(ObjectStat {
             kind: ObjectKind::File,
             size: Some(meta.len()),
+            executable: Some(meta.permissions().mode() & 0o111 != 0),
         })
     } else if meta.is_dir() {
         Some(ObjectStat {
             kind: ObjectKind::Directory,
             size: None,
+            executable: None,
         })
     } else {
         None

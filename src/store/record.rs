@@ -13,9 +13,11 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::approval::Decision;
 use crate::digest::Sha256Digest;
 use crate::manifest::LinkMode;
 use crate::name::Name;
+use crate::provenance::State;
 
 /// The version of the record formats written by this crp.
 pub const RECORD_VERSION: u32 = 1;
@@ -82,29 +84,46 @@ pub enum Verification {
     Unverified,
 }
 
-/// What the store knows about one object.
+/// What the store knows about one object: a node of the content DAG.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     pub schema_version: u32,
     pub sha256: Sha256Digest,
-    #[serde(default)]
+    /// `file` or `directory`.
+    #[serde(rename = "type", alias = "kind", default)]
     pub kind: ObjectKind,
     /// Bytes (for a directory, in all its files).
+    #[serde(rename = "size_bytes", alias = "size")]
     pub size: u64,
-    /// The source that delivered the bytes (credentials redacted).
+    /// The first source the requesting manifest listed (credentials redacted).
     pub source: String,
     /// Every source the requesting manifest listed, in order.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// The source that actually served the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
     /// Why it was first requested.
     pub purpose: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// When a project first asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Timestamp>,
+    /// Where the object lives in the store.
+    #[serde(default)]
+    pub file_path: PathBuf,
     pub fetched_at: Timestamp,
     pub verified_at: Timestamp,
     /// What the bytes were checked against.
     #[serde(default)]
     pub verification: Verification,
+    /// The object's lifecycle state.
+    #[serde(default)]
+    pub status: State,
+    /// Whether crp found executable content in it.
+    #[serde(default)]
+    pub executable: bool,
     /// For objects that came over BitTorrent: the v1 info-hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info_hash: Option<String>,
@@ -118,8 +137,57 @@ pub struct ObjectRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpValidators>,
     /// The projects that reference this object.
-    #[serde(default)]
+    #[serde(rename = "related_projects", alias = "projects", default)]
     pub projects: Vec<ObjectUse>,
+    /// The people's approvals of this hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Decision>,
+    /// Earlier hashes of the same resource name: the versions this one
+    /// replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supersedes: Vec<Sha256Digest>,
+    /// Objects this one was made from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived_from: Vec<Sha256Digest>,
+}
+
+impl ObjectRecord {
+    /// A record for a new object, to be completed by the caller.
+    pub fn new(sha256: Sha256Digest, kind: ObjectKind, size: u64, path: PathBuf) -> Self {
+        let now = Timestamp::now();
+        Self {
+            schema_version: RECORD_VERSION,
+            sha256,
+            kind,
+            size,
+            source: String::new(),
+            sources: Vec::new(),
+            served_by: None,
+            purpose: String::new(),
+            requested_by: None,
+            requested_at: None,
+            file_path: path,
+            fetched_at: now,
+            verified_at: now,
+            verification: Verification::Manifest,
+            status: State::Available,
+            executable: false,
+            info_hash: None,
+            origin: None,
+            http: None,
+            projects: Vec::new(),
+            approvals: Vec::new(),
+            supersedes: Vec::new(),
+            derived_from: Vec::new(),
+        }
+    }
+
+    /// Sets the sources a manifest listed: the first one is `source`.
+    pub fn with_sources(mut self, sources: Vec<String>) -> Self {
+        self.source = sources.first().cloned().unwrap_or_default();
+        self.sources = sources;
+        self
+    }
 }
 
 /// `ETag` and `Last-Modified` of an HTTP response.
@@ -195,6 +263,11 @@ pub struct ProjectRecord {
     pub synced_at: Timestamp,
     /// Every pinned resource the manifest declares, by name.
     pub resources: BTreeMap<Name, ProjectResource>,
+    /// Fetches for this project that went wrong: a hash mismatch, or
+    /// executable content it did not declare. A project with none counts as
+    /// having fetched without incident (see the policy's `first_request`).
+    #[serde(default)]
+    pub incidents: u64,
 }
 
 /// One resource of a project, and its link if crp made one.
@@ -242,5 +315,6 @@ impl ProjectRecord {
             && self.manifest == other.manifest
             && self.link_dir == other.link_dir
             && self.resources == other.resources
+            && self.incidents == other.incidents
     }
 }

@@ -44,6 +44,7 @@ pub struct Want<'a> {
     pub sha256: Option<Sha256Digest>,
     pub size: Option<u64>,
     pub seed: bool,
+    pub executable: bool,
     pub user: Option<&'a ObjectUse>,
     /// The source as it may be shown and recorded.
     pub shown: &'a str,
@@ -100,6 +101,7 @@ pub async fn fetch(
             size: want.size,
             requested_for: want.user.cloned(),
             seed: want.seed,
+            executable: want.executable,
             added_at: record.map_or_else(Timestamp::now, |r| r.added_at),
             ingested: None,
             refused: None,
@@ -136,6 +138,12 @@ pub async fn fetch(
                 return Ok(Outcome::Done(done));
             }
             if let Some((expected, refused)) = record.and_then(|r| Some((r.sha256?, r.refused?))) {
+                if let Some(finding) = refused.executable {
+                    return Err(IngestError::Executable {
+                        finding,
+                        quarantined: refused.quarantined,
+                    });
+                }
                 return Err(IngestError::Mismatch {
                     expected,
                     actual: refused.actual,

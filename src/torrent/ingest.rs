@@ -13,6 +13,7 @@ use super::{
 use crate::digest::{Sha256Digest, hash_file};
 use crate::fetch::add_use;
 use crate::progress::{NoteKind, Reporter};
+use crate::provenance::State;
 use crate::store::lock::LockError;
 use crate::store::record::{ObjectKind, ObjectRecord, RECORD_VERSION, Timestamp, Verification};
 use crate::store::{Store, StoreError};
@@ -28,6 +29,14 @@ pub enum IngestError {
     Mismatch {
         expected: Sha256Digest,
         actual: Sha256Digest,
+        quarantined: PathBuf,
+    },
+    #[error(
+        "the torrent's data holds executable content ({finding}), and the manifest does not declare `executable = true`; quarantined in `{}`",
+        quarantined.display()
+    )]
+    Executable {
+        finding: String,
         quarantined: PathBuf,
     },
     #[error("the torrent's data is not at `{}`", .0.display())]
@@ -96,6 +105,12 @@ impl Ingest<'_> {
         if let Some(record) = &record
             && let (Some(expected), Some(refused)) = (record.sha256, &record.refused)
         {
+            if let Some(finding) = &refused.executable {
+                return Err(IngestError::Executable {
+                    finding: finding.clone(),
+                    quarantined: refused.quarantined.clone(),
+                });
+            }
             return Err(IngestError::Mismatch {
                 expected,
                 actual: refused.actual,
@@ -114,6 +129,7 @@ impl Ingest<'_> {
         let expected = record.as_ref().and_then(|r| r.sha256);
         self.daemon.stop(info_hash).await?;
 
+        let mut executable = false;
         let (digest, kind, size) = if let Some(expected) = expected.filter(|d| store.has_object(d))
         {
             // The object arrived another way (an https mirror): whatever the
@@ -150,18 +166,49 @@ impl Ingest<'_> {
                         actual: digest,
                         quarantined: quarantined.clone(),
                         at: Timestamp::now(),
+                        executable: None,
                     });
                     store.write_torrent(&record)?;
                 }
                 return Err(err);
             }
+            let data_for_check = data.clone();
+            let finding =
+                tokio::task::spawn_blocking(move || crate::policy::exec::detect(&data_for_check))
+                    .await
+                    .expect("detection does not panic")?;
+            if let Some(finding) = &finding
+                && record.as_ref().is_some_and(|r| !r.executable)
+            {
+                let mut record = record.take().expect("checked above");
+                let quarantined = store.quarantine(&data, &format!("torrent-{info_hash}"))?;
+                if let Err(err) = self.daemon.remove(info_hash, false).await {
+                    self.reporter.note(
+                        NoteKind::Warning,
+                        &format!("could not remove the torrent from the daemon: {err}"),
+                    );
+                }
+                self.log(&view, "executable", Some(digest), Some(finding.to_string()));
+                record.refused = Some(Refused {
+                    actual: digest,
+                    quarantined: quarantined.clone(),
+                    at: Timestamp::now(),
+                    executable: Some(finding.to_string()),
+                });
+                store.write_torrent(&record)?;
+                return Err(IngestError::Executable {
+                    finding: finding.to_string(),
+                    quarantined,
+                });
+            }
+            executable = finding.is_some();
             if store.has_object(&digest) {
                 remove_data(&data)?;
             } else {
                 match kind {
                     ObjectKind::File => {
                         let file = fs_err::File::open(&data)?.into_file();
-                        store.publish(file, &data, &digest)?;
+                        store.publish(file, &data, &digest, executable)?;
                     }
                     ObjectKind::Directory => {
                         store.publish_dir(&data, &digest)?;
@@ -172,7 +219,12 @@ impl Ingest<'_> {
         };
         let _ = fs_err::remove_dir(store.torrent_download_dir(info_hash));
 
-        self.write_object_record(record.as_ref(), &view, digest, kind, size, unrequested)?;
+        self.write_object_record(
+            record.as_ref(),
+            &view,
+            (digest, kind, size, executable),
+            unrequested,
+        )?;
         let seed = self.settings.seed && record.as_ref().is_none_or(|r| r.seed);
         if seed {
             self.seed(&view, &digest).await?;
@@ -193,6 +245,7 @@ impl Ingest<'_> {
             size: None,
             requested_for: None,
             seed,
+            executable,
             added_at: Timestamp::now(),
             ingested: None,
             refused: None,
@@ -263,42 +316,44 @@ impl Ingest<'_> {
         &self,
         record: Option<&TorrentRecord>,
         view: &TorrentView,
-        digest: Sha256Digest,
-        kind: ObjectKind,
-        size: u64,
+        (digest, kind, size, executable): (Sha256Digest, ObjectKind, u64, bool),
         unrequested: &str,
     ) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        let mut object = self
-            .store
-            .read_object_record(&digest)?
-            .unwrap_or_else(|| ObjectRecord {
-                schema_version: RECORD_VERSION,
-                sha256: digest,
-                kind,
-                size,
-                source: record.map_or_else(|| unrequested.to_owned(), |r| r.source.clone()),
-                sources: record.map(|r| vec![r.source.clone()]).unwrap_or_default(),
-                purpose: record
-                    .and_then(|r| r.requested_for.as_ref())
-                    .map_or_else(|| describe(unrequested), |u| u.purpose.clone()),
-                requested_by: record
-                    .and_then(|r| r.requested_for.as_ref())
-                    .and_then(|u| u.requested_by.clone()),
-                fetched_at: now,
-                verified_at: now,
-                verification: match record {
-                    Some(TorrentRecord {
-                        sha256: Some(_), ..
-                    }) => Verification::Manifest,
-                    Some(_) => Verification::FirstUse,
-                    None => Verification::Unverified,
-                },
-                info_hash: Some(view.info_hash.clone()),
-                origin: record.is_none().then(|| unrequested.to_owned()),
-                http: None,
-                projects: Vec::new(),
-            });
+        let mut object = self.store.read_object_record(&digest)?.unwrap_or_else(|| {
+            let mut object = ObjectRecord::new(digest, kind, size, self.store.object_path(&digest))
+                .with_sources(record.map(|r| vec![r.source.clone()]).unwrap_or_default());
+            object.served_by =
+                Some(record.map_or_else(|| unrequested.to_owned(), |r| r.source.clone()));
+            if object.source.is_empty() {
+                unrequested.clone_into(&mut object.source);
+            }
+            object.purpose = record
+                .and_then(|r| r.requested_for.as_ref())
+                .map_or_else(|| describe(unrequested), |u| u.purpose.clone());
+            object.requested_by = record
+                .and_then(|r| r.requested_for.as_ref())
+                .and_then(|u| u.requested_by.clone());
+            object.requested_at = record.map(|r| r.added_at);
+            object.fetched_at = now;
+            object.verified_at = now;
+            object.verification = match record {
+                Some(TorrentRecord {
+                    sha256: Some(_), ..
+                }) => Verification::Manifest,
+                Some(_) => Verification::FirstUse,
+                None => Verification::Unverified,
+            };
+            object.info_hash = Some(view.info_hash.clone());
+            object.origin = record.is_none().then(|| unrequested.to_owned());
+            object.executable = executable;
+            object.status = if record.is_some_and(|r| r.seed) && self.settings.seed {
+                State::Seeding
+            } else {
+                State::Available
+            };
+            object
+        });
         if let Some(user) = record.and_then(|r| r.requested_for.as_ref()) {
             add_use(&mut object, user);
         }

@@ -271,6 +271,9 @@ pub struct TorrentRecord {
     pub requested_for: Option<ObjectUse>,
     #[serde(default = "yes")]
     pub seed: bool,
+    /// The manifest declares it executable.
+    #[serde(default)]
+    pub executable: bool,
     pub added_at: Timestamp,
     /// Set once its data is an object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,6 +289,9 @@ pub struct Refused {
     pub actual: Sha256Digest,
     pub quarantined: PathBuf,
     pub at: Timestamp,
+    /// Set when the data matched but was executable without being declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
 }
 
 fn yes() -> bool {

@@ -61,8 +61,17 @@ fn the_realistic_manifests_plan_as_expected() {
     let corpus = root.join("manifests/speech-corpus/resources.toml");
     let run = ctx.crp(&["plan", "--manifest", corpus.to_str().unwrap()]);
     run.success();
-    // The torrent has an https mirror beside it, so it is still fetchable.
-    assert!(run.stdout.contains("fetch        musan"), "{run}");
+    // 10.2 GiB is over the default policy's 1 GB: a person must approve it.
+    assert!(
+        run.stdout
+            .contains("awaiting     musan                                    10.2 GiB"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("(awaiting approval: 10.2 GiB is over 1 GB)"),
+        "{run}"
+    );
     let torrents = root.join("manifests/barkour-torrents/resources.toml");
     let run = ctx.crp(&[
         "plan",

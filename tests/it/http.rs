@@ -236,7 +236,8 @@ fn mirrors_are_tried_in_order() {
     );
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
     let record = ctx.object_record(&digest);
-    assert_eq!(record.source, sources[2]);
+    assert_eq!(record.source, sources[0]);
+    assert_eq!(record.served_by.as_deref(), Some(sources[2].as_str()));
     assert_eq!(record.sources, sources);
     for path in ["missing.bin", "wrong.bin", "good.bin"] {
         assert_eq!(server.requests(path).len(), 1, "{path}");

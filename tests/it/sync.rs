@@ -322,7 +322,7 @@ fn dry_run_is_the_plan_and_writes_nothing() {
     let port = server.port();
     assert_eq!(
         plan.stdout.replace(&port.to_string(), "PORT"),
-        "  fetch        pico-8   293.0 KiB  http://127.0.0.1:PORT/pico-8.zip\n  fetch        notes   size unknown  data/notes.txt\nplan for `barkour`: 2 to fetch (293.0 KiB)\n"
+        "  fetch        pico-8   293.0 KiB  http://127.0.0.1:PORT/pico-8.zip  (auto-approved)\n  fetch        notes   size unknown  data/notes.txt  (auto-approved)\nplan for `barkour`: 2 to fetch (293.0 KiB)\n"
     );
     assert!(!ctx.store.exists());
     assert!(!ctx.project.join("resources").exists());

@@ -1,0 +1,419 @@
+//! People's decisions about requests, and the requests that wait for one.
+//!
+//! Decisions go to the store's append-only ledger,
+//! `<store>/meta/approvals.jsonl`, one JSON line each. A decision is bound to
+//! an exact sha256 and set of sources: change either and the request needs
+//! a new one. Stores that come and go (CI runners) cannot keep a ledger, so
+//! approvals can also live in a reviewed file beside the manifest (`crp
+//! approve --file`, `crp sync --approvals`), honoured only when the policy
+//! trusts such files. The latest ledger decision wins over any file.
+//!
+//! Requests awaiting a decision are kept in `<store>/meta/pending/`, one
+//! file per project and resource, for `crp pending` and `crp approve`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostic;
+use crate::digest::Sha256Digest;
+use crate::manifest::{ManifestError, Resource};
+use crate::name::Name;
+use crate::policy::{Reason, Verdict};
+use crate::store::record::{RECORD_VERSION, Timestamp};
+use crate::store::{Store, StoreError};
+
+/// Approve or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Approve,
+    Deny,
+}
+
+/// One person's decision about one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Kind,
+    /// The resource's name when it was decided (for people; the binding is
+    /// `sha256` and `sources`).
+    pub name: Name,
+    /// `None` for a request that is not pinned yet: then the decision binds
+    /// the sources alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    /// The sources as the manifest writes them (credentials redacted).
+    pub sources: Vec<String>,
+    pub by: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why it was denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Decision {
+    /// Whether this decision is about exactly `sha256` from exactly `sources`.
+    pub fn binds(&self, sha256: Option<Sha256Digest>, sources: &[String]) -> bool {
+        self.sha256 == sha256 && same_sources(&self.sources, sources)
+    }
+}
+
+fn same_sources(a: &[String], b: &[String]) -> bool {
+    let a: BTreeSet<&String> = a.iter().collect();
+    let b: BTreeSet<&String> = b.iter().collect();
+    a == b
+}
+
+/// The sources of a resource as decisions bind them.
+pub fn bound_sources(resource: &Resource) -> Vec<String> {
+    resource
+        .sources
+        .iter()
+        .map(|s| s.spec.to_string())
+        .collect()
+}
+
+/// A ledger line.
+#[derive(Debug, Serialize, Deserialize)]
+struct LedgerLine {
+    schema_version: u32,
+    #[serde(flatten)]
+    decision: Decision,
+}
+
+/// An approvals file: `[[approval]]` tables.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalsFile {
+    #[serde(default)]
+    approval: Vec<FileApproval>,
+}
+
+/// One `[[approval]]` in an approvals file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApproval {
+    name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<Sha256Digest>,
+    sources: Vec<String>,
+    by: String,
+    at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// Every decision crp can see: the store's ledger, and approvals files.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    decisions: Vec<Decision>,
+    files: Vec<(PathBuf, Vec<Decision>)>,
+}
+
+/// The ledger's path in a store.
+pub fn ledger_path(store: &Store) -> PathBuf {
+    store.root().join("meta").join("approvals.jsonl")
+}
+
+impl Ledger {
+    /// Reads the store's ledger; none yet is an empty one.
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        let path = ledger_path(store);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut decisions = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let line: LedgerLine =
+                serde_json::from_str(line).map_err(|source| StoreError::BadRecord {
+                    path: path.clone(),
+                    source,
+                })?;
+            decisions.push(line.decision);
+        }
+        Ok(Self {
+            decisions,
+            files: Vec::new(),
+        })
+    }
+
+    /// Adds the approvals in a reviewed file.
+    pub fn add_file(&mut self, path: &Path) -> Result<(), ManifestError> {
+        let file = read_approvals_file(path)?;
+        let decisions = file
+            .approval
+            .into_iter()
+            .map(|a| Decision {
+                decision: Kind::Approve,
+                name: a.name,
+                sha256: a.sha256,
+                sources: a.sources,
+                by: a.by,
+                at: a.at,
+                note: a.note,
+                reason: None,
+            })
+            .collect();
+        self.files.push((path.to_owned(), decisions));
+        Ok(())
+    }
+
+    /// Every decision in the ledger, oldest first.
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    /// What people decided about `sha256` from `sources`: the latest ledger
+    /// decision, else an approval in a file.
+    pub fn verdict(&self, sha256: Option<Sha256Digest>, sources: &[String]) -> Option<Verdict> {
+        if let Some(d) = self
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.binds(sha256, sources))
+        {
+            return Some(match d.decision {
+                Kind::Approve => Verdict::Approved {
+                    by: d.by.clone(),
+                    at: d.at,
+                    note: d.note.clone(),
+                    file: None,
+                },
+                Kind::Deny => Verdict::Denied {
+                    by: Some(d.by.clone()),
+                    at: Some(d.at),
+                    rule: None,
+                    reason: d.reason.clone().unwrap_or_default(),
+                },
+            });
+        }
+        self.files.iter().find_map(|(path, decisions)| {
+            decisions
+                .iter()
+                .rev()
+                .find(|d| d.binds(sha256, sources))
+                .map(|d| Verdict::Approved {
+                    by: d.by.clone(),
+                    at: d.at,
+                    note: d.note.clone(),
+                    file: Some(path.clone()),
+                })
+        })
+    }
+
+    /// The approvals of an object, for its record.
+    pub fn approvals_of(&self, sha256: &Sha256Digest) -> Vec<Decision> {
+        self.decisions
+            .iter()
+            .chain(self.files.iter().flat_map(|(_, d)| d))
+            .filter(|d| d.decision == Kind::Approve && d.sha256.as_ref() == Some(sha256))
+            .cloned()
+            .collect()
+    }
+
+    /// Appends a decision to the store's ledger: one whole line, flushed.
+    pub fn append(store: &Store, decision: &Decision) -> Result<(), StoreError> {
+        let line = LedgerLine {
+            schema_version: RECORD_VERSION,
+            decision: decision.clone(),
+        };
+        append_line(&ledger_path(store), &line)
+    }
+}
+
+/// Appends one JSON line to `path` with a single write, and flushes it.
+pub(crate) fn append_line<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut line = serde_json::to_vec(value).expect("records serialize");
+    line.push(b'\n');
+    append_bytes(path, &line)
+}
+
+/// Appends `bytes` to `path` (created if missing) with a single write, and
+/// flushes it. Appends of whole lines by several processes interleave
+/// without tearing.
+pub(crate) fn append_bytes(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let open = || {
+        fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    };
+    let mut file = match open() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
+            open()?
+        }
+        other => other?,
+    };
+    file.write_all(bytes)?;
+    file.sync_data()?;
+    Ok(())
+}
+
+fn read_approvals_file(path: &Path) -> Result<ApprovalsFile, ManifestError> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ManifestError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(ManifestError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    toml::from_str(&text).map_err(|err| {
+        ManifestError::Invalid(Box::new(crate::diagnostic::Report {
+            path: path.display().to_string(),
+            text: text.clone(),
+            diagnostics: vec![
+                Diagnostic::new("invalid approvals file", err.span())
+                    .label(err.message().trim_end().to_owned())
+                    .hint("approvals files are written by `crp approve … --file PATH`"),
+            ],
+        }))
+    })
+}
+
+/// Adds an approval to the approvals file at `path` (created if missing),
+/// keeping what is there: the new `[[approval]]` goes at the end, and the
+/// file is replaced atomically.
+pub fn write_file_approval(path: &Path, decision: &Decision) -> Result<(), ManifestError> {
+    let existing = match fs_err::read_to_string(path) {
+        Ok(text) => {
+            read_approvals_file(path)?;
+            text
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::from(
+            "# Approvals of resources in this project's resources.toml, each bound to\n\
+             # an exact sha256 and set of sources. Written by `crp approve --file`;\n\
+             # read by `crp sync --approvals`. Review changes to it like code.\n",
+        ),
+        Err(source) => {
+            return Err(ManifestError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let entry = ApprovalsFile {
+        approval: vec![FileApproval {
+            name: decision.name.clone(),
+            sha256: decision.sha256,
+            sources: decision.sources.clone(),
+            by: decision.by.clone(),
+            at: decision.at,
+            note: decision.note.clone(),
+        }],
+    };
+    let mut text = existing;
+    if !text.ends_with('\n') && !text.is_empty() {
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&toml::to_string(&entry).expect("approvals serialize"));
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|source| ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A request that waits for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    pub name: Name,
+    pub project: Name,
+    pub project_id: String,
+    pub manifest: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub sources: Vec<String>,
+    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    pub reasons: Vec<Reason>,
+    /// When it first started waiting.
+    pub requested_at: Timestamp,
+}
+
+fn pending_dir(store: &Store) -> PathBuf {
+    store.root().join("meta").join("pending")
+}
+
+fn pending_path(store: &Store, project_id: &str, name: &Name) -> PathBuf {
+    pending_dir(store)
+        .join(project_id)
+        .join(format!("{name}.json"))
+}
+
+/// Every request awaiting a decision, across the store's projects.
+pub fn pending(store: &Store) -> Result<Vec<PendingRequest>, StoreError> {
+    let mut all = Vec::new();
+    let projects = match fs_err::read_dir(pending_dir(store)) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(all),
+        Err(err) => return Err(err.into()),
+    };
+    for project in projects {
+        let project = project?;
+        for entry in fs_err::read_dir(project.path())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json")
+                && let Some(request) = crate::store::read_json::<PendingRequest>(&path)?
+            {
+                all.push(request);
+            }
+        }
+    }
+    all.sort_by(|a, b| {
+        (a.requested_at, &a.project, &a.name).cmp(&(b.requested_at, &b.project, &b.name))
+    });
+    Ok(all)
+}
+
+/// Makes the store's pending requests of one project exactly `current`,
+/// keeping when each started waiting. Returns the requests that are new.
+pub fn set_pending(
+    store: &Store,
+    project_id: &str,
+    current: Vec<PendingRequest>,
+) -> Result<Vec<PendingRequest>, StoreError> {
+    let dir = pending_dir(store).join(project_id);
+    let mut stale: BTreeSet<PathBuf> = match fs_err::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(err) => return Err(err.into()),
+    };
+    let mut new = Vec::new();
+    for mut request in current {
+        let path = pending_path(store, project_id, &request.name);
+        stale.remove(&path);
+        match crate::store::read_json::<PendingRequest>(&path)? {
+            Some(old) => {
+                request.requested_at = old.requested_at;
+                if old != request {
+                    crate::store::write_json(&path, &request)?;
+                }
+            }
+            None => {
+                crate::store::write_json(&path, &request)?;
+                new.push(request);
+            }
+        }
+    }
+    for path in stale {
+        let _ = fs_err::remove_file(&path);
+    }
+    Ok(new)
+}

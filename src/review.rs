@@ -1,0 +1,119 @@
+//! Judging a plan: each resource's verdict, from the policy's rules, its
+//! hard limits and the decisions people recorded.
+//!
+//! Resources the store already holds were judged when they arrived; what
+//! is checked again for them is whether their content is executable without
+//! the manifest saying so (then they are not linked), and what people have
+//! decided since. Only resources to be fetched go through every rule, so a
+//! plan with nothing to fetch stays as cheap as before.
+
+use std::collections::BTreeMap;
+
+use crate::approval::{Ledger, bound_sources};
+use crate::digest::Sha256Digest;
+use crate::manifest::Manifest;
+use crate::name::Name;
+use crate::plan::{Action, Plan};
+use crate::policy::{History, Policy, Request, Rule, Verdict};
+use crate::store::record::ProjectRecord;
+use crate::store::{Store, StoreError};
+
+/// Fills in every resource's verdict, and turns the actions of those that
+/// may not go ahead into [`Action::AwaitingApproval`] or [`Action::Denied`].
+pub fn review(
+    plan: &mut Plan,
+    manifest: &Manifest,
+    store: &Store,
+    policy: &Policy,
+    ledger: &Ledger,
+    previous: Option<&ProjectRecord>,
+) -> Result<(), StoreError> {
+    let to_fetch = plan.resources.iter().any(|r| r.fetch.is_some());
+    // What the rules need, read once and only when something is to be fetched.
+    let history = if to_fetch {
+        History {
+            project_trusted: previous.is_some_and(|p| !p.resources.is_empty() && p.incidents == 0),
+            known: if policy.approval.version_change {
+                known_names(store)?
+            } else {
+                BTreeMap::new()
+            },
+        }
+    } else {
+        History::default()
+    };
+    let mut used = if to_fetch && policy.limits.quota.is_some() {
+        Some(store.usage()?.bytes)
+    } else {
+        None
+    };
+    for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
+        let sources = bound_sources(resource);
+        let decided = ledger.verdict(r.sha256, &sources);
+        let verdict = if r.fetch.is_none() {
+            let executable = match r.stored_executable {
+                Some(executable) => executable,
+                None => r
+                    .sha256
+                    .and_then(|d| store.read_object_record(&d).ok().flatten())
+                    .is_some_and(|record| record.executable),
+            };
+            if executable && !resource.executable {
+                Verdict::refused(
+                    Rule::UndeclaredExecutable,
+                    "its content is executable, and the manifest does not declare `executable = true`",
+                )
+            } else {
+                decided.unwrap_or(Verdict::AutoApproved)
+            }
+        } else {
+            let request = Request {
+                name: &resource.name,
+                sha256: r.sha256,
+                size: r.size,
+                sources: &resource.sources,
+                executable: resource.executable,
+            };
+            let verdict = if let Some(refused) = policy.limit(&request, used) {
+                refused
+            } else if let Some(decided) = decided {
+                decided
+            } else {
+                let reasons = policy.reasons(&request, &history, &plan.project.name);
+                if reasons.is_empty() {
+                    Verdict::AutoApproved
+                } else {
+                    Verdict::AwaitingApproval { reasons }
+                }
+            };
+            if verdict.allows()
+                && let (Some(total), Some(size)) = (used.as_mut(), r.size)
+            {
+                *total += size;
+            }
+            verdict
+        };
+        match &verdict {
+            Verdict::AwaitingApproval { .. } => r.action = Action::AwaitingApproval,
+            Verdict::Denied { .. } => r.action = Action::Denied,
+            _ => {}
+        }
+        r.verdict = verdict;
+    }
+    Ok(())
+}
+
+/// Every resource name the store's projects use (this one's last sync
+/// included), with its digests.
+fn known_names(store: &Store) -> Result<BTreeMap<Name, Vec<(Sha256Digest, Name)>>, StoreError> {
+    let mut known: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for project in store.projects()? {
+        for (name, resource) in &project.resources {
+            known
+                .entry(name.clone())
+                .or_default()
+                .push((resource.sha256, project.name.clone()));
+        }
+    }
+    Ok(known)
+}
