@@ -59,6 +59,10 @@ pub struct GlobalArgs {
 pub enum Format {
     Text,
     Json,
+    /// Graphviz, for `crp dag`
+    Dot,
+    /// The Prometheus text format, for `crp metrics`
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,6 +94,120 @@ pub enum Command {
     /// Programs other tools run
     #[command(subcommand)]
     Hook(HookCommand),
+    /// The store's policy: show it, check a manifest against it, write one
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// List every request awaiting a person's approval, across projects
+    Pending,
+    /// Approve a request: bound to its exact sha256 and sources
+    Approve(ApproveArgs),
+    /// Deny a request: bound to its exact sha256 and sources
+    Deny(DenyArgs),
+    /// Print an object's record and its history
+    Show(ShowArgs),
+    /// Write the store's content graph: projects, objects and their edges
+    Dag,
+    /// Write a resource-request message to the bridge, before declaring it
+    Request(RequestArgs),
+    /// Requests, downloads, storage, seeding and approvals, from the event log and the store
+    Metrics,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the effective policy and where each value comes from
+    Show,
+    /// Judge the manifest's resources against the policy, fetching nothing
+    Check(PolicyCheckArgs),
+    /// Write a policy file into the store
+    Init(PolicyInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// Also honour the approvals in this file, if the policy trusts such files
+    #[arg(long, value_name = "PATH")]
+    pub approvals: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyInitArgs {
+    /// The collective's full rule set, for a shared machine
+    #[arg(long)]
+    pub collective: bool,
+
+    /// Replace an existing policy file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The resource's name, or its sha256
+    #[arg(value_name = "NAME|SHA256")]
+    pub target: String,
+
+    /// Who approves (recorded)
+    #[arg(long, value_name = "WHO")]
+    pub by: String,
+
+    /// Why, for the record
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+
+    /// Write the approval to this reviewed file beside the manifest instead
+    /// of the store's ledger (`crp sync --approvals PATH` reads it)
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    /// The resource's name, or its sha256
+    #[arg(value_name = "NAME|SHA256")]
+    pub target: String,
+
+    /// Who denies (recorded)
+    #[arg(long, value_name = "WHO")]
+    pub by: String,
+
+    /// Why (recorded, and shown to whoever asked)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The resource's name, or the object's sha256
+    #[arg(value_name = "NAME|SHA256")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Where the resource can be fetched from
+    pub source: String,
+
+    /// Why it is needed
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: String,
+
+    /// Its size (bytes, or `2 GB`)
+    #[arg(long, value_name = "BYTES")]
+    pub size: Option<crate::units::Size>,
+
+    /// How urgent it is
+    #[arg(long, value_name = "P", default_value = "normal",
+          value_parser = ["low", "normal", "high", "urgent"])]
+    pub priority: String,
+
+    /// A name for it
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<crate::name::Name>,
+
+    /// Who asks
+    #[arg(long, value_name = "WHO")]
+    pub requested_by: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -892,7 +892,11 @@ async fn update_object_uses(
             continue;
         };
         let old = before.get(&resource.name).copied();
-        if old == Some(digest) && outcome.fetched_from.is_none() {
+        // Unchanged, and linked by the last sync: its use is recorded.
+        let linked_before = previous
+            .and_then(|p| p.resources.get(&resource.name))
+            .is_some_and(|r| r.link.is_some());
+        if old == Some(digest) && outcome.fetched_from.is_none() && linked_before {
             continue;
         }
         let use_ = ObjectUse::of(manifest, resource);

@@ -315,6 +315,17 @@ impl Printer {
         }
     }
 
+    /// The output format asked for.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Prints a command's data (`--format dot`, `prometheus`) on stdout,
+    /// quiet or not: it is the command's result.
+    pub fn data_out(&self, text: &str) {
+        print!("{text}");
+    }
+
     /// Prints a note on stderr (text format, unless quiet).
     pub fn note(&self, message: impl std::fmt::Display) {
         if self.text() && !self.quiet {

@@ -146,7 +146,7 @@ pub(super) async fn run(
             size: fetched.size,
             fetched_from: fetched.source,
         }),
-        Format::Text => printer.out(format!(
+        Format::Text | Format::Dot | Format::Prometheus => printer.out(format!(
             "added `{name}` ({}, sha256 {}) to `{}`; `crp sync` links it",
             ByteCount(fetched.size),
             fetched.sha256.short(),

@@ -85,7 +85,7 @@ pub(super) async fn torrent_done(
             sha256: ingested.sha256,
             size: ingested.size,
         }),
-        Format::Text => printer.out(format!(
+        Format::Text | Format::Dot | Format::Prometheus => printer.out(format!(
             "ingested `{name}` ({info_hash}) as {}",
             ingested.sha256
         )),

@@ -3,17 +3,24 @@
 //! to the [`Printer`].
 
 mod add;
+mod approval;
 mod hash;
 mod hook;
 mod init;
+mod metrics;
 mod plan;
+mod policy;
+mod provenance;
+mod request;
 mod schema;
 mod sync;
 mod torrent;
 
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, GlobalArgs, HookCommand, TorrentCommand};
+use clap::ValueEnum;
+
+use crate::cli::{Cli, Command, Format, GlobalArgs, HookCommand, PolicyCommand, TorrentCommand};
 use crate::error::ExitStatus;
 use crate::manifest::Manifest;
 use crate::progress::Reporter;
@@ -33,12 +40,51 @@ pub fn name(command: &Command) -> &'static str {
         Command::Schema => "schema",
         Command::Torrent(_) => "torrent",
         Command::Hook(_) => "hook",
+        Command::Policy(_) => "policy",
+        Command::Pending => "pending",
+        Command::Approve(_) => "approve",
+        Command::Deny(_) => "deny",
+        Command::Show(_) => "show",
+        Command::Dag => "dag",
+        Command::Request(_) => "request",
+        Command::Metrics => "metrics",
+    }
+}
+
+/// The formats a command can write.
+fn formats(command: &Command) -> &'static [Format] {
+    match command {
+        Command::Dag => &[Format::Dot, Format::Text, Format::Json],
+        Command::Metrics => &[Format::Text, Format::Json, Format::Prometheus],
+        _ => &[Format::Text, Format::Json],
     }
 }
 
 /// Runs the command.
 pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let global = &cli.global;
+    if !formats(&cli.command).contains(&global.format) {
+        let allowed: Vec<String> = formats(&cli.command)
+            .iter()
+            .map(|f| {
+                format!(
+                    "`{}`",
+                    f.to_possible_value().expect("no skipped values").get_name()
+                )
+            })
+            .collect();
+        return Err(crate::error::UsageError::new(format!(
+            "`crp {}` cannot write `--format {}`",
+            name(&cli.command),
+            global
+                .format
+                .to_possible_value()
+                .expect("no skipped values")
+                .get_name()
+        ))
+        .hint(format!("it writes {}", allowed.join(", ")))
+        .into());
+    }
     match cli.command {
         Command::Init(args) => init::run(global, &args, printer),
         Command::Add(args) => add::run(global, &args, printer).await,
@@ -51,6 +97,16 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
             torrent::daemon(global, &command, printer).await
         }
         Command::Hook(HookCommand::TorrentDone) => hook::torrent_done(global, printer).await,
+        Command::Policy(PolicyCommand::Show) => policy::show(global, printer),
+        Command::Policy(PolicyCommand::Check(args)) => policy::check(global, &args, printer),
+        Command::Policy(PolicyCommand::Init(args)) => policy::init(global, &args, printer),
+        Command::Pending => approval::pending(global, printer),
+        Command::Approve(args) => approval::approve(global, &args, printer),
+        Command::Deny(args) => approval::deny(global, &args, printer),
+        Command::Show(args) => provenance::show(global, &args, printer),
+        Command::Dag => provenance::dag(global, printer),
+        Command::Request(args) => request::run(global, &args, printer),
+        Command::Metrics => metrics::run(global, printer).await,
     }
 }
 

@@ -381,6 +381,29 @@ impl Store {
         write_json(&self.project_path(&record.id), record)
     }
 
+    /// Every object record in the store.
+    pub fn object_records(&self) -> Result<Vec<ObjectRecord>, StoreError> {
+        let root = self.root.join("meta").join("objects").join("sha256");
+        let fanouts = match fs_err::read_dir(&root) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut records = Vec::new();
+        for fanout in fanouts {
+            for entry in fs_err::read_dir(fanout?.path())? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "json")
+                    && let Some(record) = read_json(&path)?
+                {
+                    records.push(record);
+                }
+            }
+        }
+        records.sort_by_key(|r: &ObjectRecord| r.sha256);
+        Ok(records)
+    }
+
     /// Every project record in the store.
     pub fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
         let dir = self.root.join("meta").join("projects");

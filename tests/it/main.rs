@@ -8,6 +8,7 @@ mod examples;
 mod http;
 mod json;
 mod manifest_errors;
+mod policy;
 mod server;
 mod sync;
 mod torrents;

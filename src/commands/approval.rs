@@ -1,0 +1,273 @@
+//! `crp pending`, `crp approve`, `crp deny`: people's decisions.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::approval::{self, Decision, Kind, Ledger, PendingRequest};
+use crate::cli::{ApproveArgs, DenyArgs, GlobalArgs};
+use crate::digest::Sha256Digest;
+use crate::error::{ExitStatus, UsageError};
+use crate::manifest::Manifest;
+use crate::name::Name;
+use crate::provenance::{Event, EventLog, State};
+use crate::report::{Printer, SCHEMA_VERSION};
+use crate::store::Store;
+use crate::store::record::Timestamp;
+use crate::units::ByteCount;
+
+/// `crp pending` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDocument {
+    pub schema_version: u32,
+    pub command: String,
+    pub pending: Vec<PendingRequest>,
+}
+
+/// `crp approve` and `crp deny` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionDocument {
+    pub schema_version: u32,
+    pub command: String,
+    pub decision: Decision,
+    /// The approvals file it went to; absent for the store's ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
+}
+
+pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let ledger = Ledger::load(&store)?;
+    // A decision made since the last sync settles a request already.
+    let pending: Vec<PendingRequest> = approval::pending(&store)?
+        .into_iter()
+        .filter(|p| ledger.verdict(p.sha256, &p.sources).is_none())
+        .collect();
+    if printer.format() == crate::cli::Format::Json {
+        printer.json(&PendingDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "pending".into(),
+            pending,
+        });
+        return Ok(ExitStatus::Success);
+    }
+    let mut out = String::new();
+    for p in &pending {
+        let _ = writeln!(
+            out,
+            "{} (project `{}`) {}",
+            p.name,
+            p.project,
+            p.size
+                .map_or_else(|| "size unknown".into(), |s| ByteCount(s).to_string())
+        );
+        let _ = writeln!(out, "    source:       {}", p.sources.join(", "));
+        let _ = writeln!(out, "    purpose:      {}", p.purpose);
+        if let Some(who) = &p.requested_by {
+            let _ = writeln!(out, "    requested by: {who}");
+        }
+        if let Some(sha256) = p.sha256 {
+            let _ = writeln!(out, "    sha256:       {sha256}");
+        }
+        let _ = writeln!(out, "    waiting since {}", p.requested_at);
+        for reason in &p.reasons {
+            let _ = writeln!(out, "    - {reason}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} request{} awaiting approval",
+        pending.len(),
+        if pending.len() == 1 { "" } else { "s" }
+    );
+    printer.out(out.trim_end());
+    Ok(ExitStatus::Success)
+}
+
+/// What a decision is about.
+#[derive(Debug, Clone)]
+struct Target {
+    name: Name,
+    sha256: Option<Sha256Digest>,
+    sources: Vec<String>,
+    project: Option<Name>,
+}
+
+/// Finds what `target` (a name or a sha256) refers to: the resource in the
+/// manifest here, else the store's pending requests.
+fn resolve(global: &GlobalArgs, store: &Store, target: &str) -> anyhow::Result<Target> {
+    let digest: Option<Sha256Digest> = target.parse().ok();
+    if let Ok(manifest) = Manifest::load(&global.manifest) {
+        let found = manifest
+            .resources
+            .iter()
+            .find(|r| r.name.as_str() == target || (digest.is_some() && r.sha256 == digest));
+        if let Some(resource) = found {
+            return Ok(Target {
+                name: resource.name.clone(),
+                sha256: resource.sha256,
+                sources: approval::bound_sources(resource),
+                project: Some(manifest.project.name.clone()),
+            });
+        }
+    }
+    let mut matches: Vec<PendingRequest> = approval::pending(store)?
+        .into_iter()
+        .filter(|p| p.name.as_str() == target || (digest.is_some() && p.sha256 == digest))
+        .collect();
+    matches.dedup_by(|a, b| a.sha256 == b.sha256 && a.sources == b.sources);
+    match matches.len() {
+        0 => Err(UsageError::new(format!(
+            "no resource named `{target}` in `{}`, and no pending request for it",
+            global.manifest.display()
+        ))
+        .hint("`crp pending` lists the requests awaiting approval")
+        .into()),
+        1 => {
+            let p = matches.remove(0);
+            Ok(Target {
+                name: p.name,
+                sha256: p.sha256,
+                sources: p.sources,
+                project: Some(p.project),
+            })
+        }
+        _ => {
+            let listed: Vec<String> = matches
+                .iter()
+                .map(|p| {
+                    format!(
+                        "`{}` in project `{}` ({})",
+                        p.name,
+                        p.project,
+                        p.sha256
+                            .map_or_else(|| "not pinned".into(), |d| d.to_string())
+                    )
+                })
+                .collect();
+            Err(UsageError::new(format!(
+                "`{target}` names {} different requests: {}",
+                matches.len(),
+                listed.join("; ")
+            ))
+            .hint("name the one you mean by its sha256, or run this in its project")
+            .into())
+        }
+    }
+}
+
+fn check_person(by: &str) -> anyhow::Result<()> {
+    if by.trim().is_empty() {
+        return Err(UsageError::new("`--by` cannot be empty")
+            .hint("say who decides, e.g. `--by alice`")
+            .into());
+    }
+    Ok(())
+}
+
+pub(super) fn approve(
+    global: &GlobalArgs,
+    args: &ApproveArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    check_person(&args.by)?;
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let target = resolve(global, &store, &args.target)?;
+    let decision = Decision {
+        decision: Kind::Approve,
+        name: target.name.clone(),
+        sha256: target.sha256,
+        sources: target.sources.clone(),
+        by: args.by.clone(),
+        at: Timestamp::now(),
+        note: args.note.clone(),
+        reason: None,
+    };
+    match &args.file {
+        Some(path) => approval::write_file_approval(path, &decision)?,
+        None => {
+            store.create()?;
+            Ledger::append(&store, &decision)?;
+        }
+    }
+    record_event(&store, &target, &decision, State::Approved);
+    printer.note(format!(
+        "approved `{}` ({}) {}",
+        target.name,
+        target
+            .sha256
+            .map_or_else(|| "not pinned".into(), |d| d.short()),
+        match &args.file {
+            Some(path) => format!("in `{}`", path.display()),
+            None => "in the store's ledger; the next `crp sync` fetches it".into(),
+        }
+    ));
+    if printer.format() == crate::cli::Format::Json {
+        printer.json(&DecisionDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "approve".into(),
+            decision,
+            file: args.file.clone(),
+        });
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub(super) fn deny(
+    global: &GlobalArgs,
+    args: &DenyArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    check_person(&args.by)?;
+    if args.reason.trim().is_empty() {
+        return Err(UsageError::new("`--reason` cannot be empty").into());
+    }
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let target = resolve(global, &store, &args.target)?;
+    let decision = Decision {
+        decision: Kind::Deny,
+        name: target.name.clone(),
+        sha256: target.sha256,
+        sources: target.sources.clone(),
+        by: args.by.clone(),
+        at: Timestamp::now(),
+        note: None,
+        reason: Some(args.reason.clone()),
+    };
+    store.create()?;
+    Ledger::append(&store, &decision)?;
+    record_event(&store, &target, &decision, State::Denied);
+    printer.note(format!("denied `{}`: {}", target.name, args.reason));
+    if printer.format() == crate::cli::Format::Json {
+        printer.json(&DecisionDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "deny".into(),
+            decision,
+            file: None,
+        });
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn record_event(store: &Store, target: &Target, decision: &Decision, to: State) {
+    // An approval written to a file where no store exists yet leaves none behind.
+    if !store.check().unwrap_or(false) {
+        return;
+    }
+    let events = EventLog::open(store);
+    let mut event = Event::new(Some(State::AwaitingApproval), to)
+        .object(target.sha256)
+        .resource(&target.name)
+        .actor(&decision.by);
+    if let Some(project) = &target.project {
+        event = event.project(project);
+    }
+    if let Some(note) = &decision.note {
+        event = event.detail("note", note.clone());
+    }
+    if let Some(reason) = &decision.reason {
+        event = event.detail("reason", reason.clone());
+    }
+    events.record(&event);
+    events.flush();
+}
