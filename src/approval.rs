@@ -164,6 +164,11 @@ impl Ledger {
         Ok(())
     }
 
+    /// Whether there is no decision at all.
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.files.iter().all(|(_, d)| d.is_empty())
+    }
+
     /// Every decision in the ledger, oldest first.
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions

@@ -48,8 +48,12 @@ pub fn review(
         None
     };
     for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
-        let sources = bound_sources(resource);
-        let decided = ledger.verdict(r.sha256, &sources);
+        // Binding sources costs a string per source: only with decisions to match.
+        let decided = if ledger.is_empty() {
+            None
+        } else {
+            ledger.verdict(r.sha256, &bound_sources(resource))
+        };
         let verdict = if r.fetch.is_none() {
             let executable = match r.stored_executable {
                 Some(executable) => executable,

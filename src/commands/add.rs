@@ -124,6 +124,10 @@ pub(super) async fn run(
             size: fetched.size,
             purpose: &args.purpose,
             requested_by: args.requested_by.as_deref(),
+            // Said openly, so the store's policy can judge it at every sync.
+            executable: store
+                .read_object_record(&fetched.sha256)?
+                .is_some_and(|r| r.executable),
         },
     )
     .map_err(|err| match err {

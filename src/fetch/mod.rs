@@ -727,6 +727,13 @@ impl Fetcher {
             size: request.size,
             seed: request.seed,
             executable: request.executable,
+            room: match (request.size, request.cap, self.quota.as_deref()) {
+                (Some(_), ..) => None,
+                (None, cap, quota) => match (cap, quota.map(Quota::left)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            },
             user: request.user.as_ref(),
             shown,
         };

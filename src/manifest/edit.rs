@@ -28,6 +28,8 @@ pub struct NewResource<'a> {
     pub size: u64,
     pub purpose: &'a str,
     pub requested_by: Option<&'a str>,
+    /// Writes `executable = true`.
+    pub executable: bool,
 }
 
 /// Writes `sha256` and `size` into the entry of resource `name`, right after
@@ -96,6 +98,9 @@ pub fn append_resource(text: &str, new: &NewResource<'_>) -> Result<String, Edit
     table.insert("purpose", value(new.purpose));
     if let Some(who) = new.requested_by {
         table.insert("requested_by", value(who));
+    }
+    if new.executable {
+        table.insert("executable", value(true));
     }
     resources.insert(new.name.as_str(), Item::Table(table));
     // Comments at the end of the file belong to what they follow: they stay
@@ -193,6 +198,7 @@ purpose = "b"
             size: 1,
             purpose: "p",
             requested_by: None,
+            executable: false,
         };
         let out = append_resource(text, &new).unwrap();
         assert_eq!(
@@ -217,6 +223,7 @@ purpose = "b"
                 size: 5,
                 purpose: "testing",
                 requested_by: None,
+                executable: false,
             },
         )
         .unwrap();
@@ -236,7 +243,8 @@ purpose = "b"
                     sha256: digest(),
                     size: 1,
                     purpose: "p",
-                    requested_by: None
+                    requested_by: None,
+                    executable: false,
                 }
             ),
             Err(EditError::Exists(_))

@@ -45,6 +45,9 @@ pub struct Want<'a> {
     pub size: Option<u64>,
     pub seed: bool,
     pub executable: bool,
+    /// When the size is not declared: the most bytes the store's policy
+    /// leaves room for (its size limit, and what is left of its quota).
+    pub room: Option<u64>,
     pub user: Option<&'a ObjectUse>,
     /// The source as it may be shown and recorded.
     pub shown: &'a str,
@@ -74,7 +77,7 @@ pub async fn fetch(
     let (store, daemon) = (ingest.store, ingest.daemon);
     let info_hash = input.info_hash().to_owned();
     if let TorrentInput::Metainfo(meta) = input {
-        check_size(meta.total_size, want.size)?;
+        check_size(meta.total_size, want.size, want.room)?;
     }
     {
         // Added once, however many processes want it at the same time.
@@ -159,7 +162,7 @@ pub async fn fetch(
             // A magnet's files are known now: the same checks as for a
             // `.torrent`, and out it goes if they fail.
             let files = daemon.files(&info_hash).await?;
-            if let Err(reason) = check_magnet_files(&view.name, &files, want.size) {
+            if let Err(reason) = check_magnet_files(&view.name, &files, want.size, want.room) {
                 daemon.remove(&info_hash, true).await?;
                 return Err(TorrentError::Rejected { reason }.into());
             }
@@ -184,11 +187,16 @@ pub async fn fetch(
     ingest.run(&info_hash, "daemon").await.map(Outcome::Done)
 }
 
-fn check_size(total: u64, declared: Option<u64>) -> Result<(), TorrentError> {
-    match declared {
-        Some(declared) if declared != total => Err(TorrentError::Rejected {
+fn check_size(total: u64, declared: Option<u64>, room: Option<u64>) -> Result<(), TorrentError> {
+    match (declared, room) {
+        (Some(declared), _) if declared != total => Err(TorrentError::Rejected {
             reason: format!(
                 "the manifest declares {declared} bytes, but the torrent holds {total}"
+            ),
+        }),
+        (None, Some(room)) if total > room => Err(TorrentError::Rejected {
+            reason: format!(
+                "the torrent holds {total} bytes, more than the {room} the store's policy leaves room for (its size limits and quota); declare its `size` so the policy can judge it"
             ),
         }),
         _ => Ok(()),
@@ -201,6 +209,7 @@ fn check_magnet_files(
     name: &str,
     files: &[(String, u64)],
     declared: Option<u64>,
+    room: Option<u64>,
 ) -> Result<(), String> {
     let relative: Vec<&Path> = files
         .iter()
@@ -213,7 +222,7 @@ fn check_magnet_files(
         .collect();
     check_names(name, relative)?;
     let total = files.iter().map(|(_, size)| size).sum();
-    check_size(total, declared).map_err(|err| match err {
+    check_size(total, declared, room).map_err(|err| match err {
         TorrentError::Rejected { reason } => reason,
         other => other.to_string(),
     })

@@ -110,6 +110,20 @@ fn add_fetches_and_appends_keeping_comments() {
     );
     assert_eq!(ctx.read_manifest(), before);
 
+    // A program is declared as one.
+    let script = b"#!/bin/sh\necho built\n".to_vec();
+    server.route("build.sh", script, Behavior::Normal);
+    ctx.crp(&["add", &server.url("build.sh"), "--purpose", "build script"])
+        .success();
+    assert!(
+        ctx.read_manifest()
+            .ends_with("purpose = \"build script\"\nexecutable = true\n"),
+        "{}",
+        ctx.read_manifest()
+    );
+    ctx.crp(&["sync", "--locked"]).success();
+    let before = ctx.read_manifest();
+
     // A wrong `--sha256` fails the download and leaves the manifest alone.
     let wrong = Sha256Digest::of_bytes(b"no");
     let run = ctx.crp(&[

@@ -216,6 +216,15 @@ fn a_torrent_file_is_fetched_verified_linked_and_seeded_from_the_store() {
     let record = ctx.object_record(&digest);
     assert_eq!(record.info_hash.as_deref(), Some(hash.as_str()));
     assert_eq!(record.projects.len(), 1);
+    assert_eq!(record.status, crp::provenance::State::Seeding);
+    // The lifecycle reached seeding, and metrics ask the daemon for the ratio.
+    let events = std::fs::read_to_string(ctx.store.join("meta/events.jsonl")).unwrap();
+    assert!(
+        events.contains("\"from_state\":\"available\",\"to_state\":\"seeding\""),
+        "{events}"
+    );
+    let metrics: serde_json::Value = ctx.crp(&["metrics", "--format", "json"]).json();
+    assert!(metrics["metrics"]["seeding_ratio"].is_number(), "{metrics}");
 
     // A second sync has nothing to do, and does not ask the daemon.
     let run = ctx.crp(&["sync", "--no-wait"]);
@@ -440,6 +449,29 @@ fn data_that_does_not_match_is_quarantined() {
             .iter()
             .any(|l| l["result"] == "mismatch")
     );
+
+    // Bytes that match but hold a program the manifest did not declare are
+    // quarantined too, and never linked.
+    let mut program = b"#!/bin/sh\necho from a torrent\n".to_vec();
+    program.extend(bytes(59, 50_000));
+    let (_, hash) = single_file(&ctx, &server, "tool.sh", &program, Behavior::Normal);
+    let digest = Sha256Digest::of_bytes(&program);
+    ctx.write_manifest(&manifest("tool", "tool.sh.torrent", Some(&digest), ""));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(run.stderr.contains("a `#!` script"), "{run}");
+    assert!(
+        ctx.objects().is_empty(),
+        "an undeclared program became an object"
+    );
+    assert!(!ctx.link("tool").exists());
+    assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 2);
+    assert!(daemon.get(&hash).is_none());
+    assert!(
+        completion_log(&ctx)
+            .iter()
+            .any(|l| l["result"] == "executable")
+    );
 }
 
 #[test]
@@ -661,6 +693,24 @@ fn metadata_is_checked_before_a_byte_is_downloaded() {
     let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
     run.code(1);
     assert!(run.stderr.contains("contains `.` or `..`"), "{run}");
+    assert_eq!(daemon.count(), 0);
+
+    // The store's quota is checked against the torrent's metadata before it
+    // is added.
+    std::fs::write(
+        ctx.store.join("meta/policy.toml"),
+        "[limits]\nquota = \"50 KB\"\n",
+    )
+    .unwrap();
+    ctx.write_manifest(&manifest("sized", "sized.bin.torrent", None, ""));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains(
+            "the torrent holds 100000 bytes, more than the 50000 the store's policy leaves room for"
+        ),
+        "{run}"
+    );
     assert_eq!(daemon.count(), 0);
     assert!(
         server.requests("ws/sized.bin").is_empty(),
