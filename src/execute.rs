@@ -899,6 +899,14 @@ async fn update_object_uses(
         if old == Some(digest) && outcome.fetched_from.is_none() && linked_before {
             continue;
         }
+        // Just fetched: the fetch wrote the record with this use, so it is
+        // read again only for edges or an approval to add.
+        let annotations = old.is_some_and(|o| o != digest)
+            || !resource.derived_from.is_empty()
+            || matches!(planned.verdict, Verdict::Approved { .. });
+        if outcome.use_recorded && !annotations {
+            continue;
+        }
         let use_ = ObjectUse::of(manifest, resource);
         let _lock = store
             .lock_object(
