@@ -111,6 +111,8 @@ pub enum LinkOutcome {
     Replaced,
     UpToDate,
     NotLinked,
+    /// crp removed its own link (the resource was denied).
+    Removed,
 }
 
 /// An error as data.
@@ -695,6 +697,24 @@ fn make_links(
     let mode = plan.project.link_mode;
     let mut links = HashMap::new();
     for (i, (r, outcome)) in plan.resources.iter().zip(outcomes).enumerate() {
+        // A denied resource loses the link crp made for it before.
+        if outcome.status == Some(Status::Denied)
+            && matches!(r.link, LinkStep::UpToDate | LinkStep::Replace { .. })
+        {
+            match tokio::task::block_in_place(|| link::remove(&r.link_path)) {
+                Ok(()) => {
+                    outcome.link = LinkOutcome::Removed;
+                    if let Some(error) = &mut outcome.error {
+                        error.message.push_str("; its link was removed");
+                    }
+                }
+                Err(err) => reporter.note(
+                    NoteKind::Warning,
+                    &format!("could not remove the link of denied `{}`: {err}", r.name),
+                ),
+            }
+            continue;
+        }
         let Some(digest) = outcome
             .digest
             .filter(|_| outcome.present && outcome.status.is_none())

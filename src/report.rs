@@ -140,7 +140,9 @@ impl SyncSummary {
                 Status::Ok => match r.link {
                     LinkOutcome::Created => s.linked += 1,
                     LinkOutcome::Replaced => s.relinked += 1,
-                    LinkOutcome::UpToDate | LinkOutcome::NotLinked => s.up_to_date += 1,
+                    LinkOutcome::UpToDate | LinkOutcome::NotLinked | LinkOutcome::Removed => {
+                        s.up_to_date += 1
+                    }
                 },
                 Status::Failed => s.failed += 1,
                 Status::Missing => s.missing += 1,

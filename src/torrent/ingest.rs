@@ -386,6 +386,9 @@ impl Ingest<'_> {
         sha256: Option<Sha256Digest>,
         detail: Option<String>,
     ) {
+        if self.by == By::Hook {
+            self.record_events(view, result, sha256, detail.as_deref());
+        }
         self.log_line(
             &view.name,
             &view.info_hash,
@@ -394,6 +397,52 @@ impl Ingest<'_> {
             sha256,
             detail,
         );
+    }
+
+    /// The lifecycle events of a completion the hook handled (a waiting
+    /// sync records its own).
+    fn record_events(
+        &self,
+        view: &TorrentView,
+        result: &str,
+        sha256: Option<Sha256Digest>,
+        detail: Option<&str>,
+    ) {
+        use crate::provenance::{Event, EventLog};
+        let record = self.store.read_torrent(&view.info_hash).ok().flatten();
+        let user = record.as_ref().and_then(|r| r.requested_for.as_ref());
+        let event = |from, to| {
+            let mut event = Event::new(Some(from), to)
+                .object(sha256)
+                .detail("info_hash", view.info_hash.clone())
+                .detail("by", "hook");
+            if let Some(user) = user {
+                event = event.resource(&user.resource).project(&user.project);
+            }
+            event
+        };
+        let mut events = vec![event(State::Downloading, State::Verifying)];
+        match result {
+            "ingested" => {
+                events.push(
+                    event(State::Verifying, State::Available).detail("size_bytes", view.total_size),
+                );
+                if self.settings.seed && record.as_ref().is_none_or(|r| r.seed) {
+                    events.push(event(State::Available, State::Seeding));
+                }
+            }
+            "mismatch" | "executable" => events.push(
+                event(State::Verifying, State::Failed)
+                    .detail("reason", result)
+                    .detail("detail", detail.unwrap_or_default()),
+            ),
+            _ => return,
+        }
+        let log = EventLog::open(self.store);
+        for event in &events {
+            log.record(event);
+        }
+        log.flush();
     }
 
     fn log_line(

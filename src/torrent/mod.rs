@@ -419,10 +419,48 @@ pub async fn enforce_seed_time(
             && view.seconds_seeding >= limit.as_secs()
         {
             daemon.stop(&view.info_hash).await?;
+            mark_stopped(store, &view.info_hash, limit).await;
             stopped.push(view.name);
         }
     }
     Ok(stopped)
+}
+
+/// The object a stopped torrent seeded is merely available now: its record
+/// and the event log say so.
+async fn mark_stopped(store: &Store, info_hash: &str, limit: Duration) {
+    use crate::provenance::{Event, EventLog, State};
+    let Some(digest) = store
+        .read_torrent(info_hash)
+        .ok()
+        .flatten()
+        .and_then(|r| r.ingested)
+        .map(|i| i.sha256)
+    else {
+        return;
+    };
+    let what = format!("recording that torrent {info_hash} stopped seeding");
+    let Ok(_lock) = store
+        .lock_object(&digest, &what, &crate::progress::Silent)
+        .await
+    else {
+        return;
+    };
+    if let Ok(Some(mut record)) = store.read_object_record(&digest)
+        && record.status == State::Seeding
+    {
+        record.status = State::Available;
+        if store.write_object_record(&record).is_ok() {
+            let events = EventLog::open(store);
+            events.record(
+                &Event::new(Some(State::Seeding), State::Available)
+                    .object(Some(digest))
+                    .detail("reason", "seed_time")
+                    .detail("seed_time_secs", limit.as_secs()),
+            );
+            events.flush();
+        }
+    }
 }
 
 /// The info-hash of a `.torrent` file on disk, without the daemon.

@@ -663,6 +663,37 @@ fn an_approval_is_bound_to_the_hash_and_the_sources() {
     assert!(run.stdout.contains("denied by bob"), "{run}");
     assert!(run.stdout.contains("not licensed"), "{run}");
     assert!(server.log().is_empty());
+
+    // A denial after the fact takes crp's link away; the object stays.
+    ctx.write_manifest(&manifest(
+        "first",
+        &[entry(
+            "model",
+            &server.url("model.bin"),
+            Some(&digest),
+            Some(20_000),
+            "",
+        )],
+    ));
+    ctx.crp(&["sync"]).success();
+    assert!(ctx.link("model").exists());
+    ctx.crp(&[
+        "deny",
+        &digest.to_string(),
+        "--by",
+        "bob",
+        "--reason",
+        "withdrawn",
+    ])
+    .success();
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("withdrawn; its link was removed"),
+        "{run}"
+    );
+    assert!(!ctx.link("model").exists());
+    assert!(ctx.object(&digest).exists());
 }
 
 #[test]

@@ -525,6 +525,30 @@ fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
             .iter()
             .any(|l| l["by"] == "hook" && l["result"] == "ingested")
     });
+    // The hook carried the lifecycle on from where the sync left it.
+    let events: Vec<crp::provenance::Event> =
+        std::fs::read_to_string(ctx.store.join("meta/events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let states: Vec<_> = events
+        .iter()
+        .filter(|e| e.resource.as_ref().is_some_and(|r| r.as_str() == "slow"))
+        .map(|e| e.to_state.as_str())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "requested",
+            "evaluating",
+            "approved",
+            "downloading",
+            "verifying",
+            "available",
+            "seeding"
+        ]
+    );
     // The next sync only links.
     let run = ctx.crp(&["sync", "--no-wait"]);
     run.success();
@@ -864,6 +888,16 @@ fn seeding_follows_the_manifest_and_the_stores_limits() {
     assert_eq!(
         status.torrents[&"kept".parse().unwrap()].phase,
         TorrentPhase::Available
+    );
+    // The object's record follows: seeding, then merely available.
+    let digest = Sha256Digest::of_bytes(&kept);
+    assert_eq!(
+        ctx.object_record(&digest).status,
+        crp::provenance::State::Available
+    );
+    assert_eq!(
+        ctx.object_record(&Sha256Digest::of_bytes(&left)).status,
+        crp::provenance::State::Available
     );
 }
 
