@@ -15,6 +15,10 @@
 //! | [`manifest`] | `resources.toml`: format and schema ([`manifest::schema`]), validation with `file:line:col` diagnostics, edits that keep comments ([`manifest::edit`]) |
 //! | [`name`], [`source`], [`digest`] | the validated scalars: resource names, sources, sha256 digests |
 //! | [`plan`] | what a sync would do, as data, from metadata only |
+//! | [`policy`], [`review`] | the store's policy, executable content ([`policy::exec`]), and each resource's verdict |
+//! | [`approval`] | people's decisions: the ledger, approvals files, pending requests |
+//! | [`provenance`] | lifecycle states and the event log |
+//! | [`notify`] | `[[notify]]` hooks, bridge messages, the completion log |
 //! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record |
 //! | [`fetch`] | one object into the store: locks, mirrors, retries, resume, hashing while streaming |
 //! | [`store`] | the store's layout, atomic publication, records ([`store::record`]) and locks ([`store::lock`]) |
@@ -40,6 +44,13 @@
 //! | `<store>/meta/torrents/<infohash>.json` | torrent fetches, the hook | the torrent lock |
 //! | `<store>/meta/completed.jsonl` | torrent ingestion | appends of whole lines |
 //! | `<store>/meta/config.toml` | people (crp only reads it) | — |
+//! | `<store>/meta/policy.toml` | people, `policy init` | atomic replace |
+//! | `<store>/meta/approvals.jsonl` | `approve`, `deny` | appends of whole lines |
+//! | `<store>/meta/events.jsonl` | every transition | appends of whole lines |
+//! | `<store>/meta/completion.log` | `sync` | appends of whole lines |
+//! | `<store>/meta/pending/<project>/<name>.json` | `sync` | the project lock |
+//! | `resources.approvals.toml` (any path) | `approve --file` | atomic replace |
+//! | `<bridge folder>/*.md` | `sync`, `request` | atomic writes of unique names |
 //! | `<store>/meta/transmission/` | `torrent daemon start`, and the daemon itself | — |
 //! | `<store>/seeding/<infohash>/<name>` | torrent ingestion | the torrent lock |
 //! | `<store>/quarantine/` | verification failures | unique names |

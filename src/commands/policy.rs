@@ -87,20 +87,30 @@ pub(super) fn show(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Exi
             );
         }
     }
+    let line_of = |key: &str, value: &str| {
+        let name = key.split_once('.').map_or(key, |(_, name)| name);
+        format!("{name} = {value}")
+    };
+    // Comments line up, except behind the odd long list.
     let width = settings
         .iter()
-        .map(|(k, v, _)| k.len() + v.len() + 3)
+        .map(|(k, v, _)| line_of(k, v).len())
+        .filter(|w| *w <= 40)
         .max()
         .unwrap_or(0);
     let mut section = "";
     for (key, value, origin) in &settings {
-        let (table, name) = key.split_once('.').expect("keys are table.name");
+        let table = key.split_once('.').map_or("", |(table, _)| table);
         if table != section {
             let _ = writeln!(out, "\n[{table}]");
             section = table;
         }
-        let line = format!("{name} = {value}");
-        let _ = writeln!(out, "{line:<width$}  # {origin}");
+        // The file is named above: a line number says enough.
+        let origin = match origin {
+            Origin::File { line, .. } => format!("line {line}"),
+            Origin::Default => "default".to_owned(),
+        };
+        let _ = writeln!(out, "{:<width$}  # {origin}", line_of(key, value));
     }
     printer.out(out.trim_end());
     Ok(ExitStatus::Success)

@@ -4,7 +4,7 @@
 //! The policy lives in `<store>/meta/policy.toml`; every key is optional,
 //! and a missing file is the default policy (friendly to one person and to
 //! CI). `crp policy init --collective` writes the full rule set of a shared
-//! machine. [`Policy::evaluate`] turns one request into a [`Verdict`]; the
+//! machine. [`Policy::limit`] and [`Policy::reasons`] judge one request; the
 //! decisions of people come from the [`crate::approval`] ledger.
 
 pub mod exec;

@@ -10,6 +10,9 @@
 //!     objects/sha256/ab/abcdef….json     one record per object (source, purpose, projects, times)
 //!     projects/<name>-<hash>.json        one record per project (manifest path, resources, links)
 //!     sources/<hash of sources>.json     what unpinned sources delivered when first fetched
+//!     policy.toml, approvals.jsonl       the policy and people's decisions (see `crate::approval`)
+//!     events.jsonl, completion.log       what happened (see `crate::provenance`, `crate::notify`)
+//!     pending/<project>/<name>.json      requests awaiting approval
 //!     locks/                             lock files (objects/, sources/, projects/)
 //! ```
 //!

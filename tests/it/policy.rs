@@ -332,7 +332,11 @@ fn each_rule_of_the_collective_policy_both_ways() {
     let show = ctx.crp(&["policy", "show"]);
     show.success();
     assert!(show.stdout.contains("max_size = \"2 KB\""), "{show}");
-    assert!(show.stdout.contains("policy.toml:2"), "{show}");
+    assert!(
+        show.stdout
+            .contains("max_size = \"2 KB\"           # line 2"),
+        "{show}"
+    );
     assert!(show.stdout.contains("larger_than = \"1 GB\""), "{show}");
     assert!(show.stdout.contains("# default"), "{show}");
 }
