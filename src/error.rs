@@ -98,7 +98,9 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<DaemonError>() {
             e.hint()
         } else {
-            None
+            cause
+                .downcast_ref::<crate::review::NotAllowed>()
+                .map(|e| e.hint().to_owned())
         }
     })
 }

@@ -31,14 +31,7 @@ pub fn review(
     let to_fetch = plan.resources.iter().any(|r| r.fetch.is_some());
     // What the rules need, read once and only when something is to be fetched.
     let history = if to_fetch {
-        History {
-            project_trusted: previous.is_some_and(|p| !p.resources.is_empty() && p.incidents == 0),
-            known: if policy.approval.version_change {
-                known_names(store)?
-            } else {
-                BTreeMap::new()
-            },
-        }
+        history(store, policy, previous)?
     } else {
         History::default()
     };
@@ -78,17 +71,17 @@ pub fn review(
                 sources: &resource.sources,
                 executable: resource.executable,
             };
-            let verdict = if let Some(refused) = policy.limit(&request, used) {
-                refused
-            } else if let Some(decided) = decided {
-                decided
-            } else {
-                let reasons = policy.reasons(&request, &history, &plan.project.name);
-                if reasons.is_empty() {
-                    Verdict::AutoApproved
-                } else {
-                    Verdict::AwaitingApproval { reasons }
-                }
+            let verdict = match decided {
+                // A hard limit beats any decision.
+                Some(decided) => policy.limit(&request, used).unwrap_or(decided),
+                None => judge(
+                    policy,
+                    &Ledger::default(),
+                    &history,
+                    &plan.project.name,
+                    &request,
+                    used,
+                ),
             };
             if verdict.allows()
                 && let (Some(total), Some(size)) = (used.as_mut(), r.size)
@@ -105,6 +98,69 @@ pub fn review(
         r.verdict = verdict;
     }
     Ok(())
+}
+
+/// What the store knows that the rules need, for a project whose last
+/// sync left `previous`.
+pub fn history(
+    store: &Store,
+    policy: &Policy,
+    previous: Option<&ProjectRecord>,
+) -> Result<History, StoreError> {
+    Ok(History {
+        project_trusted: previous.is_some_and(|p| !p.resources.is_empty() && p.incidents == 0),
+        known: if policy.approval.version_change {
+            known_names(store)?
+        } else {
+            BTreeMap::new()
+        },
+    })
+}
+
+/// The verdict on one request that is not in the store yet. `used` is what
+/// the store holds, when the policy has a quota.
+pub fn judge(
+    policy: &Policy,
+    ledger: &Ledger,
+    history: &History,
+    project: &Name,
+    request: &Request<'_>,
+    used: Option<u64>,
+) -> Verdict {
+    if let Some(refused) = policy.limit(request, used) {
+        return refused;
+    }
+    if !ledger.is_empty() {
+        let sources: Vec<String> = request.sources.iter().map(|s| s.spec.to_string()).collect();
+        if let Some(decided) = ledger.verdict(request.sha256, &sources) {
+            return decided;
+        }
+    }
+    let reasons = policy.reasons(request, history, project);
+    if reasons.is_empty() {
+        Verdict::AutoApproved
+    } else {
+        Verdict::AwaitingApproval { reasons }
+    }
+}
+
+/// A request `crp add` may not fetch.
+#[derive(Debug, thiserror::Error)]
+#[error("the store's policy does not let `{name}` in without a person: {verdict}")]
+pub struct NotAllowed {
+    pub name: Name,
+    pub verdict: Verdict,
+}
+
+impl NotAllowed {
+    pub fn hint(&self) -> &'static str {
+        match self.verdict {
+            Verdict::AwaitingApproval { .. } => {
+                "declare it in `resources.toml` and run `crp sync`: the request then waits in `crp pending` for `crp approve`"
+            }
+            _ => "see `crp policy show` for the store's limits",
+        }
+    }
 }
 
 /// Every resource name the store's projects use (this one's last sync

@@ -2,16 +2,19 @@
 
 use anyhow::Context as _;
 
+use crate::approval::Ledger;
 use crate::cli::{AddArgs, Format, GlobalArgs};
 use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, UsageError};
-use crate::fetch::{FetchRequest, Fetcher, HttpSettings, RetryPolicy, Torrents};
+use crate::fetch::{FetchRequest, Fetcher, HttpSettings, Quota, RetryPolicy, Torrents};
 use crate::fsutil::{self, display_path};
 use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
 use crate::name::{NAME_RULES, Name};
+use crate::policy::{Policy, Request};
 use crate::report::{AddDocument, Printer, SCHEMA_VERSION};
+use crate::review;
 use crate::source::{Source, SourceSpec};
 use crate::store::record::ObjectUse;
 use crate::torrent::TorrentSettings;
@@ -70,6 +73,36 @@ pub(super) async fn run(
         &format!("adding `{name}` to project `{}`", manifest.project.name),
     )
     .await?;
+    // What an agent adds is judged like what a manifest declares.
+    let spec: SourceSpec = written.parse().expect("a source crp wrote parses");
+    let entry = SourceEntry {
+        spec: spec.clone(),
+        source: source.clone(),
+    };
+    let policy = Policy::load(store.root())?;
+    let previous = store.read_project(&manifest.project_id())?;
+    let history = review::history(&store, &policy, previous.as_ref())?;
+    let used = match policy.limits.quota {
+        Some(_) => Some(store.usage()?.bytes),
+        None => None,
+    };
+    let verdict = review::judge(
+        &policy,
+        &Ledger::load(&store)?,
+        &history,
+        &manifest.project.name,
+        &Request {
+            name: &name,
+            sha256,
+            size: None,
+            sources: std::slice::from_ref(&entry),
+            executable: false,
+        },
+        used,
+    );
+    if !verdict.allows() {
+        return Err(review::NotAllowed { name, verdict }.into());
+    }
     let fetcher = Fetcher::new(
         store.clone(),
         &HttpSettings::from_env(),
@@ -87,21 +120,25 @@ pub(super) async fn run(
                 timeout: None,
             },
         ),
-    )?;
-    let spec: SourceSpec = written.parse().expect("a source crp wrote parses");
+    )?
+    .with_quota(
+        used.zip(policy.limits.quota)
+            .map(|(used, limit)| Quota::new(limit, used)),
+    );
     let fetched = fetcher
         .fetch(&FetchRequest {
             name: name.clone(),
-            sources: vec![SourceEntry { spec, source }],
+            sources: vec![entry],
             sha256,
             size: None,
             purpose: args.purpose.clone(),
             requested_by: args.requested_by.clone(),
             seed: true,
             // `crp add` declares what it finds: the entry it writes says
-            // `executable = true` when the content is.
-            executable: true,
-            cap: None,
+            // `executable = true` when the content is. Unless the policy
+            // wants a person for executable content: then it is quarantined.
+            executable: !policy.approval.executable,
+            cap: policy.cap(&verdict),
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

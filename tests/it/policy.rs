@@ -1216,3 +1216,48 @@ fn the_quota_is_refused_before_any_byte_is_written() {
     assert_eq!(ctx.objects().len(), 1);
     assert!(ctx.incomplete().is_empty(), "{:?}", ctx.incomplete());
 }
+
+#[test]
+fn crp_add_is_judged_like_a_declared_resource() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route("big.bin", bytes(21, 5000), Behavior::Normal);
+    server.route("tool", elf(), Behavior::Normal);
+    ctx.write_manifest("[project]\nname = \"agent\"\n");
+    let before = ctx.read_manifest();
+
+    // An undeclared size is held to the approval limit as the bytes arrive.
+    write_policy(&ctx, "[approval]\nlarger_than = \"4 KB\"\n");
+    let run = ctx.crp(&["add", &server.url("big.bin"), "--purpose", "data"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("passed 4 KB, the most crp fetches without a declared size"),
+        "{run}"
+    );
+    assert_eq!(ctx.read_manifest(), before);
+    assert!(ctx.objects().is_empty() && ctx.incomplete().is_empty());
+
+    // A rule that wants a person stops it before a byte moves.
+    write_policy(&ctx, "[approval]\nfirst_request = true\n");
+    let requests = server.log().len();
+    let run = ctx.crp(&["add", &server.url("big.bin"), "--purpose", "data"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("does not let `big.bin` in without a person"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("`crp pending`"), "{run}");
+    assert_eq!(server.log().len(), requests);
+    assert_eq!(ctx.read_manifest(), before);
+
+    // Executable content that the policy wants a person for is quarantined.
+    write_policy(&ctx, "[approval]\nexecutable = true\n");
+    let run = ctx.crp(&["add", &server.url("tool"), "--purpose", "a tool"]);
+    run.code(1);
+    assert!(run.stderr.contains("an ELF program"), "{run}");
+    assert_eq!(ctx.read_manifest(), before);
+    assert!(ctx.objects().is_empty());
+    assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
+}

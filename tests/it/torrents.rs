@@ -863,7 +863,8 @@ fn seeding_follows_the_manifest_and_the_stores_limits() {
         Sha256Digest::of_bytes(&kept),
         Sha256Digest::of_bytes(&left)
     ));
-    ctx.crp(&["sync", "--wait", "--timeout", "120s"]).success();
+    let first = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    first.success();
     // `seed = false`: out of the daemon once in the store.
     assert!(daemon.get(&left_hash).is_none());
     assert_eq!(std::fs::read(ctx.link("left")).unwrap(), left);
@@ -877,7 +878,12 @@ fn seeding_follows_the_manifest_and_the_stores_limits() {
     });
     let run = ctx.crp(&["sync", "--no-wait"]);
     run.success();
-    assert!(run.stderr.contains("stopped seeding `kept.bin`"), "{run}");
+    // On a slow machine the first sync may have outlasted the limit already.
+    assert!(
+        run.stderr.contains("stopped seeding `kept.bin`")
+            || first.stderr.contains("stopped seeding `kept.bin`"),
+        "{first}\n{run}"
+    );
     // The daemon takes a moment to stop.
     wait_for("seeding to stop", Duration::from_secs(10), || {
         daemon
