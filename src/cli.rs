@@ -111,6 +111,15 @@ pub enum Command {
     Request(RequestArgs),
     /// Requests, downloads, storage, seeding and approvals, from the event log and the store
     Metrics,
+    /// Re-hash objects (the manifest's, or `--all`) and quarantine corrupted ones
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Every object in the store, not only the manifest's
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]

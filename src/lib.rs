@@ -85,3 +85,4 @@ pub mod store;
 pub mod torrent;
 pub mod tree;
 pub mod units;
+pub mod verify;

@@ -50,6 +50,9 @@ pub(super) async fn torrent_done(
         reporter: &*reporter,
         by: By::Hook,
     };
+    let _reading = store
+        .lock_store_shared(&format!("ingesting torrent {info_hash}"), &*reporter)
+        .await?;
     let result = ingest.run(&info_hash, unrequested).await;
     if let Err(err) = &result
         && !matches!(err, crate::torrent::ingest::IngestError::Mismatch { .. })

@@ -15,6 +15,7 @@ mod request;
 mod schema;
 mod sync;
 mod torrent;
+mod verify;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Dag => "dag",
         Command::Request(_) => "request",
         Command::Metrics => "metrics",
+        Command::Verify(_) => "verify",
     }
 }
 
@@ -107,6 +109,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Dag => provenance::dag(global, printer),
         Command::Request(args) => request::run(global, &args, printer),
         Command::Metrics => metrics::run(global, printer).await,
+        Command::Verify(args) => verify::run(global, &args, printer).await,
     }
 }
 
@@ -137,20 +140,36 @@ fn judge(
     Ok(policy)
 }
 
-/// Opens (creating if needed) the store and takes `manifest`'s project lock,
-/// for commands that change the project. `doing` tells waiting processes
-/// what holds the lock.
+/// The locks a command that changes a project holds: the project's own,
+/// and a share of the store's (so garbage collection waits for it).
+#[derive(Debug)]
+pub(crate) struct ProjectLocks {
+    _project: Lock,
+    _store: Lock,
+}
+
+/// Opens (creating if needed) the store and takes `manifest`'s project lock
+/// and a share of the store's lock, for commands that change the project.
+/// `doing` tells waiting processes what holds them.
 async fn lock_project(
     global: &GlobalArgs,
     manifest: &Manifest,
     printer: &Printer,
     doing: &str,
-) -> anyhow::Result<(Store, Arc<dyn Reporter>, Lock)> {
+) -> anyhow::Result<(Store, Arc<dyn Reporter>, ProjectLocks)> {
     let store = Store::at(Store::locate(global.store.as_deref())?);
     store.create()?;
     let reporter = printer.reporter();
-    let lock = store
+    let project = store
         .lock_project(&manifest.project_id(), doing, &*reporter)
         .await?;
-    Ok((store, reporter, lock))
+    let shared = store.lock_store_shared(doing, &*reporter).await?;
+    Ok((
+        store,
+        reporter,
+        ProjectLocks {
+            _project: project,
+            _store: shared,
+        },
+    ))
 }

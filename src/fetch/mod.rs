@@ -958,6 +958,8 @@ impl Fetcher {
         if !already {
             record.served_by = Some(source.to_owned());
             record.executable = executable;
+            // Back after corruption or archiving: available again.
+            record.status = crate::provenance::State::Available;
             record.size = size;
             record.fetched_at = now;
             record.verified_at = now;

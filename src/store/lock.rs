@@ -69,6 +69,27 @@ pub async fn acquire(
     reporter: &dyn Reporter,
     timeout: Duration,
 ) -> Result<Lock, LockError> {
+    take(path, what, reporter, timeout, false).await
+}
+
+/// Takes the lock at `path` shared with other readers: it excludes only an
+/// exclusive holder.
+pub async fn acquire_shared(
+    path: &Path,
+    what: &str,
+    reporter: &dyn Reporter,
+    timeout: Duration,
+) -> Result<Lock, LockError> {
+    take(path, what, reporter, timeout, true).await
+}
+
+async fn take(
+    path: &Path,
+    what: &str,
+    reporter: &dyn Reporter,
+    timeout: Duration,
+    shared: bool,
+) -> Result<Lock, LockError> {
     let io_err = |source| LockError::Io {
         path: path.to_owned(),
         source,
@@ -92,7 +113,12 @@ pub async fn acquire(
     let started = Instant::now();
     let mut announced = false;
     loop {
-        match file.file().try_lock() {
+        let attempt = if shared {
+            file.file().try_lock_shared()
+        } else {
+            file.file().try_lock()
+        };
+        match attempt {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) => {
                 let holder = holder(&mut file, what);
@@ -108,7 +134,8 @@ pub async fn acquire(
             Err(TryLockError::Error(err)) => return Err(io_err(err)),
         }
     }
-    // Say who holds it, for the next process that has to wait.
+    // Say who holds it, for the next process that has to wait. Readers
+    // share it: the last to arrive speaks for them.
     let note = format!("process {} {what}", std::process::id());
     let _ = file
         .set_len(0)

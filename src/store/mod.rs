@@ -549,6 +549,49 @@ impl Store {
         self.lock("sources", key, what, reporter).await
     }
 
+    /// Keeps garbage collection (and `crp verify`'s quarantine) away while
+    /// this process reads or adds objects. Any number of readers share it.
+    pub async fn lock_store_shared(
+        &self,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        lock::acquire_shared(&self.store_lock_path(), what, reporter, self.lock_timeout).await
+    }
+
+    /// Excludes every reader and writer of objects: for moving objects out
+    /// of the store (archiving, quarantining corrupted ones).
+    pub async fn lock_store_exclusive(
+        &self,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        lock::acquire(&self.store_lock_path(), what, reporter, self.lock_timeout).await
+    }
+
+    fn store_lock_path(&self) -> PathBuf {
+        self.root.join("meta").join("locks").join("store.lock")
+    }
+
+    /// Every object in the store, by walking `objects/`.
+    pub fn object_digests(&self) -> io::Result<Vec<Sha256Digest>> {
+        let mut digests = Vec::new();
+        let fanouts = match fs_err::read_dir(&self.objects_root) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(digests),
+            Err(err) => return Err(err),
+        };
+        for fanout in fanouts {
+            for entry in fs_err::read_dir(fanout?.path())? {
+                if let Some(digest) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+                    digests.push(digest);
+                }
+            }
+        }
+        digests.sort();
+        Ok(digests)
+    }
+
     /// Excludes other processes from syncing the same project.
     pub async fn lock_project(
         &self,
