@@ -113,6 +113,31 @@ pub enum Command {
     Metrics,
     /// Re-hash objects (the manifest's, or `--all`) and quarantine corrupted ones
     Verify(VerifyArgs),
+    /// Plan (or with `--apply` carry out) archiving what no project references
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Archive the planned objects to cold storage
+    #[arg(long, conflicts_with = "remove")]
+    pub apply: bool,
+
+    /// How long an object must have been unreferenced [default: `[gc] grace`, or 30 days]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub grace: Option<std::time::Duration>,
+
+    /// Remove archived objects from cold storage for good (with `--older-than` and `--yes`)
+    #[arg(long, requires = "older_than")]
+    pub remove: bool,
+
+    /// With `--remove`: only objects archived at least this long ago
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "remove")]
+    pub older_than: Option<std::time::Duration>,
+
+    /// Confirm `--remove`: nothing is removed without it
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,23 @@ pub struct Config {
     /// Where bridge messages go.
     #[serde(default)]
     pub bridge: Option<BridgeConfig>,
+    /// Garbage collection.
+    #[serde(default)]
+    pub gc: GcConfig,
+}
+
+/// `[gc]`: archiving objects no project needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcConfig {
+    /// How long an object must have been unreferenced (and a stale
+    /// project's references kept) before it is archived (default 30 days).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub grace: Option<Duration>,
+    /// The cold-storage folder (default `<store>/cold`); relative paths
+    /// start at the store. It may be on another disk.
+    #[serde(default)]
+    pub cold: Option<PathBuf>,
 }
 
 /// One `[[notify]]` hook.

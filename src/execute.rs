@@ -239,6 +239,7 @@ pub async fn sync(
         oversight,
         &mut notices,
     )?;
+    restore_archived(store, &plan, &mut outcomes, oversight, &**reporter).await;
     fetch_missing(
         manifest,
         store,
@@ -341,7 +342,7 @@ async fn fetch_missing(
     let mut by_digest: BTreeMap<Sha256Digest, Vec<usize>> = BTreeMap::new();
     let mut unpinned = Vec::new();
     for (i, r) in plan.resources.iter().enumerate() {
-        if outcomes[i].status.is_some() {
+        if outcomes[i].status.is_some() || outcomes[i].present {
             continue;
         }
         match (&r.fetch, r.sha256) {
@@ -446,6 +447,46 @@ async fn fetch_missing(
                     outcome.fail(Status::Failed, ErrorReport::from(err));
                 }
             }
+        }
+    }
+}
+
+/// Objects `crp gc` archived come back from cold storage, verified, before
+/// anything would download them again — with or without the network.
+async fn restore_archived(
+    store: &Store,
+    plan: &Plan,
+    outcomes: &mut [Outcome],
+    oversight: Oversight<'_>,
+    reporter: &dyn Reporter,
+) {
+    for i in 0..plan.resources.len() {
+        let r = &plan.resources[i];
+        if r.fetch.is_none() || outcomes[i].status.is_some() || outcomes[i].present {
+            continue;
+        }
+        let Some(digest) = r.sha256 else { continue };
+        match crate::gc::restore(store, &digest, oversight.events, reporter).await {
+            Ok(true) => {
+                reporter.note(
+                    NoteKind::Info,
+                    &format!("restored `{}` from cold storage", r.name),
+                );
+                for (other, outcome) in plan.resources.iter().zip(outcomes.iter_mut()) {
+                    if other.sha256 == Some(digest) {
+                        outcome.present = true;
+                    }
+                }
+            }
+            Ok(false) => {}
+            Err(err) => reporter.note(
+                NoteKind::Warning,
+                &format!(
+                    "could not restore `{}` from cold storage ({}); fetching it instead",
+                    r.name,
+                    crate::fetch::error_text(&err)
+                ),
+            ),
         }
     }
 }
@@ -968,6 +1009,9 @@ async fn update_object_uses(
             }
         };
         let mut changed = add_use(&mut object, &use_);
+        if object.unreferenced_since.take().is_some() {
+            changed = true;
+        }
         if let Some(old) = old.filter(|o| *o != digest && !object.supersedes.contains(o)) {
             object.supersedes.push(old);
             changed = true;
@@ -1022,6 +1066,9 @@ async fn update_object_uses(
                 .projects
                 .retain(|u| !(u.project_id == record.id && &u.resource == name));
             if object.projects.len() != len {
+                if object.projects.is_empty() {
+                    object.unreferenced_since = Some(Timestamp::now());
+                }
                 store.write_object_record(&object)?;
             }
         }

@@ -70,6 +70,7 @@ pub mod error;
 pub mod execute;
 pub mod fetch;
 pub mod fsutil;
+pub mod gc;
 pub mod link;
 pub mod manifest;
 pub mod name;

@@ -24,6 +24,8 @@ pub enum NoteKind {
     Retrying,
     /// Something went wrong but the work goes on.
     Warning,
+    /// Something worth knowing.
+    Info,
 }
 
 /// Receives progress events.
@@ -74,6 +76,7 @@ fn note_prefix(kind: NoteKind) -> console::StyledObject<&'static str> {
         NoteKind::Waiting => style("waiting").cyan().bold(),
         NoteKind::Retrying => style("retrying").yellow().bold(),
         NoteKind::Warning => style("warning").yellow().bold(),
+        NoteKind::Info => style("note").bold(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod add;
 mod approval;
+mod gc;
 mod hash;
 mod hook;
 mod init;
@@ -50,6 +51,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Request(_) => "request",
         Command::Metrics => "metrics",
         Command::Verify(_) => "verify",
+        Command::Gc(_) => "gc",
     }
 }
 
@@ -110,6 +112,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Request(args) => request::run(global, &args, printer),
         Command::Metrics => metrics::run(global, printer).await,
         Command::Verify(args) => verify::run(global, &args, printer).await,
+        Command::Gc(args) => gc::run(global, &args, printer).await,
     }
 }
 

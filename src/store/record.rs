@@ -149,6 +149,29 @@ pub struct ObjectRecord {
     /// Objects this one was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived_from: Vec<Sha256Digest>,
+    /// Since when no project references it (set when the last one lets go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreferenced_since: Option<Timestamp>,
+    /// Where `crp gc` archived it, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<Archived>,
+    /// Who removed it from cold storage, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Removed>,
+}
+
+/// An object moved to cold storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Archived {
+    pub path: PathBuf,
+    pub at: Timestamp,
+}
+
+/// An object removed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub by: String,
+    pub at: Timestamp,
 }
 
 impl ObjectRecord {
@@ -179,6 +202,9 @@ impl ObjectRecord {
             approvals: Vec::new(),
             supersedes: Vec::new(),
             derived_from: Vec::new(),
+            unreferenced_since: None,
+            archived: None,
+            removed: None,
         }
     }
 

@@ -88,3 +88,286 @@ fn verify_quarantines_corrupted_objects_and_sync_fetches_them_again() {
     assert_eq!(doc["checked"], 2);
     assert_eq!(doc["corrupted"].as_array().unwrap().len(), 0);
 }
+
+fn gc_doc(ctx: &TestContext, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["gc", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = ctx.crp(&all);
+    run.success();
+    run.json()
+}
+
+fn sha_list(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sha256"].as_str().or(c.as_str()).unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn gc_archives_only_unreferenced_objects_and_sync_restores_them_offline() {
+    let ctx = TestContext::new();
+    let server = crate::server::Server::start();
+    let a = bytes(3, 30_000);
+    let a_digest = Sha256Digest::of_bytes(&a);
+    server.route("a.bin", a.clone(), crate::server::Behavior::Normal);
+    let b_digest = ctx.write_file("files/b", &bytes(4, 5000));
+    let with_a = format!(
+        "[project]\nname = \"gc\"\n\n[resources.a]\nsource = \"{}\"\nsha256 = \"{a_digest}\"\npurpose = \"t\"\n\n[resources.b]\nsource = \"files/b\"\nsha256 = \"{b_digest}\"\npurpose = \"t\"\n",
+        server.url("a.bin")
+    );
+    let without_a = format!(
+        "[project]\nname = \"gc\"\n\n[resources.b]\nsource = \"files/b\"\nsha256 = \"{b_digest}\"\npurpose = \"t\"\n"
+    );
+    ctx.write_manifest(&with_a);
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest(&without_a);
+    ctx.crp(&["sync"]).success();
+    assert!(ctx.object_record(&a_digest).unreferenced_since.is_some());
+
+    // Within the default 30 days it is kept; a referenced object is never listed.
+    let doc = gc_doc(&ctx, &[]);
+    assert_eq!(sha_list(&doc["keep"]), vec![a_digest.to_string()]);
+    assert!(doc["archive"].as_array().unwrap().is_empty());
+    assert_eq!(doc["referenced"], 1);
+    assert_eq!(doc["store_bytes"], 35_000);
+    let doc = gc_doc(&ctx, &["--grace", "0s"]);
+    assert_eq!(sha_list(&doc["archive"]), vec![a_digest.to_string()]);
+    assert!(ctx.object(&a_digest).exists(), "planning changes nothing");
+
+    let run = ctx.crp(&["gc", "--grace", "0s", "--apply"]);
+    run.success();
+    assert!(run.stdout.contains("archived 1, removed 0"), "{run}");
+    assert!(!ctx.object(&a_digest).exists());
+    assert!(
+        ctx.object(&b_digest).exists(),
+        "a referenced object is never touched"
+    );
+    let cold = ctx
+        .store
+        .join("cold/sha256")
+        .join(&a_digest.hex()[..2])
+        .join(a_digest.hex());
+    assert_eq!(std::fs::read(&cold).unwrap(), a);
+    let record = ctx.object_record(&a_digest);
+    assert_eq!(record.status, crp::provenance::State::Archived);
+    assert_eq!(record.archived.as_ref().unwrap().path, cold);
+
+    // Back in the manifest: restored from cold storage, with no network.
+    drop(server);
+    ctx.write_manifest(&with_a);
+    let run = ctx.crp(&["sync", "--offline"]);
+    run.success();
+    assert!(
+        run.stderr.contains("restored `a` from cold storage"),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), a);
+    assert!(!cold.exists());
+    let record = ctx.object_record(&a_digest);
+    assert_eq!(record.status, crp::provenance::State::Available);
+    assert!(record.archived.is_none() && record.unreferenced_since.is_none());
+}
+
+#[test]
+fn stale_projects_protect_their_objects_for_the_grace_period() {
+    let ctx = TestContext::new();
+    let other = ctx.root.path().join("other");
+    std::fs::create_dir_all(other.join("files")).unwrap();
+    let content = bytes(5, 1000);
+    std::fs::write(other.join("files/c"), &content).unwrap();
+    let digest = Sha256Digest::of_bytes(&content);
+    std::fs::write(
+        other.join("resources.toml"),
+        format!("[project]\nname = \"gone\"\n\n[resources.c]\nsource = \"files/c\"\nsha256 = \"{digest}\"\npurpose = \"t\"\n"),
+    )
+    .unwrap();
+    let run = ctx
+        .command()
+        .current_dir(&other)
+        .arg("sync")
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    std::fs::remove_file(other.join("resources.toml")).unwrap();
+
+    let doc = gc_doc(&ctx, &["--grace", "1h"]);
+    assert_eq!(doc["stale_projects"][0]["name"], "gone");
+    assert_eq!(
+        sha_list(&doc["keep"]),
+        vec![digest.to_string()],
+        "protected for an hour"
+    );
+    let run = ctx.crp(&["gc", "--grace", "1h"]);
+    assert!(
+        run.stdout
+            .contains("stale projects (their manifest is gone):"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("gone"), "{run}");
+    let doc = gc_doc(&ctx, &["--grace", "0s"]);
+    assert_eq!(sha_list(&doc["archive"]), vec![digest.to_string()]);
+}
+
+#[test]
+fn removal_from_cold_storage_needs_yes_and_is_recorded() {
+    let ctx = TestContext::new();
+    let digests = local_manifest(&ctx, &[("a", &bytes(6, 1000))]);
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest("[project]\nname = \"life\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--grace", "0s", "--apply"]).success();
+    let cold = ctx.object_record(&digests[0]).archived.unwrap().path;
+
+    let run = ctx.crp(&["gc", "--remove", "--older-than", "0s"]);
+    run.code(2);
+    assert!(run.stderr.contains("needs `--yes`"), "{run}");
+    assert!(run.stdout.contains("to remove from cold storage"), "{run}");
+    assert!(cold.exists());
+    // Not old enough: nothing to remove.
+    let doc = gc_doc(&ctx, &["--remove", "--older-than", "1h", "--yes"]);
+    assert!(doc["removed"].as_array().unwrap().is_empty());
+    assert!(cold.exists());
+
+    let run = ctx
+        .command()
+        .env("CRP_ACTOR", "carol")
+        .args(["gc", "--remove", "--older-than", "0s", "--yes"])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(!cold.exists());
+    let record = ctx.object_record(&digests[0]);
+    assert_eq!(record.status, crp::provenance::State::Removed);
+    assert_eq!(record.removed.unwrap().by, "carol");
+}
+
+#[test]
+fn gc_racing_several_syncs_loses_nothing() {
+    let ctx = TestContext::new();
+    let shared = bytes(7, 50_000);
+    let churn = bytes(8, 40_000);
+    let dirs: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| ctx.root.path().join(format!("p{i}")))
+        .collect();
+    let source = ctx.root.path().join("sources");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("shared"), &shared).unwrap();
+    std::fs::write(source.join("churn"), &churn).unwrap();
+    let entry = |name: &str, content: &[u8]| {
+        format!(
+            "\n[resources.{name}]\nsource = \"{}\"\nsha256 = \"{}\"\npurpose = \"t\"\n",
+            source.join(name).display(),
+            Sha256Digest::of_bytes(content)
+        )
+    };
+    for (i, dir) in dirs.iter().enumerate() {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("resources.toml"),
+            format!("[project]\nname = \"p{i}\"\n{}", entry("shared", &shared)),
+        )
+        .unwrap();
+    }
+    // One project keeps adding and dropping a resource that only it uses,
+    // so garbage collection has something to archive and sync to restore.
+    let churner = ctx.root.path().join("churner");
+    std::fs::create_dir_all(&churner).unwrap();
+    let with = format!("[project]\nname = \"churner\"\n{}", entry("churn", &churn));
+    let without = "[project]\nname = \"churner\"\n".to_owned();
+
+    let ctx = &ctx;
+    let churning = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for dir in &dirs {
+            handles.push(scope.spawn(move || {
+                (0..4).all(|_| {
+                    ctx.command()
+                        .current_dir(dir)
+                        .arg("sync")
+                        .output()
+                        .unwrap()
+                        .status
+                        .success()
+                })
+            }));
+        }
+        let (with, without, churner, churn) = (&with, &without, &churner, &churn);
+        let churning = &churning;
+        handles.push(scope.spawn(move || {
+            let ok = (0..6).all(|round| {
+                std::fs::write(
+                    churner.join("resources.toml"),
+                    if round % 2 == 0 { with } else { without },
+                )
+                .unwrap();
+                let mut ok = ctx
+                    .command()
+                    .current_dir(churner)
+                    .arg("sync")
+                    .output()
+                    .unwrap()
+                    .status
+                    .success();
+                // What a sync reports linked is there when it returns.
+                if round % 2 == 0 {
+                    ok &= std::fs::read(churner.join("resources/churn"))
+                        .ok()
+                        .as_deref()
+                        == Some(&churn[..]);
+                }
+                // A moment for garbage collection to find it unreferenced.
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                ok
+            });
+            churning.store(false, std::sync::atomic::Ordering::SeqCst);
+            ok
+        }));
+        handles.push(scope.spawn(move || {
+            let mut ok = true;
+            while churning.load(std::sync::atomic::Ordering::SeqCst) {
+                ok &= ctx
+                    .command()
+                    .args(["gc", "--grace", "0s", "--apply"])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success();
+            }
+            ok
+        }));
+        for handle in handles {
+            assert!(handle.join().unwrap(), "a sync or gc failed");
+        }
+    });
+    std::fs::write(churner.join("resources.toml"), &with).unwrap();
+    for dir in dirs.iter().chain([&churner]) {
+        assert!(
+            ctx.command()
+                .current_dir(dir)
+                .arg("sync")
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    }
+    for dir in &dirs {
+        assert_eq!(std::fs::read(dir.join("resources/shared")).unwrap(), shared);
+    }
+    assert_eq!(
+        std::fs::read(churner.join("resources/churn")).unwrap(),
+        churn
+    );
+    ctx.crp(&["verify", "--all"]).success();
+    // Garbage collection did archive, and syncs did restore, meanwhile.
+    let events = std::fs::read_to_string(ctx.store.join("meta/events.jsonl")).unwrap();
+    assert!(
+        events.contains("\"to_state\":\"archived\""),
+        "nothing was archived"
+    );
+    assert!(events.contains("\"restored_from\""), "nothing was restored");
+}

@@ -1,0 +1,552 @@
+//! Garbage collection: archiving objects that no live project references,
+//! bringing them back when a sync needs them, and removing them for good.
+//!
+//! An object is a candidate once no live project references it and it has
+//! been that way for longer than the grace period. A project whose manifest
+//! is gone is *stale*: its references keep protecting objects until the
+//! grace period has passed since its last sync. Archiving moves the object
+//! to cold storage and keeps its record (`status: archived`); `crp sync`
+//! restores it, verified, before it would download it again. Removal from
+//! cold storage is a separate, explicit decision.
+//!
+//! Planning reads; acting takes the store's exclusive lock, which every
+//! sync holds shared for its whole run, so no sync ever loses an object it
+//! planned with.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::digest::Sha256Digest;
+use crate::progress::Reporter;
+use crate::provenance::{Event, EventLog, State};
+use crate::store::record::{Archived, ObjectKind, ObjectRecord, Removed, Timestamp};
+use crate::store::{Store, StoreError};
+use crate::verify::{Check, check};
+
+/// How long an unreferenced object stays unless the store says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Where and when garbage collection acts.
+#[derive(Debug, Clone)]
+pub struct GcSettings {
+    pub grace: Duration,
+    pub cold: PathBuf,
+}
+
+impl GcSettings {
+    /// `[gc]` from the store's configuration; `grace` overrides it.
+    pub fn resolve(store: &Store, config: &Config, grace: Option<Duration>) -> Self {
+        let cold = config
+            .gc
+            .cold
+            .clone()
+            .map_or_else(|| store.root().join("cold"), |c| store.root().join(c));
+        Self {
+            grace: grace.or(config.gc.grace).unwrap_or(DEFAULT_GRACE),
+            cold,
+        }
+    }
+
+    /// Where an object goes in cold storage.
+    pub fn cold_path(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.cold.join("sha256").join(&hex[..2]).join(hex)
+    }
+}
+
+/// Why an object is to be archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Why {
+    /// Unreferenced for longer than the grace period.
+    Grace,
+    /// Within the grace period, but the store is over its quota: least
+    /// recently used first.
+    Quota,
+}
+
+/// An unreferenced object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// The names projects gave it.
+    pub names: Vec<String>,
+    /// Since when nothing protects it.
+    pub unreferenced_since: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<Why>,
+}
+
+/// A project whose manifest is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleProject {
+    pub id: String,
+    pub name: String,
+    pub manifest: PathBuf,
+    pub synced_at: Timestamp,
+    /// Its references protect objects until then.
+    pub protects_until: Timestamp,
+    pub objects: usize,
+}
+
+/// An object in cold storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColdObject {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    pub path: PathBuf,
+    pub archived_at: Timestamp,
+}
+
+/// What garbage collection would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcPlan {
+    pub grace_secs: u64,
+    pub cold: PathBuf,
+    /// Objects in the store and their bytes (hard links counted once).
+    pub store_objects: u64,
+    pub store_bytes: u64,
+    pub cold_objects: u64,
+    pub cold_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<u64>,
+    /// Objects some live project references: never touched.
+    pub referenced: u64,
+    pub stale_projects: Vec<StaleProject>,
+    /// To move to cold storage.
+    pub archive: Vec<Candidate>,
+    /// Unreferenced, but within the grace period.
+    pub keep: Vec<Candidate>,
+    /// To remove from cold storage (`--remove --older-than`).
+    pub remove: Vec<ColdObject>,
+}
+
+impl GcPlan {
+    pub fn archive_bytes(&self) -> u64 {
+        self.archive.iter().map(|c| c.size).sum()
+    }
+}
+
+fn later(a: Timestamp, b: Timestamp) -> Timestamp {
+    if a.0 > b.0 { a } else { b }
+}
+
+fn plus(t: Timestamp, d: Duration) -> Timestamp {
+    Timestamp(t.0 + d)
+}
+
+/// Plans garbage collection. `remove_older_than` lists archived objects
+/// that long in cold storage for removal.
+pub fn plan(
+    store: &Store,
+    settings: &GcSettings,
+    quota: Option<u64>,
+    remove_older_than: Option<Duration>,
+) -> Result<GcPlan, StoreError> {
+    let now = Timestamp::now();
+    let mut live: BTreeSet<Sha256Digest> = BTreeSet::new();
+    // Per object: the latest time a stale project's reference protects it to.
+    let mut stale_refs: BTreeMap<Sha256Digest, Timestamp> = BTreeMap::new();
+    let mut stale_projects = Vec::new();
+    for project in store.projects()? {
+        let digests = project.resources.values().map(|r| r.sha256);
+        if project.manifest.exists() {
+            live.extend(digests);
+        } else {
+            let until = plus(project.synced_at, settings.grace);
+            stale_projects.push(StaleProject {
+                id: project.id.clone(),
+                name: project.name.to_string(),
+                manifest: project.manifest.clone(),
+                synced_at: project.synced_at,
+                protects_until: until,
+                objects: project.resources.len(),
+            });
+            for digest in digests {
+                let entry = stale_refs.entry(digest).or_insert(project.synced_at);
+                *entry = later(*entry, project.synced_at);
+            }
+        }
+    }
+    let usage = store.usage()?;
+    let mut archive = Vec::new();
+    let mut keep = Vec::new();
+    let mut referenced = 0;
+    for digest in store.object_digests()? {
+        if live.contains(&digest) {
+            referenced += 1;
+            continue;
+        }
+        let record = store.read_object_record(&digest)?;
+        let path = store.object_path(&digest);
+        let size = match &record {
+            Some(r) => r.size,
+            None => fs_err::metadata(&path).map(|m| m.len()).unwrap_or(0),
+        };
+        // Nothing protects it since the latest of: its last use ended, a
+        // stale project's last sync, its arrival.
+        let arrived = record.as_ref().map_or_else(
+            || {
+                Timestamp(
+                    fs_err::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                )
+            },
+            |r| r.fetched_at,
+        );
+        let mut since = arrived;
+        if let Some(t) = record.as_ref().and_then(|r| r.unreferenced_since) {
+            since = later(since, t);
+        }
+        if let Some(t) = stale_refs.get(&digest) {
+            since = later(since, *t);
+        }
+        let mut names: Vec<String> = record
+            .as_ref()
+            .map(|r| r.projects.iter().map(|u| u.resource.to_string()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names.dedup();
+        let candidate = Candidate {
+            sha256: digest,
+            size,
+            names,
+            unreferenced_since: since,
+            why: None,
+        };
+        if now.0.duration_since(since.0).unwrap_or_default() >= settings.grace {
+            archive.push(Candidate {
+                why: Some(Why::Grace),
+                ..candidate
+            });
+        } else {
+            keep.push(candidate);
+        }
+    }
+    // Over the quota: the least recently used of the rest go too.
+    if let Some(quota) = quota {
+        let mut left = usage
+            .bytes
+            .saturating_sub(archive.iter().map(|c| c.size).sum());
+        keep.sort_by_key(|c| c.unreferenced_since);
+        while left > quota && !keep.is_empty() {
+            let mut c = keep.remove(0);
+            left = left.saturating_sub(c.size);
+            c.why = Some(Why::Quota);
+            archive.push(c);
+        }
+    }
+    let (cold_objects, cold_bytes, remove) = cold(store, remove_older_than, now)?;
+    Ok(GcPlan {
+        grace_secs: settings.grace.as_secs(),
+        cold: settings.cold.clone(),
+        store_objects: usage.objects,
+        store_bytes: usage.bytes,
+        cold_objects,
+        cold_bytes,
+        quota,
+        referenced,
+        stale_projects,
+        archive,
+        keep,
+        remove,
+    })
+}
+
+/// What cold storage holds, by the records, and what is old enough to remove.
+fn cold(
+    store: &Store,
+    older_than: Option<Duration>,
+    now: Timestamp,
+) -> Result<(u64, u64, Vec<ColdObject>), StoreError> {
+    let (mut objects, mut bytes, mut remove) = (0, 0, Vec::new());
+    for record in store.object_records()? {
+        let Some(archived) = record
+            .archived
+            .as_ref()
+            .filter(|_| record.status == State::Archived)
+        else {
+            continue;
+        };
+        objects += 1;
+        bytes += record.size;
+        if let Some(age) = older_than
+            && now.0.duration_since(archived.at.0).unwrap_or_default() >= age
+        {
+            remove.push(ColdObject {
+                sha256: record.sha256,
+                size: record.size,
+                path: archived.path.clone(),
+                archived_at: archived.at,
+            });
+        }
+    }
+    Ok((objects, bytes, remove))
+}
+
+/// Why garbage collection stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("failed to move `{}` to `{}`", from.display(), to.display())]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the copy of {digest} at `{}` does not verify; the original was kept", path.display())]
+    BadCopy { digest: Sha256Digest, path: PathBuf },
+}
+
+impl From<io::Error> for GcError {
+    fn from(err: io::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+/// Archives the plan's candidates: under the store's exclusive lock, each is
+/// checked once more against the live projects, moved to cold storage
+/// (copied and verified when that is another disk) and its record kept.
+/// Returns the objects archived.
+pub fn archive(
+    store: &Store,
+    settings: &GcSettings,
+    plan: &GcPlan,
+    events: &EventLog,
+) -> Result<Vec<Sha256Digest>, GcError> {
+    let live: BTreeSet<Sha256Digest> = store
+        .projects()?
+        .into_iter()
+        .filter(|p| p.manifest.exists())
+        .flat_map(|p| p.resources.into_values().map(|r| r.sha256))
+        .collect();
+    let mut done = Vec::new();
+    for candidate in &plan.archive {
+        let digest = candidate.sha256;
+        if live.contains(&digest) || !store.has_object(&digest) {
+            continue;
+        }
+        let from = store.object_path(&digest);
+        let to = settings.cold_path(&digest);
+        move_object(&from, &to, &digest)?;
+        let mut record = store.read_object_record(&digest)?.unwrap_or_else(|| {
+            ObjectRecord::new(digest, ObjectKind::File, candidate.size, from.clone())
+        });
+        let previous = record.status;
+        record.status = State::Archived;
+        record.archived = Some(Archived {
+            path: to.clone(),
+            at: Timestamp::now(),
+        });
+        store.write_object_record(&record)?;
+        events.record(
+            &Event::new(Some(previous), State::Archived)
+                .object(Some(digest))
+                .detail("cold", to.display().to_string())
+                .detail(
+                    "why",
+                    serde_json::to_value(candidate.why).expect("serializes"),
+                ),
+        );
+        done.push(digest);
+    }
+    store.sync_dirs()?;
+    events.flush();
+    Ok(done)
+}
+
+/// Removes archived objects from cold storage for good; their records stay,
+/// saying who removed them and when.
+pub fn remove(
+    store: &Store,
+    plan: &GcPlan,
+    by: &str,
+    events: &EventLog,
+) -> Result<Vec<Sha256Digest>, GcError> {
+    let mut done = Vec::new();
+    for cold in &plan.remove {
+        let Some(mut record) = store.read_object_record(&cold.sha256)? else {
+            continue;
+        };
+        if record.status != State::Archived {
+            continue;
+        }
+        remove_path(&cold.path)?;
+        record.status = State::Removed;
+        record.removed = Some(Removed {
+            by: by.to_owned(),
+            at: Timestamp::now(),
+        });
+        store.write_object_record(&record)?;
+        events.record(
+            &Event::new(Some(State::Archived), State::Removed)
+                .object(Some(cold.sha256))
+                .actor(by)
+                .detail("cold", cold.path.display().to_string()),
+        );
+        done.push(cold.sha256);
+    }
+    events.flush();
+    Ok(done)
+}
+
+/// Brings an archived object back into the store, verified. Returns whether
+/// it did (false when the object is not archived, or its copy is gone). The
+/// caller holds the object's lock.
+pub async fn restore(
+    store: &Store,
+    digest: &Sha256Digest,
+    events: &EventLog,
+    reporter: &dyn Reporter,
+) -> Result<bool, GcError> {
+    let Some(mut record) = store.read_object_record(digest)? else {
+        return Ok(false);
+    };
+    let Some(archived) = record
+        .archived
+        .clone()
+        .filter(|_| record.status == State::Archived)
+    else {
+        return Ok(false);
+    };
+    if !archived.path.exists() {
+        return Ok(false);
+    }
+    let _lock = store
+        .lock_object(
+            digest,
+            &format!("restoring {} from cold storage", digest.short()),
+            reporter,
+        )
+        .await
+        .map_err(StoreError::from)?;
+    if store.has_object(digest) {
+        return Ok(true);
+    }
+    // Into `.incomplete/` first, then verified, then published like any
+    // download.
+    let part = store
+        .incomplete_dir()
+        .join(format!("{}.restore", digest.hex()));
+    if fs_err::symlink_metadata(&part).is_ok() {
+        remove_path(&part)?;
+    }
+    move_object(&archived.path, &part, digest)?;
+    match check(&part, digest) {
+        Check::Intact { .. } => {}
+        _ => {
+            // A cold copy that rotted is no copy: it goes to quarantine.
+            store.quarantine(&part, &format!("cold-{}", digest.short()))?;
+            return Err(GcError::BadCopy {
+                digest: *digest,
+                path: archived.path,
+            });
+        }
+    }
+    if fs_err::symlink_metadata(&part)?.is_dir() {
+        store.publish_dir(&part, digest)?;
+    } else {
+        let file = std::fs::File::open(&part).map_err(|e| crate::fsutil::with_path(e, &part))?;
+        let executable = record.executable;
+        store.publish(file, &part, digest, executable)?;
+    }
+    record.status = State::Available;
+    record.archived = None;
+    store.write_object_record(&record)?;
+    store.sync_dirs()?;
+    events.record(
+        &Event::new(Some(State::Archived), State::Available)
+            .object(Some(*digest))
+            .detail("restored_from", archived.path.display().to_string()),
+    );
+    Ok(true)
+}
+
+/// Moves an object (a read-only file or folder) to `to`: a rename on the
+/// same file system, else a copy that is verified and flushed before the
+/// original goes.
+fn move_object(from: &Path, to: &Path, digest: &Sha256Digest) -> Result<(), GcError> {
+    let err = |source| GcError::Move {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        source,
+    };
+    fs_err::create_dir_all(crate::fsutil::parent_of(to))?;
+    let is_dir = fs_err::symlink_metadata(from)?.is_dir();
+    // Renaming a folder to another parent rewrites its `..`.
+    if is_dir {
+        fs_err::set_permissions(from, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let renamed = std::fs::rename(from, to);
+    let result = match renamed {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc_exdev()) => {
+            copy_tree(from, to).map_err(err)?;
+            if !matches!(check(to, digest), Check::Intact { .. }) {
+                let _ = remove_path(to);
+                return Err(GcError::BadCopy {
+                    digest: *digest,
+                    path: to.to_owned(),
+                });
+            }
+            remove_path(from).map_err(err)
+        }
+        Err(e) => Err(err(e)),
+    };
+    if is_dir {
+        let sealed = if to.exists() { to } else { from };
+        let _ = fs_err::set_permissions(sealed, std::fs::Permissions::from_mode(0o555));
+    }
+    crate::fsutil::sync_dir(crate::fsutil::parent_of(to))?;
+    result
+}
+
+/// `EXDEV`: a rename across file systems.
+fn libc_exdev() -> i32 {
+    rustix::io::Errno::XDEV.raw_os_error()
+}
+
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    if fs_err::symlink_metadata(from)?.is_dir() {
+        fs_err::create_dir_all(to)?;
+        for entry in fs_err::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        crate::fsutil::sync_dir(to)
+    } else {
+        fs_err::copy(from, to)?;
+        fs_err::File::open(to)?.sync_all()
+    }
+}
+
+/// Removes a file or a (read-only) folder tree.
+fn remove_path(path: &Path) -> io::Result<()> {
+    let meta = fs_err::symlink_metadata(path)?;
+    if meta.is_dir() {
+        fn unseal(dir: &Path) -> io::Result<()> {
+            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+            for entry in fs_err::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    unseal(&entry.path())?;
+                }
+            }
+            Ok(())
+        }
+        unseal(path)?;
+        fs_err::remove_dir_all(path)
+    } else {
+        fs_err::remove_file(path)
+    }
+}
