@@ -63,6 +63,8 @@ pub enum Format {
     Dot,
     /// The Prometheus text format, for `crp metrics`
     Prometheus,
+    /// Markdown, to paste into an issue or a pull request, for `crp drift` and `crp diff`
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +117,27 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Plan (or with `--apply` carry out) archiving what no project references
     Gc(GcArgs),
+    /// Report how the store, the project and the sources differ from the manifest (read-only)
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Re-hash objects instead of checking their size and modification time
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Ask every HTTP source whether it changed or went away (uses the network)
+    #[arg(long)]
+    pub upstream: bool,
+
+    /// Every project the store knows, and the store itself (orphans, stale projects)
+    #[arg(long)]
+    pub all_projects: bool,
+
+    /// Accepted drift to leave out [default: `drift-ignore.toml` beside the manifest]
+    #[arg(long, value_name = "PATH")]
+    pub ignore: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -462,6 +462,7 @@ pub async fn restore(
     }
     record.status = State::Available;
     record.archived = None;
+    record.stamp = store.object_file_stamp(digest);
     store.write_object_record(&record)?;
     store.sync_dirs()?;
     events.record(

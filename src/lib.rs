@@ -66,6 +66,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnostic;
 pub mod digest;
+pub mod drift;
 pub mod error;
 pub mod execute;
 pub mod fetch;

@@ -187,7 +187,7 @@ pub(super) async fn run(
             size: fetched.size,
             fetched_from: fetched.source,
         }),
-        Format::Text | Format::Dot | Format::Prometheus => printer.out(format!(
+        _ => printer.out(format!(
             "added `{name}` ({}, sha256 {}) to `{}`; `crp sync` links it",
             ByteCount(fetched.size),
             fetched.sha256.short(),

@@ -88,7 +88,7 @@ pub(super) async fn torrent_done(
             sha256: ingested.sha256,
             size: ingested.size,
         }),
-        Format::Text | Format::Dot | Format::Prometheus => printer.out(format!(
+        _ => printer.out(format!(
             "ingested `{name}` ({info_hash}) as {}",
             ingested.sha256
         )),

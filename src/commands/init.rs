@@ -66,7 +66,7 @@ pub(super) fn run(
             manifest: path.clone(),
             project: name,
         }),
-        Format::Text | Format::Dot | Format::Prometheus => printer.out(format!(
+        _ => printer.out(format!(
             "created `{}` for project `{name}`; add resources with `crp add SOURCE --purpose TEXT`",
             display_path(path)
         )),

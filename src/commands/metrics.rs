@@ -86,7 +86,7 @@ pub(super) async fn run(global: &GlobalArgs, printer: &Printer) -> anyhow::Resul
             metrics: m,
         }),
         Format::Prometheus => printer.data_out(&prometheus(&m)),
-        Format::Text | Format::Dot => printer.out(text(&m).trim_end()),
+        _ => printer.out(text(&m).trim_end()),
     }
     Ok(ExitStatus::Success)
 }

@@ -4,6 +4,7 @@
 
 mod add;
 mod approval;
+mod drift;
 mod gc;
 mod hash;
 mod hook;
@@ -52,6 +53,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Metrics => "metrics",
         Command::Verify(_) => "verify",
         Command::Gc(_) => "gc",
+        Command::Drift(_) => "drift",
     }
 }
 
@@ -60,6 +62,7 @@ fn formats(command: &Command) -> &'static [Format] {
     match command {
         Command::Dag => &[Format::Dot, Format::Text, Format::Json],
         Command::Metrics => &[Format::Text, Format::Json, Format::Prometheus],
+        Command::Drift(_) => &[Format::Text, Format::Json, Format::Markdown],
         _ => &[Format::Text, Format::Json],
     }
 }
@@ -113,6 +116,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Metrics => metrics::run(global, printer).await,
         Command::Verify(args) => verify::run(global, &args, printer).await,
         Command::Gc(args) => gc::run(global, &args, printer).await,
+        Command::Drift(args) => drift::run(global, &args, printer).await,
     }
 }
 

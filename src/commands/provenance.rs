@@ -295,7 +295,7 @@ pub(super) fn dag(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Exit
             edges,
         }),
         Format::Dot | Format::Text => printer.data_out(&dot(&nodes, &edges, &missing)),
-        Format::Prometheus => unreachable!("checked by the command dispatcher"),
+        Format::Prometheus | Format::Markdown => unreachable!("checked by the command dispatcher"),
     }
     Ok(ExitStatus::Success)
 }

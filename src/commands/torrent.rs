@@ -66,7 +66,7 @@ pub(super) async fn daemon(
             pid: state.as_ref().map(|s| s.pid),
             rpc_url: state.map(|s| s.rpc_url.to_string()),
         }),
-        Format::Text | Format::Dot | Format::Prometheus => printer.out(message),
+        _ => printer.out(message),
     }
     Ok(ExitStatus::Success)
 }

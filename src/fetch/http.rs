@@ -275,6 +275,45 @@ impl Http {
     }
 }
 
+/// What a source says about itself now, without its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub status: u16,
+    /// The whole file's size, from `Content-Range` or `Content-Length`.
+    pub size: Option<u64>,
+    pub validators: HttpValidators,
+}
+
+/// Asks `url` for its first byte only: status, size and validators, at the
+/// cost of one request and no download.
+pub async fn probe(settings: &HttpSettings, url: &Url) -> Result<Probe, String> {
+    let http = Http::new(settings).map_err(|e| e.to_string())?;
+    let response = http
+        .client
+        .get(url.clone())
+        .header(header::RANGE, "bytes=0-0")
+        .send()
+        .await
+        .map_err(|err| describe_reqwest_error(&err))?;
+    let status = response.status();
+    let headers = response.headers();
+    let size = headers
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit('/').next())
+        .and_then(|total| total.trim().parse().ok())
+        .or_else(|| {
+            (status == reqwest::StatusCode::OK)
+                .then(|| response.content_length())
+                .flatten()
+        });
+    Ok(Probe {
+        status: status.as_u16(),
+        size,
+        validators: validators_of(headers),
+    })
+}
+
 impl Http {
     /// A small document (a `.torrent` file), in memory, refused past `limit`
     /// bytes.

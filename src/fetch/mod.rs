@@ -36,7 +36,7 @@ use crate::torrent::metainfo::Metainfo;
 use crate::torrent::{self, Daemon, TorrentError, TorrentSettings, TorrentState};
 use part::{Finished, Part};
 
-pub use http::{HttpSettings, describe_reqwest_error};
+pub use http::{HttpSettings, Probe, describe_reqwest_error, probe};
 
 /// The largest `.torrent` file crp downloads.
 const METAINFO_LIMIT: u64 = 16 << 20;
@@ -960,6 +960,7 @@ impl Fetcher {
             record.executable = executable;
             // Back after corruption or archiving: available again.
             record.status = crate::provenance::State::Available;
+            record.stamp = self.store.object_file_stamp(&digest);
             record.size = size;
             record.fetched_at = now;
             record.verified_at = now;

@@ -245,6 +245,12 @@ impl Store {
         self.object_stat(digest).is_some()
     }
 
+    /// The stamp of a file object as it is on disk now.
+    pub fn object_file_stamp(&self, digest: &Sha256Digest) -> Option<record::FileStamp> {
+        let meta = fs_err::symlink_metadata(self.object_path(digest)).ok()?;
+        meta.is_file().then(|| record::FileStamp::of(&meta))
+    }
+
     /// What the object is, if it is present: one `stat`, no bytes read.
     pub fn object_stat(&self, digest: &Sha256Digest) -> Option<ObjectStat> {
         stat_object(&self.object_path(digest))

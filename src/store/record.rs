@@ -149,6 +149,10 @@ pub struct ObjectRecord {
     /// Objects this one was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived_from: Vec<Sha256Digest>,
+    /// For a file object: its size, inode and modification time when it was
+    /// published, so a cheap check can tell it was touched since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<FileStamp>,
     /// Since when no project references it (set when the last one lets go).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreferenced_since: Option<Timestamp>,
@@ -202,6 +206,7 @@ impl ObjectRecord {
             approvals: Vec::new(),
             supersedes: Vec::new(),
             derived_from: Vec::new(),
+            stamp: None,
             unreferenced_since: None,
             archived: None,
             removed: None,

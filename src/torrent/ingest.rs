@@ -347,6 +347,7 @@ impl Ingest<'_> {
             object.info_hash = Some(view.info_hash.clone());
             object.origin = record.is_none().then(|| unrequested.to_owned());
             object.executable = executable;
+            object.stamp = self.store.object_file_stamp(&digest);
             object.status = if record.is_some_and(|r| r.seed) && self.settings.seed {
                 State::Seeding
             } else {

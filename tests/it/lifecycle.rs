@@ -371,3 +371,254 @@ fn gc_racing_several_syncs_loses_nothing() {
     );
     assert!(events.contains("\"restored_from\""), "nothing was restored");
 }
+
+/// Every path under `root` with what identifies its state: kind, size,
+/// modification time, permissions, link target and a digest of the bytes.
+fn snapshot(root: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let what = if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_owned()
+            } else if meta.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else {
+                format!(
+                    "file {}",
+                    Sha256Digest::of_bytes(&std::fs::read(&path).unwrap())
+                )
+            };
+            out.push(format!(
+                "{} {what} {} {} {:o}",
+                path.display(),
+                meta.len(),
+                meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+                meta.mode()
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn categories(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["category"].as_str().unwrap().to_owned(),
+                i["name"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn drift_finds_each_category_and_changes_nothing() {
+    let ctx = TestContext::new();
+    let server = crate::server::Server::start();
+    let a = bytes(9, 3000);
+    server.route("a.bin", a.clone(), crate::server::Behavior::Normal);
+    let file = |name: &str, content: &[u8]| ctx.write_file(&format!("files/{name}"), content);
+    let b = file("b", &bytes(10, 2000));
+    let c = file("c", &bytes(11, 2000));
+    let f = file("f", &bytes(12, 2000));
+    let g = file("g", b"#!/bin/sh\necho g\n");
+    let h = file("h", &bytes(13, 1234));
+    let entry = |name: &str, source: &str, digest: &Sha256Digest, extra: &str| {
+        format!(
+            "\n[resources.{name}]\nsource = \"{source}\"\nsha256 = \"{digest}\"\npurpose = \"t\"\n{extra}"
+        )
+    };
+    let base = [
+        entry("a", &server.url("a.bin"), &Sha256Digest::of_bytes(&a), ""),
+        entry("b", "files/b", &b, ""),
+        entry("c", "files/c", &c, ""),
+        format!(
+            "\n[resources.f]\nsources = [\"{}\", \"files/f\"]\nsha256 = \"{f}\"\npurpose = \"t\"\n",
+            server.url("gone.bin")
+        ),
+        entry("g", "files/g", &g, "executable = true\n"),
+    ]
+    .concat();
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"drifty\"\n{base}{}",
+        entry("h", "files/h", &h, "")
+    ));
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest(&format!("[project]\nname = \"drifty\"\n{base}"));
+    ctx.crp(&["sync"]).success();
+    let run = ctx.crp(&["drift"]);
+    run.success();
+    assert!(run.stdout.contains("drift of `drifty`: no drift"), "{run}");
+
+    // Another project syncs, then its manifest goes.
+    let other = ctx.root.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("resources.toml"),
+        format!(
+            "[project]\nname = \"gone\"\n{}",
+            entry(
+                "b",
+                &ctx.project.join("files/b").display().to_string(),
+                &b,
+                ""
+            )
+        ),
+    )
+    .unwrap();
+    assert!(
+        ctx.command()
+            .current_dir(&other)
+            .arg("sync")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    std::fs::remove_file(other.join("resources.toml")).unwrap();
+
+    // Reality drifts.
+    let e = file("e", b"never synced\n");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"drifty\"\n{base}{}",
+        entry("e", "files/e", &e, "")
+    ));
+    corrupt(&ctx.object(&b));
+    std::fs::remove_file(ctx.link("c")).unwrap();
+    std::fs::write(ctx.link("c"), b"my own file").unwrap();
+    server.route("a.bin", bytes(14, 3500), crate::server::Behavior::Normal);
+    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
+    std::fs::write(
+        ctx.store.join("meta/policy.toml"),
+        "[approval]\nexecutable = true\n",
+    )
+    .unwrap();
+
+    let before = (snapshot(&ctx.store), snapshot(&ctx.project));
+    let run = ctx.crp(&["drift", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    let found = categories(&doc);
+    for expected in [
+        ("missing", "e"),
+        ("corrupted", "b"),
+        ("modified-in-project", "c"),
+        ("policy", "g"),
+    ] {
+        assert!(
+            found.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} not in {found:?}"
+        );
+    }
+    assert!(
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["suspect"] == true),
+        "without --verify, suspected"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(c, _)| c == "upstream" || c == "orphaned"),
+        "{found:?}"
+    );
+
+    let doc: serde_json::Value = ctx
+        .crp(&[
+            "drift",
+            "--verify",
+            "--upstream",
+            "--all-projects",
+            "--format",
+            "json",
+        ])
+        .json();
+    let found = categories(&doc);
+    for expected in [
+        ("upstream", "a"),
+        ("upstream", "f"),
+        ("orphaned", "-"),
+        ("stale-project", "-"),
+    ] {
+        assert!(
+            found.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} not in {found:?}"
+        );
+    }
+    let items = doc["items"].as_array().unwrap();
+    let detail = |cat: &str, name: &str| {
+        items
+            .iter()
+            .find(|i| i["category"] == cat && i["name"] == name)
+            .unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(detail("corrupted", "b").starts_with(&format!("expected {b}, actual ")));
+    assert!(detail("upstream", "a").contains("now has 3500 bytes, not 3000"));
+    assert!(detail("upstream", "f").contains("answers HTTP 404"));
+    let orphan = items.iter().find(|i| i["category"] == "orphaned").unwrap();
+    assert_eq!(orphan["sha256"], h.to_string());
+    assert_eq!(orphan["size"], 1234);
+    assert!(orphan["since"].is_string());
+    let stale = items
+        .iter()
+        .find(|i| i["category"] == "stale-project")
+        .unwrap();
+    assert_eq!(stale["project"], "gone");
+
+    // A checked-in ignore file silences accepted drift.
+    std::fs::write(
+        ctx.project.join("drift-ignore.toml"),
+        "[[ignore]]\ncategory = \"upstream\"\nname = \"a\"\nreason = \"the vendor republishes nightly\"\n",
+    )
+    .unwrap();
+    let doc: serde_json::Value = ctx.crp(&["drift", "--upstream", "--format", "json"]).json();
+    assert!(!categories(&doc).contains(&("upstream".into(), "a".into())));
+    assert_eq!(
+        doc["ignored"][0]["reason"],
+        "the vendor republishes nightly"
+    );
+    let md = ctx.crp(&["drift", "--upstream", "--format", "markdown"]);
+    md.code(1);
+    assert!(md.stdout.starts_with("### crp drift: "), "{md}");
+    assert!(
+        md.stdout
+            .contains("| category | project | resource | detail |\n|---|---|---|---|\n"),
+        "{md}"
+    );
+    assert!(
+        md.stdout
+            .contains("| modified-in-project | drifty | c | `resources/c` is "),
+        "{md}"
+    );
+    assert!(
+        md.stdout.contains("<details><summary>1 ignored</summary>"),
+        "{md}"
+    );
+    std::fs::write(
+        ctx.project.join("drift-ignore.toml"),
+        "[[ignore]]\ncategory = \"upstreem\"\n",
+    )
+    .unwrap();
+    ctx.crp(&["drift"]).code(2);
+    std::fs::remove_file(ctx.project.join("drift-ignore.toml")).unwrap();
+
+    // Read-only, whatever it was asked.
+    assert_eq!((snapshot(&ctx.store), snapshot(&ctx.project)), before);
+}

@@ -1,0 +1,539 @@
+//! How reality differs from the declarations: a read-only report.
+//!
+//! Nothing here writes: not the store, not the project, not the manifest.
+//! Each finding has a typed [`Category`]; a checked-in ignore file can
+//! silence known, accepted drift by category and name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::approval::Ledger;
+use crate::diagnostic::Diagnostic;
+use crate::digest::Sha256Digest;
+use crate::fetch::HttpSettings;
+use crate::link::{self, LinkState, PreviousLink, Want};
+use crate::manifest::{Manifest, ManifestError, Resource};
+use crate::policy::{Policy, Request, Rule, Verdict};
+use crate::provenance::State;
+use crate::source::Source;
+use crate::store::record::{ProjectRecord, Timestamp};
+use crate::store::{Store, StoreError};
+use crate::verify::{Check, rehash};
+
+/// The kinds of drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// Declared, not in the store.
+    Missing,
+    /// In the store, but its bytes no longer match (or, without
+    /// `--verify`, its size or modification time suggests so).
+    Corrupted,
+    /// A link crp made was replaced, points elsewhere, or is gone.
+    ModifiedInProject,
+    /// An object no project references.
+    Orphaned,
+    /// A project the store knows whose manifest is gone.
+    StaleProject,
+    /// A source that changed or went away since the object was fetched.
+    Upstream,
+    /// A resource the current policy would no longer allow.
+    Policy,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Corrupted => "corrupted",
+            Self::ModifiedInProject => "modified-in-project",
+            Self::Orphaned => "orphaned",
+            Self::StaleProject => "stale-project",
+            Self::Upstream => "upstream",
+            Self::Policy => "policy",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub category: Category,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The resource name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    pub detail: String,
+    /// For `corrupted` without `--verify`: only suspected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspect: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+}
+
+impl Item {
+    fn new(category: Category, detail: impl Into<String>) -> Self {
+        Self {
+            category,
+            project: None,
+            name: None,
+            sha256: None,
+            detail: detail.into(),
+            suspect: false,
+            size: None,
+            since: None,
+        }
+    }
+}
+
+/// What to look at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Re-hash objects.
+    pub verify: bool,
+    /// Ask the sources.
+    pub upstream: bool,
+}
+
+/// A drift finding a team accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ignore {
+    pub category: Category,
+    /// A resource name, a project name, a sha256 (or its first digits), or
+    /// `*` for every finding of the category.
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IgnoreFile {
+    #[serde(default)]
+    ignore: Vec<Ignore>,
+}
+
+/// The ignore file's name beside the manifest.
+pub const IGNORE_FILE: &str = "drift-ignore.toml";
+
+/// Reads an ignore file; a missing one is empty when `required` is false.
+pub fn read_ignores(path: &Path, required: bool) -> Result<Vec<Ignore>, ManifestError> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(Vec::new());
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ManifestError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(ManifestError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    toml::from_str::<IgnoreFile>(&text)
+        .map(|f| f.ignore)
+        .map_err(|err| {
+            ManifestError::Invalid(Box::new(crate::diagnostic::Report {
+                path: path.display().to_string(),
+                text: text.clone(),
+                diagnostics: vec![
+                    Diagnostic::new("invalid drift ignore file", err.span())
+                        .label(err.message().trim_end().to_owned())
+                        .hint("each `[[ignore]]` has `category`, `name` and `reason`"),
+                ],
+            }))
+        })
+}
+
+impl Ignore {
+    fn matches(&self, item: &Item) -> bool {
+        if self.category != item.category {
+            return false;
+        }
+        let name = self.name.as_str();
+        name == "*"
+            || item.name.as_deref() == Some(name)
+            || item.project.as_deref() == Some(name)
+            || (name.len() >= 8 && item.sha256.is_some_and(|d| d.hex().starts_with(name)))
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub store: PathBuf,
+    /// The projects looked at.
+    pub projects: Vec<String>,
+    pub verified: bool,
+    pub upstream_checked: bool,
+    pub items: Vec<Item>,
+    /// Findings an ignore file silenced, with its reason.
+    pub ignored: Vec<Ignored>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ignored {
+    #[serde(flatten)]
+    pub item: Item,
+    pub reason: String,
+}
+
+impl DriftReport {
+    pub fn counts(&self) -> BTreeMap<Category, usize> {
+        let mut counts = BTreeMap::new();
+        for item in &self.items {
+            *counts.entry(item.category).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Moves the findings an ignore rule matches into `ignored`.
+    pub fn apply_ignores(&mut self, ignores: &[Ignore]) {
+        let items = std::mem::take(&mut self.items);
+        for item in items {
+            match ignores.iter().find(|i| i.matches(&item)) {
+                Some(rule) => self.ignored.push(Ignored {
+                    item,
+                    reason: rule.reason.clone(),
+                }),
+                None => self.items.push(item),
+            }
+        }
+    }
+}
+
+/// The drift of one project: its manifest against the store, its links,
+/// its sources and the policy.
+pub async fn project_drift(
+    store: &Store,
+    manifest: &Manifest,
+    record: Option<&ProjectRecord>,
+    policy: &Policy,
+    ledger: &Ledger,
+    options: Options,
+) -> Result<Vec<Item>, StoreError> {
+    let project = manifest.project.name.to_string();
+    let mut items = Vec::new();
+    let at = |mut item: Item, resource: &Resource| {
+        item.project = Some(project.clone());
+        item.name = Some(resource.name.to_string());
+        item.sha256 = resource.sha256;
+        item
+    };
+    // Missing, and what to check for corruption.
+    let mut present = Vec::new();
+    for resource in &manifest.resources {
+        let Some(digest) = resource.sha256 else {
+            continue;
+        };
+        if store.has_object(&digest) {
+            present.push((resource, digest));
+            continue;
+        }
+        let archived = store
+            .read_object_record(&digest)?
+            .is_some_and(|r| r.status == State::Archived);
+        let detail = if archived {
+            format!(
+                "{} is in cold storage; the next `crp sync` restores it",
+                digest.short()
+            )
+        } else {
+            format!("{} is not in the store", digest.short())
+        };
+        items.push(at(Item::new(Category::Missing, detail), resource));
+    }
+    // Corrupted: re-hashed with `--verify`, else suspected from metadata.
+    if options.verify {
+        let digests: Vec<Sha256Digest> = present.iter().map(|(_, d)| *d).collect();
+        let checks = tokio::task::block_in_place(|| rehash(store, &digests));
+        for ((resource, digest), check) in present.iter().zip(checks) {
+            let detail = match check {
+                Check::Corrupted { actual, .. } => format!("expected {digest}, actual {actual}"),
+                Check::Unreadable { error } => format!("cannot be read: {error}"),
+                Check::Intact { .. } | Check::Gone => continue,
+            };
+            items.push(at(Item::new(Category::Corrupted, detail), resource));
+        }
+    } else {
+        for (resource, digest) in &present {
+            if let Some(why) = suspect(store, digest)? {
+                let mut item = at(
+                    Item::new(
+                        Category::Corrupted,
+                        format!("{why}; `--verify` re-hashes it"),
+                    ),
+                    resource,
+                );
+                item.suspect = true;
+                items.push(item);
+            }
+        }
+    }
+    // Links crp made.
+    if let Some(record) = record {
+        let objects_dir = store.objects_dir();
+        for (name, resource) in &record.resources {
+            let Some(link) = &resource.link else { continue };
+            let object = store.object_path(&resource.sha256);
+            let previous = PreviousLink {
+                record: link,
+                object: &object,
+            };
+            let state = link::inspect(
+                &link.path,
+                Want {
+                    object: Some(&object),
+                    mode: link.mode,
+                },
+                &objects_dir,
+                Some(&previous),
+            );
+            let shown = crate::fsutil::display_path(&link.path);
+            let detail = match state {
+                LinkState::Correct => continue,
+                LinkState::Missing => format!("`{shown}` is gone"),
+                LinkState::Stale { reason } => format!("`{shown}`: {reason}"),
+                LinkState::Foreign { what } => format!("`{shown}` is {what}"),
+            };
+            let mut item = Item::new(Category::ModifiedInProject, detail);
+            item.project = Some(project.clone());
+            item.name = Some(name.to_string());
+            item.sha256 = Some(resource.sha256);
+            items.push(item);
+        }
+    }
+    // The policy as it stands now.
+    let history = crate::review::history(store, policy, record)?;
+    for resource in &manifest.resources {
+        if let Some(digest) = resource.sha256
+            && store.has_object(&digest)
+        {
+            let executable = store
+                .object_stat(&digest)
+                .and_then(|s| s.executable)
+                .unwrap_or_else(|| {
+                    store
+                        .read_object_record(&digest)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|r| r.executable)
+                });
+            if executable && !resource.executable {
+                items.push(at(
+                    Item::new(Category::Policy, "its content is executable, and the manifest does not declare `executable = true`"),
+                    resource,
+                ));
+                continue;
+            }
+        }
+        let request = Request {
+            name: &resource.name,
+            sha256: resource.sha256,
+            size: resource.size,
+            sources: &resource.sources,
+            executable: resource.executable,
+        };
+        let verdict = crate::review::judge(
+            policy,
+            ledger,
+            &history,
+            &manifest.project.name,
+            &request,
+            None,
+        );
+        if !verdict.allows() {
+            let detail = match &verdict {
+                Verdict::Denied {
+                    rule: Some(Rule::Scheme | Rule::MaxSize),
+                    ..
+                } => format!("no longer allowed: {verdict}"),
+                _ => format!("would need a person now: {verdict}"),
+            };
+            items.push(at(Item::new(Category::Policy, detail), resource));
+        }
+    }
+    if options.upstream {
+        items.extend(upstream(store, manifest).await?);
+    }
+    Ok(items)
+}
+
+/// Why an object looks changed, from its metadata alone.
+fn suspect(store: &Store, digest: &Sha256Digest) -> Result<Option<String>, StoreError> {
+    let Some(record) = store.read_object_record(digest)? else {
+        return Ok(None);
+    };
+    let Ok(meta) = fs_err::symlink_metadata(store.object_path(digest)) else {
+        return Ok(None);
+    };
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() != record.size {
+        return Ok(Some(format!(
+            "its size is {} bytes; its record says {}",
+            meta.len(),
+            record.size
+        )));
+    }
+    if let Some(stamp) = record.stamp {
+        let now = crate::store::record::FileStamp::of(&meta);
+        return Ok((now != stamp).then(|| {
+            if now.ino == stamp.ino {
+                "it was written to after it was published".to_owned()
+            } else {
+                "it was replaced after it was published".to_owned()
+            }
+        }));
+    }
+    // Objects are written once, then read-only: a later change shows in mtime.
+    let slack = std::time::Duration::from_secs(2);
+    if let Ok(modified) = meta.modified()
+        && modified > record.verified_at.0 + slack
+    {
+        return Ok(Some(format!(
+            "it was modified at {} after being verified at {}",
+            Timestamp(modified),
+            record.verified_at
+        )));
+    }
+    Ok(None)
+}
+
+/// Asks each HTTP source for its first byte: gone, resized, or changed.
+async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, StoreError> {
+    let settings = HttpSettings::from_env();
+    let mut items = Vec::new();
+    for resource in &manifest.resources {
+        let record = match resource.sha256 {
+            Some(d) => store.read_object_record(&d)?,
+            None => None,
+        };
+        for entry in &resource.sources {
+            let Source::Http(url) = &entry.source else {
+                continue;
+            };
+            let shown = entry.source.to_string();
+            let detail = match crate::fetch::probe(&settings, url).await {
+                Err(err) => Some(format!("`{shown}` cannot be reached: {err}")),
+                Ok(probe) if probe.status == 404 || probe.status == 410 => Some(format!(
+                    "`{shown}` answers HTTP {}: it is gone",
+                    probe.status
+                )),
+                Ok(probe) if probe.status >= 400 => {
+                    Some(format!("`{shown}` answers HTTP {}", probe.status))
+                }
+                Ok(probe) => {
+                    let expected = resource.size.or(record.as_ref().map(|r| r.size));
+                    let served_here = record.as_ref().is_some_and(|r| {
+                        r.served_by.as_deref().unwrap_or(r.source.as_str()) == shown
+                    });
+                    let before = record
+                        .as_ref()
+                        .and_then(|r| r.http.clone())
+                        .filter(|_| served_here);
+                    match (probe.size, expected) {
+                        (Some(now), Some(then)) if now != then => {
+                            Some(format!("`{shown}` now has {now} bytes, not {then}"))
+                        }
+                        _ => before.and_then(|before| {
+                            let now = &probe.validators;
+                            let changed = |a: &Option<String>, b: &Option<String>| {
+                                a.is_some() && b.is_some() && a != b
+                            };
+                            if changed(&before.etag, &now.etag) {
+                                Some(format!(
+                                    "`{shown}` changed since it was fetched: ETag {} → {}",
+                                    before.etag.unwrap_or_default(),
+                                    now.etag.clone().unwrap_or_default()
+                                ))
+                            } else if changed(&before.last_modified, &now.last_modified) {
+                                Some(format!(
+                                    "`{shown}` changed since it was fetched: Last-Modified {} → {}",
+                                    before.last_modified.unwrap_or_default(),
+                                    now.last_modified.clone().unwrap_or_default()
+                                ))
+                            } else {
+                                None
+                            }
+                        }),
+                    }
+                }
+            };
+            if let Some(detail) = detail {
+                let mut item = Item::new(Category::Upstream, detail);
+                item.project = Some(manifest.project.name.to_string());
+                item.name = Some(resource.name.to_string());
+                item.sha256 = resource.sha256;
+                items.push(item);
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Store-wide drift: objects no project references, and projects whose
+/// manifest is gone.
+pub fn store_drift(store: &Store) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut referenced: BTreeSet<Sha256Digest> = BTreeSet::new();
+    for project in store.projects()? {
+        referenced.extend(project.resources.values().map(|r| r.sha256));
+        if !project.manifest.exists() {
+            let mut item = Item::new(
+                Category::StaleProject,
+                format!(
+                    "its manifest `{}` is gone; last synced {}",
+                    project.manifest.display(),
+                    project.synced_at
+                ),
+            );
+            item.project = Some(project.name.to_string());
+            item.since = Some(project.synced_at);
+            items.push(item);
+        }
+    }
+    for digest in store.object_digests()? {
+        if referenced.contains(&digest) {
+            continue;
+        }
+        let record = store.read_object_record(&digest)?;
+        let mut item = Item::new(Category::Orphaned, "no project references it");
+        item.sha256 = Some(digest);
+        item.size = record.as_ref().map(|r| r.size);
+        item.since = record
+            .as_ref()
+            .map(|r| r.unreferenced_since.unwrap_or(r.fetched_at));
+        if let Some(record) = &record {
+            let mut names: Vec<String> = record
+                .projects
+                .iter()
+                .map(|u| u.resource.to_string())
+                .collect();
+            names.dedup();
+            if !names.is_empty() {
+                item.name = Some(names.join(", "));
+            }
+            item.detail = format!(
+                "no project references it ({}) since {}",
+                crate::units::ByteCount(record.size),
+                record.unreferenced_since.unwrap_or(record.fetched_at)
+            );
+        }
+        items.push(item);
+    }
+    Ok(items)
+}
