@@ -119,6 +119,17 @@ pub enum Command {
     Gc(GcArgs),
     /// Report how the store, the project and the sources differ from the manifest (read-only)
     Drift(DriftArgs),
+    /// Review a manifest change: what each resource change brings, what the policy says, what it costs
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The manifest before: a git revision (read with `git show REV:FILE`) or a file
+    pub base: String,
+
+    /// The manifest after: a git revision or a file [default: the working tree's]
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -65,6 +65,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod diff;
 pub mod digest;
 pub mod drift;
 pub mod error;

@@ -4,6 +4,7 @@
 
 mod add;
 mod approval;
+mod diff;
 mod drift;
 mod gc;
 mod hash;
@@ -54,6 +55,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Verify(_) => "verify",
         Command::Gc(_) => "gc",
         Command::Drift(_) => "drift",
+        Command::Diff(_) => "diff",
     }
 }
 
@@ -62,7 +64,7 @@ fn formats(command: &Command) -> &'static [Format] {
     match command {
         Command::Dag => &[Format::Dot, Format::Text, Format::Json],
         Command::Metrics => &[Format::Text, Format::Json, Format::Prometheus],
-        Command::Drift(_) => &[Format::Text, Format::Json, Format::Markdown],
+        Command::Drift(_) | Command::Diff(_) => &[Format::Text, Format::Json, Format::Markdown],
         _ => &[Format::Text, Format::Json],
     }
 }
@@ -117,6 +119,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify::run(global, &args, printer).await,
         Command::Gc(args) => gc::run(global, &args, printer).await,
         Command::Drift(args) => drift::run(global, &args, printer).await,
+        Command::Diff(args) => diff::run(global, &args, printer),
     }
 }
 

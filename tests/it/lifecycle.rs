@@ -622,3 +622,169 @@ fn drift_finds_each_category_and_changes_nothing() {
     // Read-only, whatever it was asked.
     assert_eq!((snapshot(&ctx.store), snapshot(&ctx.project)), before);
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn diff_between_two_git_revisions_for_review() {
+    let ctx = TestContext::new();
+    let a1 = ctx.write_file("files/a1", &bytes(20, 4000));
+    let a2 = ctx.write_file("files/a2", &bytes(21, 6000));
+    let b = ctx.write_file("files/b", &bytes(22, 3000));
+    let c = ctx.write_file("files/c", &bytes(23, 1000));
+    let d = ctx.write_file("files/d", &bytes(24, 50_000));
+    let entry = |name: &str, file: &str, digest: &Sha256Digest, size: usize, purpose: &str| {
+        format!(
+            "\n[resources.{name}]\nsource = \"files/{file}\"\nsha256 = \"{digest}\"\nsize = {size}\npurpose = \"{purpose}\"\n"
+        )
+    };
+    let v1 = format!(
+        "[project]\nname = \"review\"\n{}{}{}",
+        entry("a", "a1", &a1, 4000, "data"),
+        entry("b", "b", &b, 3000, "old data"),
+        entry("c", "c", &c, 1000, "notes"),
+    );
+    let v2 = format!(
+        "[project]\nname = \"review\"\n{}{}# the big one\n{}",
+        entry("a", "a2", &a2, 6000, "data"),
+        entry("c", "c", &c, 1000, "field notes"),
+        entry("d", "d", &d, 50_000, "new corpus"),
+    );
+    git(&ctx.project, &["init", "-q", "-b", "main"]);
+    ctx.write_manifest(&v1);
+    git(&ctx.project, &["add", "resources.toml"]);
+    git(&ctx.project, &["commit", "-q", "-m", "v1"]);
+    ctx.crp(&["sync"]).success();
+    std::fs::write(
+        ctx.store.join("meta/policy.toml"),
+        "[approval]\nlarger_than = \"10 KB\"\n",
+    )
+    .unwrap();
+    ctx.write_manifest(&v2);
+    git(&ctx.project, &["commit", "-q", "-am", "v2"]);
+
+    let run = ctx.crp(&["diff", "HEAD~1", "HEAD", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    let by_name = |name: &str| {
+        doc["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let a = by_name("a");
+    assert_eq!(a["change"], "changed");
+    assert_eq!(
+        a["fields"],
+        serde_json::json!(["sha256", "size", "sources"])
+    );
+    assert_eq!(a["verdict"]["verdict"], "auto-approved");
+    assert_eq!(a["bytes_added"], 6000);
+    assert_eq!(a["bytes_freed"], 4000);
+    let a_text = a["text_diff"].as_str().unwrap();
+    assert!(
+        a_text.contains(&format!("\n-sha256 = \"{a1}\"\n")),
+        "{a_text}"
+    );
+    assert!(
+        a_text.contains(&format!("\n+sha256 = \"{a2}\"\n")),
+        "{a_text}"
+    );
+    assert!(a_text.contains("\n [resources.a]\n"), "{a_text}");
+    assert_eq!(by_name("b")["change"], "removed");
+    assert_eq!(by_name("b")["bytes_freed"], 3000);
+    let c_diff = by_name("c");
+    assert_eq!(c_diff["fields"], serde_json::json!(["purpose"]));
+    assert!(
+        c_diff["verdict"].is_null(),
+        "no new content, nothing to judge"
+    );
+    let d_diff = by_name("d");
+    assert_eq!(d_diff["change"], "added");
+    assert_eq!(d_diff["verdict"]["verdict"], "awaiting-approval");
+    assert!(
+        d_diff["text_diff"]
+            .as_str()
+            .unwrap()
+            .contains("+purpose = \"new corpus\"")
+    );
+    assert_eq!(doc["bytes_added"], 56_000);
+    assert_eq!(doc["bytes_freed"], 7000);
+    assert_eq!(doc["need_approval"], 1);
+
+    // HEAD defaults to the working tree; Markdown for a pull request.
+    let md = ctx.crp(&["diff", "HEAD~1", "--format", "markdown"]);
+    md.success();
+    assert!(
+        md.stdout.starts_with(
+            "### Resources: `review`\n\n| change | resource | what | size | policy |\n"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.stdout.contains(
+            "| added | `d` | 48.8 KiB new | +48.8 KiB | needs a person: 48.8 KiB is over 10 KB |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.stdout
+            .contains("| removed | `b` | 2.9 KiB no longer needed | −2.9 KiB |"),
+        "{md}"
+    );
+    assert!(
+        md.stdout
+            .contains("```diff\n--- HEAD~1:./resources.toml\n+++ resources.toml\n"),
+        "{md}"
+    );
+    let text = ctx.crp(&["diff", "HEAD~1"]);
+    assert!(
+        text.stdout.contains("  changed  a  a new version ("),
+        "{text}"
+    );
+    assert!(text.stdout.contains("storage: +54.7 KiB to fetch, -6.8 KiB no longer referenced; 1 need a person's approval, 0 denied"), "{text}");
+    // Two files work too; a revision that does not exist is invalid input.
+    std::fs::write(ctx.root.path().join("old.toml"), &v1).unwrap();
+    let files = ctx.crp(&[
+        "diff",
+        ctx.root.path().join("old.toml").to_str().unwrap(),
+        "resources.toml",
+        "--format",
+        "json",
+    ]);
+    files.success();
+    assert_eq!(
+        files.json::<serde_json::Value>()["resources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let run = ctx.crp(&["diff", "no-such-rev"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("neither a file nor a git revision"),
+        "{run}"
+    );
+    // Nothing was fetched or changed by looking.
+    assert!(!ctx.object(&d).exists());
+}
