@@ -413,20 +413,61 @@ fn suspect(store: &Store, digest: &Sha256Digest) -> Result<Option<String>, Store
     Ok(None)
 }
 
-/// Asks each HTTP source for its first byte: gone, resized, or changed.
+/// Asks each HTTP source for its first byte: gone, resized, or changed;
+/// and the daemon about each torrent source it has: no peers.
 async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, StoreError> {
     let settings = HttpSettings::from_env();
     let mut items = Vec::new();
+    let daemon = if manifest.resources.iter().any(Resource::needs_torrent) {
+        let config = crate::config::Config::load(store.root()).ok();
+        match config.and_then(|c| crate::torrent::TorrentSettings::resolve(store, &c).ok()) {
+            Some(settings) => crate::torrent::Daemon::connect(&settings).await.ok(),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let records = if daemon.is_some() {
+        store.torrent_records()
+    } else {
+        Vec::new()
+    };
     for resource in &manifest.resources {
         let record = match resource.sha256 {
             Some(d) => store.read_object_record(&d)?,
             None => None,
         };
         for entry in &resource.sources {
+            let shown = entry.source.to_string();
+            if entry.source.is_torrent() {
+                let Some(daemon) = &daemon else { continue };
+                let info_hash = match &entry.source {
+                    Source::Magnet(magnet) => Some(magnet.info_hash.clone()),
+                    _ => records
+                        .iter()
+                        .find(|r| r.source == shown)
+                        .map(|r| r.info_hash.clone()),
+                };
+                if let Some(info_hash) = info_hash
+                    && let Ok(Some(view)) = daemon.get(&info_hash).await
+                    && view.peers == 0
+                {
+                    let mut item = Item::new(
+                        Category::Upstream,
+                        format!(
+                            "torrent {info_hash} (`{shown}`) has no peers: nobody else holds it"
+                        ),
+                    );
+                    item.project = Some(manifest.project.name.to_string());
+                    item.name = Some(resource.name.to_string());
+                    item.sha256 = resource.sha256;
+                    items.push(item);
+                }
+                continue;
+            }
             let Source::Http(url) = &entry.source else {
                 continue;
             };
-            let shown = entry.source.to_string();
             let detail = match crate::fetch::probe(&settings, url).await {
                 Err(err) => Some(format!("`{shown}` cannot be reached: {err}")),
                 Ok(probe) if probe.status == 404 || probe.status == 410 => Some(format!(

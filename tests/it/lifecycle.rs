@@ -788,3 +788,49 @@ fn diff_between_two_git_revisions_for_review() {
     // Nothing was fetched or changed by looking.
     assert!(!ctx.object(&d).exists());
 }
+
+#[test]
+fn over_its_quota_gc_proposes_the_least_recently_used_first() {
+    let ctx = TestContext::new();
+    let digests = local_manifest(
+        &ctx,
+        &[
+            ("x", &bytes(30, 4000)),
+            ("y", &bytes(31, 4000)),
+            ("z", &bytes(32, 4000)),
+        ],
+    );
+    ctx.crp(&["sync"]).success();
+    let only = |names: &[usize]| {
+        let mut text = String::from("[project]\nname = \"life\"\n");
+        for &i in names {
+            let name = ["x", "y", "z"][i];
+            text.push_str(&format!("\n[resources.{name}]\nsource = \"files/{name}\"\nsha256 = \"{}\"\npurpose = \"testing\"\n", digests[i]));
+        }
+        ctx.write_manifest(&text);
+        ctx.crp(&["sync"]).success();
+    };
+    only(&[1, 2]); // x unreferenced first
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    only(&[2]); // then y
+    std::fs::write(
+        ctx.store.join("meta/policy.toml"),
+        "[limits]\nquota = \"10 KB\"\n",
+    )
+    .unwrap();
+    let doc = gc_doc(&ctx, &[]);
+    assert_eq!(doc["store_bytes"], 12_000);
+    assert_eq!(doc["quota"], 10_000);
+    assert_eq!(
+        sha_list(&doc["archive"]),
+        vec![digests[0].to_string()],
+        "the older one goes"
+    );
+    assert_eq!(doc["archive"][0]["why"], "quota");
+    assert_eq!(sha_list(&doc["keep"]), vec![digests[1].to_string()]);
+    let run = ctx.crp(&["gc"]);
+    assert!(
+        run.stdout.contains("over the quota, least recently used"),
+        "{run}"
+    );
+}

@@ -225,6 +225,13 @@ fn a_torrent_file_is_fetched_verified_linked_and_seeded_from_the_store() {
     );
     let metrics: serde_json::Value = ctx.crp(&["metrics", "--format", "json"]).json();
     assert!(metrics["metrics"]["seeding_ratio"].is_number(), "{metrics}");
+    // Only the web seed had it: upstream drift says nobody else holds it.
+    let drift = ctx.crp(&["drift", "--upstream"]);
+    drift.code(1);
+    assert!(
+        drift.stdout.contains("has no peers: nobody else holds it"),
+        "{drift}"
+    );
 
     // A second sync has nothing to do, and does not ask the daemon.
     let run = ctx.crp(&["sync", "--no-wait"]);
