@@ -19,6 +19,7 @@
 //! | [`approval`] | people's decisions: the ledger, approvals files, pending requests |
 //! | [`provenance`] | lifecycle states and the event log |
 //! | [`notify`] | `[[notify]]` hooks, bridge messages, the completion log |
+//! | [`verify`], [`drift`], [`diff`], [`gc`] | re-hashing objects, the drift report, manifest reviews, archiving and restoring |
 //! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record |
 //! | [`fetch`] | one object into the store: locks, mirrors, retries, resume, hashing while streaming |
 //! | [`store`] | the store's layout, atomic publication, records ([`store::record`]) and locks ([`store::lock`]) |
@@ -55,10 +56,13 @@
 //! | `<store>/seeding/<infohash>/<name>` | torrent ingestion | the torrent lock |
 //! | `<store>/quarantine/` | verification failures | unique names |
 //! | `<store>/meta/store.json`, `resources.schema.json` | store creation, `init` | atomic replace of identical content |
+//! | `<store>/cold/sha256/ab/<digest>` | `gc --apply`, `gc --remove`, restoring syncs | the store lock (exclusive for gc; restores hold it shared and take the object lock) |
 //! | `<store>/meta/locks/{objects,sources,projects,torrents}/*.lock` | every lock | `flock`; never deleted |
+//! | `<store>/meta/locks/store.lock` | syncs, `add`, the hook (shared); `gc`, `verify` quarantine (exclusive) | `flock` |
 //!
-//! Locks only keep work from being done twice; no reader ever depends on
-//! one to see consistent data.
+//! Locks keep work from being done twice, and keep objects from leaving
+//! the store (garbage collection, quarantine) while a sync uses them; no
+//! reader ever depends on one to see an object's bytes whole.
 
 pub mod approval;
 pub mod cli;
