@@ -834,3 +834,43 @@ fn over_its_quota_gc_proposes_the_least_recently_used_first() {
         "{run}"
     );
 }
+
+#[test]
+fn cold_storage_on_another_file_system_is_copied_and_verified() {
+    let ctx = TestContext::new();
+    // /dev/shm is a tmpfs: another file system than the store's.
+    let cold = tempfile::tempdir_in("/dev/shm").expect("a folder on /dev/shm");
+    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
+    std::fs::write(
+        ctx.store.join("meta/config.toml"),
+        format!(
+            "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
+            cold.path().display()
+        ),
+    )
+    .unwrap();
+    let content = bytes(40, 9000);
+    let digests = local_manifest(&ctx, &[("a", &content)]);
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest("[project]\nname = \"life\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--apply"]).success();
+    let archived = cold
+        .path()
+        .join("sha256")
+        .join(&digests[0].hex()[..2])
+        .join(digests[0].hex());
+    assert_eq!(std::fs::read(&archived).unwrap(), content);
+    assert!(!ctx.object(&digests[0]).exists());
+
+    local_manifest(&ctx, &[("a", &content)]);
+    std::fs::remove_file(ctx.project.join("files/a")).unwrap();
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(
+        run.stderr.contains("restored `a` from cold storage"),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), content);
+    assert!(!archived.exists());
+}
