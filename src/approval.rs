@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::Diagnostic;
 use crate::digest::Sha256Digest;
 use crate::manifest::{ManifestError, Resource};
 use crate::name::Name;
@@ -262,31 +261,15 @@ pub(crate) fn append_bytes(path: &Path, bytes: &[u8]) -> Result<(), StoreError> 
 }
 
 fn read_approvals_file(path: &Path) -> Result<ApprovalsFile, ManifestError> {
-    let text = match fs_err::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ManifestError::NotFound {
-                path: path.to_owned(),
-            });
-        }
-        Err(source) => {
-            return Err(ManifestError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    toml::from_str(&text).map_err(|err| {
-        ManifestError::Invalid(Box::new(crate::diagnostic::Report {
-            path: path.display().to_string(),
-            text: text.clone(),
-            diagnostics: vec![
-                Diagnostic::new("invalid approvals file", err.span())
-                    .label(err.message().trim_end().to_owned())
-                    .hint("approvals files are written by `crp approve … --file PATH`"),
-            ],
-        }))
-    })
+    let text = crate::config::read_toml_text(path)?.ok_or_else(|| ManifestError::NotFound {
+        path: path.to_owned(),
+    })?;
+    crate::config::parse_toml(
+        path,
+        &text,
+        "invalid approvals file",
+        Some("approvals files are written by `crp approve … --file PATH`"),
+    )
 }
 
 /// Adds an approval to the approvals file at `path` (created if missing),

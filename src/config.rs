@@ -162,19 +162,42 @@ impl Config {
     /// Problems are reported like manifest problems, at `file:line:col`.
     pub fn load(store_root: &Path) -> Result<Self, ManifestError> {
         let path = path(store_root);
-        let text = match fs_err::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ManifestError::Read { path, source }),
-        };
-        toml::from_str(&text).map_err(|err| {
-            let diagnostic = Diagnostic::new("invalid store configuration", err.span())
-                .label(err.message().to_owned());
-            ManifestError::Invalid(Box::new(crate::diagnostic::Report {
-                path: path.display().to_string(),
-                text,
-                diagnostics: vec![diagnostic],
-            }))
-        })
+        match read_toml_text(&path)? {
+            None => Ok(Self::default()),
+            Some(text) => parse_toml(&path, &text, "invalid store configuration", None),
+        }
     }
+}
+
+/// The text of a TOML file crp reads (configuration, policy, approvals,
+/// drift ignores); `None` when there is no such file.
+pub(crate) fn read_toml_text(path: &Path) -> Result<Option<String>, ManifestError> {
+    match fs_err::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Parses such a file's text; a problem is reported at `file:line:col`
+/// under `headline`, with `hint` when one helps.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    headline: &str,
+    hint: Option<&str>,
+) -> Result<T, ManifestError> {
+    toml::from_str(text).map_err(|err| {
+        let diagnostic = Diagnostic::new(headline, err.span())
+            .label(err.message().trim_end().to_owned())
+            .hint_opt(hint);
+        ManifestError::Invalid(Box::new(crate::diagnostic::Report {
+            path: path.display().to_string(),
+            text: text.to_owned(),
+            diagnostics: vec![diagnostic],
+        }))
+    })
 }

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::approval::Ledger;
-use crate::diagnostic::Diagnostic;
 use crate::digest::Sha256Digest;
 use crate::fetch::HttpSettings;
 use crate::link::{self, LinkState, PreviousLink, Want};
@@ -125,36 +124,22 @@ pub const IGNORE_FILE: &str = "drift-ignore.toml";
 
 /// Reads an ignore file; a missing one is empty when `required` is false.
 pub fn read_ignores(path: &Path, required: bool) -> Result<Vec<Ignore>, ManifestError> {
-    let text = match fs_err::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {
-            return Ok(Vec::new());
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ManifestError::NotFound {
+    let Some(text) = crate::config::read_toml_text(path)? else {
+        return if required {
+            Err(ManifestError::NotFound {
                 path: path.to_owned(),
-            });
-        }
-        Err(source) => {
-            return Err(ManifestError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
+            })
+        } else {
+            Ok(Vec::new())
+        };
     };
-    toml::from_str::<IgnoreFile>(&text)
-        .map(|f| f.ignore)
-        .map_err(|err| {
-            ManifestError::Invalid(Box::new(crate::diagnostic::Report {
-                path: path.display().to_string(),
-                text: text.clone(),
-                diagnostics: vec![
-                    Diagnostic::new("invalid drift ignore file", err.span())
-                        .label(err.message().trim_end().to_owned())
-                        .hint("each `[[ignore]]` has `category`, `name` and `reason`"),
-                ],
-            }))
-        })
+    let file: IgnoreFile = crate::config::parse_toml(
+        path,
+        &text,
+        "invalid drift ignore file",
+        Some("each `[[ignore]]` has `category`, `name` and `reason`"),
+    )?;
+    Ok(file.ignore)
 }
 
 impl Ignore {

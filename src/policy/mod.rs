@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::diagnostic::Diagnostic;
 use crate::digest::Sha256Digest;
 use crate::manifest::{ManifestError, SourceEntry};
 use crate::name::Name;
@@ -372,26 +371,20 @@ impl Policy {
     /// Problems are reported at `file:line:col`, like manifest problems.
     pub fn load(store_root: &Path) -> Result<Self, ManifestError> {
         let path = path(store_root);
-        let text = match fs_err::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ManifestError::Read { path, source }),
-        };
-        Self::parse(&path, &text)
+        match crate::config::read_toml_text(&path)? {
+            None => Ok(Self::default()),
+            Some(text) => Self::parse(&path, &text),
+        }
     }
 
     /// Parses a policy file's text.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ManifestError> {
-        let raw: RawPolicy = toml::from_str(text).map_err(|err| {
-            let diagnostic = Diagnostic::new("invalid policy", err.span())
-                .label(err.message().trim_end().to_owned())
-                .hint("see `crp policy show` for the keys and their defaults");
-            ManifestError::Invalid(Box::new(crate::diagnostic::Report {
-                path: path.display().to_string(),
-                text: text.to_owned(),
-                diagnostics: vec![diagnostic],
-            }))
-        })?;
+        let raw: RawPolicy = crate::config::parse_toml(
+            path,
+            text,
+            "invalid policy",
+            Some("see `crp policy show` for the keys and their defaults"),
+        )?;
         let mut policy = Self {
             file: Some(path.to_owned()),
             ..Self::default()
