@@ -652,6 +652,15 @@ fn account(
                     quarantined,
                     ..
                 } => {
+                    let note = crate::store::record::QuarantineNote {
+                        sha256: *sha256,
+                        finding: finding.clone(),
+                        quarantined: quarantined.clone(),
+                        at: Timestamp::now(),
+                    };
+                    if let Err(err) = store.write_quarantined(&note) {
+                        tracing::warn!("could not remember quarantined {sha256}: {err}");
+                    }
                     events.record(&event(State::Downloading, State::Verifying, Some(*sha256)));
                     event(State::Verifying, State::Failed, Some(*sha256))
                         .detail("reason", "undeclared-executable")

@@ -71,10 +71,23 @@ pub fn review(
                 sources: &resource.sources,
                 executable: resource.executable,
             };
-            let verdict = match decided {
+            // Content quarantined before as undeclared executable is not
+            // downloaded again until the manifest declares it.
+            let quarantined = match r.sha256.filter(|_| !resource.executable) {
+                Some(digest) => store.read_quarantined(&digest)?,
+                None => None,
+            };
+            let verdict = match (quarantined, decided) {
+                (Some(note), _) => Verdict::refused(
+                    Rule::UndeclaredExecutable,
+                    format!(
+                        "its content is executable ({}) and was quarantined at {}; declare `executable = true` to have it judged",
+                        note.finding, note.at
+                    ),
+                ),
                 // A hard limit beats any decision.
-                Some(decided) => policy.limit(&request, used).unwrap_or(decided),
-                None => judge(
+                (None, Some(decided)) => policy.limit(&request, used).unwrap_or(decided),
+                (None, None) => judge(
                     policy,
                     &Ledger::default(),
                     &history,

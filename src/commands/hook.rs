@@ -55,7 +55,11 @@ pub(super) async fn torrent_done(
         .await?;
     let result = ingest.run(&info_hash, unrequested).await;
     if let Err(err) = &result
-        && !matches!(err, crate::torrent::ingest::IngestError::Mismatch { .. })
+        && !matches!(
+            err,
+            crate::torrent::ingest::IngestError::Mismatch { .. }
+                | crate::torrent::ingest::IngestError::Executable { .. }
+        )
     {
         // A mismatch is logged where it is found; anything else here.
         let _ = log_completion(

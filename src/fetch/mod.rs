@@ -133,6 +133,12 @@ pub enum SourceError {
         actual: Sha256Digest,
         quarantined: PathBuf,
     },
+    #[error("its content is executable ({finding}) and was quarantined in `{}`", quarantined.display())]
+    Executable {
+        finding: String,
+        sha256: Sha256Digest,
+        quarantined: PathBuf,
+    },
     #[error("size mismatch: expected {expected} bytes, got {actual}")]
     SizeMismatch { expected: u64, actual: u64 },
     #[error("the server announced {announced} bytes, but the manifest declares {expected}")]
@@ -418,6 +424,36 @@ impl Fetcher {
     /// in parallel with the direct ones: whichever completes and verifies
     /// first wins.
     pub async fn fetch(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
+        // However it was found (a download, a torrent), undeclared executable
+        // content is one outcome.
+        self.fetch_any(request).await.map_err(|err| match err {
+            FetchError::Failed {
+                resource,
+                mut failures,
+            } => match failures
+                .iter()
+                .position(|f| matches!(f.error, SourceError::Executable { .. }))
+            {
+                Some(i) => match failures.swap_remove(i).error {
+                    SourceError::Executable {
+                        finding,
+                        sha256,
+                        quarantined,
+                    } => FetchError::Executable {
+                        resource,
+                        finding,
+                        sha256,
+                        quarantined,
+                    },
+                    _ => unreachable!("found above"),
+                },
+                None => FetchError::Failed { resource, failures },
+            },
+            other => other,
+        })
+    }
+
+    async fn fetch_any(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
         if let Some(present) = request.sha256.and_then(|d| self.present(&d)) {
             return Ok(present);
         }
@@ -748,6 +784,15 @@ impl Fetcher {
                 } => SourceError::QuarantinedMismatch {
                     expected,
                     actual,
+                    quarantined,
+                },
+                torrent::ingest::IngestError::Executable {
+                    finding,
+                    actual,
+                    quarantined,
+                } => SourceError::Executable {
+                    finding,
+                    sha256: actual,
                     quarantined,
                 },
                 err => SourceError::Torrent(error_text(&err)),

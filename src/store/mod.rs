@@ -390,6 +390,27 @@ impl Store {
         write_json(&self.project_path(&record.id), record)
     }
 
+    fn quarantined_path(&self, digest: &Sha256Digest) -> PathBuf {
+        self.root
+            .join("meta")
+            .join("quarantined")
+            .join(format!("{}.json", digest.hex()))
+    }
+
+    /// Remembers that content with this digest was quarantined for being
+    /// executable without a declaration, so it is not downloaded again to
+    /// be quarantined again.
+    pub fn write_quarantined(&self, note: &record::QuarantineNote) -> Result<(), StoreError> {
+        write_json(&self.quarantined_path(&note.sha256), note)
+    }
+
+    pub fn read_quarantined(
+        &self,
+        digest: &Sha256Digest,
+    ) -> Result<Option<record::QuarantineNote>, StoreError> {
+        read_json(&self.quarantined_path(digest))
+    }
+
     /// Every object record in the store.
     pub fn object_records(&self) -> Result<Vec<ObjectRecord>, StoreError> {
         let root = self.root.join("meta").join("objects").join("sha256");

@@ -164,6 +164,16 @@ pub struct ObjectRecord {
     pub removed: Option<Removed>,
 }
 
+/// Content quarantined for being executable without a declaration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineNote {
+    pub sha256: Sha256Digest,
+    /// What was found: "a `#!` script at `run.sh`".
+    pub finding: String,
+    pub quarantined: PathBuf,
+    pub at: Timestamp,
+}
+
 /// An object moved to cold storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Archived {

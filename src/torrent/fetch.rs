@@ -144,6 +144,7 @@ pub async fn fetch(
                 if let Some(finding) = refused.executable {
                     return Err(IngestError::Executable {
                         finding,
+                        actual: refused.actual,
                         quarantined: refused.quarantined,
                     });
                 }

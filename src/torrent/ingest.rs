@@ -37,6 +37,7 @@ pub enum IngestError {
     )]
     Executable {
         finding: String,
+        actual: Sha256Digest,
         quarantined: PathBuf,
     },
     #[error("the torrent's data is not at `{}`", .0.display())]
@@ -108,6 +109,7 @@ impl Ingest<'_> {
             if let Some(finding) = &refused.executable {
                 return Err(IngestError::Executable {
                     finding: finding.clone(),
+                    actual: refused.actual,
                     quarantined: refused.quarantined.clone(),
                 });
             }
@@ -198,6 +200,7 @@ impl Ingest<'_> {
                 store.write_torrent(&record)?;
                 return Err(IngestError::Executable {
                     finding: finding.to_string(),
+                    actual: digest,
                     quarantined,
                 });
             }

@@ -443,6 +443,20 @@ fn executable_content_is_recognised_from_its_bytes() {
     .unwrap();
     assert_eq!(record.incidents, 4);
 
+    // Not downloaded again to be quarantined again: denied until declared.
+    let run = ctx.crp(&["sync", "--format", "json"]);
+    run.code(1);
+    let doc: SyncDocument = run.json();
+    assert_eq!(doc.report.resources[0].status, Status::Denied);
+    assert_eq!(
+        rules(&doc.report.resources[0].verdict),
+        vec![Rule::UndeclaredExecutable]
+    );
+    for (name, _) in &cases {
+        assert_eq!(server.requests(name).len(), 1, "{name}");
+    }
+    assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 4);
+
     // Declared, they are fetched and published executable.
     let declared: Vec<String> = cases[..2]
         .iter()

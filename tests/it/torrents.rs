@@ -466,7 +466,8 @@ fn data_that_does_not_match_is_quarantined() {
     ctx.write_manifest(&manifest("tool", "tool.sh.torrent", Some(&digest), ""));
     let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
     run.code(1);
-    assert!(run.stderr.contains("a `#!` script"), "{run}");
+    assert!(run.stdout.contains("quarantined  tool"), "{run}");
+    assert!(run.stdout.contains("a `#!` script"), "{run}");
     assert!(
         ctx.objects().is_empty(),
         "an undeclared program became an object"
