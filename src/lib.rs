@@ -50,6 +50,7 @@
 //! | `<store>/meta/events.jsonl` | every transition | appends of whole lines |
 //! | `<store>/meta/completion.log` | `sync` | appends of whole lines |
 //! | `<store>/meta/pending/<project>/<name>.json` | `sync` | the project lock |
+//! | `<store>/meta/quarantined/<digest>.json` | `sync` | atomic replace |
 //! | `resources.approvals.toml` (any path) | `approve --file` | atomic replace |
 //! | `<bridge folder>/*.md` | `sync`, `request` | atomic writes of unique names |
 //! | `<store>/meta/transmission/` | `torrent daemon start`, and the daemon itself | — |
