@@ -13,6 +13,7 @@ use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
 use crate::name::{NAME_RULES, Name};
 use crate::policy::{Policy, Request};
+use crate::provenance::{Event, EventLog, State};
 use crate::report::{AddDocument, Printer, SCHEMA_VERSION};
 use crate::review;
 use crate::source::{Source, SourceSpec};
@@ -125,6 +126,25 @@ pub(super) async fn run(
         used.zip(policy.limits.quota)
             .map(|(used, limit)| Quota::new(limit, used)),
     );
+    // The request's lifecycle, as a sync would log it.
+    let events = EventLog::open(&store);
+    let event = |from: Option<State>, to: State, object| {
+        Event::new(from, to)
+            .object(object)
+            .resource(&name)
+            .project(&manifest.project.name)
+            .detail("by", "add")
+    };
+    events.record(&event(None, State::Requested, sha256));
+    events.record(&event(Some(State::Requested), State::Evaluating, sha256));
+    events.record(
+        &event(Some(State::Evaluating), State::Approved, sha256).detail(
+            "verdict",
+            serde_json::to_value(&verdict).expect("verdicts serialize"),
+        ),
+    );
+    events.record(&event(Some(State::Approved), State::Downloading, sha256));
+    let started = std::time::Instant::now();
     let fetched = fetcher
         .fetch(&FetchRequest {
             name: name.clone(),
@@ -146,7 +166,29 @@ pub(super) async fn run(
                 args.requested_by.as_deref(),
             )),
         })
-        .await?;
+        .await;
+    match &fetched {
+        Ok(done) => {
+            let object = Some(done.sha256);
+            events.record(&event(Some(State::Downloading), State::Verifying, object));
+            let available = event(Some(State::Verifying), State::Available, object)
+                .detail("size_bytes", done.size)
+                .detail(
+                    "duration_ms",
+                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                );
+            events.record(&match &done.source {
+                Some(source) => available.detail("served_by", source.clone()),
+                None => available.detail("already_in_store", true),
+            });
+        }
+        Err(err) => events.record(
+            &event(Some(State::Downloading), State::Failed, sha256)
+                .detail("error", crate::fetch::error_text(err)),
+        ),
+    }
+    events.flush();
+    let fetched = fetched?;
 
     store.sync_dirs()?;
 

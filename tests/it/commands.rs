@@ -92,6 +92,28 @@ fn add_fetches_and_appends_keeping_comments() {
         )
     );
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    // Its lifecycle is logged like a sync's.
+    let events = std::fs::read_to_string(ctx.store.join("meta/events.jsonl")).unwrap();
+    let states: Vec<String> = events
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["to_state"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "requested",
+            "evaluating",
+            "approved",
+            "downloading",
+            "verifying",
+            "available"
+        ]
+    );
     // It is declared and in the store: sync only links it.
     let requests = server.log().len();
     let run = ctx.crp(&["sync", "--locked"]);
