@@ -119,6 +119,10 @@ pub struct FetchStep {
     pub pin: bool,
     /// Some source is a torrent.
     pub torrent: bool,
+    /// The object is in cold storage (`crp gc`): it is restored, not
+    /// downloaded. Set by the review, which reads records.
+    #[serde(default)]
+    pub restore: bool,
 }
 
 /// What happens at the link's path.
@@ -270,6 +274,7 @@ fn plan_resource(
     let fetch = (!present).then(|| FetchStep {
         pin: resource.sha256.is_none(),
         torrent: resource.needs_torrent(),
+        restore: false,
     });
     let state = link::inspect(
         &link_path,

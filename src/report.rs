@@ -361,7 +361,12 @@ impl Printer {
                     let size = r
                         .size
                         .map_or_else(|| "size unknown".to_owned(), |s| ByteCount(s).to_string());
-                    format!("{size:>10}  {}  ({})", r.source, r.verdict)
+                    let from = if r.fetch.is_some_and(|f| f.restore) {
+                        "cold storage"
+                    } else {
+                        r.source.as_str()
+                    };
+                    format!("{size:>10}  {from}  ({})", r.verdict)
                 }
                 Action::Denied => r.verdict.to_string(),
                 Action::Relink => match &r.link {

@@ -47,10 +47,26 @@ pub fn review(
         } else {
             ledger.verdict(r.sha256, &bound_sources(resource))
         };
-        let verdict = if r.fetch.is_none() {
-            let executable = match r.stored_executable {
-                Some(executable) => executable,
-                None => r
+        // An object `crp gc` archived was judged when it arrived: it comes
+        // back from cold storage like one that is present.
+        let archived = match (&mut r.fetch, r.sha256) {
+            (Some(step), Some(digest)) => {
+                let record = store.read_object_record(&digest)?;
+                step.restore = record.as_ref().is_some_and(|rec| {
+                    rec.status == crate::provenance::State::Archived && rec.archived.is_some()
+                });
+                record.filter(|_| step.restore)
+            }
+            _ => None,
+        };
+        if let Some(record) = &archived {
+            r.size = r.size.or(Some(record.size));
+        }
+        let verdict = if r.fetch.is_none() || archived.is_some() {
+            let executable = match (r.stored_executable, &archived) {
+                (Some(executable), _) => executable,
+                (None, Some(record)) => record.executable,
+                (None, None) => r
                     .sha256
                     .and_then(|d| store.read_object_record(&d).ok().flatten())
                     .is_some_and(|record| record.executable),

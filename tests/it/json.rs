@@ -40,7 +40,8 @@ fn plan_sync_and_status_documents() {
         a.fetch,
         Some(FetchStep {
             pin: false,
-            torrent: false
+            torrent: false,
+            restore: false,
         })
     );
     assert_eq!(a.link, LinkStep::Create);

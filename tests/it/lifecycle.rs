@@ -158,6 +158,18 @@ fn gc_archives_only_unreferenced_objects_and_sync_restores_them_offline() {
     // Back in the manifest: restored from cold storage, with no network.
     drop(server);
     ctx.write_manifest(&with_a);
+    // It was let in once: coming back from cold storage needs no new approval.
+    std::fs::write(
+        ctx.store.join("meta/policy.toml"),
+        "[approval]\nlarger_than = \"1 KB\"\n",
+    )
+    .unwrap();
+    let plan = ctx.crp(&["plan"]);
+    assert!(
+        plan.stdout
+            .contains("29.3 KiB  cold storage  (auto-approved)"),
+        "{plan}"
+    );
     let run = ctx.crp(&["sync", "--offline"]);
     run.success();
     assert!(
