@@ -38,10 +38,11 @@ pub struct DecisionDocument {
 pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let store = Store::at(Store::locate(global.store.as_deref())?);
     let ledger = Ledger::load(&store)?;
-    // A decision made since the last sync settles a request already.
+    // A decision made since the last sync settles a request already, and a
+    // project whose manifest is gone asks for nothing any more.
     let pending: Vec<PendingRequest> = approval::pending(&store)?
         .into_iter()
-        .filter(|p| ledger.verdict(p.sha256, &p.sources).is_none())
+        .filter(|p| ledger.verdict(p.sha256, &p.sources).is_none() && p.manifest.exists())
         .collect();
     if printer.format() == crate::cli::Format::Json {
         printer.json(&PendingDocument {
