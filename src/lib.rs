@@ -20,7 +20,7 @@
 //! | [`provenance`] | lifecycle states and the event log |
 //! | [`notify`] | `[[notify]]` hooks, bridge messages, the completion log |
 //! | [`verify`], [`drift`], [`diff`], [`gc`] | re-hashing objects, the drift report, manifest reviews, archiving and restoring |
-//! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record |
+//! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; `execute::oversight` accounts for it (holds, restores, events, incidents, notices) |
 //! | [`fetch`] | one object into the store: locks, mirrors, retries, resume, hashing while streaming |
 //! | [`store`] | the store's layout, atomic publication, records ([`store::record`]) and locks ([`store::lock`]) |
 //! | [`torrent`] | torrent sources through transmission-daemon: RPC, metainfo checks, waiting, ingesting, seeding, the private daemon |
