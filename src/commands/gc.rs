@@ -106,7 +106,11 @@ fn print(
         });
         return;
     }
-    let grace = humantime::format_duration(std::time::Duration::from_secs(plan.grace_secs));
+    let grace = match plan.grace_secs {
+        0 => "no".to_owned(),
+        s if s % 86_400 == 0 => format!("{}-day", s / 86_400),
+        s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+    };
     let mut out = String::new();
     let _ = write!(
         out,
