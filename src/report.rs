@@ -431,10 +431,15 @@ impl Printer {
                         .map_or_else(|| "-".to_owned(), |s| ByteCount(s).to_string()),
                     r.sha256
                         .map_or_else(|| "(not pinned)".to_owned(), |d| d.short()),
-                    match (torrents.states.get(&r.name), r.present) {
-                        (Some(state), _) => state.to_string(),
-                        (None, true) => "present".to_owned(),
-                        (None, false) => "missing".to_owned(),
+                    match (torrents.states.get(&r.name), r.present, r.action) {
+                        (_, _, Action::AwaitingApproval) => "awaiting approval".to_owned(),
+                        (_, _, Action::Denied) => "denied".to_owned(),
+                        (Some(state), ..) => state.to_string(),
+                        (None, true, _) => "present".to_owned(),
+                        (None, false, _) if r.fetch.is_some_and(|f| f.restore) => {
+                            "archived".to_owned()
+                        }
+                        (None, false, _) => "missing".to_owned(),
                     },
                     link,
                 ]

@@ -170,6 +170,8 @@ fn gc_archives_only_unreferenced_objects_and_sync_restores_them_offline() {
             .contains("29.3 KiB  cold storage  (auto-approved)"),
         "{plan}"
     );
+    let status = ctx.crp(&["status"]);
+    assert!(status.stdout.contains("archived"), "{status}");
     let run = ctx.crp(&["sync", "--offline"]);
     run.success();
     assert!(

@@ -172,6 +172,9 @@ fn the_default_policy_holds_back_big_downloads_and_fetches_the_rest() {
         "{pending}"
     );
 
+    let status = ctx.crp(&["status"]);
+    assert!(status.stdout.contains("awaiting approval"), "{status}");
+
     // The text report says what waits and what to do.
     let run = ctx.crp(&["sync"]);
     run.code(1);
