@@ -12,7 +12,6 @@
 //! file per project and resource, for `crp pending` and `crp approve`.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -227,37 +226,10 @@ impl Ledger {
             schema_version: RECORD_VERSION,
             decision: decision.clone(),
         };
-        append_line(&ledger_path(store), &line)
+        let mut bytes = serde_json::to_vec(&line).expect("records serialize");
+        bytes.push(b'\n');
+        Ok(crate::fsutil::append(&ledger_path(store), &bytes)?)
     }
-}
-
-/// Appends one JSON line to `path` with a single write, and flushes it.
-pub(crate) fn append_line<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let mut line = serde_json::to_vec(value).expect("records serialize");
-    line.push(b'\n');
-    append_bytes(path, &line)
-}
-
-/// Appends `bytes` to `path` (created if missing) with a single write, and
-/// flushes it. Appends of whole lines by several processes interleave
-/// without tearing.
-pub(crate) fn append_bytes(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let open = || {
-        fs_err::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-    };
-    let mut file = match open() {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
-            open()?
-        }
-        other => other?,
-    };
-    file.write_all(bytes)?;
-    file.sync_data()?;
-    Ok(())
 }
 
 fn read_approvals_file(path: &Path) -> Result<ApprovalsFile, ManifestError> {

@@ -35,6 +35,34 @@ pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Opens `path` for appending, creating it (and its folder) if needed.
+pub fn open_append(path: &Path) -> io::Result<std::fs::File> {
+    let open = || {
+        fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    };
+    let file = match open() {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(parent_of(path))?;
+            open()?
+        }
+        other => other?,
+    };
+    Ok(file.into_parts().0)
+}
+
+/// Appends `bytes` to `path` with a single write, and flushes them to disk.
+/// Appends of whole lines by several processes interleave without tearing.
+pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut file = open_append(path)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(|err| with_path(err, path))
+}
+
 /// Flushes a folder's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     fs_err::File::open(dir)?.sync_all()

@@ -109,7 +109,7 @@ impl Notifier {
         warnings
     }
 
-    fn log_completions(&self, notices: &[Notice]) -> Result<(), crate::store::StoreError> {
+    fn log_completions(&self, notices: &[Notice]) -> std::io::Result<()> {
         let mut text = String::new();
         for notice in notices
             .iter()
@@ -121,7 +121,7 @@ impl Notifier {
         if text.is_empty() {
             return Ok(());
         }
-        crate::approval::append_bytes(&completion_log_path(&self.store_root), text.as_bytes())
+        crate::fsutil::append(&completion_log_path(&self.store_root), text.as_bytes())
     }
 
     /// Writes a message into the bridge folder, atomically, under a name

@@ -174,17 +174,7 @@ impl EventLog {
         line.push(b'\n');
         let mut file = self.file.lock().expect("not poisoned");
         if file.is_none() {
-            if let Some(parent) = self.path.parent() {
-                fs_err::create_dir_all(parent)?;
-            }
-            *file = Some(
-                fs_err::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?
-                    .into_parts()
-                    .0,
-            );
+            *file = Some(crate::fsutil::open_append(&self.path)?);
         }
         file.as_mut().expect("opened").write_all(&line)
     }

@@ -387,15 +387,9 @@ pub struct CompletionLine {
 /// one `write` on a file opened for appending, so concurrent writers do not
 /// interleave.
 pub fn log_completion(store: &Store, line: &CompletionLine) -> std::io::Result<()> {
-    use std::io::Write;
     let mut text = serde_json::to_string(line).expect("a log line serializes");
     text.push('\n');
-    let path = store.completion_log();
-    let mut file = fs_err::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?;
-    file.write_all(text.as_bytes())
+    crate::fsutil::append(&store.completion_log(), text.as_bytes())
 }
 
 /// Stops seeding the torrents this store seeds once they have seeded for
