@@ -20,6 +20,8 @@ use crate::store::{Store, StoreError};
 
 /// Fills in every resource's verdict, and turns the actions of those that
 /// may not go ahead into [`Action::AwaitingApproval`] or [`Action::Denied`].
+/// Returns the bytes the store held, when the policy has a quota and
+/// something is to be fetched (measured once, for the fetcher's quota too).
 pub fn review(
     plan: &mut Plan,
     manifest: &Manifest,
@@ -27,7 +29,7 @@ pub fn review(
     policy: &Policy,
     ledger: &Ledger,
     previous: Option<&ProjectRecord>,
-) -> Result<(), StoreError> {
+) -> Result<Option<u64>, StoreError> {
     let to_fetch = plan.resources.iter().any(|r| r.fetch.is_some());
     // What the rules need, read once and only when something is to be fetched.
     let history = if to_fetch {
@@ -35,11 +37,13 @@ pub fn review(
     } else {
         History::default()
     };
-    let mut used = if to_fetch && policy.limits.quota.is_some() {
+    let store_bytes = if to_fetch && policy.limits.quota.is_some() {
         Some(store.usage()?.bytes)
     } else {
         None
     };
+    // What the store holds plus what this run has let in so far.
+    let mut used = store_bytes;
     for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
         // Binding sources costs a string per source: only with decisions to match.
         let decided = if ledger.is_empty() {
@@ -126,7 +130,7 @@ pub fn review(
         }
         r.verdict = verdict;
     }
-    Ok(())
+    Ok(store_bytes)
 }
 
 /// What the store knows that the rules need, for a project whose last

@@ -125,7 +125,8 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
 
 /// Reviews `plan` against the store's policy and the decisions people
 /// made: the ledger, and the approvals files given, when the policy trusts
-/// them. Returns the policy.
+/// them. Returns the policy, and the store's size if the review measured it
+/// (see [`crate::review::review`]).
 fn judge(
     store: &Store,
     manifest: &Manifest,
@@ -133,7 +134,7 @@ fn judge(
     previous: Option<&crate::store::record::ProjectRecord>,
     approvals: &[std::path::PathBuf],
     printer: &Printer,
-) -> anyhow::Result<crate::policy::Policy> {
+) -> anyhow::Result<(crate::policy::Policy, Option<u64>)> {
     let policy = crate::policy::Policy::load(store.root())?;
     let mut ledger = crate::approval::Ledger::load(store)?;
     for path in approvals {
@@ -146,8 +147,8 @@ fn judge(
             ));
         }
     }
-    crate::review::review(plan, manifest, store, &policy, &ledger, previous)?;
-    Ok(policy)
+    let store_bytes = crate::review::review(plan, manifest, store, &policy, &ledger, previous)?;
+    Ok((policy, store_bytes))
 }
 
 /// The locks a command that changes a project holds: the project's own,

@@ -50,7 +50,7 @@ pub(super) async fn run(
     }
     let previous = store.read_project(&manifest.project_id())?;
     let mut plan = plan(&manifest, &store, previous.as_ref());
-    let policy = super::judge(
+    let (policy, store_bytes) = super::judge(
         &store,
         &manifest,
         &mut plan,
@@ -75,10 +75,13 @@ pub(super) async fn run(
                 reporter.clone(),
                 Torrents::new(Some(torrent_settings.clone()), wait_mode(args)),
             )?
-            .with_quota(match policy.limits.quota {
-                Some(limit) => Some(Quota::new(limit, store.usage()?.bytes)),
-                None => None,
-            }),
+            .with_quota(
+                policy
+                    .limits
+                    .quota
+                    .zip(store_bytes)
+                    .map(|(limit, used)| Quota::new(limit, used)),
+            ),
         )
     } else {
         None

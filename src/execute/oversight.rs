@@ -27,7 +27,9 @@ pub(super) async fn restore_archived(
 ) {
     for i in 0..plan.resources.len() {
         let r = &plan.resources[i];
-        if r.fetch.is_none() || outcomes[i].status.is_some() || outcomes[i].present {
+        // The review read the records: only what it found archived is asked for.
+        let archived = r.fetch.is_some_and(|f| f.restore);
+        if !archived || outcomes[i].status.is_some() || outcomes[i].present {
             continue;
         }
         let Some(digest) = r.sha256 else { continue };
