@@ -7,13 +7,14 @@ use crate::cli::{AddArgs, Format, GlobalArgs};
 use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, UsageError};
+use crate::execute::Subject;
 use crate::fetch::{FetchRequest, Fetcher, HttpSettings, Quota, RetryPolicy, Torrents};
 use crate::fsutil::{self, display_path};
 use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
 use crate::name::{NAME_RULES, Name};
 use crate::policy::{Policy, Request};
-use crate::provenance::{Event, EventLog, State};
+use crate::provenance::EventLog;
 use crate::report::{AddDocument, Printer, SCHEMA_VERSION};
 use crate::review;
 use crate::source::{Source, SourceSpec};
@@ -128,22 +129,13 @@ pub(super) async fn run(
     );
     // The request's lifecycle, as a sync would log it.
     let events = EventLog::open(&store);
-    let event = |from: Option<State>, to: State, object| {
-        Event::new(from, to)
-            .object(object)
-            .resource(&name)
-            .project(&manifest.project.name)
-            .detail("by", "add")
+    let subject = Subject {
+        name: &name,
+        project: &manifest.project.name,
+        sha256,
+        by: Some("add"),
     };
-    events.record(&event(None, State::Requested, sha256));
-    events.record(&event(Some(State::Requested), State::Evaluating, sha256));
-    events.record(
-        &event(Some(State::Evaluating), State::Approved, sha256).detail(
-            "verdict",
-            serde_json::to_value(&verdict).expect("verdicts serialize"),
-        ),
-    );
-    events.record(&event(Some(State::Approved), State::Downloading, sha256));
+    subject.record_started(&events, &verdict, 1);
     let started = std::time::Instant::now();
     let fetched = fetcher
         .fetch(&FetchRequest {
@@ -167,26 +159,7 @@ pub(super) async fn run(
             )),
         })
         .await;
-    match &fetched {
-        Ok(done) => {
-            let object = Some(done.sha256);
-            events.record(&event(Some(State::Downloading), State::Verifying, object));
-            let available = event(Some(State::Verifying), State::Available, object)
-                .detail("size_bytes", done.size)
-                .detail(
-                    "duration_ms",
-                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                );
-            events.record(&match &done.source {
-                Some(source) => available.detail("served_by", source.clone()),
-                None => available.detail("already_in_store", true),
-            });
-        }
-        Err(err) => events.record(
-            &event(Some(State::Downloading), State::Failed, sha256)
-                .detail("error", crate::fetch::error_text(err)),
-        ),
-    }
+    subject.record_ended(&events, &fetched, started.elapsed());
     events.flush();
     let fetched = fetched?;
 

@@ -22,13 +22,14 @@ use crate::notify::{Notice, Notifier};
 use crate::plan::{Action, LinkStep, Plan, ProjectInfo, ResourcePlan};
 use crate::policy::{Policy, Verdict};
 use crate::progress::{NoteKind, Reporter};
-use crate::provenance::{Event, EventLog, State};
+use crate::provenance::EventLog;
 use crate::store::record::{
     LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource,
     RECORD_VERSION, Timestamp,
 };
 use crate::store::{Store, StoreError};
 use crate::torrent::TorrentState;
+pub(crate) use oversight::Subject;
 use oversight::{account, hold_back, incidents, is_mismatch, restore_archived};
 
 mod oversight;
@@ -386,27 +387,10 @@ async fn fetch_missing(
             executable: indices.iter().any(|&i| manifest.resources[i].executable),
             cap: oversight.policy.cap(verdict),
         };
-        let event = |from, to| {
-            Event::new(from, to)
-                .object(first.sha256)
-                .resource(&first.name)
-                .project(&manifest.project.name)
-        };
-        for (from, to) in [
-            (None, State::Requested),
-            (Some(State::Requested), State::Evaluating),
-        ] {
-            oversight.events.record(&event(from, to));
-        }
-        oversight
-            .events
-            .record(&event(Some(State::Evaluating), State::Approved).detail(
-                "verdict",
-                serde_json::to_value(verdict).expect("verdicts serialize"),
-            ));
-        oversight.events.record(
-            &event(Some(State::Approved), State::Downloading)
-                .detail("sources", request.sources.len()),
+        Subject::of(manifest, first).record_started(
+            oversight.events,
+            verdict,
+            request.sources.len(),
         );
         let fetcher = fetcher.clone();
         set.spawn(async move {

@@ -6,11 +6,12 @@ use crate::approval::{self, PendingRequest};
 use crate::digest::Sha256Digest;
 use crate::fetch::{FetchError, Fetched, SourceError};
 use crate::manifest::{Manifest, Resource};
+use crate::name::Name;
 use crate::notify::{Notice, NoticeKind};
 use crate::plan::Plan;
 use crate::policy::Verdict;
 use crate::progress::{NoteKind, Reporter};
-use crate::provenance::{Event, State};
+use crate::provenance::{Event, EventLog, State};
 use crate::store::Store;
 use crate::store::record::Timestamp;
 
@@ -90,14 +91,14 @@ pub(super) fn hold_back(
                 reasons: reasons.clone(),
                 requested_at: Timestamp::now(),
             }),
-            verdict if r.fetch.is_some() => {
-                let mut events = request_events(manifest, resource, State::Denied);
-                let verdict = serde_json::to_value(verdict).expect("verdicts serialize");
-                events[2] = events[2].clone().detail("verdict", verdict);
-                for event in &events {
-                    oversight.events.record(event);
-                }
-            }
+            verdict if r.fetch.is_some() => Subject::of(manifest, resource).record_judged(
+                oversight.events,
+                State::Denied,
+                (
+                    "verdict",
+                    serde_json::to_value(verdict).expect("verdicts serialize"),
+                ),
+            ),
             _ => {}
         }
     }
@@ -106,11 +107,11 @@ pub(super) fn hold_back(
             .resource(request.name.as_str())
             .expect("from this manifest");
         let reasons: Vec<String> = request.reasons.iter().map(|r| r.message.clone()).collect();
-        let mut events = request_events(manifest, resource, State::AwaitingApproval);
-        events[2] = events[2].clone().detail("reasons", reasons.clone());
-        for event in &events {
-            oversight.events.record(event);
-        }
+        Subject::of(manifest, resource).record_judged(
+            oversight.events,
+            State::AwaitingApproval,
+            ("reasons", reasons.clone().into()),
+        );
         notices.push(Notice {
             kind: NoticeKind::AwaitingApproval,
             name: request.name.clone(),
@@ -128,23 +129,138 @@ pub(super) fn hold_back(
     Ok(())
 }
 
-/// The events of a request being judged: requested, evaluating, then `to`.
-fn request_events(manifest: &Manifest, resource: &Resource, to: State) -> Vec<Event> {
-    let event = |from, to| {
-        Event::new(from, to)
-            .object(resource.sha256)
-            .resource(&resource.name)
-            .project(&manifest.project.name)
-    };
-    vec![
-        event(None, State::Requested),
-        event(Some(State::Requested), State::Evaluating),
-        event(Some(State::Evaluating), to),
-    ]
+/// What a request's events are about: a resource of a project, and the
+/// digest it declares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub name: &'a Name,
+    pub project: &'a Name,
+    pub sha256: Option<Sha256Digest>,
+    /// The command, when not a sync records them (`add`).
+    pub by: Option<&'static str>,
+}
+
+impl<'a> Subject<'a> {
+    /// A resource of `manifest`.
+    pub(crate) fn of(manifest: &'a Manifest, resource: &'a Resource) -> Self {
+        Self {
+            name: &resource.name,
+            project: &manifest.project.name,
+            sha256: resource.sha256,
+            by: None,
+        }
+    }
+
+    fn event(&self, from: Option<State>, to: State) -> Event {
+        let event = Event::new(from, to)
+            .object(self.sha256)
+            .resource(self.name)
+            .project(self.project);
+        match self.by {
+            Some(by) => event.detail("by", by),
+            None => event,
+        }
+    }
+
+    /// A request judged: requested, evaluating, then `to` with what decided it.
+    pub(crate) fn record_judged(
+        &self,
+        events: &EventLog,
+        to: State,
+        (key, value): (&str, serde_json::Value),
+    ) {
+        events.record(&self.event(None, State::Requested));
+        events.record(&self.event(Some(State::Requested), State::Evaluating));
+        events.record(&self.event(Some(State::Evaluating), to).detail(key, value));
+    }
+
+    /// A fetch starting: judged approved by `verdict`, then downloading.
+    pub(crate) fn record_started(&self, events: &EventLog, verdict: &Verdict, sources: usize) {
+        let verdict = serde_json::to_value(verdict).expect("verdicts serialize");
+        self.record_judged(events, State::Approved, ("verdict", verdict));
+        events.record(
+            &self
+                .event(Some(State::Approved), State::Downloading)
+                .detail("sources", sources),
+        );
+    }
+
+    /// How a fetch ended: verified and available (and seeding), or failed
+    /// and why. Nothing while a torrent is still on its way.
+    pub(crate) fn record_ended(
+        &self,
+        events: &EventLog,
+        result: &Result<Fetched, FetchError>,
+        took: std::time::Duration,
+    ) {
+        let event = |from, to, object| {
+            Self {
+                sha256: object,
+                ..*self
+            }
+            .event(Some(from), to)
+        };
+        match result {
+            Ok(fetched) => {
+                let object = Some(fetched.sha256);
+                events.record(&event(State::Downloading, State::Verifying, object));
+                let available = event(State::Verifying, State::Available, object)
+                    .detail("size_bytes", fetched.size)
+                    .detail(
+                        "duration_ms",
+                        u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    );
+                events.record(&match &fetched.source {
+                    Some(source) => available.detail("served_by", source.clone()),
+                    None => available.detail("already_in_store", true),
+                });
+                if is_seeding(fetched) {
+                    events.record(&event(State::Available, State::Seeding, object));
+                }
+            }
+            Err(FetchError::Pending { .. }) => {}
+            Err(FetchError::Executable {
+                finding,
+                sha256,
+                quarantined,
+                ..
+            }) => {
+                events.record(&event(State::Downloading, State::Verifying, Some(*sha256)));
+                events.record(
+                    &event(State::Verifying, State::Failed, Some(*sha256))
+                        .detail("reason", "undeclared-executable")
+                        .detail("finding", finding.clone())
+                        .detail("quarantined", quarantined.display().to_string()),
+                );
+            }
+            Err(err) => match mismatch_of(err) {
+                Some((expected, actual)) => {
+                    events.record(&event(State::Downloading, State::Verifying, Some(expected)));
+                    events.record(
+                        &event(State::Verifying, State::Failed, Some(expected))
+                            .detail("reason", "mismatch")
+                            .detail("expected", expected.to_string())
+                            .detail("actual", actual.to_string()),
+                    );
+                }
+                None => events.record(
+                    &event(State::Downloading, State::Failed, self.sha256)
+                        .detail("reason", "fetch")
+                        .detail("error", crate::fetch::error_text(err)),
+                ),
+            },
+        }
+    }
+}
+
+fn is_seeding(fetched: &Fetched) -> bool {
+    fetched
+        .torrent
+        .as_ref()
+        .is_some_and(|t| t.phase == crate::torrent::TorrentPhase::Seeding)
 }
 
 /// Records how a fetch ended: its events, and what to tell people.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn account(
     manifest: &Manifest,
     store: &Store,
@@ -155,12 +271,7 @@ pub(super) fn account(
     notices: &mut Vec<Notice>,
 ) {
     let first = &manifest.resources[indices[0]];
-    let event = |from, to, object| {
-        Event::new(Some(from), to)
-            .object(object)
-            .resource(&first.name)
-            .project(&manifest.project.name)
-    };
+    Subject::of(manifest, first).record_ended(oversight.events, result, took);
     let notice = |kind, state, sha256, size, reasons| Notice {
         kind,
         name: first.name.clone(),
@@ -174,88 +285,26 @@ pub(super) fn account(
         requested_by: first.requested_by.clone(),
         reasons,
     };
-    let events = oversight.events;
     match result {
-        Ok(fetched) => {
-            let object = Some(fetched.sha256);
-            events.record(&event(State::Downloading, State::Verifying, object));
-            let mut available = event(State::Verifying, State::Available, object)
-                .detail("size_bytes", fetched.size)
-                .detail(
-                    "duration_ms",
-                    u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-                );
-            available = match &fetched.source {
-                Some(source) => available.detail("served_by", source.clone()),
-                None => available.detail("already_in_store", true),
-            };
-            events.record(&available);
-            let seeding = fetched
-                .torrent
-                .as_ref()
-                .is_some_and(|t| t.phase == crate::torrent::TorrentPhase::Seeding);
-            if seeding {
-                events.record(&event(State::Available, State::Seeding, object));
-            }
-            notices.push(notice(
-                NoticeKind::Available,
-                if seeding {
-                    State::Seeding
-                } else {
-                    State::Available
-                },
-                object,
-                Some(fetched.size),
-                Vec::new(),
-            ));
-        }
+        Ok(fetched) => notices.push(notice(
+            NoticeKind::Available,
+            if is_seeding(fetched) {
+                State::Seeding
+            } else {
+                State::Available
+            },
+            Some(fetched.sha256),
+            Some(fetched.size),
+            Vec::new(),
+        )),
         Err(FetchError::Pending { .. }) => {}
-        Err(err) => {
-            let text = crate::fetch::error_text(err);
-            let failed = match err {
-                FetchError::Executable {
-                    finding,
-                    sha256,
-                    quarantined,
-                    ..
-                } => {
-                    let note = crate::store::record::QuarantineNote {
-                        sha256: *sha256,
-                        finding: finding.clone(),
-                        quarantined: quarantined.clone(),
-                        at: Timestamp::now(),
-                    };
-                    if let Err(err) = store.write_quarantined(&note) {
-                        tracing::warn!("could not remember quarantined {sha256}: {err}");
-                    }
-                    events.record(&event(State::Downloading, State::Verifying, Some(*sha256)));
-                    event(State::Verifying, State::Failed, Some(*sha256))
-                        .detail("reason", "undeclared-executable")
-                        .detail("finding", finding.clone())
-                        .detail("quarantined", quarantined.display().to_string())
-                }
-                err => match mismatch_of(err) {
-                    Some((expected, actual)) => {
-                        events.record(&event(State::Downloading, State::Verifying, Some(expected)));
-                        event(State::Verifying, State::Failed, Some(expected))
-                            .detail("reason", "mismatch")
-                            .detail("expected", expected.to_string())
-                            .detail("actual", actual.to_string())
-                    }
-                    None => event(State::Downloading, State::Failed, first.sha256)
-                        .detail("reason", "fetch")
-                        .detail("error", text.clone()),
-                },
-            };
-            events.record(&failed);
-            notices.push(notice(
-                NoticeKind::Failed,
-                State::Failed,
-                first.sha256,
-                first.size,
-                vec![text],
-            ));
-        }
+        Err(err) => notices.push(notice(
+            NoticeKind::Failed,
+            State::Failed,
+            first.sha256,
+            first.size,
+            vec![crate::fetch::error_text(err)],
+        )),
     }
 }
 

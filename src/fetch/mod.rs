@@ -426,7 +426,7 @@ impl Fetcher {
     pub async fn fetch(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
         // However it was found (a download, a torrent), undeclared executable
         // content is one outcome.
-        self.fetch_any(request).await.map_err(|err| match err {
+        let result = self.fetch_any(request).await.map_err(|err| match err {
             FetchError::Failed {
                 resource,
                 mut failures,
@@ -450,7 +450,30 @@ impl Fetcher {
                 None => FetchError::Failed { resource, failures },
             },
             other => other,
-        })
+        });
+        // Remembered, so that no later sync downloads it again only to
+        // quarantine it again.
+        if let Err(FetchError::Executable {
+            finding,
+            sha256,
+            quarantined,
+            ..
+        }) = &result
+        {
+            let note = crate::store::record::QuarantineNote {
+                sha256: *sha256,
+                finding: finding.clone(),
+                quarantined: quarantined.clone(),
+                at: Timestamp::now(),
+            };
+            if let Err(err) = self.store.write_quarantined(&note) {
+                self.reporter.note(
+                    NoteKind::Warning,
+                    &format!("could not remember that {sha256} was quarantined: {err}"),
+                );
+            }
+        }
+        result
     }
 
     async fn fetch_any(&self, request: &FetchRequest) -> Result<Fetched, FetchError> {
