@@ -93,16 +93,7 @@ fn add_fetches_and_appends_keeping_comments() {
     );
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
     // Its lifecycle is logged like a sync's.
-    let events = std::fs::read_to_string(ctx.store.join("meta/events.jsonl")).unwrap();
-    let states: Vec<String> = events
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["to_state"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let states: Vec<&str> = ctx.events().iter().map(|e| e.to_state.as_str()).collect();
     assert_eq!(
         states,
         [

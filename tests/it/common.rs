@@ -94,6 +94,15 @@ impl TestContext {
         serde_json::from_slice(&std::fs::read(self.record_path(digest)).unwrap()).unwrap()
     }
 
+    /// Every event in the store's log, oldest first.
+    pub fn events(&self) -> Vec<crp::provenance::Event> {
+        std::fs::read_to_string(self.store.join("meta/events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// Every object file in the store.
     pub fn objects(&self) -> Vec<PathBuf> {
         files_under(&self.store.join("objects"))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crp::digest::Sha256Digest;
 use crp::execute::Status;
 use crp::policy::{Rule, Verdict};
-use crp::provenance::{Event, State};
+use crp::provenance::State;
 use crp::report::SyncDocument;
 
 use crate::common::{Run, TestContext, bytes, files_under};
@@ -59,17 +59,9 @@ fn crp_in(ctx: &TestContext, dir: &Path, args: &[&str]) -> Run {
     Run::from(output, ctx)
 }
 
-fn events(ctx: &TestContext) -> Vec<Event> {
-    std::fs::read_to_string(ctx.store.join("meta/events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The (from, to) transitions logged for one resource name.
 fn transitions(ctx: &TestContext, name: &str) -> Vec<(Option<State>, State)> {
-    events(ctx)
+    ctx.events()
         .into_iter()
         .filter(|e| e.resource.as_ref().is_some_and(|n| n.as_str() == name))
         .map(|e| (e.from_state, e.to_state))
@@ -606,7 +598,7 @@ fn approval_flow_across_two_projects() {
     // The decision is in the ledger and the event log.
     let ledger = std::fs::read_to_string(ctx.store.join("meta/approvals.jsonl")).unwrap();
     assert!(ledger.contains("\"by\":\"alice\"") && ledger.contains(&digest.hex()));
-    assert!(events(&ctx).iter().any(|e| e.to_state == State::Approved
+    assert!(ctx.events().iter().any(|e| e.to_state == State::Approved
         && e.from_state == Some(State::AwaitingApproval)
         && e.actor == "alice"));
 }
@@ -849,7 +841,7 @@ fn the_event_log_follows_a_fetch_a_mismatch_and_a_wait() {
             (Some(Evaluating), AwaitingApproval),
         ]
     );
-    let all = events(&ctx);
+    let all = ctx.events();
     assert!(
         all.iter()
             .all(|e| e.actor == "ci-runner" && e.project.as_ref().unwrap().as_str() == "events")

@@ -218,10 +218,13 @@ fn a_torrent_file_is_fetched_verified_linked_and_seeded_from_the_store() {
     assert_eq!(record.projects.len(), 1);
     assert_eq!(record.status, crp::provenance::State::Seeding);
     // The lifecycle reached seeding, and metrics ask the daemon for the ratio.
-    let events = std::fs::read_to_string(ctx.store.join("meta/events.jsonl")).unwrap();
+    let events = ctx.events();
     assert!(
-        events.contains("\"from_state\":\"available\",\"to_state\":\"seeding\""),
-        "{events}"
+        events
+            .iter()
+            .any(|e| e.from_state == Some(crp::provenance::State::Available)
+                && e.to_state == crp::provenance::State::Seeding),
+        "{events:?}"
     );
     let metrics: serde_json::Value = ctx.crp(&["metrics", "--format", "json"]).json();
     assert!(metrics["metrics"]["seeding_ratio"].is_number(), "{metrics}");
@@ -534,12 +537,7 @@ fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
             .any(|l| l["by"] == "hook" && l["result"] == "ingested")
     });
     // The hook carried the lifecycle on from where the sync left it.
-    let events: Vec<crp::provenance::Event> =
-        std::fs::read_to_string(ctx.store.join("meta/events.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let events = ctx.events();
     let states: Vec<_> = events
         .iter()
         .filter(|e| e.resource.as_ref().is_some_and(|r| r.as_str() == "slow"))
