@@ -304,25 +304,15 @@ pub async fn project_drift(
     let history = crate::review::history(store, policy, record)?;
     for resource in &manifest.resources {
         if let Some(digest) = resource.sha256
+            && !resource.executable
             && store.has_object(&digest)
+            && store.object_executable(&digest, None)
         {
-            let executable = store
-                .object_stat(&digest)
-                .and_then(|s| s.executable)
-                .unwrap_or_else(|| {
-                    store
-                        .read_object_record(&digest)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|r| r.executable)
-                });
-            if executable && !resource.executable {
-                items.push(at(
-                    Item::new(Category::Policy, "its content is executable, and the manifest does not declare `executable = true`"),
-                    resource,
-                ));
-                continue;
-            }
+            items.push(at(
+                Item::new(Category::Policy, crate::policy::UNDECLARED_EXECUTABLE),
+                resource,
+            ));
+            continue;
         }
         let request = Request {
             name: &resource.name,

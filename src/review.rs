@@ -67,18 +67,15 @@ pub fn review(
             r.size = r.size.or(Some(record.size));
         }
         let verdict = if r.fetch.is_none() || archived.is_some() {
-            let executable = match (r.stored_executable, &archived) {
-                (Some(executable), _) => executable,
-                (None, Some(record)) => record.executable,
-                (None, None) => r
-                    .sha256
-                    .and_then(|d| store.read_object_record(&d).ok().flatten())
-                    .is_some_and(|record| record.executable),
+            let executable = match (&archived, r.sha256) {
+                (Some(record), _) => record.executable,
+                (None, Some(digest)) => store.object_executable(&digest, r.stored_executable),
+                (None, None) => false,
             };
             if executable && !resource.executable {
                 Verdict::refused(
                     Rule::UndeclaredExecutable,
-                    "its content is executable, and the manifest does not declare `executable = true`",
+                    crate::policy::UNDECLARED_EXECUTABLE,
                 )
             } else {
                 decided.unwrap_or(Verdict::AutoApproved)

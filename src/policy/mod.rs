@@ -71,6 +71,10 @@ version_change = true
 approval_files = false
 "#;
 
+/// Why content in the store is not linked into a project.
+pub const UNDECLARED_EXECUTABLE: &str =
+    "its content is executable, and the manifest does not declare `executable = true`";
+
 /// A kind of source, as the policy names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

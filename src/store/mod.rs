@@ -245,6 +245,19 @@ impl Store {
         self.object_stat(digest).is_some()
     }
 
+    /// Whether a present object's content is executable: a file's execute
+    /// bits (`stat`, when the caller has them, else one `stat`), a folder's
+    /// record.
+    pub fn object_executable(&self, digest: &Sha256Digest, stat: Option<bool>) -> bool {
+        stat.or_else(|| self.object_stat(digest).and_then(|s| s.executable))
+            .unwrap_or_else(|| {
+                self.read_object_record(digest)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.executable)
+            })
+    }
+
     /// The stamp of a file object as it is on disk now.
     pub fn object_file_stamp(&self, digest: &Sha256Digest) -> Option<record::FileStamp> {
         let meta = fs_err::symlink_metadata(self.object_path(digest)).ok()?;
