@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
-use crate::manifest::{ManifestError, Resource};
+use crate::manifest::{ManifestError, SourceEntry};
 use crate::name::Name;
 use crate::policy::{Reason, Verdict};
 use crate::store::record::{RECORD_VERSION, Timestamp};
@@ -66,13 +66,10 @@ fn same_sources(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
-/// The sources of a resource as decisions bind them.
-pub fn bound_sources(resource: &Resource) -> Vec<String> {
-    resource
-        .sources
-        .iter()
-        .map(|s| s.spec.to_string())
-        .collect()
+/// Sources as decisions bind them: as the manifest writes them,
+/// credentials redacted.
+pub fn bound_sources(sources: &[SourceEntry]) -> Vec<String> {
+    sources.iter().map(|s| s.spec.to_string()).collect()
 }
 
 /// A ledger line.

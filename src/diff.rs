@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::Ledger;
+use crate::approval::{Ledger, bound_sources};
 use crate::digest::Sha256Digest;
 use crate::manifest::{Manifest, Resource};
 use crate::policy::{Policy, Request, Verdict};
@@ -80,14 +80,6 @@ fn entry_text(manifest: &Manifest, resource: &Resource) -> String {
     let mut entry = text[start..end].trim_end().to_owned();
     entry.push('\n');
     entry
-}
-
-fn sources(resource: &Resource) -> Vec<String> {
-    resource
-        .sources
-        .iter()
-        .map(|s| s.spec.to_string())
-        .collect()
 }
 
 /// Compares `base` with `head` (both of one project) and judges what is new
@@ -200,7 +192,7 @@ pub fn diff(
                 if old.size != new.size {
                     fields.push("size".to_owned());
                 }
-                if sources(old) != sources(new) {
+                if bound_sources(&old.sources) != bound_sources(&new.sources) {
                     fields.push("sources".to_owned());
                 }
                 if old.purpose != new.purpose {
@@ -212,7 +204,8 @@ pub fn diff(
                 if fields.is_empty() {
                     continue;
                 }
-                let content = old.sha256 != new.sha256 || sources(old) != sources(new);
+                let content = old.sha256 != new.sha256
+                    || bound_sources(&old.sources) != bound_sources(&new.sources);
                 out.push(ResourceDiff {
                     name: new.name.to_string(),
                     change: Change::Changed,

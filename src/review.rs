@@ -49,7 +49,7 @@ pub fn review(
         let decided = if ledger.is_empty() {
             None
         } else {
-            ledger.verdict(r.sha256, &bound_sources(resource))
+            ledger.verdict(r.sha256, &bound_sources(&resource.sources))
         };
         // An object `crp gc` archived was judged when it arrived: it comes
         // back from cold storage like one that is present.
@@ -161,7 +161,7 @@ pub fn judge(
         return refused;
     }
     if !ledger.is_empty() {
-        let sources: Vec<String> = request.sources.iter().map(|s| s.spec.to_string()).collect();
+        let sources = bound_sources(request.sources);
         if let Some(decided) = ledger.verdict(request.sha256, &sources) {
             return decided;
         }

@@ -107,7 +107,7 @@ fn resolve(global: &GlobalArgs, store: &Store, target: &str) -> anyhow::Result<T
             return Ok(Target {
                 name: resource.name.clone(),
                 sha256: resource.sha256,
-                sources: approval::bound_sources(resource),
+                sources: approval::bound_sources(&resource.sources),
                 project: Some(manifest.project.name.clone()),
             });
         }

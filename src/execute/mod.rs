@@ -763,7 +763,7 @@ async fn update_object_uses(
                 decision: approval::Kind::Approve,
                 name: resource.name.clone(),
                 sha256: Some(digest),
-                sources: approval::bound_sources(resource),
+                sources: approval::bound_sources(&resource.sources),
                 by: by.clone(),
                 at: *at,
                 note: note.clone(),

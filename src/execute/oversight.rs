@@ -85,7 +85,7 @@ pub(super) fn hold_back(
                 manifest: plan.project.manifest.clone(),
                 sha256: r.sha256,
                 size: r.size,
-                sources: approval::bound_sources(resource),
+                sources: approval::bound_sources(&resource.sources),
                 purpose: resource.purpose.clone(),
                 requested_by: resource.requested_by.clone(),
                 reasons: reasons.clone(),
