@@ -172,18 +172,8 @@ pub(super) fn approve(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     check_person(&args.by)?;
-    let store = Store::at(Store::locate(global.store.as_deref())?);
-    let target = resolve(global, &store, &args.target)?;
-    let decision = Decision {
-        decision: Kind::Approve,
-        name: target.name.clone(),
-        sha256: target.sha256,
-        sources: target.sources.clone(),
-        by: args.by.clone(),
-        at: Timestamp::now(),
-        note: args.note.clone(),
-        reason: None,
-    };
+    let (store, target) = prepare(global, &args.target)?;
+    let decision = target.decision(Kind::Approve, &args.by, args.note.clone(), None);
     match &args.file {
         Some(path) => approval::write_file_approval(path, &decision)?,
         None => {
@@ -203,14 +193,7 @@ pub(super) fn approve(
             None => "in the store's ledger; the next `crp sync` fetches it".into(),
         }
     ));
-    if printer.format() == crate::cli::Format::Json {
-        printer.json(&DecisionDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "approve".into(),
-            decision,
-            file: args.file.clone(),
-        });
-    }
+    print_decision(printer, "approve", decision, args.file.clone());
     Ok(ExitStatus::Success)
 }
 
@@ -223,31 +206,59 @@ pub(super) fn deny(
     if args.reason.trim().is_empty() {
         return Err(UsageError::new("`--reason` cannot be empty").into());
     }
-    let store = Store::at(Store::locate(global.store.as_deref())?);
-    let target = resolve(global, &store, &args.target)?;
-    let decision = Decision {
-        decision: Kind::Deny,
-        name: target.name.clone(),
-        sha256: target.sha256,
-        sources: target.sources.clone(),
-        by: args.by.clone(),
-        at: Timestamp::now(),
-        note: None,
-        reason: Some(args.reason.clone()),
-    };
+    let (store, target) = prepare(global, &args.target)?;
+    let decision = target.decision(Kind::Deny, &args.by, None, Some(args.reason.clone()));
     store.create()?;
     Ledger::append(&store, &decision)?;
     record_event(&store, &target, &decision, State::Denied);
     printer.note(format!("denied `{}`: {}", target.name, args.reason));
+    print_decision(printer, "deny", decision, None);
+    Ok(ExitStatus::Success)
+}
+
+/// The store, and the request `target` names.
+fn prepare(global: &GlobalArgs, target: &str) -> anyhow::Result<(Store, Target)> {
+    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let target = resolve(global, &store, target)?;
+    Ok((store, target))
+}
+
+impl Target {
+    /// A decision about exactly this hash and these sources, made now.
+    fn decision(
+        &self,
+        kind: Kind,
+        by: &str,
+        note: Option<String>,
+        reason: Option<String>,
+    ) -> Decision {
+        Decision {
+            decision: kind,
+            name: self.name.clone(),
+            sha256: self.sha256,
+            sources: self.sources.clone(),
+            by: by.to_owned(),
+            at: Timestamp::now(),
+            note,
+            reason,
+        }
+    }
+}
+
+fn print_decision(
+    printer: &Printer,
+    command: &str,
+    decision: Decision,
+    file: Option<std::path::PathBuf>,
+) {
     if printer.format() == crate::cli::Format::Json {
         printer.json(&DecisionDocument {
             schema_version: SCHEMA_VERSION,
-            command: "deny".into(),
+            command: command.into(),
             decision,
-            file: None,
+            file,
         });
     }
-    Ok(ExitStatus::Success)
 }
 
 fn record_event(store: &Store, target: &Target, decision: &Decision, to: State) {
