@@ -207,16 +207,6 @@ impl Ledger {
         })
     }
 
-    /// The approvals of an object, for its record.
-    pub fn approvals_of(&self, sha256: &Sha256Digest) -> Vec<Decision> {
-        self.decisions
-            .iter()
-            .chain(self.files.iter().flat_map(|(_, d)| d))
-            .filter(|d| d.decision == Kind::Approve && d.sha256.as_ref() == Some(sha256))
-            .cloned()
-            .collect()
-    }
-
     /// Appends a decision to the store's ledger: one whole line, flushed.
     pub fn append(store: &Store, decision: &Decision) -> Result<(), StoreError> {
         let line = LedgerLine {

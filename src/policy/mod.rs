@@ -299,15 +299,6 @@ impl Verdict {
         matches!(self, Self::AutoApproved | Self::Approved { .. })
     }
 
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::AutoApproved => "auto-approved",
-            Self::Approved { .. } => "approved",
-            Self::AwaitingApproval { .. } => "awaiting approval",
-            Self::Denied { .. } => "denied",
-        }
-    }
-
     /// A denial by the policy itself.
     pub fn refused(rule: Rule, reason: impl Into<String>) -> Self {
         Self::Denied {
