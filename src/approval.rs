@@ -169,6 +169,20 @@ impl Ledger {
         &self.decisions
     }
 
+    /// What people decided about `sha256` from these source entries. With
+    /// no decisions at all, the sources are not even bound.
+    pub fn verdict_for(
+        &self,
+        sha256: Option<Sha256Digest>,
+        sources: &[SourceEntry],
+    ) -> Option<Verdict> {
+        if self.is_empty() {
+            None
+        } else {
+            self.verdict(sha256, &bound_sources(sources))
+        }
+    }
+
     /// What people decided about `sha256` from `sources`: the latest ledger
     /// decision, else an approval in a file.
     pub fn verdict(&self, sha256: Option<Sha256Digest>, sources: &[String]) -> Option<Verdict> {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::approval::{Ledger, bound_sources};
+use crate::approval::Ledger;
 use crate::digest::Sha256Digest;
 use crate::manifest::Manifest;
 use crate::name::Name;
@@ -45,12 +45,6 @@ pub fn review(
     // What the store holds plus what this run has let in so far.
     let mut used = store_bytes;
     for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
-        // Binding sources costs a string per source: only with decisions to match.
-        let decided = if ledger.is_empty() {
-            None
-        } else {
-            ledger.verdict(r.sha256, &bound_sources(&resource.sources))
-        };
         // An object `crp gc` archived was judged when it arrived: it comes
         // back from cold storage like one that is present.
         let archived = match (&mut r.fetch, r.sha256) {
@@ -78,7 +72,9 @@ pub fn review(
                     crate::policy::UNDECLARED_EXECUTABLE,
                 )
             } else {
-                decided.unwrap_or(Verdict::AutoApproved)
+                ledger
+                    .verdict_for(r.sha256, &resource.sources)
+                    .unwrap_or(Verdict::AutoApproved)
             }
         } else {
             let request = Request {
@@ -94,24 +90,15 @@ pub fn review(
                 Some(digest) => store.read_quarantined(&digest)?,
                 None => None,
             };
-            let verdict = match (quarantined, decided) {
-                (Some(note), _) => Verdict::refused(
+            let verdict = match quarantined {
+                Some(note) => Verdict::refused(
                     Rule::UndeclaredExecutable,
                     format!(
                         "its content is executable ({}) and was quarantined at {}; declare `executable = true` to have it judged",
                         note.finding, note.at
                     ),
                 ),
-                // A hard limit beats any decision.
-                (None, Some(decided)) => policy.limit(&request, used).unwrap_or(decided),
-                (None, None) => judge(
-                    policy,
-                    &Ledger::default(),
-                    &history,
-                    &plan.project.name,
-                    &request,
-                    used,
-                ),
+                None => judge(policy, ledger, &history, &plan.project.name, &request, used),
             };
             if verdict.allows()
                 && let (Some(total), Some(size)) = (used.as_mut(), r.size)
@@ -160,11 +147,9 @@ pub fn judge(
     if let Some(refused) = policy.limit(request, used) {
         return refused;
     }
-    if !ledger.is_empty() {
-        let sources = bound_sources(request.sources);
-        if let Some(decided) = ledger.verdict(request.sha256, &sources) {
-            return decided;
-        }
+    // A hard limit beats any decision; a decision beats the rules.
+    if let Some(decided) = ledger.verdict_for(request.sha256, request.sources) {
+        return decided;
     }
     let reasons = policy.reasons(request, history, project);
     if reasons.is_empty() {
