@@ -176,6 +176,13 @@ pub fn plan(
         }
     }
     let usage = store.usage()?;
+    // Every record, read once: for the objects in the store and for those
+    // in cold storage alike.
+    let records: BTreeMap<Sha256Digest, ObjectRecord> = store
+        .object_records()?
+        .into_iter()
+        .map(|r| (r.sha256, r))
+        .collect();
     let mut archive = Vec::new();
     let mut keep = Vec::new();
     let mut referenced = 0;
@@ -184,7 +191,7 @@ pub fn plan(
             referenced += 1;
             continue;
         }
-        let record = store.read_object_record(&digest)?;
+        let record = records.get(&digest);
         let path = store.object_path(&digest);
         let size = match &record {
             Some(r) => r.size,
@@ -244,7 +251,7 @@ pub fn plan(
             archive.push(c);
         }
     }
-    let (cold_objects, cold_bytes, remove) = cold(store, remove_older_than, now)?;
+    let (cold_objects, cold_bytes, remove) = cold(records.values(), remove_older_than, now);
     Ok(GcPlan {
         grace_secs: settings.grace.as_secs(),
         cold: settings.cold.clone(),
@@ -262,13 +269,13 @@ pub fn plan(
 }
 
 /// What cold storage holds, by the records, and what is old enough to remove.
-fn cold(
-    store: &Store,
+fn cold<'a>(
+    records: impl Iterator<Item = &'a ObjectRecord>,
     older_than: Option<Duration>,
     now: Timestamp,
-) -> Result<(u64, u64, Vec<ColdObject>), StoreError> {
+) -> (u64, u64, Vec<ColdObject>) {
     let (mut objects, mut bytes, mut remove) = (0, 0, Vec::new());
-    for record in store.object_records()? {
+    for record in records {
         let Some(archived) = record
             .archived
             .as_ref()
@@ -289,7 +296,7 @@ fn cold(
             });
         }
     }
-    Ok((objects, bytes, remove))
+    (objects, bytes, remove)
 }
 
 /// Why garbage collection stopped.
