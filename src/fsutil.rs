@@ -1,6 +1,7 @@
 //! File-system helpers shared by the store, the linker and manifest edits.
 
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder is
@@ -114,6 +115,28 @@ pub fn display_path(path: &Path) -> String {
         .unwrap_or_else(|| path.to_owned())
         .display()
         .to_string()
+}
+
+/// Removes a file, or a folder tree even where it was made read-only
+/// (an object's).
+pub fn remove_all(path: &Path) -> io::Result<()> {
+    let meta = fs_err::symlink_metadata(path)?;
+    if meta.is_dir() {
+        fn unseal(dir: &Path) -> io::Result<()> {
+            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+            for entry in fs_err::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    unseal(&entry.path())?;
+                }
+            }
+            Ok(())
+        }
+        unseal(path)?;
+        fs_err::remove_dir_all(path)
+    } else {
+        fs_err::remove_file(path)
+    }
 }
 
 #[cfg(test)]

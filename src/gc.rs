@@ -388,7 +388,7 @@ pub fn remove(
         if record.status != State::Archived {
             continue;
         }
-        remove_path(&cold.path)?;
+        crate::fsutil::remove_all(&cold.path)?;
         record.status = State::Removed;
         record.removed = Some(Removed {
             by: by.to_owned(),
@@ -446,7 +446,7 @@ pub async fn restore(
         .incomplete_dir()
         .join(format!("{}.restore", digest.hex()));
     if fs_err::symlink_metadata(&part).is_ok() {
-        remove_path(&part)?;
+        crate::fsutil::remove_all(&part)?;
     }
     move_object(&archived.path, &part, digest)?;
     match check(&part, digest) {
@@ -501,13 +501,13 @@ fn move_object(from: &Path, to: &Path, digest: &Sha256Digest) -> Result<(), GcEr
         Err(e) if e.raw_os_error() == Some(libc_exdev()) => {
             copy_tree(from, to).map_err(err)?;
             if !matches!(check(to, digest), Check::Intact { .. }) {
-                let _ = remove_path(to);
+                let _ = crate::fsutil::remove_all(to);
                 return Err(GcError::BadCopy {
                     digest: *digest,
                     path: to.to_owned(),
                 });
             }
-            remove_path(from).map_err(err)
+            crate::fsutil::remove_all(from).map_err(err)
         }
         Err(e) => Err(err(e)),
     };
@@ -535,26 +535,5 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     } else {
         fs_err::copy(from, to)?;
         fs_err::File::open(to)?.sync_all()
-    }
-}
-
-/// Removes a file or a (read-only) folder tree.
-fn remove_path(path: &Path) -> io::Result<()> {
-    let meta = fs_err::symlink_metadata(path)?;
-    if meta.is_dir() {
-        fn unseal(dir: &Path) -> io::Result<()> {
-            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-            for entry in fs_err::read_dir(dir)? {
-                let entry = entry?;
-                if entry.file_type()?.is_dir() {
-                    unseal(&entry.path())?;
-                }
-            }
-            Ok(())
-        }
-        unseal(path)?;
-        fs_err::remove_dir_all(path)
-    } else {
-        fs_err::remove_file(path)
     }
 }

@@ -143,7 +143,7 @@ impl Ingest<'_> {
                 data.with_file_name(format!("{}.part", view.name)),
             ] {
                 if fs_err::symlink_metadata(&leftover).is_ok() {
-                    remove_data(&leftover)?;
+                    crate::fsutil::remove_all(&leftover)?;
                 }
             }
             (expected, stat.kind, size)
@@ -206,7 +206,7 @@ impl Ingest<'_> {
             }
             executable = finding.is_some();
             if store.has_object(&digest) {
-                remove_data(&data)?;
+                crate::fsutil::remove_all(&data)?;
             } else {
                 match kind {
                     ObjectKind::File => {
@@ -511,12 +511,4 @@ fn seeded_object(store: &Store, link: &Path) -> Option<Ingested> {
         size: record.map_or(stat.size.unwrap_or(0), |r| r.size),
         at: Timestamp::now(),
     })
-}
-
-fn remove_data(path: &Path) -> std::io::Result<()> {
-    if fs_err::symlink_metadata(path)?.is_dir() {
-        fs_err::remove_dir_all(path)
-    } else {
-        fs_err::remove_file(path)
-    }
 }
