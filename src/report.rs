@@ -695,6 +695,11 @@ fn name_width<'a>(names: impl Iterator<Item = &'a Name>) -> usize {
     names.map(|n| n.as_str().len()).max().unwrap_or(0)
 }
 
+/// Text made safe for one cell of a Markdown table.
+pub fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
 /// Removes padding at the ends of lines (columns pad every row).
 fn trim_lines(text: &str) -> String {
     text.lines()

@@ -12,7 +12,7 @@ use crate::diff::{Change, ManifestDiff};
 use crate::error::{ExitStatus, UsageError};
 use crate::manifest::Manifest;
 use crate::policy::{Policy, Verdict};
-use crate::report::{Printer, SCHEMA_VERSION};
+use crate::report::{Printer, SCHEMA_VERSION, markdown_cell};
 use crate::store::Store;
 use crate::units::ByteCount;
 
@@ -207,7 +207,6 @@ fn text(d: &ManifestDiff) -> String {
 }
 
 fn markdown(d: &ManifestDiff) -> String {
-    let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = format!("### Resources: `{}`\n\n", d.project);
     if d.resources.is_empty() {
         out.push_str("No resource changes.\n");
@@ -224,12 +223,12 @@ fn markdown(d: &ManifestDiff) -> String {
             out,
             "| {} | `{}` | {} | {bytes} | {} |",
             change_name(r.change),
-            escape(&r.name),
-            escape(&what(r)),
-            escape(&verdict_text(&r.verdict))
+            markdown_cell(&r.name),
+            markdown_cell(&what(r)),
+            markdown_cell(&verdict_text(&r.verdict))
         );
     }
-    let _ = writeln!(out, "\n**{}**", escape(&totals(d)));
+    let _ = writeln!(out, "\n**{}**", markdown_cell(&totals(d)));
     out.push_str("\n<details><summary>Entry diffs</summary>\n\n```diff\n");
     for r in &d.resources {
         out.push_str(&r.text_diff);

@@ -10,7 +10,7 @@ use crate::drift::{self, DriftReport, Options};
 use crate::error::ExitStatus;
 use crate::manifest::Manifest;
 use crate::policy::Policy;
-use crate::report::{Printer, SCHEMA_VERSION};
+use crate::report::{Printer, SCHEMA_VERSION, markdown_cell};
 use crate::store::Store;
 
 /// `crp drift --format json`.
@@ -192,7 +192,6 @@ fn text(report: &DriftReport) -> String {
 
 /// Markdown fit for an issue or a pull-request comment.
 fn markdown(report: &DriftReport) -> String {
-    let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = format!("### crp drift: {}\n\n", summary(report));
     if !report.items.is_empty() {
         out.push_str("| category | project | resource | detail |\n|---|---|---|---|\n");
@@ -201,9 +200,9 @@ fn markdown(report: &DriftReport) -> String {
                 out,
                 "| {} | {} | {} | {} |",
                 item.category.as_str(),
-                escape(item.project.as_deref().unwrap_or("")),
-                escape(item.name.as_deref().unwrap_or("")),
-                escape(&item.detail)
+                markdown_cell(item.project.as_deref().unwrap_or("")),
+                markdown_cell(item.name.as_deref().unwrap_or("")),
+                markdown_cell(&item.detail)
             );
         }
     }
@@ -224,8 +223,8 @@ fn markdown(report: &DriftReport) -> String {
                     .as_deref()
                     .or(ignored.item.project.as_deref())
                     .unwrap_or("-"),
-                escape(&ignored.item.detail),
-                escape(&ignored.reason)
+                markdown_cell(&ignored.item.detail),
+                markdown_cell(&ignored.reason)
             );
         }
         out.push_str("\n</details>\n");
