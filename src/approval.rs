@@ -20,6 +20,7 @@ use crate::digest::Sha256Digest;
 use crate::manifest::{ManifestError, SourceEntry};
 use crate::name::Name;
 use crate::policy::{Reason, Verdict};
+use crate::source::IdentityKey;
 use crate::store::record::{RECORD_VERSION, Timestamp};
 use crate::store::{Store, StoreError};
 
@@ -42,8 +43,15 @@ pub struct Decision {
     /// the sources alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
-    /// The sources as the manifest writes them (credentials redacted).
+    /// The sources as the manifest writes them (credentials redacted), for
+    /// people.
     pub sources: Vec<String>,
+    /// What identifies each source (see
+    /// [`SourceSpec::identity`](crate::source::SourceSpec::identity)): the
+    /// binding. Absent in decisions written before sources had identities,
+    /// which bind `sources` instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_ids: Vec<String>,
     pub by: String,
     pub at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,9 +62,15 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Whether this decision is about exactly `sha256` from exactly `sources`.
-    pub fn binds(&self, sha256: Option<Sha256Digest>, sources: &[String]) -> bool {
-        self.sha256 == sha256 && same_sources(&self.sources, sources)
+    /// Whether this decision is about exactly `sha256` from exactly the
+    /// sources identified by `ids`.
+    pub fn binds(&self, sha256: Option<Sha256Digest>, ids: &[String]) -> bool {
+        let own = if self.source_ids.is_empty() {
+            &self.sources
+        } else {
+            &self.source_ids
+        };
+        self.sha256 == sha256 && same_sources(own, ids)
     }
 }
 
@@ -66,10 +80,17 @@ fn same_sources(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
-/// Sources as decisions bind them: as the manifest writes them,
+/// Sources as people read them in decisions: as the manifest writes them,
 /// credentials redacted.
 pub fn bound_sources(sources: &[SourceEntry]) -> Vec<String> {
     sources.iter().map(|s| s.spec.to_string()).collect()
+}
+
+/// Sources as decisions bind them: each one's identity under `key` (the
+/// store's for its ledger and pending requests, [`IdentityKey::PORTABLE`]
+/// for approvals files).
+pub fn bound_ids(sources: &[SourceEntry], key: &IdentityKey) -> Vec<String> {
+    sources.iter().map(|s| s.spec.identity(key)).collect()
 }
 
 /// A ledger line.
@@ -96,6 +117,9 @@ struct FileApproval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sha256: Option<Sha256Digest>,
     sources: Vec<String>,
+    /// The sources' portable identities (see [`IdentityKey::PORTABLE`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    source_ids: Vec<String>,
     by: String,
     at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,10 +127,22 @@ struct FileApproval {
 }
 
 /// Every decision crp can see: the store's ledger, and approvals files.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Ledger {
     decisions: Vec<Decision>,
     files: Vec<(PathBuf, Vec<Decision>)>,
+    /// The store's key, for the identities ledger decisions bind.
+    key: IdentityKey,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self {
+            decisions: Vec::new(),
+            files: Vec::new(),
+            key: IdentityKey::random(),
+        }
+    }
 }
 
 /// The ledger's path in a store.
@@ -120,7 +156,12 @@ impl Ledger {
         let path = ledger_path(store);
         let text = match fs_err::read_to_string(&path) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self {
+                    key: store.identity_key(),
+                    ..Self::default()
+                });
+            }
             Err(err) => return Err(err.into()),
         };
         let mut decisions = Vec::new();
@@ -135,6 +176,7 @@ impl Ledger {
         Ok(Self {
             decisions,
             files: Vec::new(),
+            key: store.identity_key(),
         })
     }
 
@@ -149,6 +191,7 @@ impl Ledger {
                 name: a.name,
                 sha256: a.sha256,
                 sources: a.sources,
+                source_ids: a.source_ids,
                 by: a.by,
                 at: a.at,
                 note: a.note,
@@ -169,29 +212,43 @@ impl Ledger {
         &self.decisions
     }
 
-    /// What people decided about `sha256` from these source entries. With
-    /// no decisions at all, the sources are not even bound.
+    /// What people decided about `sha256` from these source entries: the
+    /// latest ledger decision, else an approval in a file. With no decisions
+    /// at all, the sources are not even identified.
     pub fn verdict_for(
         &self,
         sha256: Option<Sha256Digest>,
         sources: &[SourceEntry],
     ) -> Option<Verdict> {
         if self.is_empty() {
-            None
-        } else {
-            self.verdict(sha256, &bound_sources(sources))
+            return None;
         }
+        self.decided(sha256, &self.ids(sources)).or_else(|| {
+            let portable = bound_ids(sources, &IdentityKey::PORTABLE);
+            self.files.iter().find_map(|(path, decisions)| {
+                decisions
+                    .iter()
+                    .rev()
+                    .find(|d| d.binds(sha256, &portable))
+                    .map(|d| Verdict::Approved {
+                        by: d.by.clone(),
+                        at: d.at,
+                        note: d.note.clone(),
+                        file: Some(path.clone()),
+                    })
+            })
+        })
     }
 
-    /// What people decided about `sha256` from `sources`: the latest ledger
-    /// decision, else an approval in a file.
-    pub fn verdict(&self, sha256: Option<Sha256Digest>, sources: &[String]) -> Option<Verdict> {
-        if let Some(d) = self
-            .decisions
-            .iter()
-            .rev()
-            .find(|d| d.binds(sha256, sources))
-        {
+    /// The identities of `sources` that this store's ledger binds.
+    pub fn ids(&self, sources: &[SourceEntry]) -> Vec<String> {
+        bound_ids(sources, &self.key)
+    }
+
+    /// What the store's ledger says about `sha256` from the sources with
+    /// these identities (as [`Ledger::ids`] gives them): its latest decision.
+    pub fn decided(&self, sha256: Option<Sha256Digest>, ids: &[String]) -> Option<Verdict> {
+        if let Some(d) = self.decisions.iter().rev().find(|d| d.binds(sha256, ids)) {
             return Some(match d.decision {
                 Kind::Approve => Verdict::Approved {
                     by: d.by.clone(),
@@ -207,18 +264,7 @@ impl Ledger {
                 },
             });
         }
-        self.files.iter().find_map(|(path, decisions)| {
-            decisions
-                .iter()
-                .rev()
-                .find(|d| d.binds(sha256, sources))
-                .map(|d| Verdict::Approved {
-                    by: d.by.clone(),
-                    at: d.at,
-                    note: d.note.clone(),
-                    file: Some(path.clone()),
-                })
-        })
+        None
     }
 
     /// Appends a decision to the store's ledger: one whole line, flushed.
@@ -271,6 +317,7 @@ pub fn write_file_approval(path: &Path, decision: &Decision) -> Result<(), Manif
             name: decision.name.clone(),
             sha256: decision.sha256,
             sources: decision.sources.clone(),
+            source_ids: decision.source_ids.clone(),
             by: decision.by.clone(),
             at: decision.at,
             note: decision.note.clone(),
@@ -299,13 +346,29 @@ pub struct PendingRequest {
     pub sha256: Option<Sha256Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// For people: credentials redacted.
     pub sources: Vec<String>,
+    /// What a decision about it binds (see [`Ledger::ids`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_ids: Vec<String>,
     pub purpose: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
     pub reasons: Vec<Reason>,
     /// When it first started waiting.
     pub requested_at: Timestamp,
+}
+
+impl PendingRequest {
+    /// What a decision about it binds: its sources' identities (their
+    /// redacted text, for requests recorded before sources had identities).
+    pub fn ids(&self) -> &[String] {
+        if self.source_ids.is_empty() {
+            &self.sources
+        } else {
+            &self.source_ids
+        }
+    }
 }
 
 fn pending_dir(store: &Store) -> PathBuf {

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::store::STORE_ENV;
-
 /// Collective resource provisioning: fetch the large external resources a
 /// project declares in `resources.toml` once into a verified, content-addressed
 /// shared store, and link them into the project.
@@ -34,8 +32,8 @@ pub struct GlobalArgs {
     )]
     pub manifest: PathBuf,
 
-    /// The shared store [default: ~/infrastructure/shared-resources]
-    #[arg(long, global = true, value_name = "PATH", env = STORE_ENV)]
+    /// The shared store [default: `CRP_STORE`, else ~/infrastructure/shared-resources]
+    #[arg(long, global = true, value_name = "PATH")]
     pub store: Option<PathBuf>,
 
     /// Output format; `json` prints one versioned document on stdout
@@ -340,6 +338,11 @@ pub struct AddArgs {
     /// Who asks for it
     #[arg(long, value_name = "WHO")]
     pub requested_by: Option<String>,
+
+    /// Download afresh, even if the store holds what this source served
+    /// before and the source says it has not changed
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -349,8 +352,13 @@ pub struct SyncArgs {
     pub locked: bool,
 
     /// Never touch the network: link what the store has and list what is missing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "refresh")]
     pub offline: bool,
+
+    /// Download unpinned resources afresh, even if the store holds what
+    /// their sources served before and the sources say nothing changed
+    #[arg(long)]
+    pub refresh: bool,
 
     /// Show what would be done, changing nothing (the same as `crp plan`)
     #[arg(long)]
@@ -369,10 +377,9 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 
-    /// How many downloads may run at once
-    #[arg(long, short, value_name = "N", env = "CRP_JOBS", default_value_t = 8,
-          value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    /// How many downloads may run at once [default: `CRP_JOBS`, else 8]
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 
     /// Also honour the approvals in this reviewed file (written by `crp
     /// approve --file`), if the store's policy trusts approvals files

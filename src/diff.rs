@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::{Ledger, bound_sources};
+use crate::approval::{Ledger, bound_ids};
 use crate::digest::Sha256Digest;
 use crate::manifest::{Manifest, Resource};
 use crate::policy::{Policy, Request, Verdict};
+use crate::source::IdentityKey;
 use crate::store::{Store, StoreError};
 
 /// How a resource changes.
@@ -192,7 +193,10 @@ pub fn diff(
                 if old.size != new.size {
                     fields.push("size".to_owned());
                 }
-                if bound_sources(&old.sources) != bound_sources(&new.sources) {
+                // Sources differ when their whole text does, a secret included.
+                let sources_changed = bound_ids(&old.sources, &IdentityKey::PORTABLE)
+                    != bound_ids(&new.sources, &IdentityKey::PORTABLE);
+                if sources_changed {
                     fields.push("sources".to_owned());
                 }
                 if old.purpose != new.purpose {
@@ -204,8 +208,7 @@ pub fn diff(
                 if fields.is_empty() {
                     continue;
                 }
-                let content = old.sha256 != new.sha256
-                    || bound_sources(&old.sources) != bound_sources(&new.sources);
+                let content = old.sha256 != new.sha256 || sources_changed;
                 out.push(ResourceDiff {
                     name: new.name.to_string(),
                     change: Change::Changed,

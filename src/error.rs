@@ -61,6 +61,7 @@ impl UsageError {
 pub fn status_of(err: &anyhow::Error) -> ExitStatus {
     let input = err.chain().any(|cause| {
         cause.is::<UsageError>()
+            || cause.is::<crate::settings::InvalidSetting>()
             || cause.is::<ManifestError>()
             || cause.is::<DaemonError>()
                 && matches!(
@@ -87,6 +88,8 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
     err.chain().find_map(|cause| {
         if let Some(e) = cause.downcast_ref::<UsageError>() {
             e.hint.clone()
+        } else if let Some(e) = cause.downcast_ref::<crate::settings::InvalidSetting>() {
+            Some(e.hint())
         } else if let Some(e) = cause.downcast_ref::<ManifestError>() {
             e.hint().map(str::to_owned)
         } else if let Some(e) = cause.downcast_ref::<StoreError>() {

@@ -56,10 +56,14 @@ pub fn open_append(path: &Path) -> io::Result<std::fs::File> {
 
 /// Appends `bytes` to `path` with a single write, and flushes them to disk.
 /// Appends of whole lines by several processes interleave without tearing.
+/// Every store log goes through here: URLs in the lines are redacted (see
+/// [`crate::redact::text`]).
 pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write as _;
+    let text = String::from_utf8_lossy(bytes);
+    let bytes = crate::redact::text(&text);
     let mut file = open_append(path)?;
-    file.write_all(bytes)
+    file.write_all(bytes.as_bytes())
         .and_then(|()| file.sync_data())
         .map_err(|err| with_path(err, path))
 }

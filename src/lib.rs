@@ -13,7 +13,8 @@
 //! | module | job |
 //! |---|---|
 //! | [`manifest`] | `resources.toml`: format and schema ([`manifest::schema`]), validation with `file:line:col` diagnostics, edits that keep comments ([`manifest::edit`]) |
-//! | [`name`], [`source`], [`digest`] | the validated scalars: resource names, sources, sha256 digests |
+//! | [`name`], [`source`], [`digest`] | the validated scalars: resource names, sources (and what identifies one), sha256 digests |
+//! | [`redact`] | secrets in URLs kept out of everything printed or stored |
 //! | [`plan`] | what a sync would do, as data, from metadata only |
 //! | [`policy`], [`review`] | the store's policy, executable content ([`policy::exec`]), and each resource's verdict |
 //! | [`approval`] | people's decisions: the ledger, approvals files, pending requests |
@@ -30,6 +31,7 @@
 //! | [`report`], [`progress`] | everything printed: text, JSON, progress bars |
 //! | [`cli`], [`commands`] | arguments, and one thin module per subcommand |
 //! | [`diagnostic`], [`error`] | problems in files, exit codes |
+//! | [`settings`] | every environment variable crp reads |
 //!
 //! # Files crp reads and writes
 //!
@@ -86,8 +88,10 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod provenance;
+pub mod redact;
 pub mod report;
 pub mod review;
+pub mod settings;
 pub mod source;
 pub mod store;
 pub mod torrent;

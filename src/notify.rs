@@ -134,9 +134,10 @@ impl Notifier {
         let folder = self.store_root.join(&bridge.folder);
         fs_err::create_dir_all(&folder)?;
         let stamp = message.date.to_string().replace(':', "");
-        let slug: String = message
-            .slug
+        // Short enough for any file system, whatever the source's length.
+        let slug: String = crate::redact::text(&message.slug)
             .chars()
+            .take(64)
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
                     c
@@ -151,7 +152,9 @@ impl Notifier {
             n += 1;
             path = folder.join(format!("{stamp}-{}-{slug}-{n}.md", message.kind));
         }
-        crate::fsutil::write_atomic(&path, message.render().as_bytes())?;
+        // Sources and errors in a message may name URLs: never their secrets.
+        let text = message.render();
+        crate::fsutil::write_atomic(&path, crate::redact::text(&text).as_bytes())?;
         Ok(path)
     }
 }
@@ -200,7 +203,7 @@ async fn run_hook(hook: &NotifyConfig, notice: &Notice) -> Result<(), String> {
         .env("CRP_NAME", notice.name.as_str())
         .env("CRP_PROJECT", notice.project.as_str())
         .env("CRP_STATE", notice.state.as_str())
-        .env("CRP_SOURCE", &notice.source)
+        .env("CRP_SOURCE", crate::redact::text(&notice.source).as_ref())
         .env("CRP_PURPOSE", &notice.purpose)
         .env(
             "CRP_SHA256",
@@ -218,7 +221,10 @@ async fn run_hook(hook: &NotifyConfig, notice: &Notice) -> Result<(), String> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         )
-        .env("CRP_REASONS", notice.reasons.join("\n"))
+        .env(
+            "CRP_REASONS",
+            crate::redact::text(&notice.reasons.join("\n")).as_ref(),
+        )
         .env(
             "CRP_REQUESTED_BY",
             notice.requested_by.clone().unwrap_or_default(),

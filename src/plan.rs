@@ -123,6 +123,11 @@ pub struct FetchStep {
     /// downloaded. Set by the review, which reads records.
     #[serde(default)]
     pub restore: bool,
+    /// For an entry to pin: what the store remembers its sources served
+    /// before. The sync asks the source whether it still serves that (a
+    /// conditional request) and pins it only if so; else it downloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remembered: Option<Sha256Digest>,
 }
 
 /// What happens at the link's path.
@@ -260,6 +265,23 @@ pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>
     }
 }
 
+/// What the store remembers an unpinned resource's direct sources served,
+/// if it still holds it: what a sync offers the source to confirm.
+fn remembered(resource: &Resource, store: &Store) -> Option<Sha256Digest> {
+    let direct: Vec<&crate::source::Source> = resource
+        .sources
+        .iter()
+        .map(|s| &s.source)
+        .filter(|s| !s.is_torrent())
+        .collect();
+    if direct.is_empty() {
+        return None;
+    }
+    let known = store.read_source(&store.source_key(&direct)).ok()??;
+    (store.has_object(&known.sha256) && resource.size.is_none_or(|s| s == known.size))
+        .then_some(known.sha256)
+}
+
 fn plan_resource(
     resource: &Resource,
     store: &Store,
@@ -275,6 +297,11 @@ fn plan_resource(
         pin: resource.sha256.is_none(),
         torrent: resource.needs_torrent(),
         restore: false,
+        remembered: resource
+            .sha256
+            .is_none()
+            .then(|| remembered(resource, store))
+            .flatten(),
     });
     let state = link::inspect(
         &link_path,

@@ -5,8 +5,6 @@
 //! event otherwise ([`Lines`]), and nothing at all for `-q` and
 //! `--format json` ([`Silent`]). All of them write to stderr: stdout is data.
 
-#![allow(clippy::print_stderr)]
-
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -109,7 +107,7 @@ impl Download for LineDownload {
             .to_owned();
         let mut last = self.detail.lock().expect("not poisoned");
         if *last != kind {
-            eprintln!(
+            crate::report::errln!(
                 "{:>10} {}: {detail}",
                 style("torrent").cyan().bold(),
                 self.resource
@@ -120,7 +118,7 @@ impl Download for LineDownload {
     fn finish(&self, ok: bool) {
         if ok {
             let bytes = *self.bytes.lock().expect("not poisoned");
-            eprintln!(
+            crate::report::errln!(
                 "{:>10} {} ({}) in {}",
                 style("fetched").green().bold(),
                 self.resource,
@@ -136,7 +134,7 @@ impl Reporter for Lines {
         let size = size
             .map(|s| format!(" ({})", ByteCount(s)))
             .unwrap_or_default();
-        eprintln!(
+        crate::report::errln!(
             "{:>10} {resource}{size} from {source}",
             style("fetching").cyan().bold()
         );
@@ -148,7 +146,7 @@ impl Reporter for Lines {
         })
     }
     fn note(&self, kind: NoteKind, message: &str) {
-        eprintln!("{:>10} {message}", note_prefix(kind));
+        crate::report::errln!("{:>10} {message}", note_prefix(kind));
     }
 }
 
@@ -184,7 +182,8 @@ impl Download for BarDownload {
         self.bar.set_length(bytes);
     }
     fn set_detail(&self, detail: &str) {
-        self.bar.set_message(format!("{} {detail}", self.resource));
+        self.bar
+            .set_message(format!("{} {}", self.resource, crate::redact::text(detail)));
     }
     fn finish(&self, ok: bool) {
         self.bar.finish_and_clear();
@@ -215,7 +214,7 @@ impl Reporter for Bars {
             .progress_chars("=> "),
         );
         bar.set_prefix("fetching");
-        bar.set_message(resource.to_owned());
+        bar.set_message(crate::redact::text(resource).into_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
         Box::new(BarDownload {
             bar,
@@ -225,9 +224,11 @@ impl Reporter for Bars {
         })
     }
     fn note(&self, kind: NoteKind, message: &str) {
-        let _ = self
-            .multi
-            .println(format!("{:>10} {message}", note_prefix(kind)));
+        let _ = self.multi.println(format!(
+            "{:>10} {}",
+            note_prefix(kind),
+            crate::redact::text(message)
+        ));
     }
 }
 

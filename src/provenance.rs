@@ -130,9 +130,9 @@ impl Event {
 
 /// Who runs crp: `CRP_ACTOR`, else the login name.
 pub fn actor() -> String {
-    ["CRP_ACTOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    [crate::settings::ACTOR, "USER", "LOGNAME"]
+        .into_iter()
+        .find_map(crate::settings::var)
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -170,13 +170,15 @@ impl EventLog {
     }
 
     fn append(&self, event: &Event) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(event).expect("events serialize");
-        line.push(b'\n');
+        let line = serde_json::to_string(event).expect("events serialize");
+        // Sources and errors in details may name URLs: never their secrets.
+        let mut line = crate::redact::text(&line).into_owned();
+        line.push('\n');
         let mut file = self.file.lock().expect("not poisoned");
         if file.is_none() {
             *file = Some(crate::fsutil::open_append(&self.path)?);
         }
-        file.as_mut().expect("opened").write_all(&line)
+        file.as_mut().expect("opened").write_all(line.as_bytes())
     }
 
     /// Flushes what was appended to disk.

@@ -1,8 +1,6 @@
 //! Everything crp prints: text for people, one versioned JSON document for
 //! programs. Data goes to stdout; progress, warnings and errors to stderr.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -24,6 +22,70 @@ use crate::plan::{Action, LinkStep, Plan};
 use crate::progress::{Bars, Lines, Reporter, Silent};
 use crate::torrent::TorrentState;
 use crate::units::ByteCount;
+
+/// Writes to stdout, like `print!`, with every URL redacted (see
+/// [`crate::redact::text`]). A closed pipe (`crp dag | head -c1`) is not an
+/// error: the reader has seen enough, and the command still ends with its
+/// own exit status.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = format!($($arg)*);
+        let _ = std::io::stdout()
+            .lock()
+            .write_all($crate::redact::text(&text).as_bytes());
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let mut text = format!($($arg)*);
+        text.push('\n');
+        $crate::report::out!("{text}");
+    }};
+}
+
+/// Writes a line to stderr, like `eprintln!`, with every URL redacted and
+/// a closed stream ignored.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut text = format!($($arg)*);
+        text.push('\n');
+        let _ = std::io::stderr()
+            .lock()
+            .write_all($crate::redact::text(&text).as_bytes());
+    }};
+}
+
+pub(crate) use {errln, out, outln};
+
+/// Standard error for the debug log (`-v`): each event is written whole,
+/// once its URLs are redacted, like everything else crp prints.
+#[derive(Debug, Default)]
+pub struct LogWriter(Vec<u8>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            crate::redact::text(&text).as_bytes(),
+        );
+    }
+}
 
 /// The version of every JSON document crp prints.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -297,7 +359,7 @@ impl Printer {
 
     /// Prints a JSON document on stdout.
     pub fn json<T: Serialize>(&self, doc: &T) {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(doc).expect("documents serialize")
         );
@@ -306,14 +368,14 @@ impl Printer {
     /// Prints a line of data on stdout (text format, unless quiet).
     pub fn out(&self, line: impl std::fmt::Display) {
         if self.text() && !self.quiet {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
     /// Prints a warning on stderr (text format, unless quiet).
     pub fn warn(&self, message: impl std::fmt::Display) {
         if self.text() && !self.quiet {
-            eprintln!("{}: {message}", style("warning").yellow().bold());
+            errln!("{}: {message}", style("warning").yellow().bold());
         }
     }
 
@@ -325,13 +387,13 @@ impl Printer {
     /// Prints a command's data (`--format dot`, `prometheus`) on stdout,
     /// quiet or not: it is the command's result.
     pub fn data_out(&self, text: &str) {
-        print!("{text}");
+        out!("{text}");
     }
 
     /// Prints a note on stderr (text format, unless quiet).
     pub fn note(&self, message: impl std::fmt::Display) {
         if self.text() && !self.quiet {
-            eprintln!("{}: {message}", style("note").bold());
+            errln!("{}: {message}", style("note").bold());
         }
     }
 
@@ -366,7 +428,14 @@ impl Printer {
                     } else {
                         r.source.as_str()
                     };
-                    format!("{size:>10}  {from}  ({})", r.verdict)
+                    match r.fetch.and_then(|f| f.remembered) {
+                        Some(known) => format!(
+                            "{size:>10}  {from}  ({}; asks the source whether it still serves {}, which the store holds, and downloads only if not)",
+                            r.verdict,
+                            known.short()
+                        ),
+                        None => format!("{size:>10}  {from}  ({})", r.verdict),
+                    }
                 }
                 Action::Denied => r.verdict.to_string(),
                 Action::Relink => match &r.link {
@@ -397,8 +466,8 @@ impl Printer {
             };
             let _ = writeln!(out, "  {verb:<12} {:<width$}  {detail}", u.name.as_str());
         }
-        print!("{}", trim_lines(&out));
-        println!("{}", plan_summary_line(plan, &summary));
+        out!("{}", trim_lines(&out));
+        outln!("{}", plan_summary_line(plan, &summary));
     }
 
     /// The state of each resource, for `crp status`.
@@ -471,12 +540,12 @@ impl Printer {
                 w3 = widths[3],
             );
         }
-        print!("{}", trim_lines(&out));
+        out!("{}", trim_lines(&out));
         if let Some(error) = &torrents.error {
-            println!("{} torrent states unknown: {error}", style("note:").bold());
+            outln!("{} torrent states unknown: {error}", style("note:").bold());
         }
         for u in &plan.unlinks {
-            println!(
+            outln!(
                 "{} `{}` left the manifest; its link `{}` goes at the next sync",
                 style("note:").bold(),
                 u.name,
@@ -595,8 +664,8 @@ impl Printer {
             line(verb, &u.name, detail);
         }
         if !self.quiet {
-            print!("{}", trim_lines(&out));
-            println!("{}", sync_summary_line(report, &summary));
+            out!("{}", trim_lines(&out));
+            outln!("{}", sync_summary_line(report, &summary));
         }
         // Each failure in full, where errors go.
         for r in &report.resources {
@@ -616,7 +685,7 @@ impl Printer {
             }
         }
         if summary.awaiting_approval > 0 && !self.quiet {
-            eprintln!(
+            errln!(
                 "  {}: `crp pending` lists what waits; a person runs `crp approve NAME --by WHO`, then `crp sync` fetches it",
                 style("hint").cyan().bold()
             );
@@ -629,9 +698,9 @@ impl Printer {
     }
 
     fn error_text(&self, message: &str, hint: Option<&str>) {
-        eprintln!("{}: {message}", style("error").red().bold());
+        errln!("{}: {message}", style("error").red().bold());
         if let Some(hint) = hint {
-            eprintln!("  {}: {hint}", style("hint").cyan().bold());
+            errln!("  {}: {hint}", style("hint").cyan().bold());
         }
     }
 
@@ -664,7 +733,11 @@ impl Printer {
             return status;
         }
         if let Some(report) = report {
-            eprint!("{}", report.render(self.color_err));
+            use std::io::Write as _;
+            let rendered = report.render(self.color_err);
+            let _ = std::io::stderr()
+                .lock()
+                .write_all(crate::redact::text(&rendered).as_bytes());
         }
         let mut message = err.to_string();
         for cause in err.chain().skip(1) {

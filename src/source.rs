@@ -150,6 +150,12 @@ impl SourceSpec {
         self.kind == other.kind
     }
 
+    /// What identifies this source as written: its whole text (see
+    /// [`IdentityKey`]). Decisions about sources bind to it.
+    pub fn identity(&self, key: &IdentityKey) -> String {
+        identity_of(&self.text, &self.to_string(), key)
+    }
+
     /// Resolves relative paths against `base` (the manifest's folder).
     pub fn resolve(&self, base: &Path) -> Source {
         let plain = match &self.kind {
@@ -175,6 +181,21 @@ impl Source {
         }
     }
 
+    /// What identifies this source once resolved: the whole URL, link or
+    /// absolute path (see [`IdentityKey`]). What a store remembers about a
+    /// source, and the locks that keep two processes from fetching it at
+    /// once, go by it.
+    pub fn identity(&self, key: &IdentityKey) -> String {
+        match self {
+            Self::Http(url) => identity_of(url.as_str(), &crate::redact::url(url), key),
+            Self::File(path) => path.to_string_lossy().into_owned(),
+            Self::Magnet(magnet) => {
+                identity_of(&magnet.link, &crate::redact::magnet(&magnet.link), key)
+            }
+            Self::Torrent(inner) => format!("torrent:{}", inner.identity(key)),
+        }
+    }
+
     /// Whether fetching this source needs BitTorrent.
     pub fn is_torrent(&self) -> bool {
         matches!(self, Self::Magnet(_) | Self::Torrent(_))
@@ -197,50 +218,94 @@ impl Source {
     }
 }
 
-/// Query parameters whose values are credentials, in signed or tokenised URLs.
-const SECRET_PARAMS: &[&str] = &[
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-    "signature",
-    "sig",
-    "token",
-    "access_token",
-    "auth",
-    "key",
-    "password",
-];
+/// The key of the keyed digests that identify sources whose URL holds a
+/// secret, so that the secret is never stored, not even as a plain hash a
+/// guess could be checked against.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityKey([u8; 32]);
 
-/// A URL with its password and credential-like query values replaced by
-/// `****`, for everything crp prints or records.
+impl IdentityKey {
+    /// The key for files that travel with a project rather than live in a
+    /// store (approvals files): public, since such a file sits beside the
+    /// manifest, which holds the whole URL anyway.
+    pub const PORTABLE: Self = Self(*b"crp portable source identity v1\0");
+
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A key from the operating system's random source.
+    pub fn random() -> Self {
+        Self(random_bytes())
+    }
+
+    /// The key as 64 hex digits, for the store's key file.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A key written by [`IdentityKey::to_hex`].
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+
+    /// HMAC-SHA256 (RFC 2104) of `text`, as lowercase hex.
+    pub fn digest(&self, text: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(text.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdentityKey(****)")
+    }
+}
+
+/// 32 bytes from the operating system's random source.
+fn random_bytes() -> [u8; 32] {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    fs_err::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("the system's random source is readable");
+    bytes
+}
+
+/// What identifies a source written as `text`: the text itself when it
+/// holds no secret, else `hmac-sha256:` and the keyed digest of the whole
+/// text. Two sources that differ anywhere, a secret query value included,
+/// never share an identity.
+fn identity_of(text: &str, shown: &str, key: &IdentityKey) -> String {
+    if text == shown {
+        text.to_owned()
+    } else {
+        format!("hmac-sha256:{}", key.digest(text))
+    }
+}
+
+/// A URL with its credentials masked, for everything crp prints or records
+/// (see [`crate::redact`]).
 pub fn redact_url(url: &Url) -> String {
-    let mut safe = url.clone();
-    if safe.password().is_some() {
-        let _ = safe.set_password(Some("****"));
-    }
-    let is_secret = |key: &str| SECRET_PARAMS.contains(&key.to_ascii_lowercase().as_str());
-    if safe.query_pairs().any(|(k, _)| is_secret(&k)) {
-        let pairs: Vec<(String, String)> = safe
-            .query_pairs()
-            .map(|(k, v)| {
-                let value = if is_secret(&k) {
-                    "****".into()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), value)
-            })
-            .collect();
-        safe.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    safe.to_string()
+    crate::redact::url(url)
 }
 
 impl fmt::Display for Source {
     /// The redacted form: safe to print and to record.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Http(url) => f.write_str(&redact_url(url)),
+            Self::Http(url) => f.write_str(&crate::redact::url(url)),
             Self::File(path) => write!(f, "{}", path.display()),
             Self::Magnet(magnet) => write!(f, "magnet:?xt=urn:btih:{}", magnet.info_hash),
             Self::Torrent(inner) => inner.fmt(f),
@@ -258,7 +323,8 @@ impl fmt::Display for SourceSpec {
     /// The redacted form of the source as written.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            SpecKind::Http(url) => f.write_str(&redact_url(url)),
+            SpecKind::Http(url) => f.write_str(&crate::redact::url(url)),
+            SpecKind::Magnet(_) => f.write_str(&crate::redact::magnet(&self.text)),
             _ => f.write_str(&self.text),
         }
     }
@@ -423,11 +489,35 @@ mod tests {
     }
 
     #[test]
-    fn redacts_credentials() {
-        let url = Url::parse("https://u:secret@e.org/a?X-Amz-Signature=abc&v=1").unwrap();
-        assert_eq!(
-            redact_url(&url),
-            "https://u:****@e.org/a?X-Amz-Signature=****&v=1"
+    fn a_source_is_its_whole_url() {
+        let key = IdentityKey::new([7; 32]);
+        let spec = |t: &str| t.parse::<SourceSpec>().unwrap();
+        let a = spec("http://h/get?key=dataset-a");
+        let b = spec("http://h/get?key=dataset-b");
+        // Shown alike, identified apart, and the secret is not in either.
+        assert_eq!(a.to_string(), b.to_string());
+        assert_ne!(a.identity(&key), b.identity(&key));
+        assert!(!a.identity(&key).contains("dataset-a"));
+        let base = Path::new("/p");
+        assert_ne!(
+            a.resolve(base).identity(&key),
+            b.resolve(base).identity(&key)
         );
+        // Another store's key gives other digests.
+        assert_ne!(a.identity(&key), a.identity(&IdentityKey::new([8; 32])));
+        // A source without secrets is its own identity.
+        assert_eq!(
+            spec("https://e.org/a.zip").identity(&key),
+            "https://e.org/a.zip"
+        );
+        // A magnet's tracker passkey is part of its identity, and hidden.
+        let m1 = spec(
+            "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&tr=http%3A%2F%2Ft%2Fannounce%3Fpasskey%3Done",
+        );
+        let m2 = spec(
+            "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&tr=http%3A%2F%2Ft%2Fannounce%3Fpasskey%3Dtwo",
+        );
+        assert_ne!(m1.identity(&key), m2.identity(&key));
+        assert!(!m1.to_string().contains("one"), "{m1}");
     }
 }

@@ -123,6 +123,7 @@ pub(super) async fn run(
             },
         ),
     )?
+    .with_refresh(args.refresh)
     .with_quota(
         used.zip(policy.limits.quota)
             .map(|(used, limit)| Quota::new(limit, used)),

@@ -12,6 +12,7 @@ use crate::manifest::Manifest;
 use crate::name::Name;
 use crate::provenance::{Event, EventLog, State};
 use crate::report::{Printer, SCHEMA_VERSION};
+use crate::source::IdentityKey;
 use crate::store::Store;
 use crate::store::record::Timestamp;
 use crate::units::ByteCount;
@@ -42,7 +43,7 @@ pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<
     // project whose manifest is gone asks for nothing any more.
     let pending: Vec<PendingRequest> = approval::pending(&store)?
         .into_iter()
-        .filter(|p| ledger.verdict(p.sha256, &p.sources).is_none() && p.manifest.exists())
+        .filter(|p| ledger.decided(p.sha256, p.ids()).is_none() && p.manifest.exists())
         .collect();
     if printer.format() == crate::cli::Format::Json {
         printer.json(&PendingDocument {
@@ -90,7 +91,13 @@ pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<
 struct Target {
     name: Name,
     sha256: Option<Sha256Digest>,
+    /// For people.
     sources: Vec<String>,
+    /// What a decision in the store's ledger binds.
+    ids: Vec<String>,
+    /// What a decision in an approvals file binds; `None` when only the
+    /// manifest could say (the request names a source with a secret).
+    portable_ids: Option<Vec<String>>,
     project: Option<Name>,
 }
 
@@ -108,6 +115,11 @@ fn resolve(global: &GlobalArgs, store: &Store, target: &str) -> anyhow::Result<T
                 name: resource.name.clone(),
                 sha256: resource.sha256,
                 sources: approval::bound_sources(&resource.sources),
+                ids: approval::bound_ids(&resource.sources, &store.identity_key()),
+                portable_ids: Some(approval::bound_ids(
+                    &resource.sources,
+                    &IdentityKey::PORTABLE,
+                )),
                 project: Some(manifest.project.name.clone()),
             });
         }
@@ -116,7 +128,7 @@ fn resolve(global: &GlobalArgs, store: &Store, target: &str) -> anyhow::Result<T
         .into_iter()
         .filter(|p| p.name.as_str() == target || (digest.is_some() && p.sha256 == digest))
         .collect();
-    matches.dedup_by(|a, b| a.sha256 == b.sha256 && a.sources == b.sources);
+    matches.dedup_by(|a, b| a.sha256 == b.sha256 && a.ids() == b.ids());
     match matches.len() {
         0 => Err(UsageError::new(format!(
             "no resource named `{target}` in `{}`, and no pending request for it",
@@ -126,9 +138,14 @@ fn resolve(global: &GlobalArgs, store: &Store, target: &str) -> anyhow::Result<T
         .into()),
         1 => {
             let p = matches.remove(0);
+            // Identities that are the sources' own text travel as they are.
+            let portable_ids = (p.ids() == p.sources).then(|| p.sources.clone());
+            let ids = p.ids().to_vec();
             Ok(Target {
                 name: p.name,
                 sha256: p.sha256,
+                ids,
+                portable_ids,
                 sources: p.sources,
                 project: Some(p.project),
             })
@@ -173,9 +190,18 @@ pub(super) fn approve(
 ) -> anyhow::Result<ExitStatus> {
     check_person(&args.by)?;
     let (store, target) = prepare(global, &args.target)?;
-    let decision = target.decision(Kind::Approve, &args.by, args.note.clone(), None);
+    let mut decision = target.decision(Kind::Approve, &args.by, args.note.clone(), None);
     match &args.file {
-        Some(path) => approval::write_file_approval(path, &decision)?,
+        Some(path) => {
+            decision.source_ids = target.portable_ids.clone().ok_or_else(|| {
+                UsageError::new(format!(
+                    "`{}` has a source with a secret, which an approvals file can only bind from its manifest",
+                    target.name
+                ))
+                .hint("run `crp approve … --file` in the project, beside its `resources.toml`")
+            })?;
+            approval::write_file_approval(path, &decision)?;
+        }
         None => {
             store.create()?;
             Ledger::append(&store, &decision)?;
@@ -237,6 +263,7 @@ impl Target {
             name: self.name.clone(),
             sha256: self.sha256,
             sources: self.sources.clone(),
+            source_ids: self.ids.clone(),
             by: by.to_owned(),
             at: Timestamp::now(),
             note,

@@ -72,6 +72,7 @@ fn formats(command: &Command) -> &'static [Format] {
 /// Runs the command.
 pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let global = &cli.global;
+    crate::settings::check()?;
     if !formats(&cli.command).contains(&global.format) {
         let allowed: Vec<String> = formats(&cli.command)
             .iter()

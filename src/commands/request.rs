@@ -6,6 +6,7 @@ use crate::error::{ExitStatus, UsageError};
 use crate::notify::{Notifier, RequestMessage, request_message};
 use crate::provenance::{Event, EventLog, State};
 use crate::report::Printer;
+use crate::source::{InvalidSource, SourceSpec};
 use crate::store::Store;
 
 pub(super) fn run(
@@ -28,12 +29,23 @@ pub(super) fn run(
             .hint("say why the resource is needed")
             .into());
     }
+    // A request names a source crp can fetch, or a person could approve
+    // something no manifest can then declare.
+    let spec: SourceSpec = args.source.parse().map_err(|err: InvalidSource| {
+        let usage = UsageError::new(format!("invalid source `{}`: {err}", args.source));
+        match err.hint() {
+            Some(hint) => usage.hint(hint),
+            None => usage,
+        }
+    })?;
+    // Only the redacted form goes into the message, its file name and the log.
+    let shown = spec.to_string();
     let message = request_message(
         bridge,
         &RequestMessage {
             name: args.name.as_ref().map(|n| n.as_str()),
             project: None,
-            source: &args.source,
+            source: &shown,
             purpose: &args.purpose,
             size: args.size.map(|s| s.0),
             sha256: None,
@@ -46,7 +58,7 @@ pub(super) fn run(
     if store.check()? {
         let events = EventLog::open(&store);
         let mut event = Event::new(None, State::Requested)
-            .detail("source", args.source.clone())
+            .detail("source", shown.clone())
             .detail("purpose", args.purpose.clone())
             .detail("message", path.display().to_string());
         if let Some(name) = &args.name {

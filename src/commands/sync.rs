@@ -71,10 +71,11 @@ pub(super) async fn run(
                 store.clone(),
                 &HttpSettings::from_env(),
                 RetryPolicy::default(),
-                usize::from(args.jobs),
+                usize::from(args.jobs.unwrap_or(crate::settings::jobs()?)),
                 reporter.clone(),
                 Torrents::new(Some(torrent_settings.clone()), wait_mode(args)),
             )?
+            .with_refresh(args.refresh)
             .with_quota(
                 policy
                     .limits

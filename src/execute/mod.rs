@@ -764,6 +764,7 @@ async fn update_object_uses(
                 name: resource.name.clone(),
                 sha256: Some(digest),
                 sources: approval::bound_sources(&resource.sources),
+                source_ids: approval::bound_ids(&resource.sources, &store.identity_key()),
                 by: by.clone(),
                 at: *at,
                 note: note.clone(),

@@ -51,6 +51,12 @@ pub(super) async fn copy(
             part.write(&buffer[..n]).map_err(SourceError::Write)?;
             progress.advance(n as u64);
         }
-        Ok((part, Delivered { validators: None }))
+        Ok((
+            part,
+            Delivered {
+                validators: None,
+                combined: false,
+            },
+        ))
     })
 }

@@ -14,7 +14,7 @@ use sha2::Digest as _;
 use tokio::sync::mpsc;
 use url::Url;
 
-use super::part::Part;
+use super::part::{self, Part, PartOrigin};
 use super::{Delivered, Expect, RetryPolicy, SourceError};
 use crate::name::Name;
 use crate::progress::{Download, NoteKind, Reporter};
@@ -27,162 +27,358 @@ use crate::store::record::HttpValidators;
 /// with 64 it was 57 MiB, no faster).
 const CHANNEL_CHUNKS: usize = 8;
 
-/// The environment variable with the HTTP timeout in seconds.
-pub const TIMEOUT_ENV: &str = "CRP_HTTP_TIMEOUT";
-
 /// Settings for the HTTP client.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// The limit for connecting, and for each wait on data.
     pub timeout: Duration,
+    /// The slowest transfer waited for: at least this many bytes per
+    /// second over every window of this length, or the source has failed
+    /// (like curl's `--speed-limit`/`--speed-time`). `None`: no floor.
+    pub min_rate: Option<(u64, Duration)>,
 }
 
 impl HttpSettings {
-    /// Settings from the environment (`CRP_HTTP_TIMEOUT`, 30 s by default).
+    /// Settings from the environment (`CRP_HTTP_TIMEOUT`, 30 s by default;
+    /// `CRP_HTTP_MIN_RATE` and `CRP_HTTP_MIN_RATE_TIME`, 1 KiB/s over 60 s).
     pub fn from_env() -> Self {
-        let timeout = std::env::var(TIMEOUT_ENV)
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map_or(Duration::from_secs(30), Duration::from_secs_f64);
-        Self { timeout }
+        Self {
+            timeout: crate::settings::http_timeout(),
+            min_rate: crate::settings::min_rate(),
+        }
     }
 }
+
+/// The longest `Retry-After` crp waits for before trying the same source
+/// again; a server that asks for longer is treated as failed for this run,
+/// and the next source is tried.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
+
+/// Redirects followed before a request fails, as browsers and curl do.
+const MAX_REDIRECTS: usize = 10;
+
+/// Times one download starts over from byte 0 because a server mixed two
+/// versions of a file, before the source counts as failed.
+const MAX_RESTARTS: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub(super) struct Http {
     client: reqwest::Client,
+    min_rate: Option<(u64, Duration)>,
+}
+
+/// Why a redirect was not followed.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error("a redirect to a non-HTTP scheme (`{scheme}:`), which crp does not follow")]
+    Scheme { scheme: String },
+    #[error("a redirect loop (back to {url})")]
+    Loop { url: String },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooMany,
 }
 
 impl Http {
     pub(super) fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let next = attempt.url();
+            if !matches!(next.scheme(), "http" | "https") {
+                let scheme = next.scheme().to_owned();
+                return attempt.error(RedirectRefused::Scheme { scheme });
+            }
+            if attempt.previous().iter().any(|seen| seen == next) {
+                let url = redact_url(next);
+                return attempt.error(RedirectRefused::Loop { url });
+            }
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error(RedirectRefused::TooMany);
+            }
+            attempt.follow()
+        });
         let client = reqwest::Client::builder()
             .user_agent(concat!("crp/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.timeout)
             .read_timeout(settings.timeout)
+            .redirect(redirects)
             .build()?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            min_rate: settings.min_rate,
+        })
     }
 
     /// Downloads `url` into `part`, retrying transient failures and resuming
-    /// from what the part already holds where that is safe.
+    /// from what the part already holds where that is safe: only bytes whose
+    /// `origin` is this source, combined with a `206` that carries the same
+    /// strong validator. `source_id` is the source's identity, recorded with
+    /// the bytes. With `unless` (a remembered response's validators), the
+    /// request is conditional and [`Downloaded::NotModified`] comes back
+    /// when the server says the file has not changed.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn download(
         &self,
         url: &Url,
         mut part: Part,
+        mut origin: Option<PartOrigin>,
+        source_id: &str,
+        unless: Option<&HttpValidators>,
         expect: Expect<'_>,
         progress: &dyn Download,
         retry: &RetryPolicy,
         reporter: &dyn Reporter,
         name: &Name,
-    ) -> Result<(Part, Delivered), SourceError> {
-        let mut validators: Option<HttpValidators> = None;
+    ) -> Result<Downloaded, SourceError> {
         let mut retries = 0;
+        let mut restarts = 0;
+        let mut combined = false;
         loop {
-            let (returned, result) = self
-                .attempt(url, part, expect, progress, &mut validators)
-                .await;
+            let mut request = Attempt {
+                url,
+                origin: &mut origin,
+                source_id,
+                unless,
+                expect,
+                progress,
+                combined: &mut combined,
+            };
+            let (returned, result) = self.attempt(part, &mut request).await;
             part = returned;
             let err = match result {
-                Ok(()) => return Ok((part, Delivered { validators })),
-                Err(err) => err,
+                Ok(Answer::Body) => {
+                    return Ok(Downloaded::Body(Box::new((
+                        part,
+                        Delivered {
+                            validators: origin.map(|o| o.validators),
+                            combined,
+                        },
+                    ))));
+                }
+                Ok(Answer::NotModified) => {
+                    part::discard(part.path());
+                    return Ok(Downloaded::NotModified);
+                }
+                Err(Fault::Restart(reason)) => {
+                    // Two versions must never be spliced: what is kept goes,
+                    // and the file is fetched again from its first byte.
+                    restarts += 1;
+                    if restarts > MAX_RESTARTS {
+                        return Err(SourceError::Transport(format!(
+                            "{reason}, {MAX_RESTARTS} times; giving up on this source"
+                        )));
+                    }
+                    reporter.note(
+                        NoteKind::Retrying,
+                        &format!(
+                            "`{name}` from {}: {reason}; starting over from the first byte",
+                            redact_url(url)
+                        ),
+                    );
+                    reset(&mut part)?;
+                    origin = None;
+                    combined = false;
+                    continue;
+                }
+                Err(Fault::Source(err)) => err,
             };
             if !err.is_transient() || retries >= retry.retries {
                 return Err(err);
             }
-            let delay = retry.delay(retries);
+            // The server's own word on when to come back wins over the
+            // backoff schedule, up to a point.
+            let delay = match err.retry_after() {
+                Some(wait) if wait > RETRY_AFTER_MAX => {
+                    return Err(SourceError::RetryTooLate {
+                        status: err.status().unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                        wait,
+                    });
+                }
+                Some(wait) => wait,
+                None => retry.delay(retries),
+            };
             retries += 1;
             reporter.note(
                 NoteKind::Retrying,
                 &format!(
-                    "`{name}` from {}: {err}; attempt {} of {} in {:.1}s",
+                    "`{name}` from {}: {err}; attempt {} of {} in {:.1}s{}",
                     redact_url(url),
                     retries + 1,
                     retry.retries + 1,
-                    delay.as_secs_f64()
+                    delay.as_secs_f64(),
+                    if err.retry_after().is_some() {
+                        " (as the server's `Retry-After` asks)"
+                    } else {
+                        ""
+                    }
                 ),
             );
             tokio::time::sleep(delay).await;
-            // A download to be pinned may resume only if the server can tell
-            // us whether the file is still the one we started on.
-            if part.len() > 0
-                && expect.sha256.is_none()
-                && validators.as_ref().and_then(if_range).is_none()
-            {
-                reset(&mut part)?;
-            }
         }
     }
 
     /// One request. The part is handed back whatever happens, holding every
-    /// byte received so far.
+    /// byte received so far from responses that may be combined.
     async fn attempt(
         &self,
-        url: &Url,
-        part: Part,
-        expect: Expect<'_>,
-        progress: &dyn Download,
-        validators: &mut Option<HttpValidators>,
-    ) -> (Part, Result<(), SourceError>) {
-        let offset = part.len();
-        if expect.size == Some(offset) && offset > 0 {
-            // An earlier run got every byte but did not finish; verify them.
-            progress.set_position(offset);
-            return (part, Ok(()));
-        }
-        let mut request = self.client.get(url.clone());
+        mut part: Part,
+        request: &mut Attempt<'_, '_>,
+    ) -> (Part, Result<Answer, Fault>) {
+        let (url, expect) = (request.url, request.expect);
+        let mut offset = part.len();
         if offset > 0 {
-            request = request.header(header::RANGE, format!("bytes={offset}-"));
-            if let Some(value) = validators.as_ref().and_then(if_range) {
-                request = request.header(header::IF_RANGE, value);
+            let known_total = request.origin.as_ref().and_then(|o| o.total);
+            if known_total.or(expect.size) == Some(offset) {
+                // An earlier attempt got every byte but did not finish:
+                // hashing what is there comes before downloading again.
+                request.progress.set_position(offset);
+                return (part, Ok(Answer::Body));
+            }
+            // Without a strong validator for what is kept, nothing tells
+            // whether the rest the server sends is of the same version.
+            if request
+                .origin
+                .as_ref()
+                .and_then(|o| if_range(&o.validators))
+                .is_none()
+            {
+                if let Err(err) = reset(&mut part) {
+                    return (part, Err(Fault::Source(err)));
+                }
+                *request.origin = None;
+                offset = 0;
+            }
+        }
+        let mut get = self.client.get(url.clone());
+        if offset > 0 {
+            get = get.header(header::RANGE, format!("bytes={offset}-"));
+            if let Some(value) = request
+                .origin
+                .as_ref()
+                .and_then(|o| if_range(&o.validators))
+            {
+                get = get.header(header::IF_RANGE, value);
+            }
+        } else if let Some(unless) = request.unless {
+            if let Some(etag) = &unless.etag {
+                get = get.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &unless.last_modified {
+                get = get.header(header::IF_MODIFIED_SINCE, date);
             }
         }
         tracing::debug!(url = %redact_url(url), offset, "GET");
-        let mut response = match request.send().await {
+        let mut response = match get.send().await {
             Ok(response) => response,
-            Err(err) => return (part, Err(transport(&err))),
+            Err(err) => return (part, Err(Fault::Source(transport(&err)))),
         };
         let status = response.status();
         tracing::debug!(url = %redact_url(url), %status, "response");
-        let mut part = part;
-        let part = match status {
-            StatusCode::PARTIAL_CONTENT if offset > 0 => {
-                if content_range_start(response.headers()) != Some(offset) {
-                    let err = match reset(&mut part) {
-                        Ok(()) => SourceError::Transport("the server sent the wrong range".into()),
-                        Err(err) => err,
-                    };
-                    return (part, Err(err));
+        let headers = response.headers();
+        let content_range = headers.get(header::CONTENT_RANGE).map(parse_content_range);
+        let restart = |reason: String| Err(Fault::Restart(reason));
+        match status {
+            StatusCode::NOT_MODIFIED if offset == 0 && request.unless.is_some() => {
+                return (part, Ok(Answer::NotModified));
+            }
+            StatusCode::PARTIAL_CONTENT => {
+                let Some(Some(range)) = content_range else {
+                    return (
+                        part,
+                        restart("the server sent part of the file without saying which".into()),
+                    );
+                };
+                if offset == 0 {
+                    return (
+                        part,
+                        restart("the server sent part of the file when asked for all of it".into()),
+                    );
                 }
-                part
+                if range.start != offset {
+                    return (
+                        part,
+                        restart(format!(
+                            "the server sent bytes from {} when asked for those from {offset}",
+                            range.start
+                        )),
+                    );
+                }
+                let origin = request
+                    .origin
+                    .as_ref()
+                    .expect("a range is asked for with one");
+                if let Some(changed) = changed_version(&origin.validators, headers) {
+                    return (part, restart(changed));
+                }
+                let known = origin.total.or(expect.size);
+                if let (Some(known), Some(total)) = (known, range.total)
+                    && known != total
+                {
+                    return (
+                        part,
+                        restart(format!(
+                            "the server says the file has {total} bytes, where it said {known} before"
+                        )),
+                    );
+                }
+                *request.combined = true;
             }
             StatusCode::OK => {
-                if validators.is_none() {
-                    *validators = Some(validators_of(response.headers()));
+                if content_range.is_some() {
+                    return (
+                        part,
+                        restart("the server answered 200 with a `Content-Range`".into()),
+                    );
                 }
                 if offset > 0 {
-                    // The server sends the whole file (no range support, or
-                    // the file changed): start over.
-                    tracing::debug!("no range support; restarting");
+                    // The whole file again: the server ignores ranges, or
+                    // `If-Range` told it the file changed. A fresh start.
+                    tracing::debug!("the server sent the whole file; starting over");
                     if let Err(err) = reset(&mut part) {
-                        return (part, Err(err));
+                        return (part, Err(Fault::Source(err)));
                     }
                 }
-                part
+                let origin = PartOrigin {
+                    source: request.source_id.to_owned(),
+                    validators: validators_of(headers),
+                    total: response.content_length(),
+                };
+                // Remembered for a later run only where resuming pays.
+                if origin.total.is_none_or(|t| t >= part::ORIGIN_MIN)
+                    && let Err(err) = part::write_origin(part.path(), &origin)
+                {
+                    return (part, Err(Fault::Source(SourceError::Write(err))));
+                }
+                *request.origin = Some(origin);
             }
             StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
-                let err = match reset(&mut part) {
-                    Ok(()) => {
-                        SourceError::Transport("the server refused to resume (HTTP 416)".into())
-                    }
-                    Err(err) => err,
-                };
-                return (part, Err(err));
+                // Every byte is here already, if the server's total is
+                // what the part holds: its hash decides.
+                if let Some(Some(range)) = content_range
+                    && range.total == Some(offset)
+                {
+                    request.progress.set_position(offset);
+                    return (part, Ok(Answer::Body));
+                }
+                return (
+                    part,
+                    restart("the server refused to resume (HTTP 416)".into()),
+                );
             }
-            status => return (part, Err(SourceError::Status { status })),
-        };
+            status => {
+                let retry_after = headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                return (
+                    part,
+                    Err(Fault::Source(SourceError::Status {
+                        status,
+                        retry_after,
+                    })),
+                );
+            }
+        }
         let start = part.len();
+        let progress = request.progress;
         progress.set_position(start);
         if let Some(remaining) = response.content_length() {
             let total = start + remaining;
@@ -192,10 +388,10 @@ impl Http {
             {
                 return (
                     part,
-                    Err(SourceError::AnnouncedSize {
+                    Err(Fault::Source(SourceError::AnnouncedSize {
                         expected,
                         announced: total,
-                    }),
+                    })),
                 );
             }
             // An undeclared size is judged by what the server announces,
@@ -204,10 +400,10 @@ impl Http {
                 if let Some(limit) = expect.cap
                     && total > limit
                 {
-                    return (part, Err(SourceError::OverCap { limit }));
+                    return (part, Err(Fault::Source(SourceError::OverCap { limit })));
                 }
                 if let Err(err) = expect.fits(remaining) {
-                    return (part, Err(err));
+                    return (part, Err(Fault::Source(err)));
                 }
             }
         }
@@ -229,9 +425,28 @@ impl Http {
         });
         let mut received = start;
         let mut taken = 0;
+        let mut floor = self.min_rate.map(RateFloor::new);
         let streamed = loop {
-            match response.chunk().await {
+            let next = match &floor {
+                Some(floor) => {
+                    match tokio::time::timeout_at(floor.deadline(), response.chunk()).await {
+                        Ok(next) => next,
+                        // Nothing at all arrived in the window.
+                        Err(_) => Ok(Some(bytes::Bytes::new())),
+                    }
+                }
+                None => response.chunk().await,
+            };
+            match next {
                 Ok(Some(chunk)) => {
+                    if let Some(floor) = &mut floor
+                        && let Err(err) = floor.add(chunk.len() as u64)
+                    {
+                        break Err(err);
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
                     received += chunk.len() as u64;
                     if let Some(limit) = expect.size
                         && received > limit
@@ -268,11 +483,152 @@ impl Http {
         {
             quota.give_back(taken);
         }
-        match written {
-            Err(err) => (part, Err(SourceError::Write(err))),
-            Ok(()) => (part, streamed),
+        let result = match written {
+            Err(err) => Err(SourceError::Write(err)),
+            Ok(()) => streamed,
+        };
+        (part, result.map(|()| Answer::Body).map_err(Fault::Source))
+    }
+}
+
+/// One request's inputs, and what it learns for the next.
+struct Attempt<'a, 'b> {
+    url: &'a Url,
+    /// What the bytes kept in the part are; set by a `200`.
+    origin: &'b mut Option<PartOrigin>,
+    source_id: &'a str,
+    unless: Option<&'a HttpValidators>,
+    expect: Expect<'a>,
+    progress: &'a dyn Download,
+    /// Set once bytes of two responses are in the part.
+    combined: &'b mut bool,
+}
+
+/// How an attempt ended well.
+enum Answer {
+    /// The part holds the body (complete, unless the caller finds otherwise).
+    Body,
+    /// `304`: the remembered response is still what the source serves.
+    NotModified,
+}
+
+/// How an attempt ended badly.
+enum Fault {
+    /// What the server sent cannot be combined with what the part holds (a
+    /// `206` of another version, a `200` carrying `Content-Range`, a total
+    /// that changed): a transport fault, never a verdict on the content.
+    Restart(String),
+    Source(SourceError),
+}
+
+/// What a download brought.
+pub(super) enum Downloaded {
+    Body(Box<(Part, Delivered)>),
+    /// The server confirmed that the remembered response is current.
+    NotModified,
+}
+
+/// The transfer-rate floor over one download: [`HttpSettings::min_rate`].
+struct RateFloor {
+    rate: u64,
+    window: Duration,
+    started: tokio::time::Instant,
+    bytes: u64,
+}
+
+impl RateFloor {
+    fn new((rate, window): (u64, Duration)) -> Self {
+        Self {
+            rate,
+            window,
+            started: tokio::time::Instant::now(),
+            bytes: 0,
         }
     }
+
+    fn deadline(&self) -> tokio::time::Instant {
+        self.started + self.window
+    }
+
+    /// Counts `n` more bytes; at the end of each window, checks the window
+    /// brought enough.
+    fn add(&mut self, n: u64) -> Result<(), SourceError> {
+        self.bytes += n;
+        let now = tokio::time::Instant::now();
+        if now < self.deadline() {
+            return Ok(());
+        }
+        let needed = (self.rate as f64 * self.window.as_secs_f64()) as u64;
+        if self.bytes < needed {
+            return Err(SourceError::TooSlow {
+                got: self.bytes,
+                window: self.window,
+                rate: self.rate,
+            });
+        }
+        self.started = now;
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// `Retry-After` (RFC 9110, section 10.2.3): seconds, or an HTTP-date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// Why a `206` cannot continue bytes from a response with `known`
+/// validators, if it cannot: RFC 9110's strong comparison for ETags (both
+/// strong, and equal), else equal `Last-Modified` dates.
+fn changed_version(known: &HttpValidators, headers: &HeaderMap) -> Option<String> {
+    let now = validators_of(headers);
+    match known.etag.as_deref().filter(|e| !e.starts_with("W/")) {
+        Some(etag) => (now.etag.as_deref() != Some(etag)).then(|| {
+            format!(
+                "the server sent the rest of another version of the file (ETag {} where the first bytes had {etag})",
+                now.etag.as_deref().unwrap_or("none")
+            )
+        }),
+        None => (now.last_modified != known.last_modified).then(|| {
+            format!(
+                "the server sent the rest of another version of the file (Last-Modified {} where the first bytes had {})",
+                now.last_modified.as_deref().unwrap_or("none"),
+                known.last_modified.as_deref().unwrap_or("none")
+            )
+        }),
+    }
+}
+
+/// A `Content-Range: bytes START-END/TOTAL` (or `bytes */TOTAL`) header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ContentRange {
+    start: u64,
+    /// `None` for `*` (unknown).
+    total: Option<u64>,
+}
+
+fn parse_content_range(value: &header::HeaderValue) -> Option<ContentRange> {
+    let value = value.to_str().ok()?.trim();
+    let rest = value.strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let total = match total.trim() {
+        "*" => None,
+        n => Some(n.parse().ok()?),
+    };
+    let start = match range.trim() {
+        // `bytes */N`, of a 416: no range, only the total.
+        "*" => total?,
+        r => r.split('-').next()?.trim().parse().ok()?,
+    };
+    Some(ContentRange { start, total })
 }
 
 /// What a source says about itself now, without its body.
@@ -326,7 +682,10 @@ impl Http {
             .map_err(|err| transport(&err))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(SourceError::Status { status });
+            return Err(SourceError::Status {
+                status,
+                retry_after: None,
+            });
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|err| transport(&err))? {
@@ -355,6 +714,9 @@ fn transport(err: &reqwest::Error) -> SourceError {
     if tls {
         // An untrusted certificate stays untrusted: no point in retrying.
         SourceError::Tls(text)
+    } else if err.is_redirect() {
+        // A loop or a refused scheme stays so: not worth another attempt.
+        SourceError::Redirect(text)
     } else {
         SourceError::Transport(text)
     }
@@ -423,11 +785,4 @@ fn if_range(validators: &HttpValidators) -> Option<String> {
         .clone()
         .filter(|etag| !etag.starts_with("W/"))
         .or_else(|| validators.last_modified.clone())
-}
-
-/// The first byte of a `Content-Range: bytes START-END/TOTAL` header.
-fn content_range_start(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
-    let range = value.strip_prefix("bytes ")?;
-    range.split('-').next()?.trim().parse().ok()
 }

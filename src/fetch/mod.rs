@@ -25,7 +25,8 @@ use crate::progress::{Download, NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::lock::LockError;
 use crate::store::record::{
-    HttpValidators, ObjectKind, ObjectRecord, ObjectUse, Timestamp, Verification,
+    FileStamp, HttpValidators, ObjectKind, ObjectRecord, ObjectUse, SourceRecord, Timestamp,
+    Verification,
 };
 use crate::store::{Store, StoreError};
 use crate::torrent::fetch::{
@@ -113,8 +114,25 @@ pub struct Fetched {
 /// Why one source did not deliver.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("HTTP {status}")]
-    Status { status: reqwest::StatusCode },
+    #[error("HTTP {status}{}", retry_after.map(|d| format!(" (`Retry-After`: {}s)", d.as_secs())).unwrap_or_default())]
+    Status {
+        status: reqwest::StatusCode,
+        /// How long the server asks to wait before trying again.
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("HTTP {status}: the server asks to retry after {}s, longer than crp waits ({}s); try again later or use another source", wait.as_secs(), http::RETRY_AFTER_MAX.as_secs())]
+    RetryTooLate {
+        status: reqwest::StatusCode,
+        wait: std::time::Duration,
+    },
+    #[error("slower than the floor of {}/s: {} in the last {}s; set `CRP_HTTP_MIN_RATE` to wait for slower sources", crate::units::ByteCount(*rate), crate::units::ByteCount(*got), window.as_secs())]
+    TooSlow {
+        got: u64,
+        window: std::time::Duration,
+        rate: u64,
+    },
+    #[error("{0}")]
+    Redirect(String),
     #[error("{0}")]
     Transport(String),
     #[error("{0}")]
@@ -166,12 +184,27 @@ impl SourceError {
     fn is_transient(&self) -> bool {
         match self {
             Self::Transport(_) => true,
-            Self::Status { status } => {
+            Self::Status { status, .. } => {
                 status.is_server_error()
                     || *status == reqwest::StatusCode::REQUEST_TIMEOUT
                     || *status == reqwest::StatusCode::TOO_MANY_REQUESTS
             }
             _ => false,
+        }
+    }
+
+    /// How long the server asked to wait before the next attempt.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> Option<reqwest::StatusCode> {
+        match self {
+            Self::Status { status, .. } | Self::RetryTooLate { status, .. } => Some(*status),
+            _ => None,
         }
     }
 
@@ -265,6 +298,9 @@ pub struct Fetcher {
     reporter: Arc<dyn Reporter>,
     torrents: Arc<Torrents>,
     quota: Option<Arc<Quota>>,
+    /// Download unpinned sources afresh, even where the store remembers
+    /// what they served and they say nothing changed.
+    refresh: bool,
 }
 
 /// How torrent sources are fetched: the daemon is connected to on first
@@ -322,6 +358,16 @@ impl fmt::Debug for Fetcher {
 /// What a transport delivered into a part.
 struct Delivered {
     validators: Option<HttpValidators>,
+    /// Bytes of more than one response are in the part.
+    combined: bool,
+}
+
+/// What one source brought.
+enum Transferred {
+    /// New bytes, verified, in the part.
+    Bytes(Finished, Delivered),
+    /// The source still serves what the store remembers it served.
+    Unchanged(SourceRecord),
 }
 
 /// What the bytes must be.
@@ -409,7 +455,15 @@ impl Fetcher {
             reporter,
             torrents: Arc::new(torrents),
             quota: None,
+            refresh: false,
         })
+    }
+
+    /// Never reuses what an unpinned source served before (`--refresh`).
+    #[must_use]
+    pub fn with_refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
+        self
     }
 
     /// Keeps every fetch within the store's quota.
@@ -505,14 +559,15 @@ impl Fetcher {
             // The loser is dropped here, with any lock it held: settling
             // below takes the torrent's lock again.
         };
+        // A direct source delivered (a torrent's delivery carries its state).
         if let Ok(fetched) = &result
-            && fetched
-                .source
-                .as_deref()
-                .is_some_and(|s| direct.iter().any(|d| d.source.to_string() == s))
+            && fetched.source.is_some()
+            && fetched.torrent.is_none()
         {
             let added = added.lock().expect("not poisoned").clone();
             self.cancel_torrents(&added).await;
+        } else if result.is_ok() {
+            self.discard_lost_part(request, &direct);
         }
         result
     }
@@ -528,7 +583,7 @@ impl Fetcher {
             resource: request.name.clone(),
             source,
         };
-        let (part_path, _lock) = match request.sha256 {
+        let (part_path, _lock, remembered) = match request.sha256 {
             Some(digest) => {
                 if let Some(present) = self.present(&digest) {
                     return Ok(present);
@@ -544,27 +599,30 @@ impl Fetcher {
                 (
                     self.store.incomplete_dir().join(format!("{digest}.part")),
                     lock,
+                    None,
                 )
             }
             None => {
-                let key = source_key(sources);
+                let resolved: Vec<&Source> = sources.iter().map(|s| &s.source).collect();
+                let key = self.store.source_key(&resolved);
                 let lock = self.store.lock_source(&key, &what, &*self.reporter).await?;
-                // Another project may have pinned these sources already
-                // (perhaps while this one waited): share what it got.
-                if let Some(known) = self.store.read_source(&key).map_err(store_err)?
-                    && self.store.has_object(&known.sha256)
-                    && request.size.is_none_or(|declared| declared == known.size)
-                {
-                    return Ok(Fetched {
-                        sha256: known.sha256,
-                        size: known.size,
-                        source: None,
-                        torrent: None,
-                    });
-                }
+                // What these sources served before (perhaps to another
+                // project, perhaps while this one waited) is reused only once
+                // the source confirms it still serves it.
+                let remembered = match self.store.read_source(&key).map_err(store_err)? {
+                    Some(known)
+                        if !self.refresh
+                            && self.store.has_object(&known.sha256)
+                            && request.size.is_none_or(|declared| declared == known.size) =>
+                    {
+                        Some(known)
+                    }
+                    _ => None,
+                };
                 (
                     self.store.incomplete_dir().join(format!("src-{key}.part")),
                     lock,
+                    remembered,
                 )
             }
         };
@@ -594,7 +652,7 @@ impl Fetcher {
             quota: quota.filter(|_| request.size.is_none()),
         };
         let result = self
-            .fetch_sources(request, sources, &part_path, expect)
+            .fetch_sources(request, sources, &part_path, expect, remembered.as_ref())
             .await;
         if result.is_err()
             && let (Some(quota), Some(size)) = (quota, request.size)
@@ -605,33 +663,52 @@ impl Fetcher {
     }
 
     /// Tries each direct source in turn until one delivers the right bytes.
+    /// `remembered` is what these sources served before, when the digest is
+    /// not pinned: the source that served it is asked whether it changed.
     async fn fetch_sources(
         &self,
         request: &FetchRequest,
         sources: &[&SourceEntry],
         part_path: &std::path::Path,
         expect: Expect<'_>,
+        remembered: Option<&SourceRecord>,
     ) -> Result<Fetched, FetchError> {
         let store_err = |source: StoreError| FetchError::Store {
             resource: request.name.clone(),
             source,
         };
-
+        let key = self.store.identity_key();
         let mut failures = Vec::new();
         let count = sources.len();
         for (i, entry) in sources.iter().enumerate() {
             let shown = entry.source.to_string();
+            let id = entry.source.identity(&key);
+            let unless = remembered.filter(|r| r.served_by.as_deref() == Some(id.as_str()));
             match self
-                .try_source(request, &entry.source, part_path, expect)
+                .try_source(request, &entry.source, &id, part_path, expect, unless)
                 .await
             {
-                Ok((finished, delivered)) => {
+                Ok(Transferred::Unchanged(known)) => {
+                    tracing::debug!(
+                        "`{}`: {shown} still serves what it served at {}",
+                        request.name,
+                        known.fetched_at
+                    );
+                    return Ok(Fetched {
+                        sha256: known.sha256,
+                        size: known.size,
+                        source: None,
+                        torrent: None,
+                    });
+                }
+                Ok(Transferred::Bytes(finished, delivered)) => {
                     let finding =
                         tokio::task::block_in_place(|| crate::policy::exec::detect(&finished.path))
                             .map_err(|e| store_err(e.into()))?;
                     if let Some(finding) = finding.as_ref().filter(|_| !request.executable) {
                         let sha256 = finished.sha256;
                         drop(finished.file);
+                        part::forget_origin(part_path);
                         let quarantined = self
                             .store
                             .quarantine(
@@ -646,12 +723,29 @@ impl Fetcher {
                             quarantined,
                         });
                     }
+                    let validators = delivered.validators.clone();
                     let fetched = self
                         .publish(request, finished, &shown, delivered, finding.is_some())
                         .map_err(store_err)?;
+                    part::forget_origin(part_path);
                     if request.sha256.is_none() {
+                        let resolved: Vec<&Source> = sources.iter().map(|s| &s.source).collect();
+                        let record = SourceRecord {
+                            schema_version: crate::store::record::RECORD_VERSION,
+                            sha256: fetched.sha256,
+                            size: fetched.size,
+                            fetched_at: Timestamp::now(),
+                            served_by: Some(id),
+                            http: validators,
+                            stamp: match &entry.source {
+                                Source::File(path) => {
+                                    fs_err::metadata(path).ok().map(|m| FileStamp::of(&m))
+                                }
+                                _ => None,
+                            },
+                        };
                         self.store
-                            .write_source(&source_key(sources), &fetched.sha256, fetched.size)
+                            .write_source(&self.store.source_key(&resolved), &record)
                             .map_err(store_err)?;
                     }
                     return Ok(fetched);
@@ -867,6 +961,25 @@ impl Fetcher {
         }
     }
 
+    /// A torrent won the race: what the direct sources had downloaded is of
+    /// no further use. The part of an unpinned download is shared by name
+    /// with other processes fetching the same sources, so it goes only if
+    /// none holds their lock.
+    fn discard_lost_part(&self, request: &FetchRequest, direct: &[&SourceEntry]) {
+        let incomplete = self.store.incomplete_dir();
+        match request.sha256 {
+            // The object is in: nobody writes its part any more.
+            Some(digest) => part::discard(&incomplete.join(format!("{digest}.part"))),
+            None => {
+                let resolved: Vec<&Source> = direct.iter().map(|s| &s.source).collect();
+                let key = self.store.source_key(&resolved);
+                if let Some(_lock) = self.store.try_lock_source(&key) {
+                    part::discard(&incomplete.join(format!("src-{key}.part")));
+                }
+            }
+        }
+    }
+
     fn present(&self, digest: &Sha256Digest) -> Option<Fetched> {
         let stat = self.store.object_stat(digest)?;
         // A directory's size is in its record; listing it would read the tree.
@@ -883,89 +996,125 @@ impl Fetcher {
     }
 
     /// Downloads from one source into the part and verifies it. On success
-    /// the part holds exactly the expected bytes.
+    /// the part holds exactly the expected bytes, or the source confirmed
+    /// that `unless` (what it served before) is still what it serves.
     async fn try_source(
         &self,
         request: &FetchRequest,
         source: &Source,
+        source_id: &str,
         part_path: &std::path::Path,
         expect: Expect<'_>,
-    ) -> Result<(Finished, Delivered), SourceError> {
+        unless: Option<&SourceRecord>,
+    ) -> Result<Transferred, SourceError> {
         let shown = source.to_string();
         let progress = self
             .reporter
             .download(request.name.as_str(), &shown, request.size);
         let result = self
-            .transfer(request, source, part_path, expect, &*progress)
+            .transfer(
+                request, source, source_id, part_path, expect, unless, &*progress,
+            )
             .await;
-        progress.finish(result.is_ok());
+        progress.finish(matches!(result, Ok(Transferred::Bytes(..))));
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn transfer(
         &self,
         request: &FetchRequest,
         source: &Source,
+        source_id: &str,
         part_path: &std::path::Path,
         expect: Expect<'_>,
+        unless: Option<&SourceRecord>,
         progress: &dyn Download,
-    ) -> Result<(Finished, Delivered), SourceError> {
-        // Bytes left by an interrupted run are kept only when the digest is
-        // known: verification then covers them. A download to be trusted on
-        // first use starts afresh, since old bytes might be another version.
-        let mut resumable = expect.sha256.is_some() && matches!(source, Source::Http(_));
+    ) -> Result<Transferred, SourceError> {
+        // A local file that looks as it did when it was fetched is what it was.
+        if let (Source::File(path), Some(known)) = (source, unless)
+            && known.stamp.is_some()
+            && fs_err::metadata(path).ok().map(|m| FileStamp::of(&m)) == known.stamp
+        {
+            return Ok(Transferred::Unchanged(known.clone()));
+        }
+        // Bytes an earlier run left are kept only when they are known to
+        // come from this source, with a validator to resume them by.
+        let mut origin = match source {
+            Source::Http(_) => part::read_origin(part_path).filter(|o| o.source == source_id),
+            _ => None,
+        };
         loop {
             let path = part_path.to_owned();
+            let resumable = origin.is_some();
             let part = tokio::task::spawn_blocking(move || Part::open(&path, resumable))
                 .await
                 .expect("opening a part does not panic")
                 .map_err(SourceError::Write)?;
             let resumed = part.len() > 0;
             let transferred = match source {
-                Source::Http(url) => {
-                    self.http
-                        .download(
-                            url,
-                            part,
-                            expect,
-                            progress,
-                            &self.retry,
-                            &*self.reporter,
-                            &request.name,
-                        )
-                        .await
-                }
-                Source::File(path) => file::copy(path, part, expect, progress).await,
+                Source::Http(url) => self
+                    .http
+                    .download(
+                        url,
+                        part,
+                        origin.take(),
+                        source_id,
+                        unless.and_then(|k| k.http.as_ref()),
+                        expect,
+                        progress,
+                        &self.retry,
+                        &*self.reporter,
+                        &request.name,
+                    )
+                    .await
+                    .map(|downloaded| match downloaded {
+                        http::Downloaded::Body(body) => Some(*body),
+                        http::Downloaded::NotModified => None,
+                    }),
+                Source::File(path) => file::copy(path, part, expect, progress).await.map(Some),
                 Source::Magnet(_) | Source::Torrent(_) => {
                     unreachable!("torrent sources are filtered out")
                 }
             };
             let (part, delivered) = match transferred {
-                Ok(done) => done,
+                Ok(Some(done)) => done,
+                Ok(None) => {
+                    let known = unless.expect("only a conditional request is answered 304");
+                    return Ok(Transferred::Unchanged(known.clone()));
+                }
                 Err(err) => {
                     // Bytes cut off by a network failure are kept for the
                     // next attempt to resume from (verification covers
                     // them); anything else is of no further use.
-                    if !(err.is_transient() && expect.sha256.is_some()) {
-                        let _ = fs_err::remove_file(part_path);
+                    if !err.is_transient() {
+                        part::discard(part_path);
                     }
                     return Err(err);
                 }
             };
+            let combined = resumed || delivered.combined;
             let finished = part.finish().map_err(SourceError::Write)?;
             match verify(&finished, expect) {
-                Ok(()) => return Ok((finished, delivered)),
-                // Old bytes from an earlier run may belong to another version
-                // of the file: start over once without them.
-                Err(SourceError::HashMismatch { .. }) if resumed => {
+                Ok(()) => return Ok(Transferred::Bytes(finished, delivered)),
+                // Bytes of two responses that do not verify may be two
+                // versions of the file spliced by a server that lied about
+                // its validators: a transport fault, not the content's.
+                // Start over once with one whole response.
+                Err(SourceError::HashMismatch { .. } | SourceError::SizeMismatch { .. })
+                    if combined =>
+                {
                     tracing::debug!(
-                        "resumed download of `{}` did not verify; starting over",
+                        "`{}` combined from several responses did not verify; starting over",
                         request.name
                     );
-                    resumable = false;
+                    drop(finished);
+                    part::discard(part_path);
+                    origin = None;
                 }
                 Err(err) => {
-                    let _ = fs_err::remove_file(part_path);
+                    drop(finished);
+                    part::discard(part_path);
                     return Err(err);
                 }
             }
@@ -1045,12 +1194,6 @@ impl Fetcher {
             torrent: None,
         })
     }
-}
-
-/// Names a list of sources for locks and the source index: a hash of them.
-fn source_key(sources: &[&SourceEntry]) -> String {
-    let joined: Vec<String> = sources.iter().map(|s| s.source.to_string()).collect();
-    Sha256Digest::of_bytes(joined.join("\n").as_bytes()).hex()
 }
 
 /// Adds or refreshes one project's use in an object record.

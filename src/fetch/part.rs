@@ -5,12 +5,66 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::{READ_BUFFER, Sha256Digest};
+use crate::store::record::HttpValidators;
 
 /// How much is written before the kernel is asked to start writing it back.
 const WRITEBACK_WINDOW: u64 = 8 << 20;
+
+/// What the bytes in a part are: the response they came from. Bytes kept
+/// from an earlier attempt are combined with a later `206` only when this
+/// says they come from the same source and the `206` carries the same
+/// validator (RFC 9110, section 15.3.7.3: combining partial content needs
+/// a strong validator both responses share). Kept beside the part, in
+/// `<part>.json`, for large downloads, so a later run can resume one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartOrigin {
+    /// The source's identity (see [`crate::source::Source::identity`]).
+    pub source: String,
+    #[serde(flatten)]
+    pub validators: HttpValidators,
+    /// The whole file's length, when the server said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// Downloads smaller than this are never resumed across runs: starting
+/// over costs less than remembering where they came from.
+pub(crate) const ORIGIN_MIN: u64 = 1 << 20;
+
+/// Where the origin of the part at `part` is kept.
+pub(crate) fn origin_path(part: &Path) -> PathBuf {
+    let mut path = part.as_os_str().to_owned();
+    path.push(".json");
+    PathBuf::from(path)
+}
+
+/// The recorded origin of the part at `part`, if there is a readable one.
+pub(crate) fn read_origin(part: &Path) -> Option<PartOrigin> {
+    let bytes = fs_err::read(origin_path(part)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Records where the part's bytes come from, durably, before the first of
+/// them is written: a crash must never leave new bytes beside an old origin.
+pub(crate) fn write_origin(part: &Path, origin: &PartOrigin) -> io::Result<()> {
+    let bytes = serde_json::to_vec(origin).expect("origins serialize");
+    crate::fsutil::write_atomic_deferred(&origin_path(part), &bytes)
+}
+
+/// Removes a part and its origin; what is not there is not an error.
+pub(crate) fn discard(part: &Path) {
+    let _ = fs_err::remove_file(part);
+    forget_origin(part);
+}
+
+/// Removes a part's origin, once its bytes are of no further use.
+pub(crate) fn forget_origin(part: &Path) {
+    let _ = fs_err::remove_file(origin_path(part));
+}
 
 /// A partial file and the running hash of its content.
 pub(crate) struct Part {
@@ -91,6 +145,10 @@ impl Part {
         self.writer.len
     }
 
+    pub(crate) fn path(&self) -> &Path {
+        &self.writer.path
+    }
+
     /// Appends bytes, hashing them on the way.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.hasher.update(bytes);
@@ -108,8 +166,9 @@ impl Part {
         Self { writer, hasher }
     }
 
-    /// Empties the part to start over.
+    /// Empties the part to start over, forgetting where its bytes came from.
     pub(crate) fn reset(&mut self) -> io::Result<()> {
+        forget_origin(&self.writer.path);
         let writer = &mut self.writer;
         writer.file.flush()?;
         let file = writer.file.get_mut();

@@ -17,16 +17,12 @@ use crate::progress::{NoteKind, Reporter};
 const POLL: Duration = Duration::from_millis(50);
 
 /// The environment variable that bounds lock waits, in seconds.
-pub const TIMEOUT_ENV: &str = "CRP_LOCK_TIMEOUT";
+pub const TIMEOUT_ENV: &str = crate::settings::LOCK_TIMEOUT;
 
 /// How long to wait for a lock before giving up; a whole hour by default,
 /// because the holder may be downloading something large.
 pub fn default_timeout() -> Duration {
-    std::env::var(TIMEOUT_ENV)
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map_or(Duration::from_secs(3600), Duration::from_secs_f64)
+    crate::settings::lock_timeout()
 }
 
 /// A held lock; released when dropped.
@@ -70,6 +66,19 @@ pub async fn acquire(
     timeout: Duration,
 ) -> Result<Lock, LockError> {
     take(path, what, reporter, timeout, false).await
+}
+
+/// Takes the exclusive lock at `path` if nobody holds it, without waiting.
+pub fn try_acquire(path: &Path) -> Option<Lock> {
+    let file = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .ok()?;
+    file.file().try_lock().ok()?;
+    Some(Lock { _file: file })
 }
 
 /// Takes the lock at `path` shared with other readers: it excludes only an

@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Sha256Digest;
 use crate::fsutil;
 use crate::progress::Reporter;
+use crate::source::IdentityKey;
 use lock::{Lock, LockError};
 use record::{ObjectKind, ObjectRecord, ProjectRecord, SourceRecord};
 
@@ -47,7 +48,7 @@ const SKELETON: [&str; 3] = ["objects", ".incomplete", "meta"];
 pub const LAYOUT: u32 = 1;
 
 /// The environment variable naming the store.
-pub const STORE_ENV: &str = "CRP_STORE";
+pub const STORE_ENV: &str = crate::settings::STORE;
 
 /// The store's place under the home folder when nothing else names one.
 pub const DEFAULT_LOCATION: &str = "infrastructure/shared-resources";
@@ -109,14 +110,19 @@ pub struct Store {
     /// `root/objects/sha256`, where objects are fanned out.
     objects_root: PathBuf,
     lock_timeout: Duration,
+    /// The key of source identities, read once (see [`Store::identity_key`]).
+    identity: Arc<std::sync::OnceLock<IdentityKey>>,
 }
 
 impl Store {
-    /// Where the store is: the flag (or `CRP_STORE`, which clap merges into
-    /// it), else the collective's conventional place under home.
+    /// Where the store is: the flag, else `CRP_STORE`, else the
+    /// collective's conventional place under home.
     pub fn locate(flag: Option<&Path>) -> Result<PathBuf, StoreError> {
-        let path = match flag {
-            Some(path) => path.to_owned(),
+        let path = match flag
+            .map(Path::to_owned)
+            .or_else(|| crate::settings::var_os(STORE_ENV).map(PathBuf::from))
+        {
+            Some(path) => path,
             None => std::env::home_dir()
                 .filter(|h| !h.as_os_str().is_empty())
                 .ok_or(StoreError::NoHome)?
@@ -132,6 +138,7 @@ impl Store {
             dirty_dirs: Arc::default(),
             root,
             lock_timeout: lock::default_timeout(),
+            identity: Arc::default(),
         }
     }
 
@@ -203,6 +210,62 @@ impl Store {
         let marker = serde_json::to_vec_pretty(&Marker { layout: LAYOUT }).expect("serializable");
         fsutil::write_atomic(&self.marker_path(), &marker)?;
         Ok(())
+    }
+
+    fn identity_key_path(&self) -> PathBuf {
+        self.root.join("meta").join("identity.key")
+    }
+
+    /// The store's key for the keyed digests that identify sources whose
+    /// URL holds a secret (see [`IdentityKey`]): 32 random bytes in
+    /// `meta/identity.key`, made on first need. A store that has none yet
+    /// and is only read gets a key of its own for this run, which matches
+    /// nothing recorded — nothing recorded could have used one.
+    pub fn identity_key(&self) -> IdentityKey {
+        self.identity
+            .get_or_init(|| match self.read_identity_key() {
+                Ok(Some(key)) => key,
+                Ok(None) if self.marker_path().exists() => {
+                    self.create_identity_key().unwrap_or_else(|err| {
+                        tracing::warn!("cannot keep a source identity key: {err}");
+                        IdentityKey::random()
+                    })
+                }
+                _ => IdentityKey::random(),
+            })
+            .clone()
+    }
+
+    fn read_identity_key(&self) -> io::Result<Option<IdentityKey>> {
+        match fs_err::read_to_string(self.identity_key_path()) {
+            Ok(text) => Ok(IdentityKey::from_hex(text.trim())),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Writes a new key, unless another process wrote one first: the first
+    /// one written is the store's, for good.
+    fn create_identity_key(&self) -> io::Result<IdentityKey> {
+        let path = self.identity_key_path();
+        let key = IdentityKey::random();
+        let dir = fsutil::parent_of(&path);
+        let temp = tempfile::Builder::new()
+            .prefix(".crp-tmp-")
+            .tempfile_in(dir)
+            .map_err(|err| fsutil::with_path(err, dir))?;
+        fs_err::write(temp.path(), format!("{}\n", key.to_hex()))?;
+        temp.as_file().sync_all()?;
+        match temp.persist_noclobber(&path) {
+            Ok(_) => {
+                fsutil::sync_dir(dir)?;
+                Ok(key)
+            }
+            Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => self
+                .read_identity_key()?
+                .ok_or_else(|| io::Error::other("the store's identity key is damaged")),
+            Err(err) => Err(fsutil::with_path(err.error, &path)),
+        }
     }
 
     /// Writes the store's copy of the manifest schema if it differs from this
@@ -526,19 +589,19 @@ impl Store {
         read_json(&self.source_path(key))
     }
 
-    pub fn write_source(
-        &self,
-        key: &str,
-        sha256: &Sha256Digest,
-        size: u64,
-    ) -> Result<(), StoreError> {
-        let record = SourceRecord {
-            schema_version: record::RECORD_VERSION,
-            sha256: *sha256,
-            size,
-            fetched_at: record::Timestamp::now(),
-        };
-        write_json(&self.source_path(key), &record)
+    pub fn write_source(&self, key: &str, record: &SourceRecord) -> Result<(), StoreError> {
+        write_json(&self.source_path(key), record)
+    }
+
+    /// Names a list of sources for locks and what the store remembers of
+    /// them: a hash of their identities (see
+    /// [`Source::identity`](crate::source::Source::identity)), so sources
+    /// that differ anywhere, a secret query value included, never share a
+    /// name.
+    pub fn source_key(&self, sources: &[&crate::source::Source]) -> String {
+        let key = self.identity_key();
+        let joined: Vec<String> = sources.iter().map(|s| s.identity(&key)).collect();
+        Sha256Digest::of_bytes(joined.join("\n").as_bytes()).hex()
     }
 
     /// Takes the lock `<meta>/locks/<kind>/<key>.lock`.
@@ -587,6 +650,17 @@ impl Store {
         reporter: &dyn Reporter,
     ) -> Result<Lock, LockError> {
         self.lock("sources", key, what, reporter).await
+    }
+
+    /// The source lock, if no other process holds it; `None` otherwise.
+    pub fn try_lock_source(&self, key: &str) -> Option<Lock> {
+        let path = self
+            .root
+            .join("meta")
+            .join("locks")
+            .join("sources")
+            .join(format!("{key}.lock"));
+        lock::try_acquire(&path)
     }
 
     /// Keeps garbage collection (and `crp verify`'s quarantine) away while
@@ -696,10 +770,15 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, S
     }
 }
 
+/// A record as stored: pretty JSON with every URL in it redacted, whatever
+/// put it there (see [`crate::redact::text`]).
 fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(value).expect("records serialize");
-    bytes.push(b'\n');
-    bytes
+    let mut text = serde_json::to_string_pretty(value).expect("records serialize");
+    if let std::borrow::Cow::Owned(safe) = crate::redact::text(&text) {
+        text = safe;
+    }
+    text.push('\n');
+    text.into_bytes()
 }
 
 pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {

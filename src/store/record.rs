@@ -284,13 +284,25 @@ impl ObjectUse {
 }
 
 /// What a list of sources delivered when it was fetched without a pinned
-/// digest (trust on first use).
+/// digest (trust on first use), and how to ask the source whether it still
+/// serves that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
     pub schema_version: u32,
     pub sha256: Sha256Digest,
     pub size: u64,
     pub fetched_at: Timestamp,
+    /// The identity of the source that served it (see
+    /// [`crate::source::Source::identity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
+    /// The validators of the response that served it, for a conditional
+    /// request (`If-None-Match`, `If-Modified-Since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpValidators>,
+    /// For a local file: how it looked when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<FileStamp>,
 }
 
 /// What the store knows about one project.

@@ -88,7 +88,7 @@ impl TorrentSettings {
     /// `config.toml`, then the store's private daemon if one runs, then the
     /// default URL.
     pub fn resolve(store: &Store, config: &Config) -> Result<Self, TorrentError> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let env = crate::settings::var;
         let torrent = &config.torrent;
         let (rpc_url, origin) = if let Some(text) = env(URL_ENV) {
             let url = Url::parse(&text).map_err(|err| TorrentError::BadUrl {

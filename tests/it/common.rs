@@ -54,6 +54,30 @@ impl TestContext {
         Run::from(self.command().args(args).output().expect("crp runs"), self)
     }
 
+    /// Runs `crp ARGS` in another project folder.
+    pub fn crp_in(&self, dir: &Path, args: &[&str]) -> Run {
+        Run::from(
+            self.command()
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .expect("crp runs"),
+            self,
+        )
+    }
+
+    /// Writes the store's `meta/policy.toml`.
+    pub fn write_policy(&self, text: &str) {
+        std::fs::create_dir_all(self.store.join("meta")).unwrap();
+        std::fs::write(self.store.join("meta/policy.toml"), text).unwrap();
+    }
+
+    /// Writes the store's `meta/config.toml`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.store.join("meta")).unwrap();
+        std::fs::write(self.store.join("meta/config.toml"), text).unwrap();
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.project.join("resources.toml")
     }

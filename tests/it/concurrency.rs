@@ -107,11 +107,21 @@ fn concurrent_syncs_fetch_each_object_once() {
             *content
         );
     }
+    // The first to get the unpinned resource downloaded it; every other
+    // project asked the server whether it changed since (a conditional
+    // request, answered `304` with no body) before sharing it.
+    let shared_requests = server.requests("shared.bin");
+    let downloads: Vec<_> = shared_requests.iter().filter(|r| r.status == 200).collect();
     assert_eq!(
-        server.requests("shared.bin").len(),
+        downloads.len(),
         1,
-        "the unpinned resource was fetched more than once"
+        "the unpinned resource was downloaded more than once: {shared_requests:?}"
     );
+    for revalidation in shared_requests.iter().filter(|r| r.status != 200) {
+        assert_eq!(revalidation.status, 304, "{shared_requests:?}");
+        assert_eq!(revalidation.sent, 0);
+        assert!(revalidation.if_none_match.is_some(), "{revalidation:?}");
+    }
     let shared_digest = Sha256Digest::of_bytes(&shared);
     for (project, _) in &projects {
         let text =

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crp::digest::Sha256Digest;
 
 use crate::common::{Run, TestContext, bytes};
-use crate::server::{Behavior, Server};
+use crate::server::{Behavior, Server, Version};
 
 fn manifest(
     name: &str,
@@ -29,6 +29,22 @@ fn manifest(
     }
     text.push_str("purpose = \"testing\"\n");
     text
+}
+
+/// The `ETag` the test server gives `body` by default.
+fn version_etag(body: &[u8]) -> String {
+    format!("\"{}\"", &Sha256Digest::of_bytes(body).hex()[..16])
+}
+
+/// Leaves a part as an interrupted run would: its bytes, and beside them the
+/// response they came from (`source` is the URL, whose identity is its text
+/// when it holds no secret).
+fn write_part(part: &std::path::Path, bytes: &[u8], source: &str, etag: &str) {
+    std::fs::write(part, bytes).unwrap();
+    let origin = serde_json::json!({ "source": source, "etag": etag });
+    let mut sidecar = part.as_os_str().to_owned();
+    sidecar.push(".json");
+    std::fs::write(sidecar, origin.to_string()).unwrap();
 }
 
 #[test]
@@ -266,20 +282,20 @@ fn without_range_support_an_interrupted_download_starts_over() {
     let server = Server::start();
     let content = bytes(7, 50_000);
     let digest = Sha256Digest::of_bytes(&content);
-    server.route("plain.bin", content.clone(), Behavior::NoRange);
+    let version = Version::new(content.clone()).behavior(Behavior::NoRange);
+    let etag = version_etag(&content);
+    server.versions("plain.bin", vec![version]);
     ctx.write_manifest(&manifest(
         "plain",
         &[server.url("plain.bin")],
         Some(&digest),
         None,
     ));
-    // What an interrupted run leaves behind, in a store made by an offline sync.
+    // What an interrupted run leaves behind, in a store made by an offline
+    // sync: the first bytes, and the response they came from.
     ctx.crp(&["sync", "--offline"]).code(1);
-    std::fs::write(
-        ctx.store.join(".incomplete").join(format!("{digest}.part")),
-        &content[..20_000],
-    )
-    .unwrap();
+    let part = ctx.store.join(".incomplete").join(format!("{digest}.part"));
+    write_part(&part, &content[..20_000], &server.url("plain.bin"), &etag);
 
     let run = ctx.crp(&["sync"]);
     run.success();
@@ -287,7 +303,59 @@ fn without_range_support_an_interrupted_download_starts_over() {
     let requests = server.requests("plain.bin");
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].range.as_deref(), Some("bytes=20000-"));
+    assert_eq!(requests[0].if_range.as_deref(), Some(etag.as_str()));
     assert_eq!((requests[0].status, requests[0].sent), (200, 50_000));
+    assert!(ctx.incomplete().is_empty(), "{:?}", ctx.incomplete());
+}
+
+#[test]
+fn bytes_of_unknown_origin_are_never_resumed() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(8, 50_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("plain.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "plain",
+        &[server.url("plain.bin")],
+        Some(&digest),
+        None,
+    ));
+    ctx.crp(&["sync", "--offline"]).code(1);
+    let incomplete = ctx.store.join(".incomplete");
+    // Bytes with no record of the response they came from, and bytes that
+    // came from another source: neither can be combined with this one's.
+    std::fs::write(
+        incomplete.join(format!("{digest}.part")),
+        &content[..20_000],
+    )
+    .unwrap();
+    ctx.crp(&["sync"]).success();
+    let requests = server.requests("plain.bin");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].range, None, "{requests:?}");
+    assert_eq!((requests[0].status, requests[0].sent), (200, 50_000));
+
+    let other = bytes(9, 50_000);
+    let other_digest = Sha256Digest::of_bytes(&other);
+    server.route("other.bin", other.clone(), Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "other",
+        &[server.url("other.bin")],
+        Some(&other_digest),
+        None,
+    ));
+    write_part(
+        &incomplete.join(format!("{other_digest}.part")),
+        &other[..20_000],
+        &server.url("a-mirror-that-served-it.bin"),
+        &version_etag(&other),
+    );
+    ctx.crp(&["sync"]).success();
+    let requests = server.requests("other.bin");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].range, None, "{requests:?}");
+    assert_eq!(std::fs::read(ctx.object(&other_digest)).unwrap(), other);
 }
 
 #[test]

@@ -42,6 +42,7 @@ fn plan_sync_and_status_documents() {
             pin: false,
             torrent: false,
             restore: false,
+            remembered: None,
         })
     );
     assert_eq!(a.link, LinkStep::Create);

@@ -13,3 +13,4 @@ mod policy;
 mod server;
 mod sync;
 mod torrents;
+mod trust;

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crp::digest::Sha256Digest;
 use crp::execute::Status;
@@ -36,27 +36,6 @@ fn entry(
 
 fn manifest(project: &str, entries: &[String]) -> String {
     format!("[project]\nname = \"{project}\"\n{}", entries.concat())
-}
-
-fn write_policy(ctx: &TestContext, text: &str) {
-    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
-    std::fs::write(ctx.store.join("meta/policy.toml"), text).unwrap();
-}
-
-fn write_config(ctx: &TestContext, text: &str) {
-    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
-    std::fs::write(ctx.store.join("meta/config.toml"), text).unwrap();
-}
-
-/// Runs crp in another project folder.
-fn crp_in(ctx: &TestContext, dir: &Path, args: &[&str]) -> Run {
-    let output = ctx
-        .command()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("crp runs");
-    Run::from(output, ctx)
 }
 
 /// The (from, to) transitions logged for one resource name.
@@ -213,7 +192,7 @@ fn each_rule_of_the_collective_policy_both_ways() {
             .into_iter()
             .filter(|l| key.is_empty() || !l.starts_with(key))
             .collect();
-        write_policy(&ctx, &format!("[approval]\n{}\n{rule}\n", kept.join("\n")));
+        ctx.write_policy(&format!("[approval]\n{}\n{rule}\n", kept.join("\n")));
     };
     only("larger_than = \"1 KB\"");
     let v = check(&[
@@ -301,10 +280,7 @@ fn each_rule_of_the_collective_policy_both_ways() {
     assert_eq!(v[1].1, Verdict::AutoApproved);
 
     // Hard limits: no approval overrides them.
-    write_policy(
-        &ctx,
-        "[limits]\nmax_size = \"2 KB\"\nschemes = [\"file\", \"http\"]\n",
-    );
+    ctx.write_policy("[limits]\nmax_size = \"2 KB\"\nschemes = [\"file\", \"http\"]\n");
     let v = check(&[
         entry("fits", "data/a", None, Some(2000), ""),
         entry("huge", "data/a", None, Some(2001), ""),
@@ -341,7 +317,7 @@ fn a_bad_policy_is_reported_where_it_is_and_nothing_is_fetched() {
     let ctx = TestContext::new();
     let server = Server::start();
     server.route("a.bin", bytes(5, 10), Behavior::Normal);
-    write_policy(&ctx, "[approval]\nlarger_than = \"ten\"\n");
+    ctx.write_policy("[approval]\nlarger_than = \"ten\"\n");
     ctx.write_manifest(&manifest(
         "p",
         &[entry("a", &server.url("a.bin"), None, None, "")],
@@ -485,7 +461,7 @@ fn executable_content_is_recognised_from_its_bytes() {
         ),
     )
     .unwrap();
-    let run = crp_in(&ctx, &other, &["sync"]);
+    let run = ctx.crp_in(&other, &["sync"]);
     run.code(1);
     assert!(run.stdout.contains("denied"), "{run}");
     assert!(run.stdout.contains("its content is executable"), "{run}");
@@ -505,7 +481,7 @@ fn shared(content: &[u8]) -> Shared {
     let server = Server::start();
     server.route("model.bin", content.to_vec(), Behavior::Normal);
     let digest = Sha256Digest::of_bytes(content);
-    write_policy(&ctx, "[approval]\nlarger_than = \"10 KB\"\n");
+    ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\n");
     let second = ctx.root.path().join("second");
     std::fs::create_dir_all(&second).unwrap();
     for (project, dir) in [("first", &ctx.project), ("second", &second)] {
@@ -542,7 +518,7 @@ fn approval_flow_across_two_projects() {
         digest,
     } = shared(&content);
     ctx.crp(&["sync"]).code(1);
-    crp_in(&ctx, &second, &["sync"]).code(1);
+    ctx.crp_in(&second, &["sync"]).code(1);
     assert!(server.log().is_empty());
     let pending = ctx.crp(&["pending", "--format", "json"]);
     let doc: serde_json::Value = pending.json();
@@ -558,8 +534,7 @@ fn approval_flow_across_two_projects() {
     assert_eq!(doc["pending"][0]["requested_by"], serde_json::Value::Null);
 
     // Approved from anywhere by its hash.
-    let approve = crp_in(
-        &ctx,
+    let approve = ctx.crp_in(
         ctx.root.path(),
         &[
             "approve",
@@ -582,7 +557,7 @@ fn approval_flow_across_two_projects() {
     assert!(
         matches!(&doc.report.resources[0].verdict, Verdict::Approved { by, note: Some(note), .. } if by == "alice" && note == "reviewed")
     );
-    crp_in(&ctx, &second, &["sync"]).success();
+    ctx.crp_in(&second, &["sync"]).success();
     assert_eq!(
         server.requests("model.bin").len(),
         1,
@@ -751,10 +726,7 @@ fn approvals_files_travel_with_the_project_where_the_policy_trusts_them() {
     // A store whose policy does not trust such files ignores them.
     let content = bytes(10, 20_000);
     let Shared { ctx, server, .. } = shared(&content);
-    write_policy(
-        &ctx,
-        "[approval]\nlarger_than = \"10 KB\"\napproval_files = false\n",
-    );
+    ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\napproval_files = false\n");
     let file = ctx.project.join("resources.approvals.toml");
     ctx.crp(&[
         "approve",
@@ -782,7 +754,7 @@ fn the_event_log_follows_a_fetch_a_mismatch_and_a_wait() {
     server.route("good.bin", good.clone(), Behavior::Normal);
     server.route("bad.bin", bytes(12, 1000), Behavior::Normal);
     server.route("big.bin", bytes(13, 1000), Behavior::Normal);
-    write_policy(&ctx, "[approval]\nlarger_than = \"1 KB\"\n");
+    ctx.write_policy("[approval]\nlarger_than = \"1 KB\"\n");
     ctx.write_manifest(&manifest(
         "events",
         &[
@@ -960,9 +932,7 @@ fn hooks_and_bridge_messages_tell_people() {
     server.route("good.bin", good.clone(), Behavior::Normal);
     server.route("big.bin", bytes(15, 10), Behavior::Normal);
     let log = ctx.root.path().join("hook.log");
-    write_config(
-        &ctx,
-        &format!(
+    ctx.write_config(&format!(
             r#"[[notify]]
 command = ["sh", "-c", "echo \"$CRP_EVENT $CRP_NAME $CRP_STATE $CRP_PROJECT $CRP_SIZE $CRP_SHA256 $CRP_PATH\" >> {}"]
 
@@ -977,7 +947,7 @@ to = "operators"
             log.display()
         ),
     );
-    write_policy(&ctx, "[approval]\nlarger_than = \"1 KB\"\n");
+    ctx.write_policy("[approval]\nlarger_than = \"1 KB\"\n");
     let digest = Sha256Digest::of_bytes(&good);
     ctx.write_manifest(&manifest(
         "notes",
@@ -1118,7 +1088,7 @@ fn metrics_from_a_known_history() {
         ),
     )
     .unwrap();
-    crp_in(&ctx, &second, &["sync"]).success(); // one auto-approved fetch
+    ctx.crp_in(&second, &["sync"]).success(); // one auto-approved fetch
     ctx.crp(&["sync"]).code(1); // one wait
     ctx.crp(&["approve", "model", "--by", "alice"]).success();
     ctx.crp(&["sync"]).success(); // one approved fetch
@@ -1170,7 +1140,7 @@ fn the_quota_is_refused_before_any_byte_is_written() {
     for (name, content) in [("first", &first), ("second", &second), ("third", &third)] {
         server.route(name, content.clone(), Behavior::Normal);
     }
-    write_policy(&ctx, "[limits]\nquota = \"10 KB\"\n");
+    ctx.write_policy("[limits]\nquota = \"10 KB\"\n");
     ctx.write_manifest(&manifest(
         "quota",
         &[
@@ -1236,7 +1206,7 @@ fn crp_add_is_judged_like_a_declared_resource() {
     let before = ctx.read_manifest();
 
     // An undeclared size is held to the approval limit as the bytes arrive.
-    write_policy(&ctx, "[approval]\nlarger_than = \"4 KB\"\n");
+    ctx.write_policy("[approval]\nlarger_than = \"4 KB\"\n");
     let run = ctx.crp(&["add", &server.url("big.bin"), "--purpose", "data"]);
     run.code(1);
     assert!(
@@ -1248,7 +1218,7 @@ fn crp_add_is_judged_like_a_declared_resource() {
     assert!(ctx.objects().is_empty() && ctx.incomplete().is_empty());
 
     // A rule that wants a person stops it before a byte moves.
-    write_policy(&ctx, "[approval]\nfirst_request = true\n");
+    ctx.write_policy("[approval]\nfirst_request = true\n");
     let requests = server.log().len();
     let run = ctx.crp(&["add", &server.url("big.bin"), "--purpose", "data"]);
     run.code(1);
@@ -1262,7 +1232,7 @@ fn crp_add_is_judged_like_a_declared_resource() {
     assert_eq!(ctx.read_manifest(), before);
 
     // Executable content that the policy wants a person for is quarantined.
-    write_policy(&ctx, "[approval]\nexecutable = true\n");
+    ctx.write_policy("[approval]\nexecutable = true\n");
     let run = ctx.crp(&["add", &server.url("tool"), "--purpose", "a tool"]);
     run.code(1);
     assert!(run.stderr.contains("an ELF program"), "{run}");

@@ -1,9 +1,18 @@
 //! A real HTTP/1.1 server on 127.0.0.1 that can misbehave on demand.
 //!
-//! Every request is logged (path, `Range` header, status, body bytes sent) so
-//! tests can check what crp actually asked for. [`Server::start_tls`] serves
-//! HTTPS with the certificate in `tests/fixtures/tls` (for `127.0.0.1`,
-//! signed by the test CA in `ca.pem`).
+//! One helper, many faults: bodies cut short, stalls, slow trickles, more
+//! bytes than announced, ranges ignored, `If-Range` ignored, a `200` that
+//! carries a slice, files that change version between requests, `429` and
+//! `503` with `Retry-After`, redirects (loops, other schemes), and bodies
+//! that depend on the query string. A correct server is the default: it
+//! honours `Range`, `If-Range`, `If-None-Match` and `If-Modified-Since`,
+//! and sends a strong `ETag` and a `Last-Modified` date.
+//!
+//! Every request is logged (target, headers that matter, status, body bytes
+//! sent, when) so tests can check what crp actually asked for.
+//! [`Server::start_tls`] serves HTTPS with the certificate in
+//! `tests/fixtures/tls` (for `127.0.0.1`, signed by the test CA in
+//! `ca.pem`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,7 +20,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a route answers.
 #[derive(Debug, Clone)]
@@ -38,29 +47,124 @@ pub enum Behavior {
     },
     /// Announces no length and sends the body followed by `extra` bytes.
     Oversize { extra: usize },
+    /// Answers the first `times` requests with `status` and a
+    /// `Retry-After: value` header, then serves normally.
+    RetryAfter {
+        status: u16,
+        value: String,
+        times: usize,
+    },
+    /// Always redirects (`302`) to `location`.
+    Redirect { location: String },
+    /// Answers a range request with `200` and the asked-for slice, with a
+    /// `Content-Range` header: what a broken cache might do.
+    SliceAs200,
+}
+
+/// One version of a route's content, with how it is served.
+#[derive(Debug, Clone)]
+pub struct Version {
+    body: Arc<Vec<u8>>,
+    behavior: Behavior,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    honour_if_range: bool,
+    /// Served for this many requests, then the next version is; `None`
+    /// for ever.
+    requests: Option<usize>,
+}
+
+impl Version {
+    /// `body`, served correctly, with an ETag derived from its content.
+    pub fn new(body: impl Into<Vec<u8>>) -> Self {
+        let body: Vec<u8> = body.into();
+        let etag = format!(
+            "\"{}\"",
+            &crp::digest::Sha256Digest::of_bytes(&body).hex()[..16]
+        );
+        Self {
+            body: Arc::new(body),
+            behavior: Behavior::Normal,
+            etag: Some(etag),
+            last_modified: Some("Sat, 01 Nov 2025 10:00:00 GMT".into()),
+            honour_if_range: true,
+            requests: None,
+        }
+    }
+
+    pub fn behavior(mut self, behavior: Behavior) -> Self {
+        self.behavior = behavior;
+        self
+    }
+
+    /// Sends this `ETag` (or none).
+    pub fn etag(mut self, etag: Option<&str>) -> Self {
+        self.etag = etag.map(str::to_owned);
+        self
+    }
+
+    /// Sends this `Last-Modified` date (or none).
+    pub fn last_modified(mut self, date: Option<&str>) -> Self {
+        self.last_modified = date.map(str::to_owned);
+        self
+    }
+
+    /// Answers a range request with `206` whatever `If-Range` says.
+    pub fn ignore_if_range(mut self) -> Self {
+        self.honour_if_range = false;
+        self
+    }
+
+    /// Served for `n` requests, then the route's next version is.
+    pub fn for_requests(mut self, n: usize) -> Self {
+        self.requests = Some(n);
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Route {
-    body: Arc<Vec<u8>>,
-    behavior: Behavior,
-    etag: String,
+    versions: Vec<Version>,
+    /// Requests answered so far.
+    hits: usize,
+}
+
+impl Route {
+    /// The version for the `hit`th request (1-based), and how many
+    /// requests that version has answered including this one.
+    fn version(&self, hit: usize) -> (&Version, usize) {
+        let mut before = 0;
+        for (i, version) in self.versions.iter().enumerate() {
+            match version.requests {
+                Some(n) if hit > before + n && i + 1 < self.versions.len() => before += n,
+                _ => return (version, hit - before),
+            }
+        }
+        unreachable!("a route has a version")
+    }
 }
 
 /// One request the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logged {
+    /// The path, without the query.
     pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
     pub range: Option<String>,
+    pub if_range: Option<String>,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
     pub status: u16,
     /// Body bytes written to the socket.
     pub sent: u64,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Route>,
-    hits: HashMap<String, usize>,
     log: Vec<Logged>,
 }
 
@@ -154,20 +258,20 @@ impl Server {
         )
     }
 
-    /// Serves `body` at `path`.
+    /// Serves `body` at `path` (which may include a query string: a route
+    /// for `get?key=a` answers only that query; one for `get` any query
+    /// that has no route of its own).
     pub fn route(&self, path: &str, body: impl Into<Vec<u8>>, behavior: Behavior) {
-        let body = body.into();
-        let etag = format!(
-            "\"{:x}\"",
-            body.len() * 31 + body.first().copied().unwrap_or(0) as usize
-        );
+        self.versions(path, vec![Version::new(body).behavior(behavior)]);
+    }
+
+    /// Serves `versions` at `path`, one after the other (see
+    /// [`Version::for_requests`]).
+    pub fn versions(&self, path: &str, versions: Vec<Version>) {
+        assert!(!versions.is_empty());
         self.state.lock().unwrap().routes.insert(
             format!("/{}", path.trim_start_matches('/')),
-            Route {
-                body: Arc::new(body),
-                behavior,
-                etag,
-            },
+            Route { versions, hits: 0 },
         );
     }
 
@@ -176,7 +280,7 @@ impl Server {
         self.state.lock().unwrap().log.clone()
     }
 
-    /// The requests for one path.
+    /// The requests for one path (any query).
     pub fn requests(&self, path: &str) -> Vec<Logged> {
         let path = format!("/{}", path.trim_start_matches('/'));
         self.log().into_iter().filter(|l| l.path == path).collect()
@@ -191,50 +295,77 @@ impl Drop for Server {
     }
 }
 
+/// The request headers the server acts on.
+#[derive(Default)]
+struct Headers {
+    range: Option<String>,
+    if_range: Option<String>,
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+}
+
 fn serve<S: Read + Write>(mut stream: S, state: &Mutex<State>) -> std::io::Result<()> {
+    let at = Instant::now();
     // A GET has no body: once the headers are read, the buffer holds nothing
     // more and can go.
-    let (path, range) = {
+    let (target, headers) = {
         let mut reader = BufReader::new(&mut stream);
         let mut line = String::new();
         reader.read_line(&mut line)?;
-        // Routes and the log go by path; a tracker's query string is not
-        // part of it.
-        let target = line.split_whitespace().nth(1).unwrap_or("/");
-        let path = target.split('?').next().unwrap_or("/").to_owned();
-        let mut range = None;
+        let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let mut headers = Headers::default();
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header)? == 0 || header == "\r\n" {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("range")
-            {
-                range = Some(value.trim().to_owned());
+            if let Some((name, value)) = header.split_once(':') {
+                let value = Some(value.trim().to_owned());
+                match name.to_ascii_lowercase().as_str() {
+                    "range" => headers.range = value,
+                    "if-range" => headers.if_range = value,
+                    "if-none-match" => headers.if_none_match = value,
+                    "if-modified-since" => headers.if_modified_since = value,
+                    _ => {}
+                }
             }
         }
-        (path, range)
+        (target, headers)
     };
-    let (route, hit) = {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (target.clone(), None),
+    };
+    // A route for the exact target wins; else the path's (a tracker's
+    // query string is not part of its route).
+    let found = {
         let mut state = state.lock().unwrap();
-        let hit = {
-            let n = state.hits.entry(path.clone()).or_default();
-            *n += 1;
-            *n
+        let key = if state.routes.contains_key(&target) {
+            target.clone()
+        } else {
+            path.clone()
         };
-        (state.routes.get(&path).cloned(), hit)
+        state.routes.get_mut(&key).map(|route| {
+            route.hits += 1;
+            let (version, hit) = route.version(route.hits);
+            (version.clone(), hit)
+        })
     };
     let out = &mut stream;
-    let (status, sent) = match route {
-        None => (respond_status(out, 404)?, 0),
-        Some(route) => respond(out, &route, range.as_deref(), hit)?,
+    let (status, sent) = match found {
+        None => (respond_status(out, 404, &[])?, 0),
+        Some((version, hit)) => respond(out, &version, &headers, hit)?,
     };
     state.lock().unwrap().log.push(Logged {
         path,
-        range,
+        query,
+        range: headers.range,
+        if_range: headers.if_range,
+        if_none_match: headers.if_none_match,
+        if_modified_since: headers.if_modified_since,
         status,
         sent,
+        at,
     });
     Ok(())
 }
@@ -243,21 +374,33 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
+        304 => "Not Modified",
         404 => "Not Found",
+        408 => "Request Timeout",
         410 => "Gone",
         416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     }
 }
 
-fn respond_status(out: &mut impl Write, status: u16) -> std::io::Result<u16> {
-    write!(
-        out,
-        "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+fn respond_status(
+    out: &mut impl Write,
+    status: u16,
+    extra: &[(&str, &str)],
+) -> std::io::Result<u16> {
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n",
         reason(status)
-    )?;
+    );
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
     Ok(status)
 }
 
@@ -274,19 +417,54 @@ fn parse_range(range: Option<&str>) -> Option<(usize, Option<usize>)> {
 
 fn respond(
     out: &mut impl Write,
-    route: &Route,
-    range: Option<&str>,
+    version: &Version,
+    headers: &Headers,
     hit: usize,
 ) -> std::io::Result<(u16, u64)> {
-    let body = &route.body[..];
-    match route.behavior {
-        Behavior::Status(status) => return Ok((respond_status(out, status)?, 0)),
-        Behavior::FailFirst { status, times } if hit <= times => {
-            return Ok((respond_status(out, status)?, 0));
+    let body = &version.body[..];
+    match &version.behavior {
+        Behavior::Status(status) => return Ok((respond_status(out, *status, &[])?, 0)),
+        Behavior::FailFirst { status, times } if hit <= *times => {
+            return Ok((respond_status(out, *status, &[])?, 0));
+        }
+        Behavior::RetryAfter {
+            status,
+            value,
+            times,
+        } if hit <= *times => {
+            return Ok((respond_status(out, *status, &[("Retry-After", value)])?, 0));
+        }
+        Behavior::Redirect { location } => {
+            return Ok((respond_status(out, 302, &[("Location", location)])?, 0));
         }
         _ => {}
     }
-    if let Behavior::Oversize { extra } = route.behavior {
+    let validators = |head: &mut String| {
+        if let Some(etag) = &version.etag {
+            head.push_str(&format!("ETag: {etag}\r\n"));
+        }
+        if let Some(date) = &version.last_modified {
+            head.push_str(&format!("Last-Modified: {date}\r\n"));
+        }
+    };
+    // A conditional GET of a file that has not changed (RFC 9110, 13.1.2
+    // and 13.1.3): `If-None-Match` decides when given.
+    let not_modified = match (&headers.if_none_match, &headers.if_modified_since) {
+        (Some(tags), _) => version
+            .etag
+            .as_ref()
+            .is_some_and(|etag| tags.split(',').any(|t| t.trim() == etag)),
+        (None, Some(date)) => version.last_modified.as_deref() == Some(date.as_str()),
+        (None, None) => false,
+    };
+    if not_modified {
+        let mut head = format!("HTTP/1.1 304 {}\r\nConnection: close\r\n", reason(304));
+        validators(&mut head);
+        head.push_str("\r\n");
+        out.write_all(head.as_bytes())?;
+        return Ok((304, 0));
+    }
+    if let Behavior::Oversize { extra } = version.behavior {
         // No length: the body ends when the connection closes.
         write!(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
         out.write_all(body)?;
@@ -294,8 +472,16 @@ fn respond(
         let _ = out.write_all(&filler);
         return Ok((200, (body.len() + extra) as u64));
     }
-    let range = match (parse_range(range), &route.behavior) {
+    // `If-Range` (RFC 9110, 13.1.5): the range only if the file is still
+    // the one the client has the start of.
+    let if_range_holds = headers.if_range.as_deref().is_none_or(|value| {
+        !version.honour_if_range
+            || version.etag.as_deref() == Some(value)
+            || version.last_modified.as_deref() == Some(value)
+    });
+    let range = match (parse_range(headers.range.as_deref()), &version.behavior) {
         (_, Behavior::NoRange) | (None, _) => None,
+        (Some(_), _) if !if_range_holds => None,
         (Some((start, _)), _) if start >= body.len() => {
             write!(
                 out,
@@ -309,20 +495,22 @@ fn respond(
             Some((start, end.map_or(body.len() - 1, |e| e.min(body.len() - 1))))
         }
     };
+    let slice_as_200 = matches!(version.behavior, Behavior::SliceAs200);
     let (status, start, end) = match range {
+        Some((start, end)) if slice_as_200 => (200, start, end),
         Some((start, end)) => (206, start, end),
         None => (200, 0, body.len().saturating_sub(1)),
     };
     let len = if body.is_empty() { 0 } else { end + 1 - start };
     let mut head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Length: {len}\r\nETag: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Length: {len}\r\nConnection: close\r\n",
         reason(status),
-        route.etag
     );
-    if !matches!(route.behavior, Behavior::NoRange) {
+    validators(&mut head);
+    if !matches!(version.behavior, Behavior::NoRange) {
         head.push_str("Accept-Ranges: bytes\r\n");
     }
-    if status == 206 {
+    if range.is_some() {
         head.push_str(&format!(
             "Content-Range: bytes {start}-{end}/{}\r\n",
             body.len()
@@ -337,16 +525,15 @@ fn respond(
         sent += bytes.len() as u64;
         Ok(())
     };
-    match route.behavior {
+    match version.behavior {
         Behavior::CutShort { after, times } if hit <= times => {
             let _ = send(&rest[..after.min(rest.len())], out);
         }
         Behavior::Slow { chunk, delay } => {
             for piece in rest.chunks(chunk) {
-                if send(piece, out).is_err() {
+                if send(piece, out).is_err() || out.flush().is_err() {
                     break;
                 }
-                out.flush()?;
                 thread::sleep(delay);
             }
         }

@@ -1,0 +1,156 @@
+//! Every environment variable crp reads, in one place.
+//!
+//! An empty variable counts as unset — `CRP_STORE=` names no store, as an
+//! empty `NO_COLOR` asks for nothing — so CI templates that pass variables
+//! through unconditionally behave like ones that leave them out. A value
+//! that does not parse is invalid input: [`check`] names it before a
+//! command does any work (exit 2), and the readers below, called later and
+//! deeper, fall back to the default for what `check` already refused.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::units::Size;
+
+/// The store (`--store` wins over it).
+pub const STORE: &str = "CRP_STORE";
+/// Downloads at once (`--jobs` wins over it).
+pub const JOBS: &str = "CRP_JOBS";
+/// Seconds to connect, and to wait for each piece of a response.
+pub const HTTP_TIMEOUT: &str = "CRP_HTTP_TIMEOUT";
+/// The slowest transfer crp keeps waiting for, in bytes per second (`0`
+/// turns the floor off).
+pub const HTTP_MIN_RATE: &str = "CRP_HTTP_MIN_RATE";
+/// The window over which [`HTTP_MIN_RATE`] is measured.
+pub const HTTP_MIN_RATE_TIME: &str = "CRP_HTTP_MIN_RATE_TIME";
+/// Seconds to wait for another process's lock.
+pub const LOCK_TIMEOUT: &str = "CRP_LOCK_TIMEOUT";
+/// Who is acting, for records and events (else the login name).
+pub const ACTOR: &str = "CRP_ACTOR";
+
+/// Defaults, documented in the README's configuration table.
+pub const DEFAULT_JOBS: u16 = 8;
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MIN_RATE: u64 = 1024;
+pub const DEFAULT_MIN_RATE_TIME: Duration = Duration::from_secs(60);
+/// An hour: the holder may be downloading something large.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A variable that is set to something unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}={value}` is not valid: {reason}")]
+pub struct InvalidSetting {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl InvalidSetting {
+    pub fn hint(&self) -> String {
+        format!(
+            "fix or unset `{}`; the README's Configuration section lists every variable",
+            self.name
+        )
+    }
+}
+
+/// The variable's value, or `None` when it is unset or empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Like [`var`], for values that need not be UTF-8 (paths).
+pub fn var_os(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// Checks every numeric setting, so a typo is reported before any work.
+pub fn check() -> Result<(), InvalidSetting> {
+    jobs()?;
+    seconds(HTTP_TIMEOUT, DEFAULT_HTTP_TIMEOUT, false)?;
+    seconds(HTTP_MIN_RATE_TIME, DEFAULT_MIN_RATE_TIME, false)?;
+    seconds(LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT, true)?;
+    min_rate_bytes()?;
+    Ok(())
+}
+
+/// `CRP_JOBS`: a whole number from 1.
+pub fn jobs() -> Result<u16, InvalidSetting> {
+    let Some(text) = var(JOBS) else {
+        return Ok(DEFAULT_JOBS);
+    };
+    text.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| invalid(JOBS, &text, "expected a whole number from 1 to 65535"))
+}
+
+/// `CRP_HTTP_TIMEOUT`, 30 s by default.
+pub fn http_timeout() -> Duration {
+    seconds(HTTP_TIMEOUT, DEFAULT_HTTP_TIMEOUT, false).unwrap_or(DEFAULT_HTTP_TIMEOUT)
+}
+
+/// `CRP_LOCK_TIMEOUT`, an hour by default; `0` gives up at once.
+pub fn lock_timeout() -> Duration {
+    seconds(LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT, true).unwrap_or(DEFAULT_LOCK_TIMEOUT)
+}
+
+/// The transfer-rate floor: at least `bytes_per_second` over every `window`,
+/// or the source counts as failed. `None` when turned off
+/// (`CRP_HTTP_MIN_RATE=0`). Like curl's `--speed-limit` and `--speed-time`.
+pub fn min_rate() -> Option<(u64, Duration)> {
+    let rate = min_rate_bytes().unwrap_or(DEFAULT_MIN_RATE);
+    let window =
+        seconds(HTTP_MIN_RATE_TIME, DEFAULT_MIN_RATE_TIME, false).unwrap_or(DEFAULT_MIN_RATE_TIME);
+    (rate > 0).then_some((rate, window))
+}
+
+fn min_rate_bytes() -> Result<u64, InvalidSetting> {
+    let Some(text) = var(HTTP_MIN_RATE) else {
+        return Ok(DEFAULT_MIN_RATE);
+    };
+    // `1KiB`, `1 KiB/s` and `1024` all mean the same.
+    let bytes = text.trim().trim_end_matches("/s");
+    bytes
+        .parse::<Size>()
+        .map(|s| s.0)
+        .map_err(|reason| invalid(HTTP_MIN_RATE, &text, &reason))
+}
+
+/// A duration written as seconds (`30`, `2.5`) or with a unit (`90s`, `10m`).
+fn seconds(
+    name: &'static str,
+    default: Duration,
+    zero_ok: bool,
+) -> Result<Duration, InvalidSetting> {
+    let Some(text) = var(name) else {
+        return Ok(default);
+    };
+    let trimmed = text.trim();
+    let parsed = match trimmed.parse::<f64>() {
+        Ok(s) if (0.0..1e9).contains(&s) => Some(Duration::from_secs_f64(s)),
+        Ok(_) => None,
+        Err(_) => humantime::parse_duration(trimmed).ok(),
+    };
+    match parsed {
+        Some(d) if zero_ok || !d.is_zero() => Ok(d),
+        _ => Err(invalid(
+            name,
+            &text,
+            if zero_ok {
+                "expected a number of seconds (or a duration like `90s` or `10m`)"
+            } else {
+                "expected a positive number of seconds (or a duration like `90s` or `10m`)"
+            },
+        )),
+    }
+}
+
+fn invalid(name: &'static str, value: &str, reason: &str) -> InvalidSetting {
+    InvalidSetting {
+        name,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}

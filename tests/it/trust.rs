@@ -1,0 +1,811 @@
+//! What a project links is exactly what its manifest declares; a store never
+//! pins bytes no server served; secrets in URLs never leak. Each test is a
+//! way crp was once fooled, driven through the real binary against the
+//! fault-injecting server.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crp::digest::Sha256Digest;
+use crp::report::{PlanDocument, SyncDocument};
+
+use crate::common::{Run, TestContext, bytes, files_under};
+use crate::server::{Behavior, Server, Version};
+
+/// A manifest of one unpinned resource.
+fn unpinned(project: &str, name: &str, source: &str) -> String {
+    format!(
+        "[project]\nname = \"{project}\"\n\n[resources.{name}]\nsource = \"{source}\"\npurpose = \"testing\"\n"
+    )
+}
+
+/// A manifest of one resource pinned to `digest`.
+fn pinned(name: &str, source: &str, digest: &Sha256Digest) -> String {
+    format!(
+        "[project]\nname = \"demo\"\n\n[resources.{name}]\nsource = \"{source}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n"
+    )
+}
+
+/// The sha256 an entry of `manifest` was pinned to.
+fn pinned_digest(manifest: &str) -> Sha256Digest {
+    let line = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .unwrap_or_else(|| panic!("not pinned:\n{manifest}"));
+    line.trim_end_matches('"').parse().unwrap()
+}
+
+/// A second project folder beside the test's.
+fn project(ctx: &TestContext, name: &str, manifest: &str) -> std::path::PathBuf {
+    let dir = ctx.root.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("resources.toml"), manifest).unwrap();
+    dir
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+// 1. Identity: a source is its whole URL.
+
+#[test]
+fn sources_that_differ_only_in_a_secret_are_two_sources() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (a, b) = (bytes(1, 5_000), bytes(2, 5_000));
+    server.route("get?key=dataset-a", a.clone(), Behavior::Normal);
+    server.route("get?key=dataset-b", b.clone(), Behavior::Normal);
+    let first = project(
+        &ctx,
+        "first",
+        &unpinned("first", "data", &server.url("get?key=dataset-a")),
+    );
+    let second = project(
+        &ctx,
+        "second",
+        &unpinned("second", "data", &server.url("get?key=dataset-b")),
+    );
+    ctx.crp_in(&first, &["sync"]).success();
+    ctx.crp_in(&second, &["sync"]).success();
+    // Each is pinned to what its own URL serves, and each URL was asked.
+    assert_eq!(
+        pinned_digest(&read(&first.join("resources.toml"))),
+        Sha256Digest::of_bytes(&a)
+    );
+    assert_eq!(
+        pinned_digest(&read(&second.join("resources.toml"))),
+        Sha256Digest::of_bytes(&b)
+    );
+    assert_eq!(std::fs::read(second.join("resources/data")).unwrap(), b);
+    let queries: Vec<Option<String>> = server
+        .requests("get")
+        .into_iter()
+        .map(|r| r.query)
+        .collect();
+    assert!(
+        queries.contains(&Some("key=dataset-b".into())),
+        "{queries:?}"
+    );
+    // And neither secret is anywhere in the store.
+    for file in files_under(&ctx.store) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains("dataset-a") && !text.contains("dataset-b"),
+            "`{}` holds a secret:\n{text}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn an_approval_of_one_url_does_not_cover_another_that_differs_in_a_secret() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route("model.bin?token=alpha", bytes(3, 5_000), Behavior::Normal);
+    server.route("model.bin?token=bravo", bytes(4, 5_000), Behavior::Normal);
+    // Hosts other than the trusted one wait for a person.
+    ctx.write_policy("[approval]\nunknown_source = true\ntrusted_hosts = [\"example.org\"]\n");
+    let first = project(
+        &ctx,
+        "first",
+        &unpinned("first", "model", &server.url("model.bin?token=alpha")),
+    );
+    let second = project(
+        &ctx,
+        "second",
+        &unpinned("second", "model", &server.url("model.bin?token=bravo")),
+    );
+    ctx.crp_in(&first, &["sync"]).code(1);
+    ctx.crp_in(&second, &["sync"]).code(1);
+    ctx.crp_in(&first, &["approve", "model", "--by", "alice"])
+        .success();
+    ctx.crp_in(&first, &["sync"]).success();
+    // The other URL, shown alike, is another source: it still waits, and
+    // nothing was fetched for it.
+    let run = ctx.crp_in(&second, &["sync", "--format", "json"]);
+    run.code(1);
+    let doc: SyncDocument = run.json();
+    assert_eq!(
+        doc.report.resources[0].status,
+        crp::execute::Status::AwaitingApproval,
+        "{run}"
+    );
+    assert!(
+        server
+            .requests("model.bin")
+            .iter()
+            .all(|r| r.query.as_deref() == Some("token=alpha"))
+    );
+    let ledger = read(&ctx.store.join("meta/approvals.jsonl"));
+    assert!(
+        !ledger.contains("alpha") && !ledger.contains("bravo"),
+        "{ledger}"
+    );
+    assert!(ledger.contains("hmac-sha256:"), "{ledger}");
+    // `crp pending` still lists it.
+    let run = ctx.crp_in(&second, &["pending"]);
+    assert!(run.stdout.contains("1 request awaiting approval"), "{run}");
+}
+
+// 2. Trust on first use means "what the source serves now".
+
+#[test]
+fn first_use_pins_what_the_source_serves_now() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (v1, v2) = (bytes(4, 8_000), bytes(5, 9_000));
+    server.route("latest.tar", v1.clone(), Behavior::Normal);
+    let first = project(
+        &ctx,
+        "first",
+        &unpinned("first", "data", &server.url("latest.tar")),
+    );
+    ctx.crp_in(&first, &["sync"]).success();
+    assert_eq!(
+        pinned_digest(&read(&first.join("resources.toml"))),
+        Sha256Digest::of_bytes(&v1)
+    );
+
+    // Upstream moves on. A second project that leaves the same source
+    // unpinned gets the new version, not the store's memory of the old.
+    server.route("latest.tar", v2.clone(), Behavior::Normal);
+    let second = project(
+        &ctx,
+        "second",
+        &unpinned("second", "data", &server.url("latest.tar")),
+    );
+    // `crp plan` says so: it will ask the source before pinning anything.
+    let run = ctx.crp_in(&second, &["plan"]);
+    run.success();
+    assert!(run.stdout.contains("asks the source whether"), "{run}");
+    let doc: PlanDocument = ctx.crp_in(&second, &["plan", "--format", "json"]).json();
+    let step = doc.plan.resources[0].fetch.as_ref().unwrap();
+    assert_eq!(step.remembered, Some(Sha256Digest::of_bytes(&v1)));
+    ctx.crp_in(&second, &["sync"]).success();
+    assert_eq!(
+        pinned_digest(&read(&second.join("resources.toml"))),
+        Sha256Digest::of_bytes(&v2)
+    );
+    let asked = server.requests("latest.tar");
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[1].if_none_match.is_some(),
+        "not a conditional request"
+    );
+    assert_eq!(asked[1].status, 200);
+
+    // `crp add` too: the same URL, unchanged now, is confirmed with `304`
+    // and no body, and pinned to what the store has.
+    let third = project(&ctx, "third", "[project]\nname = \"third\"\n");
+    let run = ctx.crp_in(
+        &third,
+        &["add", &server.url("latest.tar"), "--purpose", "testing"],
+    );
+    run.success();
+    assert_eq!(
+        pinned_digest(&read(&third.join("resources.toml"))),
+        Sha256Digest::of_bytes(&v2)
+    );
+    let asked = server.requests("latest.tar");
+    assert_eq!((asked[2].status, asked[2].sent), (304, 0), "{asked:?}");
+
+    // `--refresh` downloads whatever the source says.
+    let fourth = project(
+        &ctx,
+        "fourth",
+        &unpinned("fourth", "data", &server.url("latest.tar")),
+    );
+    ctx.crp_in(&fourth, &["sync", "--refresh"]).success();
+    let asked = server.requests("latest.tar");
+    assert_eq!(asked.len(), 4);
+    assert_eq!(asked[3].if_none_match, None);
+    assert_eq!((asked[3].status, asked[3].sent), (200, v2.len() as u64));
+}
+
+#[test]
+fn first_use_of_a_changed_local_file_pins_its_new_content() {
+    let ctx = TestContext::new();
+    let v1 = ctx.write_file("files/data.bin", &bytes(6, 3_000));
+    let first = project(
+        &ctx,
+        "first",
+        &unpinned(
+            "first",
+            "data",
+            &ctx.project.join("files/data.bin").display().to_string(),
+        ),
+    );
+    ctx.crp_in(&first, &["sync"]).success();
+    assert_eq!(pinned_digest(&read(&first.join("resources.toml"))), v1);
+    // Rewritten in place: another size, another time.
+    std::thread::sleep(Duration::from_millis(20));
+    let v2 = ctx.write_file("files/data.bin", &bytes(7, 3_500));
+    let second = project(
+        &ctx,
+        "second",
+        &unpinned(
+            "second",
+            "data",
+            &ctx.project.join("files/data.bin").display().to_string(),
+        ),
+    );
+    ctx.crp_in(&second, &["sync"]).success();
+    assert_eq!(pinned_digest(&read(&second.join("resources.toml"))), v2);
+}
+
+// 3. Resuming never splices two versions.
+
+/// A sync of one resource; returns it with the manifest it left.
+fn sync_one(ctx: &TestContext, manifest: &str) -> (Run, String) {
+    ctx.write_manifest(manifest);
+    let run = ctx.crp(&["sync"]);
+    (run, ctx.read_manifest())
+}
+
+/// No incident was counted against the project, and no mismatch logged.
+fn assert_no_incident(ctx: &TestContext) {
+    let record = files_under(&ctx.store.join("meta/projects"));
+    assert_eq!(record.len(), 1);
+    let record: crp::store::record::ProjectRecord =
+        serde_json::from_str(&read(&record[0])).unwrap();
+    assert_eq!(
+        record.incidents, 0,
+        "a transport fault counted as an incident"
+    );
+    for event in ctx.events() {
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(!text.contains("mismatch"), "{text}");
+    }
+}
+
+#[test]
+fn a_new_version_behind_an_ignored_if_range_is_fetched_whole_not_spliced() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (old, new) = (bytes(8, 100_000), bytes(9, 100_000));
+    // The first response is cut at 40 %; then the file changes, and the
+    // server answers ranges whatever `If-Range` says.
+    server.versions(
+        "data.bin",
+        vec![
+            Version::new(old.clone())
+                .behavior(Behavior::CutShort {
+                    after: 40_000,
+                    times: 1,
+                })
+                .for_requests(1),
+            Version::new(new.clone()).ignore_if_range(),
+        ],
+    );
+    let (run, manifest) = sync_one(&ctx, &unpinned("demo", "data", &server.url("data.bin")));
+    run.success();
+    assert_eq!(
+        pinned_digest(&manifest),
+        Sha256Digest::of_bytes(&new),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), new);
+    let asked = server.requests("data.bin");
+    // The resumed request was answered with another version's bytes; they
+    // were refused, and the file fetched again from its first byte.
+    assert_eq!(asked[1].range.as_deref(), Some("bytes=40000-"), "{asked:?}");
+    assert!(asked[1].if_range.is_some());
+    assert_eq!(asked[1].status, 206);
+    assert_eq!(asked.last().unwrap().range, None);
+    assert_eq!(asked.last().unwrap().status, 200);
+    assert!(run.stderr.contains("another version of the file"), "{run}");
+    assert_no_incident(&ctx);
+}
+
+#[test]
+fn a_changed_total_or_a_200_with_a_content_range_starts_over() {
+    // A server that keeps its ETag but changes the file's length.
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (old, new) = (bytes(10, 60_000), bytes(11, 70_000));
+    server.versions(
+        "data.bin",
+        vec![
+            Version::new(old)
+                .etag(Some("\"same\""))
+                .behavior(Behavior::CutShort {
+                    after: 20_000,
+                    times: 1,
+                })
+                .for_requests(1),
+            Version::new(new.clone()).etag(Some("\"same\"")),
+        ],
+    );
+    let (run, manifest) = sync_one(&ctx, &unpinned("demo", "data", &server.url("data.bin")));
+    run.success();
+    assert_eq!(
+        pinned_digest(&manifest),
+        Sha256Digest::of_bytes(&new),
+        "{run}"
+    );
+    assert!(run.stderr.contains("the file has 70000 bytes"), "{run}");
+    assert_no_incident(&ctx);
+
+    // A server that answers a range with `200` and only the slice.
+    let ctx = TestContext::new();
+    let content = bytes(12, 60_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.versions(
+        "slice.bin",
+        vec![
+            Version::new(content.clone())
+                .behavior(Behavior::CutShort {
+                    after: 20_000,
+                    times: 1,
+                })
+                .for_requests(1),
+            Version::new(content.clone()).behavior(Behavior::SliceAs200),
+        ],
+    );
+    let (run, _) = sync_one(&ctx, &pinned("data", &server.url("slice.bin"), &digest));
+    run.success();
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    assert!(
+        run.stderr.contains("answered 200 with a `Content-Range`"),
+        "{run}"
+    );
+    assert_no_incident(&ctx);
+}
+
+#[test]
+fn without_an_etag_the_modification_date_decides() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (old, new) = (bytes(13, 50_000), bytes(14, 50_000));
+    server.versions(
+        "data.bin",
+        vec![
+            Version::new(old)
+                .etag(None)
+                .last_modified(Some("Mon, 03 Nov 2025 10:00:00 GMT"))
+                .behavior(Behavior::CutShort {
+                    after: 10_000,
+                    times: 1,
+                })
+                .for_requests(1),
+            Version::new(new.clone())
+                .etag(None)
+                .last_modified(Some("Tue, 04 Nov 2025 10:00:00 GMT"))
+                .ignore_if_range(),
+        ],
+    );
+    let (run, manifest) = sync_one(&ctx, &unpinned("demo", "data", &server.url("data.bin")));
+    run.success();
+    assert_eq!(
+        pinned_digest(&manifest),
+        Sha256Digest::of_bytes(&new),
+        "{run}"
+    );
+    let asked = server.requests("data.bin");
+    assert_eq!(
+        asked[1].if_range.as_deref(),
+        Some("Mon, 03 Nov 2025 10:00:00 GMT")
+    );
+    assert_no_incident(&ctx);
+}
+
+#[test]
+fn a_complete_part_refused_with_416_is_hashed_not_downloaded_again() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(15, 2 << 20);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("data.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest(&pinned("data", &server.url("data.bin"), &digest));
+    ctx.crp(&["sync", "--offline"]).code(1);
+    // Every byte is there; the run that fetched them did not learn the
+    // length (a chunked response) and was killed before publishing.
+    let part = ctx.store.join(".incomplete").join(format!("{digest}.part"));
+    std::fs::write(&part, &content).unwrap();
+    let etag = format!("\"{}\"", &digest.hex()[..16]);
+    std::fs::write(
+        format!("{}.json", part.display()),
+        serde_json::json!({ "source": server.url("data.bin"), "etag": etag }).to_string(),
+    )
+    .unwrap();
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    let asked = server.requests("data.bin");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!((asked[0].status, asked[0].sent), (416, 0));
+    assert!(ctx.incomplete().is_empty(), "{:?}", ctx.incomplete());
+}
+
+// 4. Bounded time: a slow or stuck source yields.
+
+#[test]
+fn a_source_slower_than_the_floor_yields_to_the_next_mirror() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(16, 200_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    // A byte every 50 ms: days for this file, and never a read timeout.
+    server.route(
+        "slow.bin",
+        content.clone(),
+        Behavior::Slow {
+            chunk: 1,
+            delay: Duration::from_millis(50),
+        },
+    );
+    server.route("fast.bin", content.clone(), Behavior::Normal);
+    let manifest = format!(
+        "[project]\nname = \"demo\"\n\n[resources.data]\nsources = [\"{}\", \"{}\"]\nsha256 = \"{digest}\"\npurpose = \"testing\"\n",
+        server.url("slow.bin"),
+        server.url("fast.bin")
+    );
+    ctx.write_manifest(&manifest);
+    // A second project wants the same object and waits for the first's lock.
+    let other = project(&ctx, "other", &manifest.replace("\"demo\"", "\"other\""));
+    let spawn = |dir: &Path| {
+        ctx.command()
+            .current_dir(dir)
+            .env("CRP_HTTP_MIN_RATE", "1 KiB")
+            .env("CRP_HTTP_MIN_RATE_TIME", "1")
+            .arg("sync")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children = [spawn(&ctx.project), spawn(&other)];
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|c| Run::from(c.wait_with_output().unwrap(), &ctx))
+        .collect();
+    for run in &runs {
+        run.success();
+    }
+    assert!(
+        runs.iter()
+            .any(|r| r.stderr.contains("slower than the floor of 1.0 KiB/s")),
+        "{}{}",
+        runs[0],
+        runs[1]
+    );
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+    // The slow source was given up on: it never sent the whole file.
+    assert!(server.requests("slow.bin").iter().all(|r| r.sent < 1_000));
+}
+
+#[test]
+fn retry_after_is_honoured_up_to_a_cap() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(17, 5_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "busy.bin",
+        content.clone(),
+        Behavior::RetryAfter {
+            status: 503,
+            value: "2".into(),
+            times: 1,
+        },
+    );
+    let (run, _) = sync_one(&ctx, &pinned("data", &server.url("busy.bin"), &digest));
+    run.success();
+    assert!(run.stderr.contains("`Retry-After`"), "{run}");
+    let asked = server.requests("busy.bin");
+    assert_eq!(asked.len(), 2);
+    let waited = asked[1].at - asked[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "waited only {waited:?}"
+    );
+
+    // An HTTP-date, and a wait longer than crp's cap: the source is given
+    // up at once and the next one serves.
+    let ctx = TestContext::new();
+    let later = httpdate_in(Duration::from_secs(3600));
+    server.route(
+        "later.bin",
+        content.clone(),
+        Behavior::RetryAfter {
+            status: 429,
+            value: later,
+            times: 99,
+        },
+    );
+    server.route("mirror.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.data]\nsources = [\"{}\", \"{}\"]\nsha256 = \"{digest}\"\npurpose = \"testing\"\n",
+        server.url("later.bin"),
+        server.url("mirror.bin")
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert_eq!(server.requests("later.bin").len(), 1, "it waited an hour?");
+    assert!(run.stderr.contains("asks to retry after"), "{run}");
+    assert!(run.stderr.contains("longer than crp waits (60s)"), "{run}");
+}
+
+/// An HTTP-date (IMF-fixdate) `from_now` in the future.
+fn httpdate_in(from_now: Duration) -> String {
+    let output = std::process::Command::new("date")
+        .env("TZ", "UTC")
+        .args([
+            "-d",
+            &format!(
+                "@{}",
+                (std::time::SystemTime::now() + from_now)
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+            ),
+            "+%a, %d %b %Y %H:%M:%S GMT",
+        ])
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn redirect_loops_and_other_schemes_are_named_and_not_retried() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route(
+        "a.bin",
+        Vec::new(),
+        Behavior::Redirect {
+            location: server.url("b.bin"),
+        },
+    );
+    server.route(
+        "b.bin",
+        Vec::new(),
+        Behavior::Redirect {
+            location: server.url("a.bin"),
+        },
+    );
+    server.route(
+        "ftp.bin",
+        Vec::new(),
+        Behavior::Redirect {
+            location: "ftp://127.0.0.1/x.bin".into(),
+        },
+    );
+    let digest = Sha256Digest::of_bytes(b"x");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.looping]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n\n[resources.elsewhere]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n",
+        server.url("a.bin"),
+        server.url("ftp.bin"),
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stderr.contains("redirect loop"), "{run}");
+    assert!(run.stderr.contains("non-HTTP scheme (`ftp:`)"), "{run}");
+    assert!(!run.stderr.contains("attempt 2"), "retried: {run}");
+    assert_eq!(server.requests("a.bin").len(), 1);
+    assert_eq!(server.requests("ftp.bin").len(), 1);
+}
+
+// 7. Secrets never leak.
+
+#[test]
+fn secrets_in_urls_are_never_printed_or_stored() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let secrets = [
+        "hunter2",
+        "tok3n",
+        "s1gnature",
+        "ghp0123456789abcdef",
+        "AKIAEXAMPLE",
+    ];
+    let content = bytes(18, 3_000);
+    server.route("data.bin", content.clone(), Behavior::Normal);
+    let base = server.url("data.bin");
+    let with_password =
+        base.replace("http://", "http://alice:hunter2@") + "?token=tok3n&sig=s1gnature";
+    let with_token_user = base
+        .replace("http://", "http://ghp0123456789abcdef@")
+        .replace("data.bin", "missing.bin");
+    let signed = format!(
+        "{}?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Date=x",
+        server.url("gone.bin")
+    );
+    ctx.write_config(
+        "[bridge]\nfolder = \"bridge\"\n\n[[notify]]\ncommand = [\"sh\", \"-c\", \"env >> \\\"$CRP_HOOK_OUT\\\"\"]\n",
+    );
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.data]\nsource = \"{with_password}\"\npurpose = \"testing\"\n\n[resources.other]\nsources = [\"{with_token_user}\", \"{signed}\"]\npurpose = \"testing\"\n"
+    ));
+    let hook_out = ctx.root.path().join("hook-env.txt");
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["plan"],
+        vec!["plan", "--format", "json"],
+        vec!["sync", "-vv"],
+        vec!["sync", "--format", "json"],
+        vec!["status"],
+        vec!["drift", "--upstream", "--format", "markdown"],
+        vec!["diff", "/dev/null"],
+    ] {
+        let output = ctx
+            .command()
+            .env("CRP_HOOK_OUT", &hook_out)
+            .args(&args)
+            .output()
+            .unwrap();
+        outputs.push((args.join(" "), output));
+    }
+    // The sync did happen, and failed where it should.
+    assert!(ctx.link("data").exists());
+    let mut places: Vec<(String, String)> = outputs
+        .into_iter()
+        .flat_map(|(args, o)| {
+            [
+                (
+                    format!("stdout of `crp {args}`"),
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                ),
+                (
+                    format!("stderr of `crp {args}`"),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                ),
+            ]
+        })
+        .collect();
+    places.push(("the hook's environment".into(), read(&hook_out)));
+    for file in files_under(&ctx.store) {
+        places.push((
+            file.display().to_string(),
+            String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned(),
+        ));
+    }
+    assert!(
+        places.iter().any(|(_, text)| text.contains("****")),
+        "nothing was redacted?"
+    );
+    for (place, text) in &places {
+        assert!(
+            !place.contains("hunter2") && !place.contains("tok3n"),
+            "a file name holds a secret: {place}"
+        );
+        for secret in secrets {
+            assert!(!text.contains(secret), "{place} holds `{secret}`:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn a_resource_request_keeps_secrets_out_of_the_message_and_its_name() {
+    let ctx = TestContext::new();
+    ctx.write_manifest("[project]\nname = \"demo\"\n");
+    ctx.crp(&["sync", "--offline"]).success(); // makes the store
+    ctx.write_config("[bridge]\nfolder = \"bridge\"\n");
+    let run = ctx.crp(&[
+        "request",
+        "https://bob:pa55word@example.org/corpus.tar?access_token=t0ken",
+        "--purpose",
+        "speech corpus",
+    ]);
+    run.success();
+    let messages = files_under(&ctx.store.join("bridge"));
+    assert_eq!(messages.len(), 1);
+    let name = messages[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let text = read(&messages[0]);
+    for secret in ["pa55word", "t0ken", "bob"] {
+        assert!(!name.contains(secret), "{name}");
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(text.contains("example.org/corpus.tar"), "{text}");
+
+    // A scheme crp cannot fetch is refused before anything is written.
+    let run = ctx.crp(&["request", "ftp://example.org/x.tar", "--purpose", "x"]);
+    run.code(2);
+    assert!(run.stderr.contains("unsupported scheme `ftp:`"), "{run}");
+    assert_eq!(files_under(&ctx.store.join("bridge")).len(), 1);
+}
+
+// 9. The small things.
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(19, 1_000);
+    server.route("a.bin", content, Behavior::Normal);
+    ctx.write_manifest(&unpinned("demo", "a", &server.url("a.bin")));
+    ctx.crp(&["sync"]).success();
+    for args in [
+        ["dag", "--format", "dot"],
+        ["status", "--format", "json"],
+        ["schema", "-q", "-q"],
+    ] {
+        let args: Vec<&str> = args.iter().copied().filter(|a| *a != "-q").collect();
+        let mut child = ctx
+            .command()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before crp writes a byte.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn empty_environment_variables_count_as_unset() {
+    let ctx = TestContext::new();
+    let source = ctx.write_file("files/a.bin", &bytes(20, 100));
+    let _ = source;
+    ctx.write_manifest(&unpinned("demo", "a", "files/a.bin"));
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_STORE", "")
+            .env("CRP_JOBS", "")
+            .env("CRP_HTTP_TIMEOUT", "")
+            .env("CRP_LOCK_TIMEOUT", "")
+            .env("CRP_HTTP_MIN_RATE", "")
+            .arg("sync")
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    // The default store, under the home folder, was used.
+    assert!(
+        ctx.home
+            .join("infrastructure/shared-resources/meta/store.json")
+            .exists(),
+        "{run}"
+    );
+    assert!(!ctx.store.exists());
+
+    // A value that does not parse is named, and nothing is done.
+    for (name, value) in [
+        ("CRP_LOCK_TIMEOUT", "soon"),
+        ("CRP_JOBS", "0"),
+        ("CRP_HTTP_MIN_RATE", "fast"),
+    ] {
+        let run = Run::from(
+            ctx.command().env(name, value).arg("sync").output().unwrap(),
+            &ctx,
+        );
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains(&format!("`{name}={value}` is not valid")),
+            "{run}"
+        );
+    }
+}
