@@ -172,15 +172,16 @@ impl Config {
 /// The text of a TOML file crp reads (configuration, policy, approvals,
 /// drift ignores); `None` when there is no such file.
 pub(crate) fn read_toml_text(path: &Path) -> Result<Option<String>, ManifestError> {
-    match fs_err::read_to_string(path) {
+    match crate::manifest::read_text_capped(path, MAX_SIZE) {
         Ok(text) => Ok(Some(text)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ManifestError::Read {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(ManifestError::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err),
     }
 }
+
+/// The largest configuration, policy, approvals or drift-ignore file crp
+/// reads: far more than any needs.
+pub const MAX_SIZE: u64 = 16 << 20;
 
 /// Parses such a file's text; a problem is reported at `file:line:col`
 /// under `headline`, with `hint` when one helps.

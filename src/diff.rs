@@ -95,7 +95,7 @@ pub fn diff(
 ) -> Result<ManifestDiff, StoreError> {
     let exists = store.check().unwrap_or(false);
     let previous = if exists {
-        store.read_project(&head.project_id())?
+        crate::plan::previous_record(store, head)?
     } else {
         None
     };

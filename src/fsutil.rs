@@ -19,6 +19,10 @@ pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent_of(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".crp-tmp-")
+        // As a plain `create` would (the process's umask applies), not the
+        // owner-only default of temporary files: a shared store's records
+        // are read by every user of the store.
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|err| with_path(err, dir))?;
     // Keep the permissions of the file being replaced (a manifest may be

@@ -39,7 +39,8 @@ pub struct Want<'a> {
 }
 
 /// Compares what is at `path` with what is wanted. `objects_dir` is the
-/// store's object folder; `previous` is what crp recorded about this path.
+/// store's object folder, with its symbolic links resolved; `previous` is
+/// what crp recorded about this path.
 pub fn inspect(
     path: &Path,
     want: Want<'_>,
@@ -60,7 +61,26 @@ pub fn inspect(
         let Ok(target) = fs_err::read_link(path) else {
             return foreign("a symbolic link crp cannot read");
         };
-        if !target.starts_with(objects_dir) {
+        // The common case, a link as crp writes it, costs one `readlink`.
+        if want.mode == LinkMode::Symlink && want.object == Some(target.as_path()) {
+            return LinkState::Correct;
+        }
+        // Otherwise ownership comes from what the link leads to, whatever
+        // its spelling (relative, through a linked folder, a store reached
+        // another way), or from crp's record of the link it made.
+        let resolved = fs_err::canonicalize(path).ok();
+        let into_store = resolved
+            .as_deref()
+            .is_some_and(|r| r.starts_with(objects_dir));
+        let recorded = previous.is_some_and(|p| {
+            p.record.mode == LinkMode::Symlink
+                && match &p.record.target {
+                    Some(written) => *written == target,
+                    // Recorded before targets were: the object it named.
+                    None => target.file_name() == p.object.file_name(),
+                }
+        });
+        if !into_store && !recorded {
             return LinkState::Foreign {
                 what: format!(
                     "a symbolic link to `{}`, which crp did not make",
@@ -68,10 +88,12 @@ pub fn inspect(
                 ),
             };
         }
-        return match (want.mode, want.object) {
-            (LinkMode::Symlink, Some(object)) if target == object => LinkState::Correct,
-            (LinkMode::Symlink, _) => stale("it points to another object"),
-            (mode, _) => stale(&format!("the link mode is now `{mode}`")),
+        let wanted = want.object.and_then(|o| fs_err::canonicalize(o).ok());
+        return match want.mode {
+            LinkMode::Symlink if resolved.is_some() && resolved == wanted => LinkState::Correct,
+            LinkMode::Symlink if resolved.is_none() => stale("it points to a store that moved"),
+            LinkMode::Symlink => stale("it points to another object"),
+            mode => stale(&format!("the link mode is now `{mode}`")),
         };
     }
     if file_type.is_dir() {
@@ -184,6 +206,7 @@ pub fn create(path: &Path, object: &Path, mode: LinkMode) -> io::Result<LinkReco
         path: path.to_owned(),
         mode: made,
         stamp,
+        target: (made == LinkMode::Symlink).then(|| object.to_owned()),
     })
 }
 

@@ -169,6 +169,47 @@ impl Plan {
     }
 }
 
+/// The project's record from its last sync, if it had one.
+///
+/// A project's id hashes its manifest's path, so a project moved to another
+/// folder (alone, or with its store beside it) has no record under its new
+/// id. Then the record of a project of the same name whose manifest is gone
+/// and whose link folder sat at the same place relative to it is taken for
+/// it, with its link paths moved along, so crp still knows the links it
+/// made: they are relinked, not reported as someone else's files.
+pub fn previous_record(
+    store: &Store,
+    manifest: &Manifest,
+) -> Result<Option<ProjectRecord>, crate::store::StoreError> {
+    if let Some(record) = store.read_project(&manifest.project_id())? {
+        return Ok(Some(record));
+    }
+    let link_rel = manifest.project.link_dir.strip_prefix(&manifest.dir).ok();
+    let moved = store
+        .projects()?
+        .into_iter()
+        .filter(|p| p.name == manifest.project.name && !p.manifest.exists())
+        .filter(|p| {
+            let old_dir = crate::fsutil::parent_of(&p.manifest);
+            link_rel.is_some() && p.link_dir.strip_prefix(old_dir).ok() == link_rel
+        })
+        .max_by_key(|p| p.synced_at);
+    Ok(moved.map(|mut record| {
+        let old_link_dir = record.link_dir.clone();
+        for resource in record.resources.values_mut() {
+            if let Some(link) = &mut resource.link
+                && let Ok(rel) = link.path.strip_prefix(&old_link_dir)
+            {
+                link.path = manifest.project.link_dir.join(rel);
+            }
+        }
+        record.id = manifest.project_id();
+        record.manifest = manifest.abs_path.clone();
+        record.link_dir = manifest.project.link_dir.clone();
+        record
+    }))
+}
+
 /// Plans the sync of `manifest` against `store`, given the project's record
 /// from the last sync.
 pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>) -> Plan {

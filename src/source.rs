@@ -59,6 +59,8 @@ pub struct Magnet {
 pub enum InvalidSource {
     #[error("a source cannot be empty")]
     Empty,
+    #[error("a source cannot contain control characters (found {0:?})")]
+    ControlCharacter(char),
     #[error("unsupported scheme `{scheme}:`")]
     UnsupportedScheme { scheme: String },
     #[error("invalid URL: {reason}")]
@@ -100,6 +102,11 @@ impl FromStr for SourceSpec {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if text.trim().is_empty() {
             return Err(InvalidSource::Empty);
+        }
+        // A URL parser drops tabs and newlines silently, and a NUL ends a
+        // path where the operating system reads it: neither is what was meant.
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(InvalidSource::ControlCharacter(c));
         }
         let kind = match scheme_of(text).map(str::to_ascii_lowercase).as_deref() {
             Some("http" | "https") => {

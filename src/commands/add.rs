@@ -82,7 +82,7 @@ pub(super) async fn run(
         source: source.clone(),
     };
     let policy = Policy::load(store.root())?;
-    let previous = store.read_project(&manifest.project_id())?;
+    let previous = crate::plan::previous_record(&store, &manifest)?;
     let history = review::history(&store, &policy, previous.as_ref())?;
     let used = match policy.limits.quota {
         Some(_) => Some(store.usage()?.bytes),
@@ -167,7 +167,7 @@ pub(super) async fn run(
     store.sync_dirs()?;
 
     // Re-read under the lock: the edit applies to the file as it is now.
-    let text = fs_err::read_to_string(&manifest.path)?;
+    let text = crate::manifest::read_text(&manifest.path)?;
     let new = edit::append_resource(
         &text,
         &NewResource {

@@ -37,7 +37,7 @@ pub struct DecisionDocument {
 }
 
 pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let ledger = Ledger::load(&store)?;
     // A decision made since the last sync settles a request already, and a
     // project whose manifest is gone asks for nothing any more.
@@ -244,7 +244,7 @@ pub(super) fn deny(
 
 /// The store, and the request `target` names.
 fn prepare(global: &GlobalArgs, target: &str) -> anyhow::Result<(Store, Target)> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let target = resolve(global, &store, target)?;
     Ok((store, target))
 }

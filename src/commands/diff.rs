@@ -38,7 +38,7 @@ pub(super) fn run(
             global.manifest.display().to_string(),
         ),
     };
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let policy = Policy::load(store.root())?;
     let ledger = if store.check()? {
         Ledger::load(&store)?
@@ -92,6 +92,13 @@ fn load(spec: &str, manifest: &Path) -> anyhow::Result<(Manifest, String)> {
             stderr.trim()
         ))
         .hint("give two git revisions (`origin/main HEAD`) or two manifest files")
+        .into());
+    }
+    if output.stdout.len() as u64 > crate::manifest::MAX_SIZE {
+        return Err(crate::manifest::ManifestError::TooLarge {
+            path: object.into(),
+            limit: crate::manifest::MAX_SIZE,
+        }
         .into());
     }
     let text = String::from_utf8(output.stdout)

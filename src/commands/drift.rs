@@ -29,7 +29,7 @@ pub(super) async fn run(
     args: &DriftArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     // Nothing is created or written, not even a store.
     let exists = store.check()?;
     let policy = Policy::load(store.root())?;
@@ -85,7 +85,7 @@ pub(super) async fn run(
     } else {
         let manifest = Manifest::load(&global.manifest)?;
         let record = if exists {
-            store.read_project(&manifest.project_id())?
+            crate::plan::previous_record(&store, &manifest)?
         } else {
             None
         };

@@ -33,7 +33,7 @@ pub(super) async fn run(
     args: &GcArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     if !store.check()? {
         printer.note(format!(
             "there is no store at `{}` yet: nothing to collect",

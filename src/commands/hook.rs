@@ -32,7 +32,7 @@ pub(super) async fn torrent_done(
                 .hint("transmission-daemon runs this as its `script-torrent-done`; `crp torrent daemon start` sets that up")
         })?;
     let name = std::env::var("TR_TORRENT_NAME").unwrap_or_default();
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     store.create()?;
     let config = Config::load(store.root())?;
     let settings = TorrentSettings::resolve(&store, &config)?;

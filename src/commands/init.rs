@@ -41,7 +41,7 @@ pub(super) fn run(
     };
 
     // Editors validate the manifest against the store's copy of the schema.
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     store.create()?;
     let schema = store.write_schema()?;
     let schema_ref = fsutil::relative_to(&schema, &dir).unwrap_or(schema);

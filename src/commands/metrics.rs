@@ -76,7 +76,7 @@ fn size_class(bytes: u64) -> &'static str {
 }
 
 pub(super) async fn run(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let mut m = compute(&store)?;
     m.seeding_ratio = seeding_ratio(&store).await;
     match printer.format() {

@@ -169,7 +169,7 @@ async fn lock_project(
     printer: &Printer,
     doing: &str,
 ) -> anyhow::Result<(Store, Arc<dyn Reporter>, ProjectLocks)> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     store.create()?;
     let reporter = printer.reporter();
     let project = store

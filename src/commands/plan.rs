@@ -127,9 +127,9 @@ pub(super) fn read_only_plan(
     approvals: &[std::path::PathBuf],
     printer: &Printer,
 ) -> anyhow::Result<Plan> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let previous = if store.check()? {
-        store.read_project(&manifest.project_id())?
+        crate::plan::previous_record(&store, manifest)?
     } else {
         None
     };

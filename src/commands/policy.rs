@@ -49,7 +49,7 @@ pub struct CheckedResource {
 }
 
 pub(super) fn show(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let policy = Policy::load(store.root())?;
     let settings = policy.settings();
     if printer.format() == crate::cli::Format::Json {
@@ -178,7 +178,7 @@ pub(super) fn init(
     args: &PolicyInitArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let path = policy::path(store.root());
     if path.exists() && !args.force {
         return Err(

@@ -113,7 +113,7 @@ pub(super) fn show(
     args: &ShowArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let digest = resolve(global, &store, &args.target)?;
     let Some(record) = store.read_object_record(&digest)? else {
         return Err(
@@ -231,7 +231,7 @@ pub(super) fn show(
 }
 
 pub(super) fn dag(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let objects = store.object_records()?;
     let projects = store.projects()?;
     let object_id = |d: &Sha256Digest| format!("sha256:{}", d.hex());

@@ -14,7 +14,7 @@ pub(super) fn run(
     args: &RequestArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let config = Config::load(store.root())?;
     let Some(bridge) = &config.bridge else {
         return Err(UsageError::new("no bridge folder is configured")

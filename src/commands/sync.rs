@@ -48,7 +48,7 @@ pub(super) async fn run(
     if args.locked {
         check_locked(&manifest)?;
     }
-    let previous = store.read_project(&manifest.project_id())?;
+    let previous = crate::plan::previous_record(&store, &manifest)?;
     let mut plan = plan(&manifest, &store, previous.as_ref());
     let (policy, store_bytes) = super::judge(
         &store,

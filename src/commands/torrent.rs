@@ -13,7 +13,7 @@ pub(super) async fn daemon(
     command: &DaemonCommand,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     store.create()?;
     let (state, running, message) = match command {
         DaemonCommand::Start(args) => {

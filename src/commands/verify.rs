@@ -30,7 +30,7 @@ pub(super) async fn run(
     args: &VerifyArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::at(Store::locate(global.store.as_deref())?);
+    let store = Store::open(global.store.as_deref())?;
     let digests: Vec<Sha256Digest> = if args.all {
         if store.check()? {
             store.object_digests()?

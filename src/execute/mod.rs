@@ -513,6 +513,8 @@ fn make_links(
                     path: r.link_path.clone(),
                     mode,
                     stamp: None,
+                    target: (mode == crate::manifest::LinkMode::Symlink)
+                        .then(|| store.object_path(&digest)),
                 });
                 links.insert(i, link);
             }
@@ -640,7 +642,7 @@ fn pin(
         path: manifest.path.clone(),
         source,
     };
-    let mut text = fs_err::read_to_string(&manifest.path).map_err(|e| pin_err(e.into()))?;
+    let mut text = crate::manifest::read_text(&manifest.path).map_err(|e| pin_err(e.into()))?;
     for (name, digest, size) in pins {
         match edit::pin(&text, name.as_str(), *digest, *size) {
             Ok(new) => text = new,

@@ -19,9 +19,56 @@ use crate::diagnostic::{Diagnostic, Report};
 use crate::digest::Sha256Digest;
 use crate::name::Name;
 use crate::source::{Source, SourceSpec};
+use toml::Spanned;
 
 /// The file name `crp` looks for when `--manifest` is not given.
 pub const DEFAULT_FILE: &str = "resources.toml";
+
+/// The largest manifest crp reads: room for a few hundred thousand
+/// resources, and a bound on memory whatever `--manifest` names
+/// (`/dev/zero`, say).
+pub const MAX_SIZE: u64 = 64 << 20;
+
+/// The text of a file crp reads as TOML (a manifest, the store's policy and
+/// configuration, approvals and drift-ignore files), at most `limit` bytes
+/// of UTF-8. A missing file is [`ManifestError::NotFound`].
+pub fn read_text_capped(path: &Path, limit: u64) -> Result<String, ManifestError> {
+    use std::io::Read as _;
+    let read_err = |source| ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match fs_err::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return Err(ManifestError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        Err(err) => return Err(read_err(err)),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(ManifestError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        read_err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the file is not UTF-8 text",
+        ))
+    })
+}
+
+/// A manifest's text (see [`MAX_SIZE`]).
+pub fn read_text(path: &Path) -> Result<String, ManifestError> {
+    read_text_capped(path, MAX_SIZE)
+}
 
 /// A validated manifest.
 #[derive(Debug, Clone)]
@@ -46,6 +93,8 @@ pub struct Project {
     /// Absolute folder where resources are linked.
     pub link_dir: PathBuf,
     pub link_mode: LinkMode,
+    /// Where `link_dir` is written, for diagnostics; `None` when it is not.
+    pub link_dir_span: Option<Range<usize>>,
 }
 
 /// One declared resource.
@@ -87,6 +136,8 @@ pub enum ManifestError {
         #[source]
         source: io::Error,
     },
+    #[error("`{}` is larger than {}, the most crp reads", path.display(), crate::units::ByteCount(*limit))]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("{}", summary(.0))]
     Invalid(Box<Report>),
 }
@@ -104,29 +155,27 @@ impl ManifestError {
             Self::NotFound { .. } => {
                 Some("run `crp init` to create one, or point at it with `--manifest PATH`")
             }
+            Self::TooLarge { .. } => Some(
+                "split it into several projects, or check that the path names the file you mean",
+            ),
             _ => None,
         }
     }
 }
 
 impl Manifest {
-    /// Reads and validates the manifest at `path`.
+    /// Reads and validates the manifest at `path`, and checks that its
+    /// `link_dir` is inside its folder on this machine (see
+    /// [`Manifest::confine`]).
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                return Err(ManifestError::NotFound {
-                    path: path.to_owned(),
-                });
-            }
-            Err(err) => {
-                return Err(ManifestError::Read {
-                    path: path.to_owned(),
-                    source: err,
-                });
-            }
-        };
-        Self::from_text(path, text)
+        let manifest = Self::read(path)?;
+        manifest.confine()?;
+        Ok(manifest)
+    }
+
+    /// Reads and validates the manifest at `path`, as text only.
+    fn read(path: &Path) -> Result<Self, ManifestError> {
+        Self::from_text(path, read_text(path)?)
     }
 
     /// Validates `text` as the manifest found at `path`.
@@ -147,9 +196,10 @@ impl Manifest {
                 raw_project
                     .link_dir
                     .as_ref()
-                    .map_or(schema::DEFAULT_LINK_DIR, |d| d.0.as_str()),
+                    .map_or(schema::DEFAULT_LINK_DIR, |d| d.get_ref().0.as_str()),
             ),
             link_mode: raw_project.link_mode.unwrap_or_default(),
+            link_dir_span: raw_project.link_dir.as_ref().map(Spanned::span),
         };
         let resources = parsed
             .resources
@@ -199,17 +249,41 @@ impl Manifest {
     }
 
     /// The manifest as its file says now: `self` if unchanged, else read and
-    /// validated again.
+    /// validated again. Either way `link_dir` is checked again, since what
+    /// it leads to may have changed.
     pub fn reload(self) -> Result<Self, ManifestError> {
-        let text = fs_err::read_to_string(&self.path).map_err(|source| ManifestError::Read {
-            path: self.path.clone(),
-            source,
-        })?;
-        if text == self.text {
-            Ok(self)
+        let text = read_text(&self.path)?;
+        let manifest = if text == self.text {
+            self
         } else {
-            Self::from_text(&self.path, text)
-        }
+            Self::from_text(&self.path, text)?
+        };
+        manifest.confine()?;
+        Ok(manifest)
+    }
+
+    /// Checks that `link_dir`, with every symbolic link on the way to it
+    /// resolved, is inside the manifest's folder: a manifest must never make
+    /// crp write anywhere else (someone's `PATH`, say). What exists of the
+    /// path is resolved; what does not yet exist is plain names, checked when
+    /// the manifest was read.
+    pub fn confine(&self) -> Result<(), ManifestError> {
+        let Some(problem) = link_dir_escapes(&self.dir, &self.project.link_dir) else {
+            return Ok(());
+        };
+        Err(self.error(vec![
+            Diagnostic::new(
+                format!(
+                    "`link_dir` leads outside the project: {problem}",
+                ),
+                self.project.link_dir_span.clone(),
+            )
+            .label("must stay inside the manifest's folder")
+            .hint(format!(
+                "links are made only inside `{}`; point `link_dir` at a folder there (and not at a symbolic link that leaves it)",
+                self.dir.display()
+            )),
+        ]))
     }
 
     /// An error pointing at places in this manifest.
@@ -232,6 +306,33 @@ impl Manifest {
 
     pub fn resource(&self, name: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.name.as_str() == name)
+    }
+}
+
+/// Why `link_dir` is not inside `dir` once symbolic links are resolved, if
+/// it is not.
+fn link_dir_escapes(dir: &Path, link_dir: &Path) -> Option<String> {
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    // The deepest part of the path that exists (a dangling symbolic link
+    // counts: it exists, and leads nowhere crp may go).
+    let mut existing = link_dir;
+    while fs_err::symlink_metadata(existing).is_err() {
+        existing = existing.parent()?;
+    }
+    match existing.canonicalize() {
+        Ok(real) if real.starts_with(&root) => None,
+        Ok(real) => Some(format!(
+            "`{}` resolves to `{}`",
+            existing.display(),
+            real.display()
+        )),
+        Err(_) => Some(format!(
+            "`{}` is a symbolic link to `{}`, which does not exist",
+            existing.display(),
+            fs_err::read_link(existing)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default()
+        )),
     }
 }
 

@@ -47,7 +47,7 @@ pub struct RawProject {
     /// Where resources appear, relative to the manifest's folder.
     #[serde(default)]
     #[schemars(with = "LinkDir", default = "default_link_dir")]
-    pub link_dir: Option<LinkDir>,
+    pub link_dir: Option<Spanned<LinkDir>>,
     /// How resources appear in `link_dir`.
     #[serde(default)]
     #[schemars(with = "LinkMode", default = "LinkMode::default")]
@@ -149,8 +149,15 @@ impl FromStr for LinkDir {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.trim().is_empty() {
             Err("`link_dir` cannot be empty")
+        } else if s.chars().any(char::is_control) {
+            Err("`link_dir` cannot contain control characters")
         } else if Path::new(s).is_absolute() {
             Err("`link_dir` must be relative to the manifest's folder")
+        } else if Path::new(s)
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            Err("`link_dir` must stay inside the manifest's folder: no `..`")
         } else {
             Ok(Self(s.to_owned()))
         }

@@ -111,11 +111,14 @@ async fn take(
             .truncate(false)
             .open(path)
     };
-    // The folder exists but for the first lock of its kind.
+    // The folder exists but for the first lock of its kind. A lock file
+    // another user made is locked through a read-only handle (`flock`
+    // needs no more); its note then says nothing new.
     let mut file = match open() {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             fs_err::create_dir_all(crate::fsutil::parent_of(path)).and_then(|()| open())
         }
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => fs_err::File::open(path),
         other => other,
     }
     .map_err(io_err)?;

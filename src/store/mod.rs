@@ -41,8 +41,16 @@ use crate::source::IdentityKey;
 use lock::{Lock, LockError};
 use record::{ObjectKind, ObjectRecord, ProjectRecord, SourceRecord};
 
-/// The top-level entries of a store, which may be there before its marker.
-const SKELETON: [&str; 3] = ["objects", ".incomplete", "meta"];
+/// How long a folder whose marker is on its way in is waited for.
+const CREATION_WAIT: Duration = Duration::from_secs(2);
+
+/// What a folder without a store marker holds.
+enum Contents {
+    Empty,
+    /// Only `meta/`, with at most a marker being written.
+    BeingMade,
+    Other,
+}
 
 /// The store layout this crp reads and writes.
 pub const LAYOUT: u32 = 1;
@@ -60,6 +68,14 @@ pub enum StoreError {
     NoHome,
     #[error("`{}` is not a crp store: it is not empty and has no `meta/store.json`", path.display())]
     NotAStore { path: PathBuf },
+    #[error("`{}` is not a folder, so it cannot be a store", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("the store's marker `{}` is damaged", path.display())]
+    BadMarker {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("the store at `{}` has layout {found}; this crp understands layout {LAYOUT}", path.display())]
     NewerLayout { path: PathBuf, found: u32 },
     #[error("the store's file `{}` is damaged", path.display())]
@@ -78,9 +94,12 @@ impl StoreError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::NoHome => Some(format!("name a store with `--store PATH` or `{STORE_ENV}`")),
-            Self::NotAStore { .. } => Some(format!(
-                "name an empty or new folder with `--store PATH` or `{STORE_ENV}`"
+            Self::NotAStore { .. } | Self::NotADirectory { .. } => Some(format!(
+                "name an empty or new folder with `--store PATH` or `{STORE_ENV}`; to configure a store before its first sync, make it with `crp policy init --store PATH` first"
             )),
+            Self::BadMarker { .. } => Some(
+                "a store's `meta/store.json` holds `{\"layout\": 1}`; if this folder is a store, restore that file, else name another with `--store`".into(),
+            ),
             Self::NewerLayout { .. } => Some("upgrade crp to use this store".into()),
             Self::Lock(err) => err.hint(),
             _ => None,
@@ -91,7 +110,11 @@ impl StoreError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            Self::NoHome | Self::NotAStore { .. } | Self::NewerLayout { .. }
+            Self::NoHome
+                | Self::NotAStore { .. }
+                | Self::NotADirectory { .. }
+                | Self::BadMarker { .. }
+                | Self::NewerLayout { .. }
         )
     }
 }
@@ -128,7 +151,27 @@ impl Store {
                 .ok_or(StoreError::NoHome)?
                 .join(DEFAULT_LOCATION),
         };
-        Ok(std::path::absolute(&path)?)
+        Ok(canonical(&std::path::absolute(&path)?)?)
+    }
+
+    /// The store the command line names (see [`Store::locate`]), without
+    /// changing anything on disk. A store shared by a group (its folder has
+    /// the set-group-ID bit, see the README) gets files its group can write:
+    /// the process's umask is relaxed to let group members write, as
+    /// `git init --shared=group` and DVC's `cache.shared = group` do.
+    pub fn open(flag: Option<&Path>) -> Result<Self, StoreError> {
+        let store = Self::at(Self::locate(flag)?);
+        if store.is_group_shared() {
+            let mask = rustix::process::umask(rustix::fs::Mode::empty());
+            rustix::process::umask(mask & !rustix::fs::Mode::RWXG);
+        }
+        Ok(store)
+    }
+
+    /// Whether the store's folder is set up for a group (set-group-ID).
+    pub fn is_group_shared(&self) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+        fs_err::metadata(&self.root).is_ok_and(|m| m.mode() & 0o2000 != 0)
     }
 
     /// The store at `root`, without touching the disk.
@@ -151,52 +194,137 @@ impl Store {
     }
 
     /// Checks an existing store without changing anything. `Ok(false)` when
-    /// there is no store there yet.
+    /// there is no store there yet: no folder, or an empty one. A folder is
+    /// a store only when `meta/store.json` says so; one that holds anything
+    /// else, however much it looks like a store, is not crp's to use.
     pub fn check(&self) -> Result<bool, StoreError> {
         let marker = self.marker_path();
-        match fs_err::read(&marker) {
-            Ok(bytes) => {
-                let marker: Marker =
-                    serde_json::from_slice(&bytes).map_err(|source| StoreError::BadRecord {
-                        path: marker.clone(),
-                        source,
-                    })?;
-                if marker.layout > LAYOUT {
-                    return Err(StoreError::NewerLayout {
+        // Another process may be making the store in this (empty) folder
+        // right now: its marker comes first, a moment after `meta/`.
+        let mut waited = Duration::ZERO;
+        loop {
+            match fs_err::read(&marker) {
+                Ok(bytes) => return self.check_marker(&marker, &bytes).map(|()| true),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) if err.kind() == io::ErrorKind::NotADirectory => {
+                    return Err(self.not_a_directory());
+                }
+                Err(err) => return Err(err.into()),
+            }
+            match fs_err::symlink_metadata(&self.root) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(err) => return Err(err.into()),
+                Ok(meta) if !meta.is_dir() && !self.root.is_dir() => {
+                    return Err(self.not_a_directory());
+                }
+                Ok(_) => {}
+            }
+            match self.contents()? {
+                Contents::Empty => return Ok(false),
+                Contents::BeingMade if waited < CREATION_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    waited += Duration::from_millis(20);
+                }
+                _ => {
+                    return Err(StoreError::NotAStore {
                         path: self.root.clone(),
-                        found: marker.layout,
                     });
                 }
-                Ok(true)
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                // No marker: a new store, or one another process is creating
-                // right now (its folders come before its marker). Anything
-                // else in the folder means it is not ours to use.
-                let entries = match fs_err::read_dir(&self.root) {
-                    Ok(entries) => entries,
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
-                    Err(err) => return Err(err.into()),
-                };
-                for entry in entries {
-                    let name = entry?.file_name();
-                    if !SKELETON.iter().any(|s| name == *s) {
-                        return Err(StoreError::NotAStore {
-                            path: self.root.clone(),
-                        });
-                    }
-                }
-                Ok(false)
+        }
+    }
+
+    fn not_a_directory(&self) -> StoreError {
+        StoreError::NotADirectory {
+            path: self.root.clone(),
+        }
+    }
+
+    fn check_marker(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let marker: Marker =
+            serde_json::from_slice(bytes).map_err(|source| StoreError::BadMarker {
+                path: path.to_owned(),
+                source,
+            })?;
+        if marker.layout > LAYOUT {
+            return Err(StoreError::NewerLayout {
+                path: self.root.clone(),
+                found: marker.layout,
+            });
+        }
+        Ok(())
+    }
+
+    /// What a folder without a marker holds.
+    fn contents(&self) -> Result<Contents, StoreError> {
+        let mut names = Vec::new();
+        for entry in fs_err::read_dir(&self.root)? {
+            names.push(entry?.file_name());
+            if names.len() > 1 {
+                return Ok(Contents::Other);
             }
-            Err(err) => Err(err.into()),
+        }
+        match names.first() {
+            None => Ok(Contents::Empty),
+            // `meta/` alone, empty or holding the marker on its way in.
+            Some(name) if name == "meta" => {
+                let meta = self.root.join("meta");
+                let making = fs_err::read_dir(&meta)?.all(|entry| {
+                    entry.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".crp-tmp-"))
+                });
+                Ok(if making {
+                    Contents::BeingMade
+                } else {
+                    Contents::Other
+                })
+            }
+            Some(_) => Ok(Contents::Other),
         }
     }
 
     /// Creates the store if it does not exist yet; checks it if it does.
+    ///
+    /// A new store is built beside its place and renamed into it, so it
+    /// appears whole, marker and all; an existing empty folder (a mount
+    /// point, one an administrator made) gets its marker first.
     pub fn create(&self) -> Result<(), StoreError> {
         if self.check()? {
             return Ok(());
         }
+        let marker = serde_json::to_vec_pretty(&Marker { layout: LAYOUT }).expect("serializable");
+        if !self.root.exists() {
+            let parent = fsutil::parent_of(&self.root);
+            fs_err::create_dir_all(parent)?;
+            let building = tempfile::Builder::new()
+                .prefix(".crp-new-store-")
+                .permissions(std::fs::Permissions::from_mode(0o777))
+                .tempdir_in(parent)
+                .map_err(|err| fsutil::with_path(err, parent))?;
+            Self::skeleton(building.path(), &marker)?;
+            match fs_err::rename(building.path(), &self.root) {
+                Ok(()) => {
+                    // Renamed away: nothing left to clean up.
+                    let _ = building.keep();
+                    fsutil::sync_dir(parent)?;
+                    return Ok(());
+                }
+                // Another process made it (or an empty folder) meanwhile.
+                Err(_) if self.root.exists() => {}
+                Err(err) => return Err(err.into()),
+            }
+            if self.check()? {
+                return Ok(());
+            }
+        }
+        Self::skeleton(&self.root, &marker)
+    }
+
+    /// The store's folders, marker first, in `root`.
+    fn skeleton(root: &Path, marker: &[u8]) -> Result<(), StoreError> {
+        let meta = root.join("meta");
+        fs_err::create_dir_all(&meta)?;
+        // Two processes making the store at once write the same marker.
+        fsutil::write_atomic(&meta.join("store.json"), marker)?;
         for dir in [
             "objects/sha256",
             ".incomplete",
@@ -204,11 +332,8 @@ impl Store {
             "meta/projects",
             "meta/locks",
         ] {
-            fs_err::create_dir_all(self.root.join(dir))?;
+            fs_err::create_dir_all(root.join(dir))?;
         }
-        // Two processes creating the store at once write the same marker.
-        let marker = serde_json::to_vec_pretty(&Marker { layout: LAYOUT }).expect("serializable");
-        fsutil::write_atomic(&self.marker_path(), &marker)?;
         Ok(())
     }
 
@@ -252,6 +377,7 @@ impl Store {
         let dir = fsutil::parent_of(&path);
         let temp = tempfile::Builder::new()
             .prefix(".crp-tmp-")
+            .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .map_err(|err| fsutil::with_path(err, dir))?;
         fs_err::write(temp.path(), format!("{}\n", key.to_hex()))?;
@@ -298,9 +424,12 @@ impl Store {
         Self::fanout(&self.objects_root, digest, "")
     }
 
-    /// The folder all objects live under.
+    /// The folder all objects live under, with symbolic links resolved
+    /// (the store's own path already is; `objects/` may lead to another
+    /// disk), so that what a link resolves to can be compared with it.
     pub fn objects_dir(&self) -> PathBuf {
-        self.root.join("objects")
+        let dir = self.root.join("objects");
+        dir.canonicalize().unwrap_or(dir)
     }
 
     /// Whether the object is present: one `stat`, no bytes read.
@@ -818,6 +947,32 @@ fn seal_tree(dir: &Path, top: bool) -> io::Result<()> {
 fn seal_dir(dir: &Path) -> io::Result<()> {
     fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
     fsutil::sync_dir(dir)
+}
+
+/// `path` with every symbolic link and `..` resolved, as far as it exists;
+/// the rest (a store yet to be made) appended as given. One store reached
+/// by two spellings is then one store, and links into it read alike.
+fn canonical(path: &Path) -> io::Result<PathBuf> {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(real) => {
+                let mut out = real;
+                for part in rest.iter().rev() {
+                    out.push(part);
+                }
+                return Ok(out);
+            }
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => return Ok(path.to_owned()),
+            },
+        }
+    }
 }
 
 /// Runs `op`, creating `path`'s folder and trying again if it is missing.

@@ -340,6 +340,10 @@ pub struct LinkRecord {
     /// removes or replaces a copy nobody has touched since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<FileStamp>,
+    /// For symbolic links: the target crp wrote, so crp knows its own link
+    /// even when the target no longer resolves (the store moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<PathBuf>,
 }
 
 /// Identity and change markers of a file.

@@ -66,15 +66,25 @@ impl TestContext {
         )
     }
 
+    /// Makes the store, as an administrator would before its first sync:
+    /// a folder is a store once its marker says so.
+    pub fn init_store(&self) {
+        let marker = self.store.join("meta/store.json");
+        if !marker.exists() {
+            std::fs::create_dir_all(self.store.join("meta")).unwrap();
+            std::fs::write(marker, "{\"layout\": 1}\n").unwrap();
+        }
+    }
+
     /// Writes the store's `meta/policy.toml`.
     pub fn write_policy(&self, text: &str) {
-        std::fs::create_dir_all(self.store.join("meta")).unwrap();
+        self.init_store();
         std::fs::write(self.store.join("meta/policy.toml"), text).unwrap();
     }
 
     /// Writes the store's `meta/config.toml`.
     pub fn write_config(&self, text: &str) {
-        std::fs::create_dir_all(self.store.join("meta")).unwrap();
+        self.init_store();
         std::fs::write(self.store.join("meta/config.toml"), text).unwrap();
     }
 

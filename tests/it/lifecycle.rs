@@ -520,12 +520,7 @@ fn drift_finds_each_category_and_changes_nothing() {
     std::fs::remove_file(ctx.link("c")).unwrap();
     std::fs::write(ctx.link("c"), b"my own file").unwrap();
     server.route("a.bin", bytes(14, 3500), crate::server::Behavior::Normal);
-    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
-    std::fs::write(
-        ctx.store.join("meta/policy.toml"),
-        "[approval]\nexecutable = true\n",
-    )
-    .unwrap();
+    ctx.write_policy("[approval]\nexecutable = true\n");
 
     let before = (snapshot(&ctx.store), snapshot(&ctx.project));
     let run = ctx.crp(&["drift", "--format", "json"]);
@@ -861,15 +856,10 @@ fn cold_storage_on_another_file_system_is_copied_and_verified() {
     let ctx = TestContext::new();
     // /dev/shm is a tmpfs: another file system than the store's.
     let cold = tempfile::tempdir_in("/dev/shm").expect("a folder on /dev/shm");
-    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
-    std::fs::write(
-        ctx.store.join("meta/config.toml"),
-        format!(
-            "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
-            cold.path().display()
-        ),
-    )
-    .unwrap();
+    ctx.write_config(&format!(
+        "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
+        cold.path().display()
+    ));
     let content = bytes(40, 9000);
     let digests = local_manifest(&ctx, &[("a", &content)]);
     ctx.crp(&["sync"]).success();

@@ -853,12 +853,7 @@ fn the_private_daemon_is_wired_to_the_store_and_stops() {
 fn seeding_follows_the_manifest_and_the_stores_limits() {
     let ctx = TestContext::new();
     let server = Server::start();
-    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
-    std::fs::write(
-        ctx.store.join("meta/config.toml"),
-        "[torrent]\nseed_ratio = 1.5\nseed_time = \"2s\"\n",
-    )
-    .unwrap();
+    ctx.write_config("[torrent]\nseed_ratio = 1.5\nseed_time = \"2s\"\n");
     let daemon = PrivateDaemon::start(&ctx);
     let kept = bytes(60, 120_000);
     let left = bytes(61, 80_000);

@@ -809,3 +809,313 @@ fn empty_environment_variables_count_as_unset() {
         );
     }
 }
+
+// 5. Confinement: nothing outside the project, nothing outside the store.
+
+/// Every file and folder under `dir`, with its bytes, for "nothing changed".
+fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            out.push((path.clone(), Vec::new()));
+            out.extend(tree(&path));
+        } else if meta.is_file() {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        } else {
+            out.push((
+                path.clone(),
+                std::fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn link_dir_never_leads_outside_the_project() {
+    let ctx = TestContext::new();
+    let outside = ctx.root.path().join("somewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    let file = ctx.write_file("files/tool", b"#!/bin/sh\necho hi\n");
+    let entry = format!(
+        "\n[resources.tool]\nsource = \"files/tool\"\nsha256 = \"{file}\"\nexecutable = true\npurpose = \"testing\"\n"
+    );
+    // `link_dir`, and a symbolic link in the project that leads out of it.
+    let attempts = [
+        ("../somewhere", None),
+        ("../../somewhere", None),
+        ("links", Some(("links", outside.clone()))),
+        ("data/links", Some(("data", outside.clone()))),
+        (
+            "dangling",
+            Some(("dangling", "/nonexistent/crp-test".into())),
+        ),
+    ];
+    for (link_dir, link) in attempts {
+        if let Some((name, target)) = link {
+            std::os::unix::fs::symlink::<std::path::PathBuf, _>(target, ctx.project.join(name))
+                .unwrap();
+        }
+        ctx.write_manifest(&format!(
+            "[project]\nname = \"demo\"\nlink_dir = \"{link_dir}\"\n{entry}"
+        ));
+        let before = tree(ctx.root.path());
+        for args in [&["sync"][..], &["plan"], &["status"]] {
+            let run = ctx.crp(args);
+            run.code(2);
+            assert!(run.stderr.contains("link_dir"), "{link_dir}: {run}");
+            assert!(
+                run.stderr.contains("resources.toml:3:"),
+                "{link_dir}: {run}"
+            );
+        }
+        assert_eq!(
+            tree(ctx.root.path()),
+            before,
+            "{link_dir}: something was written"
+        );
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+        assert!(!ctx.store.exists());
+    }
+    // A folder inside, reached through a link that stays inside, is fine.
+    std::fs::create_dir_all(ctx.project.join("real")).unwrap();
+    std::os::unix::fs::symlink(ctx.project.join("real"), ctx.project.join("inside")).unwrap();
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\nlink_dir = \"inside\"\n{entry}"
+    ));
+    ctx.crp(&["sync"]).success();
+    assert!(ctx.project.join("real/tool").exists());
+}
+
+#[test]
+fn control_characters_and_non_stores_are_invalid_input() {
+    let ctx = TestContext::new();
+    ctx.write_file("files/a", b"a");
+    for manifest in [
+        "[project]\nname = \"demo\"\nlink_dir = \"res\\u0000ources\"\n",
+        "[project]\nname = \"demo\"\nlink_dir = \"res\\nources\"\n",
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"files/a\\u0000.txt\"\npurpose = \"x\"\n",
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"https://e.org/a\\tb\"\npurpose = \"x\"\n",
+    ] {
+        ctx.write_manifest(manifest);
+        let run = ctx.crp(&["sync"]);
+        run.code(2);
+        assert!(
+            run.stderr.contains("control characters"),
+            "{manifest}\n{run}"
+        );
+        assert!(!ctx.store.exists());
+    }
+    ctx.write_manifest(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"files/a\"\npurpose = \"x\"\n",
+    );
+
+    // A folder that only looks like a store.
+    std::fs::create_dir_all(ctx.store.join("objects/sha256")).unwrap();
+    std::fs::create_dir_all(ctx.store.join("meta")).unwrap();
+    let before = tree(&ctx.store);
+    let run = ctx.crp(&["sync"]);
+    run.code(2);
+    assert!(run.stderr.contains("is not a crp store"), "{run}");
+    assert_eq!(tree(&ctx.store), before);
+
+    // A damaged marker.
+    std::fs::write(ctx.store.join("meta/store.json"), "{\"lay").unwrap();
+    let run = ctx.crp(&["sync"]);
+    run.code(2);
+    assert!(run.stderr.contains("marker"), "{run}");
+
+    // A file.
+    let file = ctx.root.path().join("a-file");
+    std::fs::write(&file, b"not a store").unwrap();
+    let run = ctx.crp(&["sync", "--store", file.to_str().unwrap()]);
+    run.code(2);
+    assert!(run.stderr.contains("is not a folder"), "{run}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a store");
+}
+
+#[test]
+fn crps_links_are_its_own_whatever_spelling_reaches_the_store() {
+    let ctx = TestContext::new();
+    let digest = ctx.write_file("files/a", &bytes(21, 1000));
+    let manifest = format!(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"files/a\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n"
+    );
+    ctx.write_manifest(&manifest);
+    let status_of = |run: &Run| -> Vec<String> {
+        let doc: SyncDocument = run.json();
+        doc.report
+            .resources
+            .iter()
+            .map(|r| format!("{:?}/{:?}", r.status, r.link))
+            .collect()
+    };
+    // A relative spelling, then an absolute one, then one through a link.
+    let run = ctx.crp(&["sync", "--format", "json", "--store", "../store"]);
+    run.success();
+    let run = ctx.crp(&["sync", "--format", "json"]);
+    run.success();
+    assert_eq!(status_of(&run), ["Ok/UpToDate"], "{run}");
+    let alias = ctx.root.path().join("store-alias");
+    std::os::unix::fs::symlink(&ctx.store, &alias).unwrap();
+    let run = ctx.crp(&[
+        "sync",
+        "--format",
+        "json",
+        "--store",
+        alias.to_str().unwrap(),
+    ]);
+    run.success();
+    assert_eq!(status_of(&run), ["Ok/UpToDate"], "{run}");
+
+    // The store and the project moved together.
+    let moved = ctx.root.path().join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::rename(&ctx.project, moved.join("project")).unwrap();
+    std::fs::rename(&ctx.store, moved.join("store")).unwrap();
+    let run = Run::from(
+        ctx.command()
+            .current_dir(moved.join("project"))
+            .env("CRP_STORE", moved.join("store"))
+            .args(["sync", "--format", "json"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert_eq!(status_of(&run), ["Ok/Replaced"], "{run}");
+    let link = moved.join("project/resources/a");
+    assert!(
+        std::fs::read_link(&link)
+            .unwrap()
+            .starts_with(moved.join("store"))
+    );
+
+    // The store moved alone: the project's links lead nowhere, and are crp's.
+    let elsewhere = ctx.root.path().join("elsewhere");
+    std::fs::rename(moved.join("store"), &elsewhere).unwrap();
+    let run = Run::from(
+        ctx.command()
+            .current_dir(moved.join("project"))
+            .env("CRP_STORE", &elsewhere)
+            .args(["sync", "--format", "json"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert_eq!(status_of(&run), ["Ok/Replaced"], "{run}");
+
+    // A link someone else made into somewhere else is still theirs.
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+    let run = Run::from(
+        ctx.command()
+            .current_dir(moved.join("project"))
+            .env("CRP_STORE", &elsewhere)
+            .args(["sync"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.code(1);
+    assert!(run.stdout.contains("which crp did not make"), "{run}");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("/etc/hostname")
+    );
+}
+
+#[test]
+fn other_users_can_read_a_store_and_a_group_can_share_one() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route("a.bin?token=t", bytes(22, 2000), Behavior::Normal);
+    ctx.write_manifest(&unpinned("demo", "a", &server.url("a.bin?token=t")));
+    ctx.crp(&["sync"]).success();
+    for path in files_under(&ctx.store) {
+        let mode = std::fs::metadata(&path).unwrap().mode();
+        assert!(
+            mode & 0o004 != 0,
+            "`{}` is {mode:o}: others cannot read it",
+            path.display()
+        );
+    }
+    // Really as another user, where this runs as root (as CI does).
+    if rustix::process::geteuid().is_root() {
+        std::fs::set_permissions(ctx.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let run = Run::from(
+            ctx.command()
+                .env("HOME", "/nonexistent")
+                .args(["plan", "--store", ctx.store.to_str().unwrap()])
+                .arg0_setpriv()
+                .output()
+                .unwrap(),
+            &ctx,
+        );
+        run.success();
+        assert!(run.stdout.contains("up to date"), "{run}");
+    }
+
+    // A store set up for a group (set-group-ID folder): what crp adds is
+    // writable by the group.
+    let ctx = TestContext::new();
+    ctx.init_store();
+    for dir in [&ctx.store, &ctx.store.join("meta")] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    }
+    ctx.write_file("files/b", &bytes(23, 100));
+    ctx.write_manifest(&unpinned("demo", "b", "files/b"));
+    ctx.crp(&["sync"]).success();
+    for path in [
+        ctx.store.join("meta/projects"),
+        ctx.store.join("meta/identity.key"),
+        ctx.store.join(".incomplete"),
+    ] {
+        let mode = std::fs::metadata(&path).unwrap().mode();
+        assert!(
+            mode & 0o020 != 0,
+            "`{}` is {mode:o}: its group cannot write",
+            path.display()
+        );
+    }
+}
+
+/// Runs a command as the unprivileged `nobody`, through util-linux's setpriv.
+trait AsNobody {
+    fn arg0_setpriv(&mut self) -> &mut Self;
+}
+
+impl AsNobody for std::process::Command {
+    fn arg0_setpriv(&mut self) -> &mut Self {
+        let program = self.get_program().to_owned();
+        let args: Vec<_> = self.get_args().map(ToOwned::to_owned).collect();
+        let mut wrapped = std::process::Command::new("setpriv");
+        wrapped
+            .env_clear()
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(program)
+            .args(args);
+        for (key, value) in self.get_envs() {
+            match value {
+                Some(value) => wrapped.env(key, value),
+                None => wrapped.env_remove(key),
+            };
+        }
+        if let Some(dir) = self.get_current_dir() {
+            wrapped.current_dir(dir);
+        }
+        *self = wrapped;
+        self
+    }
+}
