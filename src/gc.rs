@@ -105,6 +105,16 @@ pub struct ColdObject {
     pub archived_at: Timestamp,
 }
 
+/// A download left in `.incomplete/` that no live manifest needs any more
+/// (with the record of where its bytes came from, if it has one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StalePart {
+    pub path: PathBuf,
+    pub size: u64,
+    /// When it was last written to.
+    pub modified: Timestamp,
+}
+
 /// What garbage collection would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcPlan {
@@ -126,6 +136,10 @@ pub struct GcPlan {
     pub keep: Vec<Candidate>,
     /// To remove from cold storage (`--remove --older-than`).
     pub remove: Vec<ColdObject>,
+    /// Downloads left unfinished that no live manifest needs, untouched
+    /// for longer than the grace period: removed with `--apply`.
+    #[serde(default)]
+    pub parts: Vec<StalePart>,
 }
 
 impl GcPlan {
@@ -252,6 +266,7 @@ pub fn plan(
         }
     }
     let (cold_objects, cold_bytes, remove) = cold(records.values(), remove_older_than, now);
+    let parts = stale_parts(store, settings.grace, now)?;
     Ok(GcPlan {
         grace_secs: settings.grace.as_secs(),
         cold: settings.cold.clone(),
@@ -265,7 +280,89 @@ pub fn plan(
         archive,
         keep,
         remove,
+        parts,
     })
+}
+
+/// Parts in `.incomplete/` that no live project's manifest needs: neither
+/// an object it declares (`<sha256>.part`) nor the sources of an entry it
+/// leaves unpinned (`src-<key>.part`), and untouched for `grace`. A
+/// manifest that cannot be read is taken to need everything.
+fn stale_parts(
+    store: &Store,
+    grace: Duration,
+    now: Timestamp,
+) -> Result<Vec<StalePart>, StoreError> {
+    let entries = match fs_err::read_dir(store.incomplete_dir()) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err.into()),
+    };
+    let mut needed: BTreeSet<String> = BTreeSet::new();
+    for project in store.projects()? {
+        if !project.manifest.exists() {
+            continue;
+        }
+        let manifest = crate::manifest::read_text(&project.manifest)
+            .and_then(|text| crate::manifest::Manifest::from_text(&project.manifest, text));
+        let Ok(manifest) = manifest else {
+            return Ok(Vec::new());
+        };
+        for resource in &manifest.resources {
+            needed.insert(match resource.sha256 {
+                // Once the object is in, its part is of no use.
+                Some(digest) if store.has_object(&digest) => continue,
+                Some(digest) => format!("{digest}.part"),
+                None => {
+                    let direct: Vec<&crate::source::Source> = resource
+                        .sources
+                        .iter()
+                        .map(|s| &s.source)
+                        .filter(|s| !s.is_torrent())
+                        .collect();
+                    format!("src-{}.part", store.source_key(&direct))
+                }
+            });
+        }
+    }
+    let mut parts = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // A part's origin goes with its part; one whose part is gone, alone.
+        let part = name.strip_suffix(".json").unwrap_or(&name);
+        if !part.ends_with(".part") || needed.contains(part) {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = Timestamp(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+        if now.0.duration_since(modified.0).unwrap_or_default() >= grace {
+            parts.push(StalePart {
+                path: entry.path(),
+                size: meta.len(),
+                modified,
+            });
+        }
+    }
+    parts.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(parts)
+}
+
+/// Removes the plan's stale parts. The caller holds the store's exclusive
+/// lock, so no download is writing to one. Returns how many went.
+pub fn collect_parts(plan: &GcPlan) -> Result<usize, GcError> {
+    let mut removed = 0;
+    for part in &plan.parts {
+        match fs_err::remove_file(&part.path) {
+            Ok(()) => removed += 1,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(removed)
 }
 
 /// What cold storage holds, by the records, and what is old enough to remove.

@@ -79,6 +79,9 @@ pub(super) async fn run(
     } else {
         Vec::new()
     };
+    if args.apply {
+        gc::collect_parts(&plan)?;
+    }
     let removed = if args.remove && args.yes {
         tokio::task::block_in_place(|| gc::remove(&store, &plan, &actor(), &events))?
     } else {
@@ -183,6 +186,24 @@ fn print(
             );
         }
     }
+    if !plan.parts.is_empty() {
+        let verb = if applied {
+            "removed unfinished downloads"
+        } else {
+            "unfinished downloads no manifest needs, to remove"
+        };
+        let bytes: u64 = plan.parts.iter().map(|p| p.size).sum();
+        let _ = writeln!(out, "\n{verb} ({}):", ByteCount(bytes));
+        for part in &plan.parts {
+            let _ = writeln!(
+                out,
+                "  {}  {:>10}  last written {}",
+                part.path.file_name().unwrap_or_default().to_string_lossy(),
+                ByteCount(part.size),
+                part.modified
+            );
+        }
+    }
     if !plan.remove.is_empty() {
         let verb = if removed.is_empty() {
             "to remove from cold storage"
@@ -200,10 +221,11 @@ fn print(
             );
         }
     }
-    let summary = match (applied, plan.archive.is_empty() && plan.remove.is_empty()) {
+    let nothing = plan.archive.is_empty() && plan.remove.is_empty() && plan.parts.is_empty();
+    let summary = match (applied, nothing) {
         (_, true) => "\nnothing to collect".to_owned(),
-        (false, false) if !plan.archive.is_empty() => {
-            "\nrun `crp gc --apply` to archive them".to_owned()
+        (false, false) if !plan.archive.is_empty() || !plan.parts.is_empty() => {
+            "\nrun `crp gc --apply` to collect them".to_owned()
         }
         (false, false) => String::new(),
         (true, false) => format!("\narchived {}, removed {}", archived.len(), removed.len()),

@@ -1119,3 +1119,91 @@ impl AsNobody for std::process::Command {
         self
     }
 }
+
+// 6. Inspection never breaks storing.
+
+#[test]
+fn content_that_only_looks_like_an_archive_is_stored_as_data() {
+    let ctx = TestContext::new();
+    let noise = bytes(24, 20_000);
+    let mut gzip = vec![0x1f, 0x8b];
+    gzip.extend_from_slice(&noise);
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(&noise);
+    let mut tar = vec![0u8; 2048];
+    tar[257..262].copy_from_slice(b"ustar");
+    tar.extend_from_slice(&noise);
+    let mut text = String::from("[project]\nname = \"demo\"\n");
+    for (name, content) in [("gzip", &gzip), ("zip", &zip), ("tar", &tar)] {
+        let digest = ctx.write_file(&format!("files/{name}"), content);
+        text.push_str(&format!(
+            "\n[resources.{name}]\nsource = \"files/{name}\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n"
+        ));
+    }
+    ctx.write_manifest(&text);
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    for name in ["gzip", "zip", "tar"] {
+        assert!(ctx.link(name).exists(), "{name}: {run}");
+    }
+}
+
+#[test]
+fn files_crp_reads_are_bounded() {
+    let ctx = TestContext::new();
+    for args in [
+        vec!["plan", "--manifest", "/dev/zero"],
+        vec!["sync", "--manifest", "/dev/zero"],
+    ] {
+        let run = ctx.crp(&args);
+        run.code(2);
+        assert!(run.stderr.contains("is larger than 64.0 MiB"), "{run}");
+    }
+    assert!(!ctx.store.exists());
+    // The store's own files too.
+    ctx.write_manifest("[project]\nname = \"demo\"\n");
+    ctx.init_store();
+    std::os::unix::fs::symlink("/dev/zero", ctx.store.join("meta/policy.toml")).unwrap();
+    let run = ctx.crp(&["sync"]);
+    run.code(2);
+    assert!(run.stderr.contains("is larger than 16.0 MiB"), "{run}");
+    std::fs::remove_file(ctx.store.join("meta/policy.toml")).unwrap();
+    let run = ctx.crp(&["sync", "--approvals", "/dev/zero"]);
+    run.code(2);
+    assert!(run.stderr.contains("is larger than"), "{run}");
+}
+
+#[test]
+fn gc_collects_unfinished_downloads_no_manifest_needs() {
+    let ctx = TestContext::new();
+    let content = bytes(25, 1000);
+    let digest = ctx.write_file("files/a", &content);
+    let wanted = Sha256Digest::of_bytes(b"still wanted");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"files/a\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n\n[resources.later]\nsource = \"https://example.org/later\"\nsha256 = \"{wanted}\"\npurpose = \"x\"\n"
+    ));
+    ctx.crp(&["sync", "--offline"]).code(1);
+    let incomplete = ctx.store.join(".incomplete");
+    let gone = Sha256Digest::of_bytes(b"nobody wants this");
+    for name in [
+        format!("{gone}.part"),
+        format!("{gone}.part.json"),
+        "src-0123abcd.part".into(),
+        format!("{wanted}.part"),
+    ] {
+        std::fs::write(incomplete.join(name), b"some bytes").unwrap();
+    }
+    let run = ctx.crp(&["gc", "--grace", "0s"]);
+    run.success();
+    assert!(run.stdout.contains("unfinished downloads"), "{run}");
+    assert!(run.stdout.contains(&format!("{gone}.part")), "{run}");
+    assert!(!run.stdout.contains(&format!("{wanted}.part")), "{run}");
+    // Within the grace period they stay.
+    ctx.crp(&["gc", "--apply"]).success();
+    assert_eq!(ctx.incomplete().len(), 4);
+    ctx.crp(&["gc", "--apply", "--grace", "0s"]).success();
+    assert_eq!(
+        ctx.incomplete(),
+        [incomplete.join(format!("{wanted}.part"))]
+    );
+}
