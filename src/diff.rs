@@ -116,7 +116,7 @@ pub fn diff(
     let base_digests: BTreeSet<Sha256Digest> =
         base.resources.iter().filter_map(|r| r.sha256).collect();
     let size_of = |r: &Resource| {
-        r.size.or_else(|| {
+        crate::plan::expected_size(r).or_else(|| {
             r.sha256
                 .and_then(|d| store.read_object_record(&d).ok().flatten())
                 .map(|rec| rec.size)
@@ -156,7 +156,7 @@ pub fn diff(
         let request = Request {
             name: &r.name,
             sha256: r.sha256,
-            size: r.size,
+            size: crate::plan::expected_size(r),
             sources: &r.sources,
             executable: r.executable,
         };

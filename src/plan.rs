@@ -306,6 +306,30 @@ pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>
     }
 }
 
+/// What a resource will weigh, as far as can be known before fetching it:
+/// its declared size, else what a `.torrent` file on this machine says (it
+/// is cheap to read), so the policy judges a 50 GB torrent as 50 GB in
+/// `plan`, `policy check` and `diff` alike, as `sync` will.
+pub fn expected_size(resource: &Resource) -> Option<u64> {
+    resource.size.or_else(|| torrent_size(resource))
+}
+
+/// The total size a local `.torrent` source announces, if it reads and
+/// passes its checks.
+fn torrent_size(resource: &Resource) -> Option<u64> {
+    resource.sources.iter().find_map(|s| match &s.source {
+        crate::source::Source::Torrent(inner) => match &**inner {
+            crate::source::Source::File(path) => {
+                crate::torrent::metainfo::Metainfo::read_file(path)
+                    .ok()
+                    .map(|m| m.total_size)
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
 /// What the store remembers an unpinned resource's direct sources served,
 /// if it still holds it: what a sync offers the source to confirm.
 fn remembered(resource: &Resource, store: &Store) -> Option<Sha256Digest> {
@@ -373,7 +397,10 @@ fn plan_resource(
         name: resource.name.clone(),
         action,
         sha256: resource.sha256,
-        size: resource.size.or(stored.and_then(|s| s.size)),
+        size: resource
+            .size
+            .or(stored.and_then(|s| s.size))
+            .or_else(|| (!present).then(|| torrent_size(resource)).flatten()),
         source: resource.primary_source().spec.to_string(),
         present,
         fetch,

@@ -389,15 +389,48 @@ impl FromStr for Magnet {
                     let Some(hash) = value.strip_prefix("urn:btih:") else {
                         return Err(bad("only BitTorrent `xt=urn:btih:` links are supported"));
                     };
-                    info_hash = Some(parse_info_hash(hash).ok_or_else(|| {
+                    let hash = parse_info_hash(hash).ok_or_else(|| {
                         bad("the info-hash must be 40 hex digits or 32 base32 characters")
-                    })?);
+                    })?;
+                    // A reviewer reads the first; a client may take the last.
+                    if info_hash.as_ref().is_some_and(|first| *first != hash) {
+                        return Err(bad("it names two different info-hashes (`xt=` twice)"));
+                    }
+                    info_hash = Some(hash);
                 }
                 "dn" => display_name = Some(value.into_owned()),
                 "tr" | "ws" => {
-                    Url::parse(&value).map_err(|err| InvalidSource::BadMagnet {
-                        reason: format!("`{key}={value}` is not a URL: {err}"),
+                    let url = Url::parse(&value).map_err(|err| InvalidSource::BadMagnet {
+                        reason: format!(
+                            "`{key}={}` is not a URL: {err}",
+                            crate::redact::text(&value)
+                        ),
                     })?;
+                    // Trackers announce over HTTP or UDP (BEP 3, BEP 15);
+                    // web seeds are HTTP (BEP 19).
+                    let allowed: &[&str] = if key == "tr" {
+                        &["http", "https", "udp"]
+                    } else {
+                        &["http", "https"]
+                    };
+                    if !allowed.contains(&url.scheme()) {
+                        return Err(InvalidSource::BadMagnet {
+                            reason: format!(
+                                "`{key}=` has the scheme `{}:`; {} must be {}",
+                                url.scheme(),
+                                if key == "tr" {
+                                    "a tracker"
+                                } else {
+                                    "a web seed"
+                                },
+                                allowed
+                                    .iter()
+                                    .map(|s| format!("`{s}:`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        });
+                    }
                 }
                 _ => {}
             }

@@ -40,7 +40,7 @@ use part::{Finished, Part};
 pub use http::{HttpSettings, Probe, describe_reqwest_error, probe};
 
 /// The largest `.torrent` file crp downloads.
-const METAINFO_LIMIT: u64 = 16 << 20;
+const METAINFO_LIMIT: u64 = crate::torrent::metainfo::MAX_FILE;
 
 /// An error and its causes, on one line.
 pub(crate) fn error_text(err: &dyn std::error::Error) -> String {
@@ -834,36 +834,36 @@ impl Fetcher {
         progress: &dyn Download,
         added: &std::sync::Mutex<Vec<String>>,
     ) -> Result<TorrentOutcome, SourceError> {
-        let (daemon, settings) = self.torrents.daemon().await.map_err(SourceError::Torrent)?;
+        // The metainfo is read and checked before the daemon is asked
+        // anything: a bad `.torrent` never reaches it.
+        let bad = |reason: String| {
+            SourceError::Torrent(
+                TorrentError::BadMetainfo {
+                    source_text: shown.to_owned(),
+                    reason,
+                }
+                .to_string(),
+            )
+        };
         let input = match source {
             Source::Magnet(magnet) => TorrentInput::Magnet {
                 link: magnet.link.clone(),
                 info_hash: magnet.info_hash.clone(),
             },
             Source::Torrent(file) => {
-                let bytes = match &**file {
-                    Source::File(path) => {
-                        fs_err::read(path).map_err(|source| SourceError::Read {
-                            path: path.clone(),
-                            source,
-                        })?
+                let meta = match &**file {
+                    Source::File(path) => Metainfo::read_file(path).map_err(bad)?,
+                    Source::Http(url) => {
+                        let bytes = self.http.get_small(url, METAINFO_LIMIT).await?;
+                        Metainfo::parse(bytes).map_err(bad)?
                     }
-                    Source::Http(url) => self.http.get_small(url, METAINFO_LIMIT).await?,
                     _ => unreachable!("a .torrent is a file or a URL"),
                 };
-                let meta = Metainfo::parse(bytes).map_err(|reason| {
-                    SourceError::Torrent(
-                        TorrentError::BadMetainfo {
-                            source_text: shown.to_owned(),
-                            reason,
-                        }
-                        .to_string(),
-                    )
-                })?;
                 TorrentInput::Metainfo(meta)
             }
             _ => unreachable!("only torrent sources come here"),
         };
+        let (daemon, settings) = self.torrents.daemon().await.map_err(SourceError::Torrent)?;
         added
             .lock()
             .expect("not poisoned")

@@ -1,5 +1,17 @@
 //! `.torrent` files: what they promise, checked before a byte is fetched.
+//!
+//! The checks cover every key transmission-daemon reads to place data
+//! (BEP 3's `name`, `path`, `length`, `piece length`, and the `name.utf-8`
+//! and `path.utf-8` that override them), on the raw metainfo: a `.utf-8`
+//! key that disagrees with the plain one is refused, as are names no client
+//! writes (empty, `.`/`..`, separators, control characters, duplicates, a
+//! file and a folder of one name) and piece lengths that are not a power
+//! of two in [`MIN_PIECE`]..=[`MAX_PIECE`] (2^40 crashes transmission 3.00).
+//! Reading is bounded: files of at most [`MAX_FILE`] bytes, nested at most
+//! [`MAX_DEPTH`] levels.
 
+use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use lava_torrent::bencode::BencodeElem;
@@ -19,9 +31,48 @@ pub struct Metainfo {
     pub total_size: u64,
 }
 
+/// The largest `.torrent` file crp reads (a torrent of a few terabytes in
+/// small pieces stays well under it).
+pub const MAX_FILE: u64 = 16 << 20;
+
+/// How deeply lists and dictionaries may nest; real torrents need five.
+pub const MAX_DEPTH: usize = 64;
+
+/// The smallest piece length accepted (BEP 52's minimum).
+pub const MIN_PIECE: u64 = 16 << 10;
+
+/// The largest piece length accepted: more than any client makes.
+pub const MAX_PIECE: u64 = 256 << 20;
+
 impl Metainfo {
+    /// Reads and checks the `.torrent` file at `path` (see [`MAX_FILE`]).
+    pub fn read_file(path: &Path) -> Result<Self, String> {
+        use std::io::Read as _;
+        let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|err| err.to_string())?;
+        if bytes.len() as u64 > MAX_FILE {
+            return Err(format!(
+                "the file is larger than {}, the most crp reads of a `.torrent`",
+                crate::units::ByteCount(MAX_FILE)
+            ));
+        }
+        Self::parse(bytes)
+    }
+
     /// Parses a `.torrent` file and checks that it is safe to download.
     pub fn parse(bytes: Vec<u8>) -> Result<Self, String> {
+        if bytes.len() as u64 > MAX_FILE {
+            return Err(format!(
+                "the file is larger than {}, the most crp reads of a `.torrent`",
+                crate::units::ByteCount(MAX_FILE)
+            ));
+        }
+        // Parsers recurse: a value nested 100,000 deep would overflow the
+        // stack before any check could run.
+        check_depth(&bytes)?;
         let torrent = Torrent::read_from_bytes(&bytes).map_err(|err| {
             let text = err.to_string();
             if text.contains("\".\" or \"..\"") {
@@ -45,6 +96,8 @@ impl Metainfo {
                 check_link(&file.path, file.extra_fields.as_ref())?;
             }
         }
+        check_piece_length(torrent.piece_length)?;
+        check_raw(&bytes)?;
         let meta = Self {
             info_hash: torrent.info_hash(),
             name: torrent.name.clone(),
@@ -55,6 +108,185 @@ impl Metainfo {
         check_names(&meta.name, meta.files.iter().map(|(p, _)| p.as_path()))?;
         Ok(meta)
     }
+}
+
+/// Refuses a value nested more than [`MAX_DEPTH`] levels deep, without
+/// recursing. Malformed input is left to the parser to report.
+fn check_depth(bytes: &[u8]) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'd' | b'l' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!(
+                        "not a valid .torrent file: values nested more than {MAX_DEPTH} levels deep"
+                    ));
+                }
+                i += 1;
+            }
+            b'e' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                if depth == 0 {
+                    return Ok(());
+                }
+            }
+            b'i' => match bytes[i..].iter().position(|&b| b == b'e') {
+                Some(end) => i += end + 1,
+                None => return Ok(()),
+            },
+            b'0'..=b'9' => {
+                let Some(colon) = bytes[i..].iter().position(|&b| b == b':') else {
+                    return Ok(());
+                };
+                let Some(len) = std::str::from_utf8(&bytes[i..i + colon])
+                    .ok()
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    return Ok(());
+                };
+                i = i.saturating_add(colon + 1).saturating_add(len);
+            }
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// BEP 3: pieces are a power of two long; BEP 52 sets 16 KiB as the least.
+fn check_piece_length(length: i64) -> Result<(), String> {
+    let ok = u64::try_from(length)
+        .is_ok_and(|l| l.is_power_of_two() && (MIN_PIECE..=MAX_PIECE).contains(&l));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`info.piece length` is {length}: it must be a power of two from {} to {}",
+            crate::units::ByteCount(MIN_PIECE),
+            crate::units::ByteCount(MAX_PIECE)
+        ))
+    }
+}
+
+/// The checks on the raw `info` dictionary, where every key the daemon may
+/// read is still there, as written.
+fn check_raw(bytes: &[u8]) -> Result<(), String> {
+    let parsed = BencodeElem::from_bytes(bytes)
+        .map_err(|err| format!("not a valid .torrent file: {err}"))?;
+    let Some(BencodeElem::Dictionary(top)) = parsed.first() else {
+        return Err("not a valid .torrent file: it is not a dictionary".into());
+    };
+    let Some(BencodeElem::Dictionary(info)) = top.get("info") else {
+        return Err("not a valid .torrent file: no `info` dictionary".into());
+    };
+    let name = text_of(info.get("name"), "info.name")?.unwrap_or_default();
+    check_component(&name, "info.name")?;
+    if let Some(utf8) = text_of(info.get("name.utf-8"), "info.name.utf-8")?
+        && utf8 != name
+    {
+        return Err(format!(
+            "`info.name.utf-8` (`{}`) disagrees with `info.name` (`{}`); transmission would use the first",
+            utf8.escape_debug(),
+            name.escape_debug()
+        ));
+    }
+    let Some(BencodeElem::List(files)) = info.get("files") else {
+        return Ok(());
+    };
+    let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
+    for (i, file) in files.iter().enumerate() {
+        let BencodeElem::Dictionary(file) = file else {
+            return Err(format!("`info.files[{i}]` is not a dictionary"));
+        };
+        let field = format!("info.files[{i}].path");
+        let path = components(file, "path", &field)?.unwrap_or_default();
+        if path.is_empty() {
+            return Err(format!("`{field}` is empty"));
+        }
+        for part in &path {
+            check_component(part, &field)?;
+        }
+        let utf8_field = format!("{field}.utf-8");
+        if let Some(utf8) = components(file, "path.utf-8", &utf8_field)?
+            && utf8 != path
+        {
+            return Err(format!(
+                "`{utf8_field}` (`{}`) disagrees with `{field}` (`{}`); transmission would use the first",
+                utf8.join("/").escape_debug(),
+                path.join("/").escape_debug()
+            ));
+        }
+        if !seen.insert(path.clone()) {
+            return Err(format!(
+                "`{field}` (`{}`) names a file listed before",
+                path.join("/").escape_debug()
+            ));
+        }
+    }
+    // A file and a folder of one name: one path is a prefix of another.
+    let mut previous: Option<&Vec<String>> = None;
+    for path in &seen {
+        if let Some(prev) = previous
+            && path.len() > prev.len()
+            && path.starts_with(prev)
+        {
+            return Err(format!(
+                "`{}` is both a file and a folder in `info.files`",
+                prev.join("/").escape_debug()
+            ));
+        }
+        previous = Some(path);
+    }
+    Ok(())
+}
+
+/// A text value, if the key is there.
+fn text_of(value: Option<&BencodeElem>, field: &str) -> Result<Option<String>, String> {
+    match value {
+        None => Ok(None),
+        Some(BencodeElem::String(text)) => Ok(Some(text.clone())),
+        Some(BencodeElem::Bytes(_)) => Err(format!("`{field}` is not UTF-8 text")),
+        Some(_) => Err(format!("`{field}` is not a string")),
+    }
+}
+
+/// A list of path components, if the key is there.
+fn components(
+    file: &HashMap<String, BencodeElem>,
+    key: &str,
+    field: &str,
+) -> Result<Option<Vec<String>>, String> {
+    match file.get(key) {
+        None => Ok(None),
+        Some(BencodeElem::List(parts)) => parts
+            .iter()
+            .map(|p| text_of(Some(p), field).map(Option::unwrap_or_default))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(format!("`{field}` is not a list")),
+    }
+}
+
+/// One name as a client would write it: not empty, not `.` or `..`, no
+/// separator, no control character.
+fn check_component(part: &str, field: &str) -> Result<(), String> {
+    let problem = if part.is_empty() {
+        "an empty name"
+    } else if part == "." || part == ".." {
+        "`.` or `..`, which leaves the resource"
+    } else if part.contains('/') || part.contains('\\') {
+        "a path separator"
+    } else if part.chars().any(char::is_control) {
+        "a control character"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "`{field}` holds {problem} (`{}`)",
+        part.escape_debug()
+    ))
 }
 
 /// Refuses names that would place data outside the resource: an absolute

@@ -459,6 +459,7 @@ async fn mark_stopped(store: &Store, info_hash: &str, limit: Duration) {
 
 /// The info-hash of a `.torrent` file on disk, without the daemon.
 pub fn info_hash_of_file(path: &Path) -> Option<String> {
-    let bytes = fs_err::read(path).ok()?;
-    metainfo::Metainfo::parse(bytes).ok().map(|m| m.info_hash)
+    metainfo::Metainfo::read_file(path)
+        .ok()
+        .map(|m| m.info_hash)
 }

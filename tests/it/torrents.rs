@@ -726,13 +726,24 @@ fn metadata_is_checked_before_a_byte_is_downloaded() {
     assert_eq!(daemon.count(), 0);
 
     // The store's quota is checked against the torrent's metadata before it
-    // is added.
-    std::fs::write(
-        ctx.store.join("meta/policy.toml"),
-        "[limits]\nquota = \"50 KB\"\n",
-    )
-    .unwrap();
+    // is added: a local `.torrent` is judged by it when the sync plans, as
+    // `crp plan` shows it...
+    ctx.write_policy("[limits]\nquota = \"50 KB\"\n");
     ctx.write_manifest(&manifest("sized", "sized.bin.torrent", None, ""));
+    let plan = ctx.crp(&["plan"]);
+    assert!(plan.stdout.contains("denied"), "{plan}");
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("97.7 KiB would take the store to 97.7 KiB, over its quota of 50 KB"),
+        "{run}"
+    );
+    assert_eq!(daemon.count(), 0);
+    // ...and one fetched from a URL as soon as it arrives.
+    let torrent = std::fs::read(ctx.project.join("sized.bin.torrent")).unwrap();
+    server.route("sized.torrent", torrent, Behavior::Normal);
+    ctx.write_manifest(&manifest("sized", &server.url("sized.torrent"), None, ""));
     let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
     run.code(1);
     assert!(

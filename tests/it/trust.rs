@@ -1207,3 +1207,260 @@ fn gc_collects_unfinished_downloads_no_manifest_needs() {
         [incomplete.join(format!("{wanted}.part"))]
     );
 }
+
+// 8b. Torrent metadata is checked completely, before the daemon sees it.
+
+/// A bencoded value, for torrents no tool would write.
+enum B {
+    I(i64),
+    S(&'static str),
+    /// Bytes that are not UTF-8 (a piece hash).
+    Raw(&'static [u8]),
+    L(Vec<B>),
+    D(Vec<(&'static str, B)>),
+}
+
+impl B {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            B::I(n) => out.extend(format!("i{n}e").into_bytes()),
+            B::S(s) => B::Raw(s.as_bytes()).encode(out),
+            B::Raw(bytes) => {
+                out.extend(format!("{}:", bytes.len()).into_bytes());
+                out.extend(*bytes);
+            }
+            B::L(items) => {
+                out.push(b'l');
+                items.iter().for_each(|i| i.encode(out));
+                out.push(b'e');
+            }
+            B::D(entries) => {
+                out.push(b'd');
+                let mut sorted: Vec<_> = entries.iter().collect();
+                sorted.sort_by_key(|(k, _)| *k);
+                for (k, v) in sorted {
+                    B::S(k).encode(out);
+                    v.encode(out);
+                }
+                out.push(b'e');
+            }
+        }
+    }
+}
+
+/// One file of a torrent: its path components, and keys beside `path`.
+type TorrentFile = (Vec<&'static str>, Vec<(&'static str, B)>);
+
+/// A multi-file torrent's bytes.
+fn torrent_bytes(extra_info: Vec<(&'static str, B)>, files: Vec<TorrentFile>) -> Vec<u8> {
+    let files = files
+        .into_iter()
+        .map(|(path, extra)| {
+            let mut entries = vec![
+                ("length", B::I(10)),
+                ("path", B::L(path.into_iter().map(B::S).collect())),
+            ];
+            entries.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+            entries.extend(extra);
+            B::D(entries)
+        })
+        .collect();
+    let mut info = vec![
+        ("files", B::L(files)),
+        ("name", B::S("album")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::Raw(&[0xff; 20])),
+    ];
+    for (key, value) in extra_info {
+        info.retain(|(k, _)| *k != key);
+        info.push((key, value));
+    }
+    let mut out = Vec::new();
+    B::D(vec![("info", B::D(info))]).encode(&mut out);
+    out
+}
+
+/// Syncs a manifest whose one resource is the `.torrent` `bytes`, with a
+/// "daemon" that only counts connections; returns the run and that count.
+fn sync_torrent(ctx: &TestContext, bytes: &[u8]) -> (Run, usize) {
+    let daemon = Server::start();
+    std::fs::write(ctx.project.join("x.torrent"), bytes).unwrap();
+    ctx.write_manifest(
+        "[project]\nname = \"demo\"\n\n[resources.x]\nsource = \"x.torrent\"\npurpose = \"x\"\n",
+    );
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_TRANSMISSION_URL", daemon.url("transmission/rpc"))
+            .args(["sync", "--no-wait"])
+            .output()
+            .unwrap(),
+        ctx,
+    );
+    let asked = daemon.log().len();
+    (run, asked)
+}
+
+#[test]
+fn every_key_the_daemon_reads_is_checked() {
+    let ctx = TestContext::new();
+    let utf8 = |p: Vec<&'static str>| vec![("path.utf-8", B::L(p.into_iter().map(B::S).collect()))];
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "`info.name.utf-8` (`..`) disagrees with `info.name`",
+            torrent_bytes(
+                vec![("name.utf-8", B::S(".."))],
+                vec![(vec!["a.bin"], vec![])],
+            ),
+        ),
+        (
+            "`info.files[0].path.utf-8` (`../../etc/x`) disagrees",
+            torrent_bytes(
+                vec![],
+                vec![(vec!["a.bin"], utf8(vec!["..", "..", "etc", "x"]))],
+            ),
+        ),
+        (
+            "`info.piece length` is 1099511627776",
+            torrent_bytes(
+                vec![("piece length", B::I(1 << 40))],
+                vec![(vec!["a.bin"], vec![])],
+            ),
+        ),
+        (
+            "`info.piece length` is 20000",
+            torrent_bytes(
+                vec![("piece length", B::I(20000))],
+                vec![(vec!["a.bin"], vec![])],
+            ),
+        ),
+        (
+            "names a file listed before",
+            torrent_bytes(
+                vec![],
+                vec![(vec!["a.bin"], vec![]), (vec!["a.bin"], vec![])],
+            ),
+        ),
+        (
+            "`sub` is both a file and a folder",
+            torrent_bytes(
+                vec![],
+                vec![(vec!["sub"], vec![]), (vec!["sub", "b.bin"], vec![])],
+            ),
+        ),
+        (
+            "`info.files[0].path` holds an empty name",
+            torrent_bytes(vec![], vec![(vec!["", "a.bin"], vec![])]),
+        ),
+        (
+            "holds a control character",
+            torrent_bytes(vec![], vec![(vec!["a\u{1b}[31m.bin"], vec![])]),
+        ),
+    ];
+    for (expected, bytes) in cases {
+        let (run, asked) = sync_torrent(&ctx, &bytes);
+        run.code(1);
+        assert!(
+            run.stderr.contains(expected),
+            "expected `{expected}`:\n{run}"
+        );
+        assert_eq!(
+            asked, 0,
+            "the daemon was contacted for a bad torrent:\n{run}"
+        );
+    }
+}
+
+#[test]
+fn hostile_torrent_files_are_bounded() {
+    let ctx = TestContext::new();
+    // 100,000 nested lists in a key nobody reads.
+    let mut deep = b"d4:infod4:name5:album12:piece lengthi16384e6:pieces20:".to_vec();
+    deep.extend([0xff; 20]);
+    deep.extend(b"6:lengthi10e5:extra");
+    deep.extend(std::iter::repeat_n(b'l', 100_000));
+    deep.extend(std::iter::repeat_n(b'e', 100_000));
+    deep.extend(b"ee");
+    let (run, asked) = sync_torrent(&ctx, &deep);
+    run.code(1);
+    assert!(run.stderr.contains("nested more than 64 levels"), "{run}");
+    assert_eq!(asked, 0);
+    // A file far larger than any torrent.
+    let mut big = torrent_bytes(vec![], vec![(vec!["a.bin"], vec![])]);
+    big.resize(17 << 20, b' ');
+    let (run, asked) = sync_torrent(&ctx, &big);
+    run.code(1);
+    assert!(
+        run.stderr.contains("the most crp reads of a `.torrent`"),
+        "{run}"
+    );
+    assert_eq!(asked, 0);
+}
+
+#[test]
+fn magnets_that_say_two_things_are_refused() {
+    let ctx = TestContext::new();
+    let a = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+    let b = "d12fe1c06bba254a9dc9f519b335aa7c1367a88b";
+    for (link, expected) in [
+        (
+            format!("magnet:?xt=urn:btih:{a}&xt=urn:btih:{b}"),
+            "two different info-hashes",
+        ),
+        (
+            format!("magnet:?xt=urn:btih:{a}&tr=ftp%3A%2F%2Ft.example%2Fannounce"),
+            "`tr=` has the scheme `ftp:`",
+        ),
+        (
+            format!("magnet:?xt=urn:btih:{a}&ws=file%3A%2F%2F%2Fetc%2Fpasswd"),
+            "`ws=` has the scheme `file:`",
+        ),
+    ] {
+        ctx.write_manifest(&format!(
+            "[project]\nname = \"demo\"\n\n[resources.m]\nsource = \"{link}\"\npurpose = \"x\"\n"
+        ));
+        let run = ctx.crp(&["plan"]);
+        run.code(2);
+        assert!(run.stderr.contains(expected), "{run}");
+    }
+}
+
+#[test]
+fn plan_policy_check_and_diff_judge_a_local_torrent_by_its_metadata() {
+    let ctx = TestContext::new();
+    ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\n");
+    // 100 files of 1 MB declared in the metadata: 100 MB, nothing to fetch.
+    let files: Vec<TorrentFile> = (0..100)
+        .map(|i| {
+            let name: &'static str = Box::leak(format!("f{i:03}.bin").into_boxed_str());
+            (vec![name], vec![("length", B::I(1_000_000))])
+        })
+        .collect();
+    // 16 MiB pieces: six of them, each a 20-byte hash.
+    let bytes = torrent_bytes(
+        vec![
+            ("piece length", B::I(1 << 24)),
+            ("pieces", B::Raw(&[0xff; 120])),
+        ],
+        files,
+    );
+    std::fs::write(ctx.project.join("big.torrent"), &bytes).unwrap();
+    let manifest = "[project]\nname = \"demo\"\n\n[resources.big]\nsource = \"big.torrent\"\npurpose = \"x\"\n";
+    ctx.write_manifest(manifest);
+    let doc: PlanDocument = ctx.crp(&["plan", "--format", "json"]).json();
+    let r = &doc.plan.resources[0];
+    assert_eq!(r.size, Some(100_000_000));
+    assert!(
+        matches!(r.verdict, crp::policy::Verdict::AwaitingApproval { .. }),
+        "{:?}",
+        r.verdict
+    );
+    let run = ctx.crp(&["policy", "check"]);
+    run.code(1);
+    assert!(run.stdout.contains("over 10 KB"), "{run}");
+    let base = ctx.project.join("base.toml");
+    std::fs::write(&base, "[project]\nname = \"demo\"\n").unwrap();
+    let run = ctx.crp(&["diff", base.to_str().unwrap()]);
+    run.success();
+    assert!(run.stdout.contains("95.4 MiB"), "{run}");
+    assert!(run.stdout.contains("needs a person"), "{run}");
+}
