@@ -406,6 +406,27 @@ pub fn pending(store: &Store) -> Result<Vec<PendingRequest>, StoreError> {
     Ok(all)
 }
 
+/// Records one request as waiting, keeping when it first started to; the
+/// project's other requests stay as they are.
+pub fn add_pending(store: &Store, mut request: PendingRequest) -> Result<(), StoreError> {
+    let path = pending_path(store, &request.project_id, &request.name);
+    if let Some(old) = crate::store::read_json::<PendingRequest>(&path)? {
+        request.requested_at = old.requested_at;
+        if old == request {
+            return Ok(());
+        }
+    }
+    crate::store::write_json(&path, &request)
+}
+
+/// Takes a request off the waiting list, once decided.
+pub fn withdraw_pending(store: &Store, project_id: &str, name: &Name) -> Result<(), StoreError> {
+    match fs_err::remove_file(pending_path(store, project_id, name)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Makes the store's pending requests of one project exactly `current`,
 /// keeping when each started waiting. Returns the requests that are new.
 pub fn set_pending(

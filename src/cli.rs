@@ -308,7 +308,15 @@ pub struct DaemonStartArgs {
 pub enum HookCommand {
     /// transmission-daemon's `script-torrent-done`: ingest the finished
     /// torrent named by the `TR_TORRENT_*` variables into the store
-    TorrentDone,
+    TorrentDone(HookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The finished torrent, for a person bringing in one the policy held
+    /// once it is approved [default: `TR_TORRENT_HASH`]
+    #[arg(long, value_name = "HEX")]
+    pub info_hash: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -424,13 +424,15 @@ async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, Store
                         .map(|r| r.info_hash.clone()),
                 };
                 if let Some(info_hash) = info_hash
+                    // Web seeds are not counted: whether the daemon happens to
+                    // be pulling from one says nothing of who else holds it.
                     && let Ok(Some(view)) = daemon.get(&info_hash).await
-                    && view.peers == 0
+                    && view.connected == 0
                 {
                     let mut item = Item::new(
                         Category::Upstream,
                         format!(
-                            "torrent {info_hash} (`{shown}`) has no peers: nobody else holds it"
+                            "torrent {info_hash} (`{shown}`) has no peers: nobody else holds it (web seeds aside)"
                         ),
                     );
                     item.project = Some(manifest.project.name.to_string());

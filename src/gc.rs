@@ -134,6 +134,11 @@ pub struct GcPlan {
     pub archive: Vec<Candidate>,
     /// Unreferenced, but within the grace period.
     pub keep: Vec<Candidate>,
+    /// Unreferenced, but the torrent daemon seeds from them: moving one
+    /// would leave the daemon a dangling link. Archived once seeding ends
+    /// (`seed_time`, `seed_ratio`, or the torrent removed).
+    #[serde(default)]
+    pub seeding: Vec<Candidate>,
     /// To remove from cold storage (`--remove --older-than`).
     pub remove: Vec<ColdObject>,
     /// Downloads left unfinished that no live manifest needs, untouched
@@ -199,6 +204,7 @@ pub fn plan(
         .collect();
     let mut archive = Vec::new();
     let mut keep = Vec::new();
+    let mut seeding = Vec::new();
     let mut referenced = 0;
     for digest in store.object_digests()? {
         if live.contains(&digest) {
@@ -243,7 +249,9 @@ pub fn plan(
             unreferenced_since: since,
             why: None,
         };
-        if now.0.duration_since(since.0).unwrap_or_default() >= settings.grace {
+        if record.is_some_and(|r| r.status == State::Seeding) {
+            seeding.push(candidate);
+        } else if now.0.duration_since(since.0).unwrap_or_default() >= settings.grace {
             archive.push(Candidate {
                 why: Some(Why::Grace),
                 ..candidate
@@ -279,6 +287,7 @@ pub fn plan(
         stale_projects,
         archive,
         keep,
+        seeding,
         remove,
         parts,
     })
@@ -440,12 +449,28 @@ pub fn archive(
         if live.contains(&digest) || !store.has_object(&digest) {
             continue;
         }
+        let mut record = store.read_object_record(&digest)?.unwrap_or_else(|| {
+            ObjectRecord::new(
+                digest,
+                ObjectKind::File,
+                candidate.size,
+                store.object_path(&digest),
+            )
+        });
+        // Seeding began since the plan: it stays.
+        if record.status == State::Seeding {
+            continue;
+        }
         let from = store.object_path(&digest);
         let to = settings.cold_path(&digest);
         move_object(&from, &to, &digest)?;
-        let mut record = store.read_object_record(&digest)?.unwrap_or_else(|| {
-            ObjectRecord::new(digest, ObjectKind::File, candidate.size, from.clone())
-        });
+        // A stopped torrent's link to it would lead nowhere.
+        if let Some(info_hash) = &record.info_hash {
+            let link = store.root().join("seeding").join(info_hash);
+            if link.exists() {
+                crate::fsutil::remove_all(&link)?;
+            }
+        }
         let previous = record.status;
         record.status = State::Archived;
         record.archived = Some(Archived {

@@ -20,8 +20,9 @@ use crate::store::{Store, StoreError};
 
 /// Fills in every resource's verdict, and turns the actions of those that
 /// may not go ahead into [`Action::AwaitingApproval`] or [`Action::Denied`].
-/// Returns the bytes the store held, when the policy has a quota and
-/// something is to be fetched (measured once, for the fetcher's quota too).
+/// `used` is how much of the store's quota is spoken for (what it holds,
+/// and what other processes have reserved), when the policy has a quota;
+/// it is asked for only when something is to be fetched.
 pub fn review(
     plan: &mut Plan,
     manifest: &Manifest,
@@ -29,7 +30,8 @@ pub fn review(
     policy: &Policy,
     ledger: &Ledger,
     previous: Option<&ProjectRecord>,
-) -> Result<Option<u64>, StoreError> {
+    used: impl FnOnce() -> Result<u64, StoreError>,
+) -> Result<(), StoreError> {
     let to_fetch = plan.resources.iter().any(|r| r.fetch.is_some());
     // What the rules need, read once and only when something is to be fetched.
     let history = if to_fetch {
@@ -37,13 +39,12 @@ pub fn review(
     } else {
         History::default()
     };
-    let store_bytes = if to_fetch && policy.limits.quota.is_some() {
-        Some(store.usage()?.bytes)
+    // What the store holds plus what this run has let in so far.
+    let mut used = if to_fetch && policy.limits.quota.is_some() {
+        Some(used()?)
     } else {
         None
     };
-    // What the store holds plus what this run has let in so far.
-    let mut used = store_bytes;
     for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
         // An object `crp gc` archived was judged when it arrived: it comes
         // back from cold storage like one that is present.
@@ -114,7 +115,7 @@ pub fn review(
         }
         r.verdict = verdict;
     }
-    Ok(store_bytes)
+    Ok(())
 }
 
 /// What the store knows that the rules need, for a project whose last

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, UsageError};
 use crate::execute::Subject;
-use crate::fetch::{FetchRequest, Fetcher, HttpSettings, Quota, RetryPolicy, Torrents};
+use crate::fetch::{FetchRequest, Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::fsutil::{self, display_path};
 use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
@@ -84,10 +84,13 @@ pub(super) async fn run(
     let policy = Policy::load(store.root())?;
     let previous = crate::plan::previous_record(&store, &manifest)?;
     let history = review::history(&store, &policy, previous.as_ref())?;
-    let used = match policy.limits.quota {
-        Some(_) => Some(store.usage()?.bytes),
-        None => None,
-    };
+    // One budget with every other process adding to the store.
+    let quota = policy
+        .limits
+        .quota
+        .map(|limit| store.join_quota(limit))
+        .transpose()?;
+    let used = quota.as_ref().map(|q| q.limit.saturating_sub(q.left()));
     let verdict = review::judge(
         &policy,
         &Ledger::load(&store)?,
@@ -124,10 +127,7 @@ pub(super) async fn run(
         ),
     )?
     .with_refresh(args.refresh)
-    .with_quota(
-        used.zip(policy.limits.quota)
-            .map(|(used, limit)| Quota::new(limit, used)),
-    );
+    .with_quota(quota);
     // The request's lifecycle, as a sync would log it.
     let events = EventLog::open(&store);
     let subject = Subject {

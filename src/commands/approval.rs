@@ -308,5 +308,37 @@ fn record_event(store: &Store, target: &Target, decision: &Decision, to: State) 
         event = event.detail("reason", reason.clone());
     }
     events.record(&event);
+    // An object already in the store takes the decision's state, so its
+    // record and its last event agree: denied, or (approved) back to where
+    // it is, in the store or in cold storage.
+    if let Some(digest) = target.sha256
+        && let Ok(Some(mut record)) = store.read_object_record(&digest)
+    {
+        let now = match to {
+            State::Denied => Some(State::Denied),
+            _ if store.has_object(&digest) && record.status == State::Seeding => {
+                Some(State::Seeding)
+            }
+            _ if store.has_object(&digest) => Some(State::Available),
+            _ if record.archived.is_some() && record.removed.is_none() => Some(State::Archived),
+            _ => None,
+        };
+        if let Some(now) = now {
+            if now != to {
+                events.record(
+                    &Event::new(Some(to), now)
+                        .object(Some(digest))
+                        .resource(&target.name)
+                        .actor(&decision.by),
+                );
+            }
+            if record.status != now {
+                record.status = now;
+                if let Err(err) = store.write_object_record(&record) {
+                    tracing::warn!("could not record the decision on {digest}: {err}");
+                }
+            }
+        }
+    }
     events.flush();
 }

@@ -204,6 +204,22 @@ fn print(
             );
         }
     }
+    if !plan.seeding.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nkept while the torrent daemon seeds them (archived once seeding ends: `seed_time`, `seed_ratio`, or the torrent removed):"
+        );
+        for c in &plan.seeding {
+            let _ = writeln!(
+                out,
+                "  {}  {:>10}  unreferenced since {}{}",
+                c.sha256.short(),
+                ByteCount(c.size),
+                c.unreferenced_since,
+                names(&c.names)
+            );
+        }
+    }
     if !plan.remove.is_empty() {
         let verb = if removed.is_empty() {
             "to remove from cold storage"

@@ -106,7 +106,9 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Torrent(TorrentCommand::Daemon(command)) => {
             torrent::daemon(global, &command, printer).await
         }
-        Command::Hook(HookCommand::TorrentDone) => hook::torrent_done(global, printer).await,
+        Command::Hook(HookCommand::TorrentDone(args)) => {
+            hook::torrent_done(global, &args, printer).await
+        }
         Command::Policy(PolicyCommand::Show) => policy::show(global, printer),
         Command::Policy(PolicyCommand::Check(args)) => policy::check(global, &args, printer),
         Command::Policy(PolicyCommand::Init(args)) => policy::init(global, &args, printer),
@@ -124,19 +126,14 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// Reviews `plan` against the store's policy and the decisions people
-/// made: the ledger, and the approvals files given, when the policy trusts
-/// them. Returns the policy, and the store's size if the review measured it
-/// (see [`crate::review::review`]).
-fn judge(
+/// The decisions people made: the store's ledger, and the approvals files
+/// given, when the store's policy trusts them.
+fn ledger(
     store: &Store,
-    manifest: &Manifest,
-    plan: &mut crate::plan::Plan,
-    previous: Option<&crate::store::record::ProjectRecord>,
+    policy: &crate::policy::Policy,
     approvals: &[std::path::PathBuf],
     printer: &Printer,
-) -> anyhow::Result<(crate::policy::Policy, Option<u64>)> {
-    let policy = crate::policy::Policy::load(store.root())?;
+) -> anyhow::Result<crate::approval::Ledger> {
     let mut ledger = crate::approval::Ledger::load(store)?;
     for path in approvals {
         if policy.approval.approval_files {
@@ -148,8 +145,27 @@ fn judge(
             ));
         }
     }
-    let store_bytes = crate::review::review(plan, manifest, store, &policy, &ledger, previous)?;
-    Ok((policy, store_bytes))
+    Ok(ledger)
+}
+
+/// Reviews `plan` against the store's policy and `ledger`. `quota` is this
+/// process's share of the store's quota, when it has joined it; else the
+/// store is measured, if the review needs it.
+fn judge(
+    store: &Store,
+    policy: &crate::policy::Policy,
+    ledger: &crate::approval::Ledger,
+    manifest: &Manifest,
+    plan: &mut crate::plan::Plan,
+    previous: Option<&crate::store::record::ProjectRecord>,
+    quota: Option<&crate::store::quota::Quota>,
+) -> anyhow::Result<()> {
+    let used = || match quota {
+        Some(quota) => Ok(quota.limit.saturating_sub(quota.left())),
+        None => Ok(store.usage()?.bytes),
+    };
+    crate::review::review(plan, manifest, store, policy, ledger, previous, used)?;
+    Ok(())
 }
 
 /// The locks a command that changes a project holds: the project's own,

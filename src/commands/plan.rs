@@ -134,13 +134,16 @@ pub(super) fn read_only_plan(
         None
     };
     let mut plan = plan(manifest, &store, previous.as_ref());
+    let policy = crate::policy::Policy::load(store.root())?;
+    let ledger = super::ledger(&store, &policy, approvals, printer)?;
     super::judge(
         &store,
+        &policy,
+        &ledger,
         manifest,
         &mut plan,
         previous.as_ref(),
-        approvals,
-        printer,
+        None,
     )?;
     Ok(plan)
 }

@@ -9,7 +9,7 @@ use crate::provenance::EventLog;
 use std::io::IsTerminal;
 
 use crate::config::Config;
-use crate::fetch::{Fetcher, HttpSettings, Quota, RetryPolicy, Torrents};
+use crate::fetch::{Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::manifest::Manifest;
 use crate::plan::plan;
 use crate::report::Printer;
@@ -50,22 +50,29 @@ pub(super) async fn run(
     }
     let previous = crate::plan::previous_record(&store, &manifest)?;
     let mut plan = plan(&manifest, &store, previous.as_ref());
-    let (policy, store_bytes) = super::judge(
+    let policy = crate::policy::Policy::load(store.root())?;
+    // The HTTP client is built only when something is to be fetched, so a
+    // sync with nothing to do stays cheap; so is the store's quota joined.
+    let downloads = plan.resources.iter().any(|r| r.fetch.is_some()) && !args.offline;
+    let quota = match policy.limits.quota {
+        Some(limit) if downloads => Some(store.join_quota(limit)?),
+        _ => None,
+    };
+    let ledger = super::ledger(&store, &policy, &args.approvals, printer)?;
+    super::judge(
         &store,
+        &policy,
+        &ledger,
         &manifest,
         &mut plan,
         previous.as_ref(),
-        &args.approvals,
-        printer,
+        quota.as_ref(),
     )?;
     let config = Config::load(store.root())?;
     let events = EventLog::open(&store);
     let notifier = Notifier::new(&store, &config);
     let torrent_settings = TorrentSettings::resolve(&store, &config)?;
-    // The HTTP client is built only when something is to be fetched, so a
-    // sync with nothing to do stays cheap.
-    let downloads = plan.resources.iter().any(|r| r.fetch.is_some());
-    let fetcher = if downloads && !args.offline {
+    let fetcher = if downloads {
         Some(
             Fetcher::new(
                 store.clone(),
@@ -76,13 +83,7 @@ pub(super) async fn run(
                 Torrents::new(Some(torrent_settings.clone()), wait_mode(args)),
             )?
             .with_refresh(args.refresh)
-            .with_quota(
-                policy
-                    .limits
-                    .quota
-                    .zip(store_bytes)
-                    .map(|(limit, used)| Quota::new(limit, used)),
-            ),
+            .with_quota(quota),
         )
     } else {
         None

@@ -258,18 +258,24 @@ pub async fn sync(
     let mut links = make_links(store, &plan, previous, &mut outcomes, &**reporter);
     let (unlinked, kept) = remove_links(&plan, previous);
 
-    // Record what the project references and how it is linked.
+    // Record what the project references and how it is linked. A resource
+    // that did not get its object this time (held for a person, failed,
+    // offline) still references what the last sync left linked, and keeps
+    // it from garbage collection; a denied one's link is gone with it.
     let mut resources = kept;
     for (i, (r, outcome)) in plan.resources.iter().zip(&outcomes).enumerate() {
-        if let Some(digest) = outcome.digest {
-            let link = links.remove(&i);
-            resources.insert(
-                r.name.clone(),
-                ProjectResource {
-                    sha256: digest,
-                    link,
-                },
-            );
+        let entry = match outcome.digest.filter(|_| outcome.present) {
+            Some(digest) => Some(ProjectResource {
+                sha256: digest,
+                link: links.remove(&i),
+            }),
+            None if outcome.link != LinkOutcome::Removed => {
+                previous.and_then(|p| p.resources.get(&r.name)).cloned()
+            }
+            None => None,
+        };
+        if let Some(entry) = entry {
+            resources.insert(r.name.clone(), entry);
         }
     }
     let project = &plan.project;

@@ -287,6 +287,9 @@ pub(super) fn account(
         reasons,
     };
     match result {
+        // Another process (a sync, the torrent hook) brought it in while
+        // this one waited, and told people: once is enough.
+        Ok(fetched) if fetched.source.is_none() => {}
         Ok(fetched) => notices.push(notice(
             NoticeKind::Available,
             if is_seeding(fetched) {

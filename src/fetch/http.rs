@@ -402,7 +402,7 @@ impl Http {
                 {
                     return (part, Err(Fault::Source(SourceError::OverCap { limit })));
                 }
-                if let Err(err) = expect.fits(remaining) {
+                if let Err(err) = expect.reserve(remaining) {
                     return (part, Err(Fault::Source(err)));
                 }
             }

@@ -24,6 +24,7 @@ use crate::name::Name;
 use crate::progress::{Download, NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::lock::LockError;
+use crate::store::quota::Quota;
 use crate::store::record::{
     FileStamp, HttpValidators, ObjectKind, ObjectRecord, ObjectUse, SourceRecord, Timestamp,
     Verification,
@@ -386,55 +387,20 @@ impl Expect<'_> {
     /// Takes `n` more bytes from the quota, if it applies.
     fn take(&self, n: u64) -> Result<(), SourceError> {
         match self.quota {
-            Some(quota) if !quota.take(n) => Err(SourceError::Quota { quota: quota.limit }),
+            Some(quota) if !quota.take_streaming(n) => {
+                Err(SourceError::Quota { quota: quota.limit })
+            }
             _ => Ok(()),
         }
     }
 
-    /// Whether `n` more bytes would fit in the quota, before any is written.
-    fn fits(&self, n: u64) -> Result<(), SourceError> {
+    /// Reserves `n` more bytes ahead, before any is written: the length a
+    /// server announced, taken chunk by chunk as they arrive.
+    fn reserve(&self, n: u64) -> Result<(), SourceError> {
         match self.quota {
-            Some(quota) if quota.left() < n => Err(SourceError::Quota { quota: quota.limit }),
+            Some(quota) if !quota.reserve(n) => Err(SourceError::Quota { quota: quota.limit }),
             _ => Ok(()),
         }
-    }
-}
-
-/// How much the store may still grow in this run, when it has a quota.
-/// Shared by every fetch of the run; bytes are taken before they are
-/// written, so a fetch that would pass the quota stops first.
-#[derive(Debug)]
-pub struct Quota {
-    limit: u64,
-    left: std::sync::atomic::AtomicU64,
-}
-
-impl Quota {
-    /// A quota of `limit` bytes for a store that holds `used`.
-    pub fn new(limit: u64, used: u64) -> Self {
-        Self {
-            limit,
-            left: std::sync::atomic::AtomicU64::new(limit.saturating_sub(used)),
-        }
-    }
-
-    pub fn left(&self) -> u64 {
-        self.left.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Takes `n` bytes, or nothing if fewer are left.
-    pub fn take(&self, n: u64) -> bool {
-        use std::sync::atomic::Ordering;
-        self.left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-                left.checked_sub(n)
-            })
-            .is_ok()
-    }
-
-    /// Returns bytes that were taken and never kept.
-    pub fn give_back(&self, n: u64) {
-        self.left.fetch_add(n, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -466,7 +432,8 @@ impl Fetcher {
         self
     }
 
-    /// Keeps every fetch within the store's quota.
+    /// Keeps every fetch within the store's quota, shared with every other
+    /// process adding to the store.
     #[must_use]
     pub fn with_quota(mut self, quota: Option<Quota>) -> Self {
         self.quota = quota.map(Arc::new);
@@ -654,10 +621,16 @@ impl Fetcher {
         let result = self
             .fetch_sources(request, sources, &part_path, expect, remembered.as_ref())
             .await;
-        if result.is_err()
-            && let (Some(quota), Some(size)) = (quota, request.size)
-        {
-            quota.give_back(size);
+        // What was taken from the quota is now part of the store, or was
+        // not kept: the store had it already, or the fetch failed.
+        if let Some(quota) = quota {
+            match (&result, request.size) {
+                (Ok(fetched), _) if fetched.source.is_some() => quota.commit(fetched.size),
+                (Ok(fetched), None) => quota.give_back(fetched.size),
+                (_, Some(size)) => quota.give_back(size),
+                (Err(_), None) => {}
+            }
+            quota.release_spare();
         }
         result
     }
@@ -804,7 +777,9 @@ impl Fetcher {
                     return Ok(Fetched {
                         sha256: done.sha256,
                         size: done.size,
-                        source: Some(shown),
+                        // Made an object by the hook (or another sync) while
+                        // this one waited: not this one's to announce.
+                        source: done.fresh.then_some(shown),
                         torrent: Some(state),
                     });
                 }
@@ -874,6 +849,8 @@ impl Fetcher {
             settings,
             reporter: &*self.reporter,
             by: By::Sync,
+            // A sync's torrents were asked for, and judged, by a manifest.
+            admit: None,
         };
         let want = TorrentWant {
             sha256: request.sha256,

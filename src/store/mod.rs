@@ -21,6 +21,7 @@
 //! reader never sees a partial or wrong object, whatever else is running.
 
 pub mod lock;
+pub mod quota;
 pub mod record;
 
 use std::collections::BTreeSet;
@@ -637,6 +638,14 @@ impl Store {
         }
         records.sort_by_key(|r: &ObjectRecord| r.sha256);
         Ok(records)
+    }
+
+    /// Joins the store's quota of `limit` bytes, shared with every other
+    /// process adding to the store (see [`quota`]).
+    pub fn join_quota(&self, limit: u64) -> Result<quota::Quota, StoreError> {
+        Ok(quota::Quota::join(&self.root.join("meta"), limit, || {
+            self.usage().map(|u| u.bytes)
+        })?)
     }
 
     /// Every project record in the store.

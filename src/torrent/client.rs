@@ -55,6 +55,9 @@ pub struct TorrentView {
     pub rate_download: u64,
     /// Peers and web seeds sending data.
     pub peers: u64,
+    /// Peers connected, web seeds not counted: other BitTorrent clients
+    /// that hold (some of) it.
+    pub connected: u64,
     pub download_dir: PathBuf,
     pub error: Option<String>,
     pub upload_ratio: f64,
@@ -89,6 +92,7 @@ impl TorrentView {
             rate_download: t.rate_download.unwrap_or(0).max(0) as u64,
             peers: t.peers_connected.unwrap_or(0).max(0) as u64
                 + u64::from(t.webseeds_sending_to_us.unwrap_or(0)),
+            connected: t.peers_connected.unwrap_or(0).max(0) as u64,
             download_dir: PathBuf::from(t.download_dir.unwrap_or_default()),
             error,
             upload_ratio: f64::from(t.upload_ratio.unwrap_or(0.0)).max(0.0),

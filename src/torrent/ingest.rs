@@ -42,6 +42,14 @@ pub enum IngestError {
     },
     #[error("the torrent's data is not at `{}`", .0.display())]
     Missing(PathBuf),
+    #[error("the store's policy holds it for a person: {}; once approved (`crp approve {name}`), run `crp hook torrent-done --info-hash {info_hash}` to bring it in", reasons.join("; "))]
+    Held {
+        name: String,
+        info_hash: String,
+        reasons: Vec<String>,
+    },
+    #[error("the store's policy refuses it: {reason}; it was removed with its data")]
+    Refused { reason: String },
     #[error(transparent)]
     Tree(#[from] TreeError),
     #[error("failed to move the torrent's data into the store")]
@@ -69,6 +77,40 @@ pub struct Ingest<'a> {
     pub settings: &'a TorrentSettings,
     pub reporter: &'a dyn Reporter,
     pub by: By,
+    /// Judges a torrent no manifest asked for (the watch folder, one added
+    /// by hand) once its data is hashed, before it becomes an object, as
+    /// the store's policy judges any request. `None` admits everything.
+    pub admit: Option<&'a (dyn Fn(&Unrequested<'_>) -> Admission + Sync)>,
+}
+
+/// A completed torrent no manifest asked for, hashed.
+#[derive(Debug, Clone)]
+pub struct Unrequested<'a> {
+    pub info_hash: &'a str,
+    /// The torrent's name.
+    pub name: &'a str,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// Executable content found in it.
+    pub executable: Option<String>,
+}
+
+/// What the policy says about an unrequested torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Admit,
+    /// Kept where it is, stopped, until a person decides.
+    Hold {
+        reasons: Vec<String>,
+    },
+    /// Removed with its data (a hard limit).
+    Refuse {
+        reason: String,
+    },
+    /// Executable content nobody declared: quarantined, never an object.
+    Quarantine {
+        finding: String,
+    },
 }
 
 impl std::fmt::Debug for Ingest<'_> {
@@ -179,6 +221,49 @@ impl Ingest<'_> {
                 tokio::task::spawn_blocking(move || crate::policy::exec::detect(&data_for_check))
                     .await
                     .expect("detection does not panic")?;
+            if record.is_none()
+                && let Some(admit) = self.admit
+            {
+                let unrequested = Unrequested {
+                    info_hash,
+                    name: &view.name,
+                    sha256: digest,
+                    size,
+                    executable: finding.as_ref().map(ToString::to_string),
+                };
+                match admit(&unrequested) {
+                    Admission::Admit => {}
+                    Admission::Hold { reasons } => {
+                        self.log(&view, "held", Some(digest), Some(reasons.join("; ")));
+                        return Err(IngestError::Held {
+                            name: view.name.clone(),
+                            info_hash: info_hash.to_owned(),
+                            reasons,
+                        });
+                    }
+                    Admission::Refuse { reason } => {
+                        self.daemon.remove(info_hash, true).await?;
+                        self.log(&view, "refused", Some(digest), Some(reason.clone()));
+                        return Err(IngestError::Refused { reason });
+                    }
+                    Admission::Quarantine { finding } => {
+                        let quarantined =
+                            store.quarantine(&data, &format!("torrent-{info_hash}"))?;
+                        if let Err(err) = self.daemon.remove(info_hash, false).await {
+                            self.reporter.note(
+                                NoteKind::Warning,
+                                &format!("could not remove the torrent from the daemon: {err}"),
+                            );
+                        }
+                        self.log(&view, "executable", Some(digest), Some(finding.clone()));
+                        return Err(IngestError::Executable {
+                            finding,
+                            actual: digest,
+                            quarantined,
+                        });
+                    }
+                }
+            }
             if let Some(finding) = &finding
                 && record.as_ref().is_some_and(|r| !r.executable)
             {
@@ -239,6 +324,7 @@ impl Ingest<'_> {
             kind,
             size,
             at: Timestamp::now(),
+            fresh: true,
         };
         let mut updated = record.take().unwrap_or_else(|| TorrentRecord {
             schema_version: RECORD_VERSION,
@@ -351,7 +437,8 @@ impl Ingest<'_> {
             object.origin = record.is_none().then(|| unrequested.to_owned());
             object.executable = executable;
             object.stamp = self.store.object_file_stamp(&digest);
-            object.status = if record.is_some_and(|r| r.seed) && self.settings.seed {
+            // As `run` decides: unrequested torrents seed too.
+            object.status = if record.is_none_or(|r| r.seed) && self.settings.seed {
                 State::Seeding
             } else {
                 State::Available
@@ -435,10 +522,14 @@ impl Ingest<'_> {
                     events.push(event(State::Available, State::Seeding));
                 }
             }
-            "mismatch" | "executable" => events.push(
+            "mismatch" | "executable" | "refused" => events.push(
                 event(State::Verifying, State::Failed)
                     .detail("reason", result)
                     .detail("detail", detail.unwrap_or_default()),
+            ),
+            "held" => events.push(
+                event(State::Verifying, State::AwaitingApproval)
+                    .detail("reasons", detail.unwrap_or_default()),
             ),
             _ => return,
         }
@@ -510,5 +601,6 @@ fn seeded_object(store: &Store, link: &Path) -> Option<Ingested> {
         kind: stat.kind,
         size: record.map_or(stat.size.unwrap_or(0), |r| r.size),
         at: Timestamp::now(),
+        fresh: false,
     })
 }

@@ -305,6 +305,10 @@ pub struct Ingested {
     pub kind: ObjectKind,
     pub size: u64,
     pub at: Timestamp,
+    /// This process made it an object (rather than finding it done by the
+    /// hook or another sync): whoever does tells people, once.
+    #[serde(skip)]
+    pub fresh: bool,
 }
 
 impl Store {

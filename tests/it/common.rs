@@ -137,6 +137,26 @@ impl TestContext {
             .collect()
     }
 
+    /// Every object's record says the state its last event went to.
+    #[track_caller]
+    pub fn assert_records_agree_with_events(&self) {
+        let events = self.events();
+        for path in files_under(&self.store.join("meta/objects")) {
+            let record: crp::store::record::ObjectRecord =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let last = events
+                .iter()
+                .rev()
+                .find(|e| e.object == Some(record.sha256))
+                .unwrap_or_else(|| panic!("no event for {}", record.sha256));
+            assert_eq!(
+                last.to_state, record.status,
+                "{}: the record says {:?}, its last event {last:?}",
+                record.sha256, record.status
+            );
+        }
+    }
+
     /// Every object file in the store.
     pub fn objects(&self) -> Vec<PathBuf> {
         files_under(&self.store.join("objects"))

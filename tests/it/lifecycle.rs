@@ -87,6 +87,8 @@ fn verify_quarantines_corrupted_objects_and_sync_fetches_them_again() {
     let doc: serde_json::Value = ctx.crp(&["verify", "--all", "--format", "json"]).json();
     assert_eq!(doc["checked"], 2);
     assert_eq!(doc["corrupted"].as_array().unwrap().len(), 0);
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 fn gc_doc(ctx: &TestContext, args: &[&str]) -> serde_json::Value {
@@ -183,6 +185,8 @@ fn gc_archives_only_unreferenced_objects_and_sync_restores_them_offline() {
     let record = ctx.object_record(&a_digest);
     assert_eq!(record.status, crp::provenance::State::Available);
     assert!(record.archived.is_none() && record.unreferenced_since.is_none());
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]

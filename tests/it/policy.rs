@@ -576,6 +576,8 @@ fn approval_flow_across_two_projects() {
     assert!(ctx.events().iter().any(|e| e.to_state == State::Approved
         && e.from_state == Some(State::AwaitingApproval)
         && e.actor == "alice"));
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]
@@ -682,6 +684,8 @@ fn an_approval_is_bound_to_the_hash_and_the_sources() {
     );
     assert!(!ctx.link("model").exists());
     assert!(ctx.object(&digest).exists());
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]
@@ -853,6 +857,8 @@ fn the_event_log_follows_a_fetch_a_mismatch_and_a_wait() {
     assert_eq!(doc["record"]["size_bytes"], 1000);
     assert_eq!(doc["record"]["type"], "file");
     assert_eq!(doc["history"].as_array().unwrap().len(), 6);
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]

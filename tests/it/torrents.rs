@@ -228,18 +228,48 @@ fn a_torrent_file_is_fetched_verified_linked_and_seeded_from_the_store() {
     );
     let metrics: serde_json::Value = ctx.crp(&["metrics", "--format", "json"]).json();
     assert!(metrics["metrics"]["seeding_ratio"].is_number(), "{metrics}");
-    // Only the web seed had it: upstream drift says nobody else holds it.
-    let drift = ctx.crp(&["drift", "--upstream"]);
-    drift.code(1);
-    assert!(
-        drift.stdout.contains("has no peers: nobody else holds it"),
-        "{drift}"
-    );
+    // Only the web seed had it: upstream drift says nobody else holds it,
+    // whether or not the daemon is still talking to the web seed.
+    for _ in 0..3 {
+        let drift = ctx.crp(&["drift", "--upstream"]);
+        drift.code(1);
+        assert!(
+            drift.stdout.contains("has no peers: nobody else holds it"),
+            "{drift}"
+        );
+    }
 
     // A second sync has nothing to do, and does not ask the daemon.
-    let run = ctx.crp(&["sync", "--no-wait"]);
+    let quiet = RpcProxy::start(&daemon.url);
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_TRANSMISSION_URL", quiet.url())
+            .args(["sync", "--no-wait"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
     run.success();
     assert!(run.stdout.contains("1 up to date"), "{run}");
+    assert_eq!(
+        quiet.requests(),
+        0,
+        "a sync with nothing to do asked the daemon"
+    );
+
+    // Once no project needs it, garbage collection leaves it while the
+    // daemon seeds from it, and says so.
+    ctx.write_manifest("[project]\nname = \"demo\"\n");
+    ctx.crp(&["sync"]).success();
+    let run = ctx.crp(&["gc", "--apply", "--grace", "0s"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("kept while the torrent daemon seeds them"),
+        "{run}"
+    );
+    assert!(ctx.object(&digest).exists());
+    assert!(std::fs::read_link(view.data_path()).unwrap().exists());
 }
 
 #[test]
@@ -499,6 +529,12 @@ fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
     };
     single_file(&ctx, &server, "slow.bin", &content, slow);
     ctx.write_manifest(&manifest("slow", "slow.bin.torrent", Some(&digest), ""));
+    // People are told when it arrives, whoever finishes the job.
+    let told = ctx.root.path().join("told.txt");
+    ctx.write_config(&format!(
+        "[bridge]\nfolder = \"bridge\"\n\n[[notify]]\ncommand = [\"sh\", \"-c\", \"echo \\\"$CRP_EVENT $CRP_NAME\\\" >> {}\"]\n",
+        told.display()
+    ));
 
     let started = Instant::now();
     let run = ctx.crp(&["sync", "--no-wait", "--format", "json"]);
@@ -555,11 +591,42 @@ fn no_wait_returns_and_the_hook_and_a_later_sync_finish_the_job() {
             "seeding"
         ]
     );
-    // The next sync only links.
+    // The hook told people, as a sync would have: the notify hook, a bridge
+    // message, the completion log.
+    wait_for("the notification", Duration::from_secs(10), || {
+        std::fs::read_to_string(&told).is_ok_and(|t| t.contains("available slow"))
+    });
+    let available_messages = || {
+        files_under(&ctx.store.join("bridge"))
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("resource-available"))
+            .count()
+    };
+    assert_eq!(available_messages(), 1);
+    let completions = || {
+        std::fs::read_to_string(ctx.store.join("meta/completion.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("available slow"))
+            .count()
+    };
+    assert_eq!(completions(), 1);
+    // The next sync only links, and tells nobody again.
     let run = ctx.crp(&["sync", "--no-wait"]);
     run.success();
     assert!(run.stdout.contains("linked"), "{run}");
     assert_eq!(std::fs::read(ctx.link("slow")).unwrap(), content);
+    assert_eq!(
+        std::fs::read_to_string(&told)
+            .unwrap()
+            .matches("available slow")
+            .count(),
+        1
+    );
+    assert_eq!(available_messages(), 1);
+    assert_eq!(completions(), 1);
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]
@@ -583,11 +650,16 @@ fn concurrent_syncs_add_a_torrent_once() {
         )
         .unwrap();
     }
+    // Every RPC request goes through a proxy that counts the adds: the
+    // daemon keeps one torrent per info-hash whatever it is sent, so only
+    // the requests tell whether the lock kept the others from adding it.
+    let proxy = RpcProxy::start(&daemon.url);
     let children: Vec<_> = projects
         .iter()
         .map(|dir| {
             ctx.command()
                 .current_dir(dir)
+                .env("CRP_TRANSMISSION_URL", proxy.url())
                 .args(["sync", "--wait", "--timeout", "120s"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -598,7 +670,8 @@ fn concurrent_syncs_add_a_torrent_once() {
     for child in children {
         Run::from(child.wait_with_output().unwrap(), &ctx).success();
     }
-    assert_eq!(daemon.count(), 1, "the torrent was added more than once");
+    assert_eq!(daemon.count(), 1);
+    assert_eq!(proxy.adds(), 1, "the torrent was added more than once");
     for dir in &projects {
         assert_eq!(
             std::fs::read(dir.join("resources/shared")).unwrap(),
@@ -647,6 +720,210 @@ fn watch_folder_torrents_end_up_in_the_store() {
             l["info_hash"] == hash.as_str() && l["result"] == "ingested" && l["by"] == "hook"
         })
     });
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
+}
+
+/// A TCP proxy in front of the daemon's RPC, counting what passes.
+struct RpcProxy {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl RpcProxy {
+    fn start(daemon_url: &str) -> Self {
+        use std::io::{Read, Write};
+        let target = url::Url::parse(daemon_url).unwrap();
+        let upstream = format!(
+            "{}:{}",
+            target.host_str().unwrap(),
+            target.port_or_known_default().unwrap()
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = c_in.read(&mut buf) {
+                        if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        log.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                    let _ = c_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Self { port, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/transmission/rpc", self.port)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// `torrent-add` requests sent.
+    fn adds(&self) -> usize {
+        self.text().matches("\"torrent-add\"").count()
+    }
+
+    /// HTTP requests sent.
+    fn requests(&self) -> usize {
+        self.text().matches("POST ").count()
+    }
+}
+
+#[test]
+fn watch_folder_torrents_are_judged_like_any_request() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    ctx.write_policy("[approval]\nlarger_than = \"100 KB\"\n");
+    let told = ctx.root.path().join("told.txt");
+    ctx.write_config(&format!(
+        "[bridge]\nfolder = \"bridge\"\n\n[[notify]]\ncommand = [\"sh\", \"-c\", \"echo \\\"$CRP_EVENT $CRP_NAME\\\" >> {}\"]\n",
+        told.display()
+    ));
+    let drop_in = |name: &str, content: &[u8]| {
+        let (torrent, hash) = single_file(&ctx, &server, name, content, Behavior::Normal);
+        let staged = ctx.root.path().join(format!("{name}.torrent"));
+        std::fs::copy(&torrent, &staged).unwrap();
+        std::fs::rename(
+            &staged,
+            ctx.store.join("watch").join(format!("{name}.torrent")),
+        )
+        .unwrap();
+        hash
+    };
+    let logged = |hash: &str, result: &str| {
+        completion_log(&ctx)
+            .iter()
+            .any(|l| l["info_hash"] == hash && l["result"] == result)
+    };
+
+    // Too big to let in without a person: held, not an object.
+    let big = bytes(62, 250_000);
+    let big_digest = Sha256Digest::of_bytes(&big);
+    let hash = drop_in("big.bin", &big);
+    wait_for("the hold", Duration::from_secs(60), || {
+        logged(&hash, "held")
+    });
+    assert!(!ctx.object(&big_digest).exists());
+    let run = ctx.crp(&["pending"]);
+    assert!(
+        run.stdout.contains("big.bin (project `watch-folder`)"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("over 100 KB"), "{run}");
+    wait_for("the request message", Duration::from_secs(10), || {
+        files_under(&ctx.store.join("bridge"))
+            .iter()
+            .any(|p| p.to_string_lossy().contains("resource-request"))
+    });
+    // Approved, and brought in by a person.
+    ctx.crp(&["approve", "big.bin", "--by", "alice"]).success();
+    let run = ctx.crp(&["hook", "torrent-done", "--info-hash", &hash]);
+    run.success();
+    assert_eq!(std::fs::read(ctx.object(&big_digest)).unwrap(), big);
+    assert!(ctx.crp(&["pending"]).stdout.contains("0 requests"));
+    assert!(
+        std::fs::read_to_string(&told)
+            .unwrap()
+            .contains("available big.bin")
+    );
+
+    // Executable content nobody declared: quarantined, never an object.
+    let mut script = b"#!/bin/sh\necho hello\n".to_vec();
+    script.resize(20_000, b'#');
+    let script_digest = Sha256Digest::of_bytes(&script);
+    let hash = drop_in("tool.sh", &script);
+    wait_for("the quarantine", Duration::from_secs(60), || {
+        logged(&hash, "executable")
+    });
+    assert!(!ctx.object(&script_digest).exists());
+    assert!(files_under(&ctx.store.join("quarantine")).len() == 1);
+    wait_for("the daemon to let it go", Duration::from_secs(10), || {
+        daemon.get(&hash).is_none()
+    });
+
+    // Past a hard limit: removed with its data.
+    ctx.write_policy("[limits]\nmax_size = \"50 KB\"\n");
+    let large = bytes(63, 80_000);
+    let hash = drop_in("large.bin", &large);
+    wait_for("the refusal", Duration::from_secs(60), || {
+        logged(&hash, "refused")
+    });
+    assert!(!ctx.object(&Sha256Digest::of_bytes(&large)).exists());
+    wait_for("the daemon to let it go", Duration::from_secs(10), || {
+        daemon.get(&hash).is_none()
+    });
+    wait_for("the failure notice", Duration::from_secs(10), || {
+        std::fs::read_to_string(&told).is_ok_and(|t| t.contains("failed large.bin"))
+    });
+    ctx.assert_records_agree_with_events();
+}
+
+#[test]
+fn a_torrent_that_wins_the_race_leaves_no_part_of_the_loser() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let content = bytes(64, 300_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    single_file(&ctx, &server, "raced.bin", &content, Behavior::Normal);
+    // The direct mirror trickles: it has written some bytes when the
+    // torrent wins.
+    server.route(
+        "mirror/raced.bin",
+        content.clone(),
+        Behavior::Slow {
+            chunk: 4 * 1024,
+            delay: Duration::from_millis(100),
+        },
+    );
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n[resources.raced]\nsources = [\"{}\", \"raced.bin.torrent\"]\nsha256 = \"{digest}\"\npurpose = \"raced\"\n",
+        server.url("mirror/raced.bin")
+    ));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s", "--format", "json"]);
+    run.success();
+    let doc: SyncDocument = run.json();
+    assert!(
+        doc.report.resources[0].torrent.is_some(),
+        "the mirror won: {run}"
+    );
+    // The mirror had sent something (its request is logged once the
+    // server notices the connection is gone).
+    wait_for(
+        "the mirror's request to end",
+        Duration::from_secs(10),
+        || {
+            server
+                .requests("mirror/raced.bin")
+                .iter()
+                .any(|r| r.sent > 0)
+        },
+    );
+    let part = ctx.store.join(".incomplete").join(format!("{digest}.part"));
+    assert!(!part.exists(), "the losing mirror's part was left behind");
+    assert!(files_under(&ctx.store.join(".incomplete")).is_empty());
 }
 
 #[test]
@@ -917,6 +1194,8 @@ fn seeding_follows_the_manifest_and_the_stores_limits() {
         ctx.object_record(&Sha256Digest::of_bytes(&left)).status,
         crp::provenance::State::Available
     );
+    // Every object's record says the state its last event went to.
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]

@@ -1464,3 +1464,104 @@ fn plan_policy_check_and_diff_judge_a_local_torrent_by_its_metadata() {
     assert!(run.stdout.contains("95.4 MiB"), "{run}");
     assert!(run.stdout.contains("needs a person"), "{run}");
 }
+
+// 8. Torrents and the lifecycle obey the same rules.
+
+#[test]
+fn a_version_change_keeps_its_supersedes_edge_through_the_approval() {
+    let ctx = TestContext::new();
+    let (v1, v2) = (bytes(26, 3000), bytes(27, 3000));
+    let d1 = ctx.write_file("files/v1", &v1);
+    let d2 = ctx.write_file("files/v2", &v2);
+    ctx.write_policy("[approval]\nversion_change = true\n");
+    let entry = |file: &str, digest: &Sha256Digest| {
+        format!(
+            "[project]\nname = \"demo\"\n\n[resources.model]\nsource = \"files/{file}\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n"
+        )
+    };
+    ctx.write_manifest(&entry("v1", &d1));
+    ctx.crp(&["sync"]).success();
+    // The new version waits for a person; the old one stays linked, and its
+    // object stays protected meanwhile.
+    ctx.write_manifest(&entry("v2", &d2));
+    ctx.crp(&["sync"]).code(1);
+    assert_eq!(std::fs::read(ctx.link("model")).unwrap(), v1);
+    let run = ctx.crp(&["gc", "--grace", "0s", "--format", "json"]);
+    let gc: serde_json::Value = run.json();
+    assert!(gc["archive"].as_array().unwrap().is_empty(), "{run}");
+    ctx.crp(&["approve", "model", "--by", "alice"]).success();
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("model")).unwrap(), v2);
+    let record = ctx.object_record(&d2);
+    assert_eq!(
+        record.supersedes,
+        vec![d1],
+        "the edge to the old version is lost"
+    );
+    assert_eq!(record.approvals.len(), 1);
+    ctx.assert_records_agree_with_events();
+}
+
+#[test]
+fn concurrent_syncs_share_one_quota() {
+    // Each alone fits the quota; together they would pass it.
+    for declared in [true, false] {
+        let ctx = TestContext::new();
+        let server = Server::start();
+        ctx.write_policy("[limits]\nquota = \"100 KB\"\n");
+        let mut dirs = Vec::new();
+        for (i, name) in ["a", "b"].iter().enumerate() {
+            let content = bytes(30 + i as u8, 60_000);
+            server.route(
+                &format!("{name}.bin"),
+                content.clone(),
+                Behavior::Slow {
+                    chunk: 8 * 1024,
+                    delay: Duration::from_millis(40),
+                },
+            );
+            let size = if declared { "size = 60000\n" } else { "" };
+            dirs.push(project(
+                &ctx,
+                name,
+                &format!(
+                    "[project]\nname = \"{name}\"\n\n[resources.{name}]\nsource = \"{}\"\nsha256 = \"{}\"\n{size}purpose = \"x\"\n",
+                    server.url(&format!("{name}.bin")),
+                    Sha256Digest::of_bytes(&content)
+                ),
+            ));
+        }
+        let children: Vec<_> = dirs
+            .iter()
+            .map(|dir| {
+                ctx.command()
+                    .current_dir(dir)
+                    .arg("sync")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let runs: Vec<Run> = children
+            .into_iter()
+            .map(|c| Run::from(c.wait_with_output().unwrap(), &ctx))
+            .collect();
+        let ok = runs.iter().filter(|r| r.code == 0).count();
+        assert_eq!(ok, 1, "declared {declared}:\n{}\n{}", runs[0], runs[1]);
+        let refused = runs.iter().find(|r| r.code != 0).unwrap();
+        assert!(refused.stderr.contains("quota of 100 KB"), "{refused}");
+        let stored: u64 = ctx
+            .objects()
+            .iter()
+            .map(|o| std::fs::metadata(o).unwrap().len())
+            .sum();
+        assert!(stored <= 100_000, "{stored} bytes stored");
+        // Nothing is left reserved once they are done.
+        let left: Vec<_> = files_under(&ctx.store.join("meta/quota"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
