@@ -570,12 +570,37 @@ pub async fn restore(
     if fs_err::symlink_metadata(&part).is_ok() {
         crate::fsutil::remove_all(&part)?;
     }
-    move_object(&archived.path, &part, digest)?;
-    match check(&part, digest) {
-        Check::Intact { .. } => {}
-        _ => {
-            // A cold copy that rotted is no copy: it goes to quarantine.
-            store.quarantine(&part, &format!("cold-{}", digest.short()))?;
+    // Copied back from another disk, the copy is verified before the cold
+    // one goes; renamed, it is checked here.
+    let intact = match move_object(&archived.path, &part, digest) {
+        Ok(()) => matches!(check(&part, digest), Check::Intact { .. }),
+        Err(GcError::BadCopy { .. }) => false,
+        Err(err) => return Err(err),
+    };
+    match intact {
+        true => {}
+        false => {
+            // A cold copy that rotted is no copy: it goes to quarantine, and
+            // the object is fetched like any missing one.
+            let rotten = if part.exists() { &part } else { &archived.path };
+            let label = format!("cold-{}", digest.short());
+            let quarantined = match store.quarantine(rotten, &label) {
+                Err(err) if err.kind() == io::ErrorKind::CrossesDevices => {
+                    copy_tree(rotten, &part)?;
+                    crate::fsutil::remove_all(rotten)?;
+                    store.quarantine(&part, &label)?
+                }
+                other => other?,
+            };
+            record.status = State::Failed;
+            record.archived = None;
+            store.write_object_record(&record)?;
+            events.record(
+                &Event::new(Some(State::Archived), State::Failed)
+                    .object(Some(*digest))
+                    .detail("reason", "the cold copy does not verify")
+                    .detail("quarantined", quarantined.display().to_string()),
+            );
             return Err(GcError::BadCopy {
                 digest: *digest,
                 path: archived.path,

@@ -681,7 +681,7 @@ impl Printer {
                         f.error.replace('\n', "\n  ")
                     );
                 }
-                self.error_text(&text, None);
+                self.error_text(&text, error.hint.as_deref());
             }
         }
         if summary.awaiting_approval > 0 && !self.quiet {

@@ -124,7 +124,16 @@ fn seconds(
     default: Duration,
     zero_ok: bool,
 ) -> Result<Duration, InvalidSetting> {
-    let Some(text) = var(name) else {
+    parse_seconds(name, var(name), default, zero_ok)
+}
+
+fn parse_seconds(
+    name: &'static str,
+    value: Option<String>,
+    default: Duration,
+    zero_ok: bool,
+) -> Result<Duration, InvalidSetting> {
+    let Some(text) = value else {
         return Ok(default);
     };
     let trimmed = text.trim();
@@ -152,5 +161,40 @@ fn invalid(name: &'static str, value: &str, reason: &str) -> InvalidSetting {
         name,
         value: value.to_owned(),
         reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_seconds_or_with_units() {
+        let parse = |v: Option<&str>, zero_ok| {
+            parse_seconds(
+                LOCK_TIMEOUT,
+                v.map(str::to_owned),
+                DEFAULT_LOCK_TIMEOUT,
+                zero_ok,
+            )
+        };
+        assert_eq!(
+            parse(None, true),
+            Ok(Duration::from_secs(3600)),
+            "the default"
+        );
+        assert_eq!(parse(Some("2.5"), true), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse(Some(" 90s "), true), Ok(Duration::from_secs(90)));
+        assert_eq!(parse(Some("10m"), true), Ok(Duration::from_secs(600)));
+        assert_eq!(parse(Some("0"), true), Ok(Duration::ZERO));
+        assert!(
+            parse(Some("0"), false).is_err(),
+            "no zero timeouts for HTTP"
+        );
+        for bad in ["-1", "soon", "1e99", "NaN", "inf"] {
+            let err = parse(Some(bad), true).unwrap_err();
+            assert_eq!(err.name, LOCK_TIMEOUT);
+            assert!(err.to_string().contains(bad), "{err}");
+        }
     }
 }

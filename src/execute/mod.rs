@@ -126,6 +126,9 @@ pub struct ErrorReport {
     /// Per source, for fetch failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<FailureReport>,
+    /// What to do about it, when crp knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// One source's failure, as data.
@@ -189,6 +192,11 @@ impl From<&FetchError> for ErrorReport {
                         error: f.error.to_string(),
                     })
                     .collect(),
+                hint: None,
+            },
+            FetchError::Lock(lock) => Self {
+                hint: lock.hint(),
+                ..Self::message(err)
             },
             other => Self::message(other),
         }
@@ -200,6 +208,7 @@ impl ErrorReport {
         Self {
             message: message.to_owned(),
             failures: Vec::new(),
+            hint: None,
         }
     }
 

@@ -34,7 +34,7 @@ pub struct Lock {
 /// Why a lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("gave up after {}s waiting for {holder}", timeout.as_secs())]
+    #[error("gave up after {} waiting for {holder}", humantime::format_duration(*timeout))]
     Timeout { holder: String, timeout: Duration },
     #[error("failed to lock `{}`", path.display())]
     Io {
@@ -47,8 +47,9 @@ pub enum LockError {
 impl LockError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            Self::Timeout { .. } => Some(format!(
-                "set `{TIMEOUT_ENV}` to a number of seconds to wait longer"
+            Self::Timeout { timeout, .. } => Some(format!(
+                "set `{TIMEOUT_ENV}` to a number of seconds to wait longer than {} (an hour unless set)",
+                humantime::format_duration(*timeout)
             )),
             Self::Io { .. } => None,
         }

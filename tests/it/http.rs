@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crp::digest::Sha256Digest;
 
-use crate::common::{Run, TestContext, bytes};
+use crate::common::{Run, TestContext, bytes, files_under};
 use crate::server::{Behavior, Server, Version};
 
 fn manifest(
@@ -82,6 +82,31 @@ fn a_hash_mismatch_leaves_nothing_in_the_store() {
     assert!(std::fs::symlink_metadata(ctx.link("data")).is_err());
     // Not retried: the bytes are wrong, not the connection.
     assert_eq!(server.requests("data.bin").len(), 1);
+}
+
+#[test]
+fn a_local_source_with_the_wrong_bytes_is_refused() {
+    let ctx = TestContext::new();
+    let wanted = Sha256Digest::of_bytes(b"what the manifest means");
+    let actual = ctx.write_file("files/data.bin", b"what is on the disk");
+    ctx.write_manifest(&manifest(
+        "data",
+        &["files/data.bin".to_owned()],
+        Some(&wanted),
+        None,
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stderr.contains(&format!("expected {wanted}")), "{run}");
+    assert!(run.stderr.contains(&format!("actual   {actual}")), "{run}");
+    assert!(ctx.objects().is_empty());
+    assert!(ctx.incomplete().is_empty());
+    assert!(std::fs::symlink_metadata(ctx.link("data")).is_err());
+    // A mismatch counts against the project.
+    let record = files_under(&ctx.store.join("meta/projects"));
+    let record: crp::store::record::ProjectRecord =
+        serde_json::from_slice(&std::fs::read(&record[0]).unwrap()).unwrap();
+    assert_eq!(record.incidents, 1);
 }
 
 #[test]
@@ -200,6 +225,36 @@ fn server_errors_are_retried_and_client_errors_are_not() {
             .contains("HTTP 500 Internal Server Error; attempt 2 of 4"),
         "{run}"
     );
+    // The backoff doubles: 0.25 s, then 0.5 s.
+    let at: Vec<_> = server.requests("flaky.bin").iter().map(|r| r.at).collect();
+    assert!(
+        at[1] - at[0] >= Duration::from_millis(240),
+        "{:?}",
+        at[1] - at[0]
+    );
+    assert!(
+        at[2] - at[1] >= Duration::from_millis(490),
+        "{:?}",
+        at[2] - at[1]
+    );
+    assert!(run.stderr.contains("attempt 2 of 4 in 0.2s"), "{run}");
+    assert!(run.stderr.contains("attempt 3 of 4 in 0.5s"), "{run}");
+
+    // 408 and 429 are worth another try too.
+    for status in [408, 429] {
+        let ctx = TestContext::new();
+        let path = format!("busy-{status}.bin");
+        server.route(
+            &path,
+            content.clone(),
+            Behavior::FailFirst { status, times: 1 },
+        );
+        ctx.write_manifest(&manifest("busy", &[server.url(&path)], Some(&digest), None));
+        let run = ctx.crp(&["sync"]);
+        run.success();
+        let statuses: Vec<u16> = server.requests(&path).iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [status, 200], "{run}");
+    }
 
     // Always 503: four attempts, then an error that says what happened.
     let ctx = TestContext::new();
@@ -412,11 +467,12 @@ fn more_bytes_than_declared_are_cut_off() {
     let server = Server::start();
     let content = bytes(9, 10_000);
     let digest = Sha256Digest::of_bytes(&content);
-    // No length announced: the body runs on past the declared size.
+    // No length announced: the body runs on past the declared size, far
+    // longer than any socket buffer holds.
     server.route(
         "endless.bin",
         content.clone(),
-        Behavior::Oversize { extra: 5_000_000 },
+        Behavior::Oversize { extra: 256 << 20 },
     );
     ctx.write_manifest(&manifest(
         "endless",
@@ -433,6 +489,10 @@ fn more_bytes_than_declared_are_cut_off() {
     );
     assert!(ctx.objects().is_empty());
     assert!(ctx.incomplete().is_empty());
+    // Cut off at once: the server could send only what the sockets' buffers
+    // took before crp hung up, a small part of the quarter gigabyte.
+    let sent = server.requests("endless.bin")[0].sent;
+    assert!(sent < 64 << 20, "crp read on: the server sent {sent} bytes");
 
     // An announced length that disagrees is refused before the body.
     let ctx = TestContext::new();

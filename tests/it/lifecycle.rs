@@ -856,6 +856,43 @@ fn over_its_quota_gc_proposes_the_least_recently_used_first() {
 }
 
 #[test]
+fn a_cold_copy_that_rotted_is_never_restored() {
+    let ctx = TestContext::new();
+    let cold = tempfile::tempdir_in("/dev/shm").expect("a folder on /dev/shm");
+    ctx.write_config(&format!(
+        "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
+        cold.path().display()
+    ));
+    let content = bytes(41, 9000);
+    let digests = local_manifest(&ctx, &[("a", &content)]);
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest("[project]\nname = \"life\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--apply"]).success();
+    let archived = cold
+        .path()
+        .join("sha256")
+        .join(&digests[0].hex()[..2])
+        .join(digests[0].hex());
+    corrupt(&archived);
+
+    // The rotten copy is quarantined, and the object comes from its source.
+    local_manifest(&ctx, &[("a", &content)]);
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(
+        run.stderr
+            .contains("could not restore `a` from cold storage"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("does not verify"), "{run}");
+    assert_eq!(std::fs::read(ctx.object(&digests[0])).unwrap(), content);
+    assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
+    assert!(!archived.exists());
+    ctx.assert_records_agree_with_events();
+}
+
+#[test]
 fn cold_storage_on_another_file_system_is_copied_and_verified() {
     let ctx = TestContext::new();
     // /dev/shm is a tmpfs: another file system than the store's.
@@ -877,6 +914,14 @@ fn cold_storage_on_another_file_system_is_copied_and_verified() {
         .join(digests[0].hex());
     assert_eq!(std::fs::read(&archived).unwrap(), content);
     assert!(!ctx.object(&digests[0]).exists());
+    // Really another file system: the archive was a copy, not a rename.
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert_ne!(
+            std::fs::metadata(&archived).unwrap().dev(),
+            std::fs::metadata(&ctx.store).unwrap().dev()
+        );
+    }
 
     local_manifest(&ctx, &[("a", &content)]);
     std::fs::remove_file(ctx.project.join("files/a")).unwrap();

@@ -10,6 +10,7 @@ mod json;
 mod lifecycle;
 mod manifest_errors;
 mod policy;
+mod properties;
 mod server;
 mod sync;
 mod torrents;

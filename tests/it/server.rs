@@ -465,12 +465,22 @@ fn respond(
         return Ok((304, 0));
     }
     if let Behavior::Oversize { extra } = version.behavior {
-        // No length: the body ends when the connection closes.
+        // No length: the body ends when the connection closes, or when the
+        // client hangs up; `sent` counts what the socket took.
         write!(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
         out.write_all(body)?;
-        let filler = vec![b'x'; extra];
-        let _ = out.write_all(&filler);
-        return Ok((200, (body.len() + extra) as u64));
+        let mut sent = body.len() as u64;
+        let filler = vec![b'x'; 64 * 1024];
+        let mut left = extra;
+        while left > 0 {
+            let n = left.min(filler.len());
+            if out.write_all(&filler[..n]).is_err() {
+                break;
+            }
+            sent += n as u64;
+            left -= n;
+        }
+        return Ok((200, sent));
     }
     // `If-Range` (RFC 9110, 13.1.5): the range only if the file is still
     // the one the client has the start of.

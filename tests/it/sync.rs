@@ -119,6 +119,36 @@ fn fresh_sync_fetches_verifies_links_and_records() {
     );
 }
 
+/// A file's path, size, inode, mode, and modification and change times.
+type Stamp = (std::path::PathBuf, u64, u64, u32, i64, i64, i64, i64);
+
+/// Every entry under `dir` with its [`Stamp`], symbolic links not followed.
+fn stamps(dir: &std::path::Path) -> Vec<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+            out.push((
+                entry.path(),
+                meta.len(),
+                meta.ino(),
+                meta.mode(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
 fn second_sync_does_nothing_and_reads_no_bytes() {
     let ctx = TestContext::new();
@@ -132,10 +162,44 @@ fn second_sync_does_nothing_and_reads_no_bytes() {
         .unwrap()
         .atime();
 
-    let run = ctx.crp(&["sync"]);
+    // Every file of the store and the project as it is, and what the sync
+    // opens, traced.
+    let before_all = (stamps(&ctx.store), stamps(&ctx.project));
+    let trace = ctx.root.path().join("trace.txt");
+    let run = Run::from(
+        std::process::Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
+            .arg(&trace)
+            .arg(ctx.command().get_program())
+            .arg("sync")
+            .envs(ctx.command().get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .env_remove("LD_PRELOAD")
+            .current_dir(&ctx.project)
+            .output()
+            .expect("strace runs (`.ci/run` installs it)"),
+        &ctx,
+    );
     run.success();
     assert_eq!(run.stdout.trim(), "synced `barkour`: 2 up to date");
     assert_eq!(server.log().len(), requests, "a no-op sync made requests");
+    // No object's bytes were opened, let alone read...
+    let opened = std::fs::read_to_string(&trace).unwrap();
+    let objects = ctx.store.join("objects/sha256").display().to_string();
+    assert!(
+        !opened.contains(&objects),
+        "a no-op sync opened objects:\n{opened}"
+    );
+    // ...and nothing anywhere was written, renamed, touched or made, but
+    // the notes in the lock files it took (who holds them, for waiters).
+    let unlocked = |mut stamps: Vec<Stamp>| {
+        stamps.retain(|s| !s.0.starts_with(ctx.store.join("meta/locks")));
+        stamps
+    };
+    assert_eq!(
+        (unlocked(stamps(&ctx.store)), stamps(&ctx.project)),
+        (unlocked(before_all.0), before_all.1),
+        "a no-op sync changed files"
+    );
     assert_eq!(
         std::fs::metadata(&record_path).unwrap().modified().unwrap(),
         before,

@@ -1565,3 +1565,75 @@ fn concurrent_syncs_share_one_quota() {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+// 10. Every guarantee has a test that fails when it breaks.
+
+#[test]
+fn a_lock_wait_says_whom_it_waits_for_and_gives_up_when_told() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(33, 200_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "slow.bin",
+        content.clone(),
+        Behavior::Slow {
+            chunk: 10_000,
+            delay: Duration::from_millis(100),
+        },
+    );
+    let entry = |project: &str| {
+        format!(
+            "[project]\nname = \"{project}\"\n\n[resources.model]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n",
+            server.url("slow.bin")
+        )
+    };
+    ctx.write_manifest(&entry("first"));
+    let second = project(&ctx, "second", &entry("second"));
+    let first = ctx
+        .command()
+        .arg("sync")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first holds the object's lock (its download has begun)...
+    let part = ctx.store.join(".incomplete").join(format!("{digest}.part"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !part.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first sync did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...the second waits for it, says so, and gives up when told to.
+    let run = Run::from(
+        ctx.command()
+            .current_dir(&second)
+            .env("CRP_LOCK_TIMEOUT", "0.5")
+            .arg("sync")
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.code(1);
+    let holder = format!("process {} fetching `model`", first.id());
+    assert!(
+        run.stderr.contains(&format!("waiting for {holder}")),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("gave up after 500ms waiting for {holder}")),
+        "{run}"
+    );
+    assert!(run.stderr.contains("set `CRP_LOCK_TIMEOUT`"), "{run}");
+    Run::from(first.wait_with_output().unwrap(), &ctx).success();
+    // Without the limit, it waits its turn and finds the object there.
+    let run = ctx.crp_in(&second, &["sync"]);
+    run.success();
+    // (The server logs a request once it has finished answering it.)
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.requests("slow.bin").len(), 1);
+}
