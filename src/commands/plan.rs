@@ -66,7 +66,10 @@ async fn torrent_states(global: &GlobalArgs, manifest: &Manifest, plan: &Plan) -
     let daemon = match Daemon::connect(&settings).await {
         Ok(daemon) => daemon,
         Err(err) => {
-            out.error = Some(err.to_string());
+            out.error = Some(match err.hint() {
+                Some(hint) => format!("{err}; {hint}"),
+                None => err.to_string(),
+            });
             return out;
         }
     };

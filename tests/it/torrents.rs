@@ -959,7 +959,12 @@ fn an_unreachable_daemon_is_a_clear_error_not_a_hang() {
     );
     assert!(run.stderr.contains("CRP_TRANSMISSION_URL"), "{run}");
 
-    // With nothing configured, the hint says how to start one.
+    // With nothing configured (an empty variable counts as unset), the
+    // default URL is tried and the hint says how to start a daemon.
+    assert!(
+        std::net::TcpListener::bind("127.0.0.1:9091").is_ok(),
+        "something listens on 9091, transmission's default port: stop it (`.ci/run` stops the system daemon Debian starts)"
+    );
     let run = Run::from(
         ctx.command()
             .env("CRP_TRANSMISSION_URL", "")
@@ -969,6 +974,8 @@ fn an_unreachable_daemon_is_a_clear_error_not_a_hang() {
         &ctx,
     );
     run.success();
+    assert!(run.stdout.contains("127.0.0.1:9091"), "{run}");
+    assert!(run.stdout.contains("`crp torrent daemon start`"), "{run}");
 }
 
 #[test]
