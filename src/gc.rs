@@ -321,16 +321,8 @@ fn stale_parts(
             needed.insert(match resource.sha256 {
                 // Once the object is in, its part is of no use.
                 Some(digest) if store.has_object(&digest) => continue,
-                Some(digest) => format!("{digest}.part"),
-                None => {
-                    let direct: Vec<&crate::source::Source> = resource
-                        .sources
-                        .iter()
-                        .map(|s| &s.source)
-                        .filter(|s| !s.is_torrent())
-                        .collect();
-                    format!("src-{}.part", store.source_key(&direct))
-                }
+                Some(digest) => Store::object_part_name(&digest),
+                None => Store::sources_part_name(&store.source_key(&resource.direct_sources())),
             });
         }
     }

@@ -333,12 +333,7 @@ fn torrent_size(resource: &Resource) -> Option<u64> {
 /// What the store remembers an unpinned resource's direct sources served,
 /// if it still holds it: what a sync offers the source to confirm.
 fn remembered(resource: &Resource, store: &Store) -> Option<Sha256Digest> {
-    let direct: Vec<&crate::source::Source> = resource
-        .sources
-        .iter()
-        .map(|s| &s.source)
-        .filter(|s| !s.is_torrent())
-        .collect();
+    let direct = resource.direct_sources();
     if direct.is_empty() {
         return None;
     }

@@ -170,12 +170,13 @@ fn print(
             );
         }
     }
-    if !plan.keep.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nkept for now (unreferenced, within the {grace} grace period):"
-        );
-        for c in &plan.keep {
+    // Unreferenced objects that stay, under a heading that says why.
+    let kept = |out: &mut String, heading: &str, list: &[gc::Candidate]| {
+        if list.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "\n{heading}:");
+        for c in list {
             let _ = writeln!(
                 out,
                 "  {}  {:>10}  unreferenced since {}{}",
@@ -185,7 +186,12 @@ fn print(
                 names(&c.names)
             );
         }
-    }
+    };
+    kept(
+        &mut out,
+        &format!("kept for now (unreferenced, within the {grace} grace period)"),
+        &plan.keep,
+    );
     if !plan.parts.is_empty() {
         let verb = if applied {
             "removed unfinished downloads"
@@ -204,22 +210,11 @@ fn print(
             );
         }
     }
-    if !plan.seeding.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nkept while the torrent daemon seeds them (archived once seeding ends: `seed_time`, `seed_ratio`, or the torrent removed):"
-        );
-        for c in &plan.seeding {
-            let _ = writeln!(
-                out,
-                "  {}  {:>10}  unreferenced since {}{}",
-                c.sha256.short(),
-                ByteCount(c.size),
-                c.unreferenced_since,
-                names(&c.names)
-            );
-        }
-    }
+    kept(
+        &mut out,
+        "kept while the torrent daemon seeds them (archived once seeding ends: `seed_time`, `seed_ratio`, or the torrent removed)",
+        &plan.seeding,
+    );
     if !plan.remove.is_empty() {
         let verb = if removed.is_empty() {
             "to remove from cold storage"

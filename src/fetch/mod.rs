@@ -564,13 +564,15 @@ impl Fetcher {
                     return Ok(present);
                 }
                 (
-                    self.store.incomplete_dir().join(format!("{digest}.part")),
+                    self.store
+                        .incomplete_dir()
+                        .join(Store::object_part_name(&digest)),
                     lock,
                     None,
                 )
             }
             None => {
-                let resolved: Vec<&Source> = sources.iter().map(|s| &s.source).collect();
+                let resolved = resolved(sources);
                 let key = self.store.source_key(&resolved);
                 let lock = self.store.lock_source(&key, &what, &*self.reporter).await?;
                 // What these sources served before (perhaps to another
@@ -587,7 +589,9 @@ impl Fetcher {
                     _ => None,
                 };
                 (
-                    self.store.incomplete_dir().join(format!("src-{key}.part")),
+                    self.store
+                        .incomplete_dir()
+                        .join(Store::sources_part_name(&key)),
                     lock,
                     remembered,
                 )
@@ -702,7 +706,7 @@ impl Fetcher {
                         .map_err(store_err)?;
                     part::forget_origin(part_path);
                     if request.sha256.is_none() {
-                        let resolved: Vec<&Source> = sources.iter().map(|s| &s.source).collect();
+                        let resolved = resolved(sources);
                         let record = SourceRecord {
                             schema_version: crate::store::record::RECORD_VERSION,
                             sha256: fetched.sha256,
@@ -946,12 +950,12 @@ impl Fetcher {
         let incomplete = self.store.incomplete_dir();
         match request.sha256 {
             // The object is in: nobody writes its part any more.
-            Some(digest) => part::discard(&incomplete.join(format!("{digest}.part"))),
+            Some(digest) => part::discard(&incomplete.join(Store::object_part_name(&digest))),
             None => {
-                let resolved: Vec<&Source> = direct.iter().map(|s| &s.source).collect();
+                let resolved = resolved(direct);
                 let key = self.store.source_key(&resolved);
                 if let Some(_lock) = self.store.try_lock_source(&key) {
-                    part::discard(&incomplete.join(format!("src-{key}.part")));
+                    part::discard(&incomplete.join(Store::sources_part_name(&key)));
                 }
             }
         }
@@ -1171,6 +1175,11 @@ impl Fetcher {
             torrent: None,
         })
     }
+}
+
+/// The sources of a list of entries, as the store keys what it remembers.
+fn resolved<'a>(entries: &[&'a SourceEntry]) -> Vec<&'a Source> {
+    entries.iter().map(|s| &s.source).collect()
 }
 
 /// Adds or refreshes one project's use in an object record.

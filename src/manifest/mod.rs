@@ -355,6 +355,16 @@ impl Resource {
         &self.sources[0]
     }
 
+    /// The sources fetched directly (HTTP, files), in order: what the store
+    /// remembers of an unpinned entry is keyed by them.
+    pub fn direct_sources(&self) -> Vec<&Source> {
+        self.sources
+            .iter()
+            .map(|s| &s.source)
+            .filter(|s| !s.is_torrent())
+            .collect()
+    }
+
     /// Whether any source needs BitTorrent.
     pub fn needs_torrent(&self) -> bool {
         self.sources.iter().any(|s| s.source.is_torrent())

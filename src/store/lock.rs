@@ -69,15 +69,32 @@ pub async fn acquire(
     take(path, what, reporter, timeout, false).await
 }
 
+/// Opens the lock file at `path`, creating it (and its folder, the first
+/// lock of its kind) if needed. A lock file another user made is locked
+/// through a read-only handle: `flock` needs no more, and its note then
+/// says nothing new.
+pub fn open_lock_file(path: &Path) -> std::io::Result<fs_err::File> {
+    let open = || {
+        fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+    };
+    match open() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
+            open()
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => fs_err::File::open(path),
+        other => other,
+    }
+}
+
 /// Takes the exclusive lock at `path` if nobody holds it, without waiting.
 pub fn try_acquire(path: &Path) -> Option<Lock> {
-    let file = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .ok()?;
+    let file = open_lock_file(path).ok()?;
     file.file().try_lock().ok()?;
     Some(Lock { _file: file })
 }
@@ -104,25 +121,7 @@ async fn take(
         path: path.to_owned(),
         source,
     };
-    let open = || {
-        fs_err::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-    };
-    // The folder exists but for the first lock of its kind. A lock file
-    // another user made is locked through a read-only handle (`flock`
-    // needs no more); its note then says nothing new.
-    let mut file = match open() {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            fs_err::create_dir_all(crate::fsutil::parent_of(path)).and_then(|()| open())
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => fs_err::File::open(path),
-        other => other,
-    }
-    .map_err(io_err)?;
+    let mut file = open_lock_file(path).map_err(io_err)?;
     let started = Instant::now();
     let mut announced = false;
     loop {

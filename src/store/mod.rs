@@ -467,6 +467,18 @@ impl Store {
         self.root.join(".incomplete")
     }
 
+    /// The name, in [`Store::incomplete_dir`], of the download of the
+    /// object `digest`.
+    pub fn object_part_name(digest: &Sha256Digest) -> String {
+        format!("{digest}.part")
+    }
+
+    /// The name of the download from the sources named `key` (see
+    /// [`Store::source_key`]), before its digest is known.
+    pub fn sources_part_name(key: &str) -> String {
+        format!("src-{key}.part")
+    }
+
     /// Publishes a verified file as the object `digest`: read-only (and
     /// executable when crp found it to be), flushed to disk, then renamed
     /// into place. `file` (open at `path`) must hold

@@ -266,22 +266,7 @@ struct GlobalLock {
 
 impl GlobalLock {
     fn take(path: &Path) -> io::Result<Self> {
-        let open = || {
-            fs_err::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-        };
-        let file = match open() {
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
-                open()?
-            }
-            Err(err) if err.kind() == io::ErrorKind::PermissionDenied => fs_err::File::open(path)?,
-            other => other?,
-        };
+        let file = super::lock::open_lock_file(path)?;
         file.file().lock()?;
         Ok(Self { _file: file })
     }

@@ -855,16 +855,19 @@ fn over_its_quota_gc_proposes_the_least_recently_used_first() {
     );
 }
 
-#[test]
-fn a_cold_copy_that_rotted_is_never_restored() {
-    let ctx = TestContext::new();
+/// A project's one resource archived by `crp gc` to cold storage on
+/// /dev/shm, a tmpfs: another file system than the store's. Returns the
+/// cold folder (removed when dropped), the digest, and the archived copy.
+fn archived_on_another_disk(
+    ctx: &TestContext,
+    content: &[u8],
+) -> (tempfile::TempDir, Sha256Digest, std::path::PathBuf) {
     let cold = tempfile::tempdir_in("/dev/shm").expect("a folder on /dev/shm");
     ctx.write_config(&format!(
         "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
         cold.path().display()
     ));
-    let content = bytes(41, 9000);
-    let digests = local_manifest(&ctx, &[("a", &content)]);
+    let digest = local_manifest(ctx, &[("a", content)])[0];
     ctx.crp(&["sync"]).success();
     ctx.write_manifest("[project]\nname = \"life\"\n");
     ctx.crp(&["sync"]).success();
@@ -872,8 +875,16 @@ fn a_cold_copy_that_rotted_is_never_restored() {
     let archived = cold
         .path()
         .join("sha256")
-        .join(&digests[0].hex()[..2])
-        .join(digests[0].hex());
+        .join(&digest.hex()[..2])
+        .join(digest.hex());
+    (cold, digest, archived)
+}
+
+#[test]
+fn a_cold_copy_that_rotted_is_never_restored() {
+    let ctx = TestContext::new();
+    let content = bytes(41, 9000);
+    let (_cold, digest, archived) = archived_on_another_disk(&ctx, &content);
     corrupt(&archived);
 
     // The rotten copy is quarantined, and the object comes from its source.
@@ -886,7 +897,7 @@ fn a_cold_copy_that_rotted_is_never_restored() {
         "{run}"
     );
     assert!(run.stderr.contains("does not verify"), "{run}");
-    assert_eq!(std::fs::read(ctx.object(&digests[0])).unwrap(), content);
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
     assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
     assert!(!archived.exists());
     ctx.assert_records_agree_with_events();
@@ -895,23 +906,9 @@ fn a_cold_copy_that_rotted_is_never_restored() {
 #[test]
 fn cold_storage_on_another_file_system_is_copied_and_verified() {
     let ctx = TestContext::new();
-    // /dev/shm is a tmpfs: another file system than the store's.
-    let cold = tempfile::tempdir_in("/dev/shm").expect("a folder on /dev/shm");
-    ctx.write_config(&format!(
-        "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
-        cold.path().display()
-    ));
     let content = bytes(40, 9000);
-    let digests = local_manifest(&ctx, &[("a", &content)]);
-    ctx.crp(&["sync"]).success();
-    ctx.write_manifest("[project]\nname = \"life\"\n");
-    ctx.crp(&["sync"]).success();
-    ctx.crp(&["gc", "--apply"]).success();
-    let archived = cold
-        .path()
-        .join("sha256")
-        .join(&digests[0].hex()[..2])
-        .join(digests[0].hex());
+    let (_cold, digest, archived) = archived_on_another_disk(&ctx, &content);
+    let digests = [digest];
     assert_eq!(std::fs::read(&archived).unwrap(), content);
     assert!(!ctx.object(&digests[0]).exists());
     // Really another file system: the archive was a copy, not a rename.
