@@ -52,7 +52,7 @@ pub(crate) fn read_origin(part: &Path) -> Option<PartOrigin> {
 /// them is written: a crash must never leave new bytes beside an old origin.
 pub(crate) fn write_origin(part: &Path, origin: &PartOrigin) -> io::Result<()> {
     let bytes = serde_json::to_vec(origin).expect("origins serialize");
-    crate::fsutil::write_atomic_deferred(&origin_path(part), &bytes)
+    crate::fsutil::write_atomic(&origin_path(part), &bytes)
 }
 
 /// Removes a part and its origin; what is not there is not an error.

@@ -290,7 +290,7 @@ impl Store {
     /// point, one an administrator made) gets its marker first.
     pub fn create(&self) -> Result<(), StoreError> {
         if self.check()? {
-            return Ok(());
+            return self.ensure_identity_key();
         }
         let marker = serde_json::to_vec_pretty(&Marker { layout: LAYOUT }).expect("serializable");
         if !self.root.exists() {
@@ -307,17 +307,18 @@ impl Store {
                     // Renamed away: nothing left to clean up.
                     let _ = building.keep();
                     fsutil::sync_dir(parent)?;
-                    return Ok(());
+                    return self.ensure_identity_key();
                 }
                 // Another process made it (or an empty folder) meanwhile.
                 Err(_) if self.root.exists() => {}
                 Err(err) => return Err(err.into()),
             }
             if self.check()? {
-                return Ok(());
+                return self.ensure_identity_key();
             }
         }
-        Self::skeleton(&self.root, &marker)
+        Self::skeleton(&self.root, &marker)?;
+        self.ensure_identity_key()
     }
 
     /// The store's folders, marker first, in `root`.
@@ -344,22 +345,28 @@ impl Store {
 
     /// The store's key for the keyed digests that identify sources whose
     /// URL holds a secret (see [`IdentityKey`]): 32 random bytes in
-    /// `meta/identity.key`, made on first need. A store that has none yet
-    /// and is only read gets a key of its own for this run, which matches
-    /// nothing recorded — nothing recorded could have used one.
+    /// `meta/identity.key`, made with the store (see [`Store::create`]). A
+    /// store read without one (none yet, or unreadable) gets a key of its
+    /// own for this run, which matches nothing recorded — nothing recorded
+    /// could have used it — and nothing is written.
     pub fn identity_key(&self) -> IdentityKey {
         self.identity
             .get_or_init(|| match self.read_identity_key() {
                 Ok(Some(key)) => key,
-                Ok(None) if self.marker_path().exists() => {
-                    self.create_identity_key().unwrap_or_else(|err| {
-                        tracing::warn!("cannot keep a source identity key: {err}");
-                        IdentityKey::random()
-                    })
-                }
                 _ => IdentityKey::random(),
             })
             .clone()
+    }
+
+    /// Makes the store's identity key if it has none (a store made before
+    /// keys were): commands that change the store call this through
+    /// [`Store::create`].
+    fn ensure_identity_key(&self) -> Result<(), StoreError> {
+        if self.read_identity_key()?.is_none() {
+            let key = self.create_identity_key()?;
+            let _ = self.identity.set(key);
+        }
+        Ok(())
     }
 
     fn read_identity_key(&self) -> io::Result<Option<IdentityKey>> {
