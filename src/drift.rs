@@ -272,6 +272,14 @@ pub async fn project_drift(
         let objects_dir = store.objects_dir();
         for (name, resource) in &record.resources {
             let Some(link) = &resource.link else { continue };
+            // Another user's project this one may not look into is not
+            // drift: its owner's report covers it.
+            if fs_err::symlink_metadata(&link.path)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+            {
+                tracing::debug!("not checking `{}`: permission denied", link.path.display());
+                continue;
+            }
             let object = store.object_path(&resource.sha256);
             let previous = PreviousLink {
                 record: link,

@@ -114,6 +114,25 @@ pub fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// `path` with `.` and `..` taken out by its text alone (no file is
+/// looked at): `/p/a/../b` is `/p/b`. For paths written in a manifest,
+/// where one file may be spelled several ways.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// A path for display: relative to the current folder when that is shorter.
 pub fn display_path(path: &Path) -> String {
     std::env::current_dir()

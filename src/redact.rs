@@ -172,9 +172,59 @@ const SCHEMES: &[&str] = &[
 ];
 
 /// Free text with every URL in it redacted. A URL ends at whitespace, a
-/// quote, `<`, `>`, a backtick or a closing bracket; text without `://` or
-/// `magnet:` is returned as it is, without copying.
+/// quote, `<`, `>`, a backtick or a closing bracket. Credentials written
+/// before a host without a scheme (`user:pass@host`, as an HTTP client's
+/// debug log names a connection) are masked too. Text with none of these
+/// is returned as it is, without copying.
 pub fn text(input: &str) -> Cow<'_, str> {
+    match urls(input) {
+        Cow::Borrowed(_) => bare_userinfo(input),
+        Cow::Owned(redacted) => Cow::Owned(bare_userinfo(&redacted).into_owned()),
+    }
+}
+
+/// `user:password@host` outside a URL: the part before `@` is masked when
+/// it has a `:` (an e-mail address has none).
+fn bare_userinfo(input: &str) -> Cow<'_, str> {
+    if !input.contains('@') {
+        return Cow::Borrowed(input);
+    }
+    let stop = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '(' | ')' | '<' | '>' | '[' | ']' | ',' | '/' | '`' | '{' | '}' | '='
+            )
+    };
+    let mut out = String::with_capacity(input.len());
+    let mut changed = false;
+    let mut rest = input;
+    while let Some(at) = rest.find('@') {
+        let before = &rest[..at];
+        let start = before.rfind(stop).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let userinfo = &before[start..];
+        out.push_str(&before[..start]);
+        if userinfo.contains(':') && userinfo != MASK && !userinfo.starts_with(&format!("{MASK}:"))
+        {
+            out.push_str(MASK);
+            changed = true;
+        } else {
+            out.push_str(userinfo);
+        }
+        out.push('@');
+        rest = &rest[at + 1..];
+    }
+    if !changed {
+        return Cow::Borrowed(input);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// [`text`]'s first pass: the URLs.
+fn urls(input: &str) -> Cow<'_, str> {
     if !input.contains("://") && !input.contains("magnet:") {
         return Cow::Borrowed(input);
     }
@@ -299,6 +349,12 @@ mod tests {
             "error: `https://****:****@e.org/a?token=****` moved to <http://h/b?sig=****>; see https://docs.example/x."
         );
         assert!(matches!(text("no links here"), Cow::Borrowed(_)));
+        // An HTTP client's debug log names connections without a scheme.
+        assert_eq!(
+            text(r#"pooling idle connection for ("http", u:s3cret@127.0.0.1:8765)"#),
+            r#"pooling idle connection for ("http", ****@127.0.0.1:8765)"#
+        );
+        assert!(matches!(text("mail alice@example.org"), Cow::Borrowed(_)));
         // Already redacted text stays as it is.
         let once = text(given).into_owned();
         assert_eq!(text(&once), once);

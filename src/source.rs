@@ -168,7 +168,7 @@ impl SourceSpec {
         let plain = match &self.kind {
             SpecKind::Http(url) => Source::Http(url.clone()),
             SpecKind::FileUrl(path) => Source::File(path.clone()),
-            SpecKind::Path(path) => Source::File(base.join(path)),
+            SpecKind::Path(path) => Source::File(join_relative(base, path)),
             SpecKind::Magnet(magnet) => return Source::Magnet(magnet.clone()),
         };
         if plain.path_str().ends_with(".torrent") {
@@ -176,6 +176,32 @@ impl SourceSpec {
         } else {
             plain
         }
+    }
+}
+
+/// `path` (as written in a manifest) from `base` (the manifest's folder,
+/// symbolic links resolved). Leading `..` steps up from `base` are taken out
+/// by text, so one file spelled `../data/a.bin` or `/srv/data/a.bin` is one
+/// source; a `..` after a name stays, since that name may be a link.
+fn join_relative(base: &Path, path: &Path) -> PathBuf {
+    let leading = path
+        .components()
+        .take_while(|c| {
+            matches!(
+                c,
+                std::path::Component::ParentDir | std::path::Component::CurDir
+            )
+        })
+        .count();
+    let later_parent = path
+        .components()
+        .skip(leading)
+        .any(|c| c == std::path::Component::ParentDir);
+    let joined = base.join(path);
+    if path.is_relative() && !later_parent {
+        crate::fsutil::normalize(&joined)
+    } else {
+        joined
     }
 }
 
@@ -481,6 +507,9 @@ mod tests {
             ("https://e.org/a.zip", "https://e.org/a.zip", false),
             ("file:///d/a.bin", "/d/a.bin", false),
             ("data/a.bin", "/p/data/a.bin", false),
+            ("../q/a.bin", "/q/a.bin", false),
+            ("./data/a.bin", "/p/data/a.bin", false),
+            ("data/link/../a.bin", "/p/data/link/../a.bin", false),
             ("/abs/a.bin", "/abs/a.bin", false),
             ("https://e.org/a.torrent", "https://e.org/a.torrent", true),
             ("x/a.torrent", "/p/x/a.torrent", true),

@@ -27,12 +27,14 @@ pub(super) async fn run(
         check_locked(&manifest)?;
     }
     if args.dry_run {
-        printer.plan(&super::plan::read_only_plan(
-            global,
-            &manifest,
-            &args.approvals,
-            printer,
-        )?);
+        let mut plan = super::plan::read_only_plan(global, &manifest, &args.approvals, printer)?;
+        // What the store remembers is not offered to the sources then.
+        if args.refresh {
+            for step in plan.resources.iter_mut().filter_map(|r| r.fetch.as_mut()) {
+                step.remembered = None;
+            }
+        }
+        printer.plan(&plan);
         return Ok(ExitStatus::Success);
     }
     let (store, reporter, _lock) = super::lock_project(

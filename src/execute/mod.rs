@@ -264,6 +264,7 @@ pub async fn sync(
     )
     .await;
     let manifest_updated = pin_fetched(manifest, &outcomes, &**reporter)?;
+    carry_approvals(store, manifest, &plan, &outcomes, &**reporter);
     let mut links = make_links(store, &plan, previous, &mut outcomes, &**reporter);
     let (unlinked, kept) = remove_links(&plan, previous);
 
@@ -471,6 +472,58 @@ fn pin_fetched(
     }
     pin(manifest, &pins, reporter)?;
     Ok(true)
+}
+
+/// A person's approval of a request not pinned yet binds its sources alone;
+/// once the first use pins it, the same approval is recorded for the pinned
+/// sha256 in the store's ledger, so `status`, `policy check` and `drift`
+/// keep saying who approved it rather than asking again. (An approval from
+/// an approvals file stays in that file: crp does not edit reviewed files.)
+fn carry_approvals(
+    store: &Store,
+    manifest: &Manifest,
+    plan: &Plan,
+    outcomes: &[Outcome],
+    reporter: &dyn Reporter,
+) {
+    for ((r, outcome), resource) in plan.resources.iter().zip(outcomes).zip(&manifest.resources) {
+        let (
+            Verdict::Approved {
+                by,
+                at,
+                note,
+                file: None,
+            },
+            Some(digest),
+            true,
+        ) = (&r.verdict, outcome.digest, outcome.pin)
+        else {
+            continue;
+        };
+        let decision = Decision {
+            decision: approval::Kind::Approve,
+            name: resource.name.clone(),
+            sha256: Some(digest),
+            sources: approval::bound_sources(&resource.sources),
+            source_ids: approval::bound_ids(&resource.sources, &store.identity_key()),
+            by: by.clone(),
+            at: *at,
+            note: Some(match note {
+                Some(note) => format!("{note} (pinned on first use)"),
+                None => "approved before it was pinned on first use".to_owned(),
+            }),
+            reason: None,
+        };
+        if let Err(err) = approval::Ledger::append(store, &decision) {
+            reporter.note(
+                NoteKind::Warning,
+                &format!(
+                    "could not record the approval of `{}` for its pin: {err}",
+                    r.name
+                ),
+            );
+        }
+    }
 }
 
 /// Makes the links of every resource whose object is present, and returns

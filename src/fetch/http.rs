@@ -363,6 +363,25 @@ impl Http {
                     restart("the server refused to resume (HTTP 416)".into()),
                 );
             }
+            // A redirect reqwest did not follow: to somewhere that is not
+            // an HTTP URL (`file:`, `data:`), which it cannot even try.
+            status if status.is_redirection() => {
+                let location = headers
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let scheme = url.join(location).ok().map(|u| u.scheme().to_owned());
+                let reason = match scheme {
+                    Some(scheme) if !matches!(scheme.as_str(), "http" | "https") => {
+                        RedirectRefused::Scheme { scheme }.to_string()
+                    }
+                    _ => format!(
+                        "HTTP {status}: a redirect crp could not follow (to `{}`)",
+                        crate::redact::text(location)
+                    ),
+                };
+                return (part, Err(Fault::Source(SourceError::Redirect(reason))));
+            }
             status => {
                 let retry_after = headers
                     .get(header::RETRY_AFTER)

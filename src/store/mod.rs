@@ -95,8 +95,11 @@ impl StoreError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::NoHome => Some(format!("name a store with `--store PATH` or `{STORE_ENV}`")),
-            Self::NotAStore { .. } | Self::NotADirectory { .. } => Some(format!(
+            Self::NotAStore { .. } => Some(format!(
                 "name an empty or new folder with `--store PATH` or `{STORE_ENV}`; to configure a store before its first sync, make it with `crp policy init --store PATH` first"
+            )),
+            Self::NotADirectory { .. } => Some(format!(
+                "name a folder (new, empty, or a store) with `--store PATH` or `{STORE_ENV}`"
             )),
             Self::BadMarker { .. } => Some(
                 "a store's `meta/store.json` holds `{\"layout\": 1}`; if this folder is a store, restore that file, else name another with `--store`".into(),
@@ -383,9 +386,11 @@ impl Store {
         let path = self.identity_key_path();
         let key = IdentityKey::random();
         let dir = fsutil::parent_of(&path);
+        // The owner and the group (a store shared by a group) read it; the
+        // rest of the machine has no business checking guesses against it.
         let temp = tempfile::Builder::new()
             .prefix(".crp-tmp-")
-            .permissions(std::fs::Permissions::from_mode(0o666))
+            .permissions(std::fs::Permissions::from_mode(0o660))
             .tempfile_in(dir)
             .map_err(|err| fsutil::with_path(err, dir))?;
         fs_err::write(temp.path(), format!("{}\n", key.to_hex()))?;

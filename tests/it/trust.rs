@@ -592,16 +592,26 @@ fn redirect_loops_and_other_schemes_are_named_and_not_retried() {
             location: "ftp://127.0.0.1/x.bin".into(),
         },
     );
+    // A URL with no host, which the HTTP client does not even try.
+    server.route(
+        "file.bin",
+        Vec::new(),
+        Behavior::Redirect {
+            location: "file:///etc/passwd".into(),
+        },
+    );
     let digest = Sha256Digest::of_bytes(b"x");
     ctx.write_manifest(&format!(
-        "[project]\nname = \"demo\"\n\n[resources.looping]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n\n[resources.elsewhere]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n",
+        "[project]\nname = \"demo\"\n\n[resources.looping]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n\n[resources.elsewhere]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n\n[resources.local]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n",
         server.url("a.bin"),
         server.url("ftp.bin"),
+        server.url("file.bin"),
     ));
     let run = ctx.crp(&["sync"]);
     run.code(1);
     assert!(run.stderr.contains("redirect loop"), "{run}");
     assert!(run.stderr.contains("non-HTTP scheme (`ftp:`)"), "{run}");
+    assert!(run.stderr.contains("non-HTTP scheme (`file:`)"), "{run}");
     assert!(!run.stderr.contains("attempt 2"), "retried: {run}");
     assert_eq!(server.requests("a.bin").len(), 1);
     assert_eq!(server.requests("ftp.bin").len(), 1);
@@ -619,6 +629,8 @@ fn secrets_in_urls_are_never_printed_or_stored() {
         "s1gnature",
         "ghp0123456789abcdef",
         "AKIAEXAMPLE",
+        "r3dir3ct",
+        "r3dtok",
     ];
     let content = bytes(18, 3_000);
     server.route("data.bin", content.clone(), Behavior::Normal);
@@ -632,11 +644,24 @@ fn secrets_in_urls_are_never_printed_or_stored() {
         "{}?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Date=x",
         server.url("gone.bin")
     );
+    // A redirect to a URL with credentials: the HTTP client's debug log
+    // names the connection without its scheme.
+    server.route(
+        "moved.bin",
+        Vec::new(),
+        Behavior::Redirect {
+            location: base
+                .replace("http://", "http://mover:r3dir3ct@")
+                .replace("data.bin", "nowhere.bin")
+                + "?token=r3dtok",
+        },
+    );
+    let moved = server.url("moved.bin");
     ctx.write_config(
         "[bridge]\nfolder = \"bridge\"\n\n[[notify]]\ncommand = [\"sh\", \"-c\", \"env >> \\\"$CRP_HOOK_OUT\\\"\"]\n",
     );
     ctx.write_manifest(&format!(
-        "[project]\nname = \"demo\"\n\n[resources.data]\nsource = \"{with_password}\"\npurpose = \"testing\"\n\n[resources.other]\nsources = [\"{with_token_user}\", \"{signed}\"]\npurpose = \"testing\"\n"
+        "[project]\nname = \"demo\"\n\n[resources.data]\nsource = \"{with_password}\"\npurpose = \"testing\"\n\n[resources.other]\nsources = [\"{with_token_user}\", \"{signed}\", \"{moved}\"]\npurpose = \"testing\"\n"
     ));
     let hook_out = ctx.root.path().join("hook-env.txt");
     let mut outputs = Vec::new();
@@ -1045,6 +1070,11 @@ fn other_users_can_read_a_store_and_a_group_can_share_one() {
     ctx.crp(&["sync"]).success();
     for path in files_under(&ctx.store) {
         let mode = std::fs::metadata(&path).unwrap().mode();
+        if path.ends_with("meta/identity.key") {
+            // The rest of the machine has no business checking guesses.
+            assert_eq!(mode & 0o007, 0, "the identity key is {mode:o}");
+            continue;
+        }
         assert!(
             mode & 0o004 != 0,
             "`{}` is {mode:o}: others cannot read it",
@@ -1636,4 +1666,65 @@ fn a_lock_wait_says_whom_it_waits_for_and_gives_up_when_told() {
     // (The server logs a request once it has finished answering it.)
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.requests("slow.bin").len(), 1);
+}
+
+#[test]
+fn an_approval_given_before_the_pin_holds_after_it() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route("big.bin", bytes(34, 30_000), Behavior::Normal);
+    ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\n");
+    ctx.write_manifest(&unpinned("demo", "big", &server.url("big.bin")));
+    ctx.crp(&["sync"]).code(1);
+    ctx.crp(&["approve", "big", "--by", "alice"]).success();
+    ctx.crp(&["sync"]).success();
+    // Pinned now: the approval is still the verdict, and no report asks for
+    // a person again.
+    let doc: PlanDocument = ctx.crp(&["status", "--format", "json"]).json();
+    assert!(
+        matches!(&doc.plan.resources[0].verdict, crp::policy::Verdict::Approved { by, .. } if by == "alice"),
+        "{:?}",
+        doc.plan.resources[0].verdict
+    );
+    ctx.crp(&["policy", "check"]).success();
+    let run = ctx.crp(&["drift"]);
+    run.success();
+    assert!(!run.stdout.contains("policy"), "{run}");
+}
+
+#[test]
+fn a_dry_run_with_refresh_says_it_downloads() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route("a.bin", bytes(35, 3_000), Behavior::Normal);
+    let first = project(&ctx, "first", &unpinned("first", "a", &server.url("a.bin")));
+    ctx.crp_in(&first, &["sync"]).success();
+    ctx.write_manifest(&unpinned("demo", "a", &server.url("a.bin")));
+    let run = ctx.crp(&["sync", "--dry-run"]);
+    assert!(run.stdout.contains("asks the source whether"), "{run}");
+    let run = ctx.crp(&["sync", "--dry-run", "--refresh"]);
+    assert!(!run.stdout.contains("asks the source whether"), "{run}");
+    assert!(run.stdout.contains("fetch+pin"), "{run}");
+}
+
+#[test]
+fn one_local_file_spelled_two_ways_is_one_source() {
+    let ctx = TestContext::new();
+    let shared = ctx.root.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("a.bin"), bytes(36, 2_000)).unwrap();
+    let first = project(&ctx, "first", &unpinned("first", "a", "../shared/a.bin"));
+    let second = project(
+        &ctx,
+        "second",
+        &unpinned("second", "a", &shared.join("a.bin").display().to_string()),
+    );
+    ctx.crp_in(&first, &["sync"]).success();
+    // The second finds what the first fetched, by the file's identity.
+    let doc: PlanDocument = ctx.crp_in(&second, &["plan", "--format", "json"]).json();
+    assert!(doc.plan.resources[0].fetch.unwrap().remembered.is_some());
+    assert_eq!(
+        doc.plan.resources[0].source,
+        shared.join("a.bin").display().to_string()
+    );
 }
