@@ -154,8 +154,8 @@ impl Ledger {
     /// Reads the store's ledger; none yet is an empty one.
     pub fn load(store: &Store) -> Result<Self, StoreError> {
         let path = ledger_path(store);
-        let text = match fs_err::read_to_string(&path) {
-            Ok(text) => text,
+        let text = match crate::fsutil::read_bounded(&path, crate::store::MAX_LOG) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self {
                     key: store.identity_key(),
@@ -295,21 +295,18 @@ fn read_approvals_file(path: &Path) -> Result<ApprovalsFile, ManifestError> {
 /// keeping what is there: the new `[[approval]]` goes at the end, and the
 /// file is replaced atomically.
 pub fn write_file_approval(path: &Path, decision: &Decision) -> Result<(), ManifestError> {
-    let existing = match fs_err::read_to_string(path) {
+    let existing = match crate::manifest::read_text_capped(path, crate::config::MAX_SIZE) {
         Ok(text) => {
             read_approvals_file(path)?;
             text
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::from(
+        Err(ManifestError::NotFound { .. }) => String::from(
             "# Approvals of resources in this project's resources.toml, each bound to\n\
              # an exact sha256 and set of sources. Written by `crp approve --file`;\n\
              # read by `crp sync --approvals`. Review changes to it like code.\n",
         ),
-        Err(source) => {
-            return Err(ManifestError::Read {
-                path: path.to_owned(),
-                source,
-            });
+        Err(err) => {
+            return Err(err);
         }
     };
     let entry = ApprovalsFile {

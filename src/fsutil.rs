@@ -72,6 +72,44 @@ pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .map_err(|err| with_path(err, path))
 }
 
+/// The bytes of `path`, at most `limit` of them: a file crp reads whole
+/// (a manifest, a record, a log) may be anything a path can name —
+/// `/dev/zero`, a fifo nobody writes to — and must neither grow memory
+/// without bound nor block for ever. A fifo is opened without waiting for a
+/// writer (none means an empty file). Past `limit`, the error is
+/// [`io::ErrorKind::FileTooLarge`].
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let fifo = fs_err::metadata(path)?.file_type().is_fifo();
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    if fifo {
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path).map_err(|err| with_path(err, path))?;
+    if fifo {
+        // Opened: reads may wait for a writer that is there.
+        rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())
+            .map_err(|err| with_path(err.into(), path))?;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|err| with_path(err, path))?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "`{}` is larger than {}, the most crp reads of it",
+                path.display(),
+                crate::units::ByteCount(limit)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Flushes a folder's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     fs_err::File::open(dir)?.sync_all()

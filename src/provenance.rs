@@ -197,8 +197,8 @@ impl EventLog {
 /// Reads the whole event log, oldest first.
 pub fn read_events(store: &Store) -> Result<Vec<Event>, StoreError> {
     let path = events_path(store);
-    let text = match fs_err::read_to_string(&path) {
-        Ok(text) => text,
+    let text = match crate::fsutil::read_bounded(&path, crate::store::MAX_LOG) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err.into()),
     };

@@ -27,6 +27,10 @@ pub const HTTP_MIN_RATE_TIME: &str = "CRP_HTTP_MIN_RATE_TIME";
 pub const LOCK_TIMEOUT: &str = "CRP_LOCK_TIMEOUT";
 /// Who is acting, for records and events (else the login name).
 pub const ACTOR: &str = "CRP_ACTOR";
+/// The transmission-daemon's RPC URL (see the README's Torrents section).
+pub const TRANSMISSION_URL: &str = "CRP_TRANSMISSION_URL";
+/// Seconds to wait for the daemon's answers.
+pub const TRANSMISSION_TIMEOUT: &str = "CRP_TRANSMISSION_TIMEOUT";
 
 /// Defaults, documented in the README's configuration table.
 pub const DEFAULT_JOBS: u16 = 8;
@@ -70,8 +74,27 @@ pub fn check() -> Result<(), InvalidSetting> {
     seconds(HTTP_TIMEOUT, DEFAULT_HTTP_TIMEOUT, false)?;
     seconds(HTTP_MIN_RATE_TIME, DEFAULT_MIN_RATE_TIME, false)?;
     seconds(LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT, true)?;
+    seconds(TRANSMISSION_TIMEOUT, Duration::ZERO, false)?;
     min_rate_bytes()?;
+    if let Some(text) = var(TRANSMISSION_URL) {
+        match url::Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(invalid(
+                    TRANSMISSION_URL,
+                    &crate::redact::text(&text),
+                    "expected an http:// or https:// URL of the daemon's RPC",
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// `CRP_TRANSMISSION_TIMEOUT`, when set.
+pub fn transmission_timeout() -> Option<Duration> {
+    var(TRANSMISSION_TIMEOUT)?;
+    seconds(TRANSMISSION_TIMEOUT, Duration::ZERO, false).ok()
 }
 
 /// `CRP_JOBS`: a whole number from 1.

@@ -410,7 +410,12 @@ impl FromStr for Magnet {
         let mut info_hash = None;
         let mut display_name = None;
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            match &*key {
+            // `tr.1`, `TR`, `%74r`: clients read these as trackers too
+            // (transmission's magnet.c takes `tr.N`), so they are checked
+            // alike.
+            let key = key.to_ascii_lowercase();
+            let kind = key.split('.').next().unwrap_or_default().to_owned();
+            match kind.as_str() {
                 "xt" => {
                     let Some(hash) = value.strip_prefix("urn:btih:") else {
                         return Err(bad("only BitTorrent `xt=urn:btih:` links are supported"));
@@ -426,6 +431,7 @@ impl FromStr for Magnet {
                 }
                 "dn" => display_name = Some(value.into_owned()),
                 "tr" | "ws" => {
+                    let key = kind.as_str();
                     let url = Url::parse(&value).map_err(|err| InvalidSource::BadMagnet {
                         reason: format!(
                             "`{key}={}` is not a URL: {err}",

@@ -7,6 +7,7 @@ use super::part::Part;
 use super::{Delivered, Expect, SourceError};
 use crate::digest::READ_BUFFER;
 use crate::progress::Download;
+use crate::store::record::FileStamp;
 
 /// Copies the file at `path` into `part`, stopping as soon as it passes the
 /// expected size.
@@ -24,9 +25,10 @@ pub(super) async fn copy(
     // from this thread while it runs.
     tokio::task::block_in_place(|| {
         let mut file = std::fs::File::open(path).map_err(read_err)?;
-        if let Ok(meta) = file.metadata() {
-            progress.set_length(meta.len());
-        }
+        // How the file looked before a byte was read: what is remembered of
+        // it, and, compared after, whether it changed under the copy.
+        let before = file.metadata().map_err(read_err)?;
+        progress.set_length(before.len());
         part.reset().map_err(SourceError::Write)?;
         let mut buffer = vec![0u8; READ_BUFFER];
         loop {
@@ -51,11 +53,20 @@ pub(super) async fn copy(
             part.write(&buffer[..n]).map_err(SourceError::Write)?;
             progress.advance(n as u64);
         }
+        let stamp = FileStamp::of(&before);
+        let after = fs_err::metadata(path).map_err(read_err)?;
+        if FileStamp::of(&after) != stamp {
+            return Err(SourceError::Transport(format!(
+                "`{}` changed while it was read",
+                path.display()
+            )));
+        }
         Ok((
             part,
             Delivered {
                 validators: None,
                 combined: false,
+                stamp: Some(stamp),
             },
         ))
     })

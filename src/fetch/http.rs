@@ -61,6 +61,9 @@ const MAX_REDIRECTS: usize = 10;
 /// versions of a file, before the source counts as failed.
 const MAX_RESTARTS: u32 = 3;
 
+/// Partial responses one download may take to arrive whole.
+const MAX_PIECES: u32 = 64;
+
 #[derive(Debug, Clone)]
 pub(super) struct Http {
     client: reqwest::Client,
@@ -130,6 +133,7 @@ impl Http {
     ) -> Result<Downloaded, SourceError> {
         let mut retries = 0;
         let mut restarts = 0;
+        let mut pieces = 0;
         let mut combined = false;
         loop {
             let mut request = Attempt {
@@ -143,6 +147,27 @@ impl Http {
             };
             let (returned, result) = self.attempt(part, &mut request).await;
             part = returned;
+            // A `206` may bring less than the rest (RFC 9110, 14.4): ask for
+            // more. Past the whole file's length is a fault.
+            let known_total = origin.as_ref().and_then(|o| o.total);
+            let result = match (result, known_total) {
+                (Ok(Answer::Body), Some(total)) if part.len() > total => {
+                    Err(Fault::Restart(format!(
+                        "the server sent {} bytes of a file it said has {total}",
+                        part.len()
+                    )))
+                }
+                (Ok(Answer::Body), Some(total)) if part.len() < total => {
+                    pieces += 1;
+                    if pieces > MAX_PIECES {
+                        return Err(SourceError::Transport(format!(
+                            "the server sent the file in more than {MAX_PIECES} pieces; giving up on this source"
+                        )));
+                    }
+                    continue;
+                }
+                (result, _) => result,
+            };
             let err = match result {
                 Ok(Answer::Body) => {
                     return Ok(Downloaded::Body(Box::new((
@@ -150,6 +175,7 @@ impl Http {
                         Delivered {
                             validators: origin.map(|o| o.validators),
                             combined,
+                            stamp: None,
                         },
                     ))));
                 }
@@ -265,6 +291,12 @@ impl Http {
                 get = get.header(header::IF_MODIFIED_SINCE, date);
             }
         }
+        // Only an answer to a question asked: a `304` to a request that was
+        // not conditional says nothing about the remembered bytes.
+        let conditional = offset == 0
+            && request
+                .unless
+                .is_some_and(|u| u.etag.is_some() || u.last_modified.is_some());
         tracing::debug!(url = %redact_url(url), offset, "GET");
         let mut response = match get.send().await {
             Ok(response) => response,
@@ -276,7 +308,7 @@ impl Http {
         let content_range = headers.get(header::CONTENT_RANGE).map(parse_content_range);
         let restart = |reason: String| Err(Fault::Restart(reason));
         match status {
-            StatusCode::NOT_MODIFIED if offset == 0 && request.unless.is_some() => {
+            StatusCode::NOT_MODIFIED if conditional => {
                 return (part, Ok(Answer::NotModified));
             }
             StatusCode::PARTIAL_CONTENT => {
@@ -319,6 +351,12 @@ impl Http {
                         )),
                     );
                 }
+                // The first response may not have said (a chunked body).
+                if let Some(origin) = request.origin.as_mut()
+                    && origin.total.is_none()
+                {
+                    origin.total = range.total;
+                }
                 *request.combined = true;
             }
             StatusCode::OK => {
@@ -352,8 +390,14 @@ impl Http {
             StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
                 // Every byte is here already, if the server's total is
                 // what the part holds: its hash decides.
+                let known = request
+                    .origin
+                    .as_ref()
+                    .and_then(|o| o.total)
+                    .or(expect.size);
                 if let Some(Some(range)) = content_range
                     && range.total == Some(offset)
+                    && known.is_none_or(|k| k == offset)
                 {
                     request.progress.set_position(offset);
                     return (part, Ok(Answer::Body));
@@ -594,8 +638,13 @@ impl RateFloor {
 /// `Retry-After` (RFC 9110, section 10.2.3): seconds, or an HTTP-date.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is still "much later".
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -606,10 +655,14 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 
 /// Why a `206` cannot continue bytes from a response with `known`
 /// validators, if it cannot: RFC 9110's strong comparison for ETags (both
-/// strong, and equal), else equal `Last-Modified` dates.
+/// strong, and equal), else — only where there was no tag at all — equal
+/// `Last-Modified` dates.
 fn changed_version(known: &HttpValidators, headers: &HeaderMap) -> Option<String> {
     let now = validators_of(headers);
-    match known.etag.as_deref().filter(|e| !e.starts_with("W/")) {
+    match known.etag.as_deref() {
+        Some(etag) if etag.starts_with("W/") => Some(format!(
+            "the first bytes had only a weak ETag ({etag}), which cannot tell versions apart"
+        )),
         Some(etag) => (now.etag.as_deref() != Some(etag)).then(|| {
             format!(
                 "the server sent the rest of another version of the file (ETag {} where the first bytes had {etag})",
@@ -707,7 +760,21 @@ impl Http {
             });
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|err| transport(&err))? {
+        // The rate floor holds here too: a trickling `.torrent` yields.
+        let mut floor = self.min_rate.map(RateFloor::new);
+        loop {
+            let next = match &floor {
+                Some(floor) => tokio::time::timeout_at(floor.deadline(), response.chunk())
+                    .await
+                    .unwrap_or(Ok(Some(bytes::Bytes::new()))),
+                None => response.chunk().await,
+            };
+            let Some(chunk) = next.map_err(|err| transport(&err))? else {
+                break;
+            };
+            if let Some(floor) = &mut floor {
+                floor.add(chunk.len() as u64)?;
+            }
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(SourceError::TooLarge { limit });
             }
@@ -799,9 +866,11 @@ fn validators_of(headers: &HeaderMap) -> HttpValidators {
 /// The `If-Range` value that makes a resumed download safe: a strong ETag,
 /// else the modification date.
 fn if_range(validators: &HttpValidators) -> Option<String> {
-    validators
-        .etag
-        .clone()
-        .filter(|etag| !etag.starts_with("W/"))
-        .or_else(|| validators.last_modified.clone())
+    // RFC 9110, 13.1.5: never a weak tag, and a date only when there is no
+    // tag at all. A weak tag alone leaves nothing to resume by.
+    match &validators.etag {
+        Some(etag) if etag.starts_with("W/") => None,
+        Some(etag) => Some(etag.clone()),
+        None => validators.last_modified.clone(),
+    }
 }

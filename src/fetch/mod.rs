@@ -361,6 +361,8 @@ struct Delivered {
     validators: Option<HttpValidators>,
     /// Bytes of more than one response are in the part.
     combined: bool,
+    /// For a local file: how it looked when it was read.
+    stamp: Option<FileStamp>,
 }
 
 /// What one source brought.
@@ -581,6 +583,7 @@ impl Fetcher {
                 let remembered = match self.store.read_source(&key).map_err(store_err)? {
                     Some(known)
                         if !self.refresh
+                            && known.can_revalidate()
                             && self.store.has_object(&known.sha256)
                             && request.size.is_none_or(|declared| declared == known.size) =>
                     {
@@ -701,6 +704,7 @@ impl Fetcher {
                         });
                     }
                     let validators = delivered.validators.clone();
+                    let stamp = delivered.stamp;
                     let fetched = self
                         .publish(request, finished, &shown, delivered, finding.is_some())
                         .map_err(store_err)?;
@@ -714,12 +718,7 @@ impl Fetcher {
                             fetched_at: Timestamp::now(),
                             served_by: Some(id),
                             http: validators,
-                            stamp: match &entry.source {
-                                Source::File(path) => {
-                                    fs_err::metadata(path).ok().map(|m| FileStamp::of(&m))
-                                }
-                                _ => None,
-                            },
+                            stamp,
                         };
                         self.store
                             .write_source(&self.store.source_key(&resolved), &record)

@@ -33,35 +33,22 @@ pub const MAX_SIZE: u64 = 64 << 20;
 /// configuration, approvals and drift-ignore files), at most `limit` bytes
 /// of UTF-8. A missing file is [`ManifestError::NotFound`].
 pub fn read_text_capped(path: &Path, limit: u64) -> Result<String, ManifestError> {
-    use std::io::Read as _;
-    let read_err = |source| ManifestError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let file = match fs_err::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            return Err(ManifestError::NotFound {
-                path: path.to_owned(),
-            });
-        }
-        Err(err) => return Err(read_err(err)),
-    };
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > limit {
-        return Err(ManifestError::TooLarge {
+    let bytes = crate::fsutil::read_bounded(path, limit).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ManifestError::NotFound {
+            path: path.to_owned(),
+        },
+        io::ErrorKind::FileTooLarge => ManifestError::TooLarge {
             path: path.to_owned(),
             limit,
-        });
-    }
-    String::from_utf8(bytes).map_err(|_| {
-        read_err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the file is not UTF-8 text",
-        ))
+        },
+        _ => ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    String::from_utf8(bytes).map_err(|_| ManifestError::Read {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8 text"),
     })
 }
 

@@ -114,7 +114,15 @@ fn detect_file(file: &mut File) -> io::Result<Option<Finding>> {
         .saturating_mul(MAX_EXPANSION)
         .saturating_add(EXPANSION_SLACK);
     file.seek(SeekFrom::Start(0))?;
-    let found = match Container::of(&head) {
+    // A zip may follow other bytes (a self-extracting stub, text): its end
+    // record, near the end of the file, tells.
+    let container = Container::of(&head).or_else(|| {
+        zip_directory_size(file, size)
+            .is_some()
+            .then_some(Container::Zip)
+    });
+    file.seek(SeekFrom::Start(0))?;
+    let found = match container {
         Some(Container::Zip) => scan_zip(file, size),
         Some(Container::Gzip) => {
             let mut inner =
@@ -127,7 +135,7 @@ fn detect_file(file: &mut File) -> io::Result<Option<Finding>> {
                 })
             } else if is_tar(&inner_head) {
                 file.seek(SeekFrom::Start(0))?;
-                scan_tar(Budget::new(
+                scan_tar(&mut Budget::new(
                     flate2::read::GzDecoder::new(BufReader::new(&*file)),
                     budget,
                 ))
@@ -135,7 +143,7 @@ fn detect_file(file: &mut File) -> io::Result<Option<Finding>> {
                 None
             }
         }
-        Some(Container::Tar) => scan_tar_seekable(BufReader::new(&*file)),
+        Some(Container::Tar) => scan_tar_seekable(&mut BufReader::new(&*file)),
         None => None,
     };
     Ok(found)
@@ -253,9 +261,44 @@ impl Container {
     }
 }
 
-/// POSIX and GNU tar both write `ustar` at offset 257.
+/// POSIX and GNU tar write `ustar` at offset 257; a v7 archive has no
+/// magic, but its first header's checksum adds up.
 fn is_tar(head: &[u8]) -> bool {
-    head.get(257..262) == Some(b"ustar")
+    head.get(257..262) == Some(b"ustar") || head.get(..512).is_some_and(tar_header_ok)
+}
+
+/// Whether a 512-byte block is a tar header: its checksum (the sum of its
+/// bytes, the checksum field counted as spaces; POSIX.1 `ustar`) matches.
+fn tar_header_ok(block: &[u8]) -> bool {
+    let Some(field) = block.get(148..156) else {
+        return false;
+    };
+    let Some(stored) = octal(field) else {
+        return false;
+    };
+    let sum: u64 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(b)
+            }
+        })
+        .sum();
+    // An all-zero block (the end of an archive) is not a header.
+    sum != 256 && sum == stored
+}
+
+/// A tar number field: octal digits, padded with spaces or NULs.
+fn octal(field: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(field).ok()?;
+    let digits = text.trim_matches(|c: char| c == ' ' || c == '\0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(digits, 8).ok()
 }
 
 fn scan_zip(file: &mut File, size: u64) -> Option<Finding> {
@@ -283,46 +326,130 @@ fn scan_zip(file: &mut File, size: u64) -> Option<Finding> {
 }
 
 /// The size of a zip's central directory, from its end record (PKWARE's
-/// APPNOTE, 4.3.16): found within the last 64 KiB + 22 bytes.
+/// APPNOTE, 4.3.16): the last signature within the final 64 KiB + 22
+/// bytes whose comment length reaches exactly to the end of the file (a
+/// signature inside a comment does not), and for a zip64 archive the size
+/// in its zip64 end record (4.3.14, found through its locator, 4.3.15).
 fn zip_directory_size(file: &mut File, size: u64) -> Option<u64> {
     let tail = size.min(65_557);
     file.seek(SeekFrom::Start(size - tail)).ok()?;
     let mut buf = vec![0u8; usize::try_from(tail).ok()?];
     file.read_exact(&mut buf).ok()?;
-    let at = buf.windows(4).rposition(|w| w == b"PK\x05\x06")?;
-    let field = buf.get(at + 12..at + 16)?;
-    let directory = u32::from_le_bytes(field.try_into().ok()?);
+    let le16 = |b: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from(u16::from_le_bytes(
+            b.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let le32 = |b: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from(u32::from_le_bytes(
+            b.get(at..at + 4)?.try_into().ok()?,
+        )))
+    };
+    let le64 = |b: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    };
+    let at = (0..buf.len().saturating_sub(21)).rev().find(|&at| {
+        buf[at..].starts_with(b"PK\x05\x06")
+            && le16(&buf, at + 20).is_some_and(|comment| at as u64 + 22 + comment == tail)
+    })?;
+    let directory = le32(&buf, at + 12)?;
+    let result = if directory == u64::from(u32::MAX) {
+        // A zip64 archive: its locator sits just before the end record.
+        let locator = at.checked_sub(20)?;
+        if !buf[locator..].starts_with(b"PK\x06\x07") {
+            return None;
+        }
+        let record_at = le64(&buf, locator + 8)?;
+        let mut record = [0u8; 56];
+        file.seek(SeekFrom::Start(record_at)).ok()?;
+        file.read_exact(&mut record).ok()?;
+        if !record.starts_with(b"PK\x06\x06") {
+            return None;
+        }
+        le64(&record, 40)
+    } else {
+        Some(directory)
+    };
     file.seek(SeekFrom::Start(0)).ok()?;
-    // 0xFFFFFFFF: the size is in a zip64 record; such directories are big.
-    (directory != u32::MAX).then_some(u64::from(directory))
+    result
 }
 
-/// A tar archive's members, streamed: for compressed archives, where
-/// getting to a member means decompressing the ones before it.
-fn scan_tar(reader: impl Read) -> Option<Finding> {
-    let mut archive = tar::Archive::new(reader);
-    scan_entries(archive.entries().ok()?)
+/// A tar archive's members, block by block, as tolerant as GNU tar: a
+/// block that is not a valid header is passed over and the next one tried,
+/// so a damaged or hand-made header does not hide what follows. Members'
+/// data is read past: for a compressed archive there is no other way.
+fn scan_tar(reader: &mut impl Read) -> Option<Finding> {
+    scan_blocks(reader, |reader, n| {
+        io::copy(&mut reader.take(n), &mut io::sink()).is_ok_and(|copied| copied == n)
+    })
 }
 
-/// A plain tar archive's members, skipping their data with seeks.
-fn scan_tar_seekable(reader: impl Read + Seek) -> Option<Finding> {
-    let mut archive = tar::Archive::new(reader);
-    scan_entries(archive.entries_with_seek().ok()?)
+/// [`scan_tar`] for a plain archive on disk: data is skipped by seeking.
+fn scan_tar_seekable(reader: &mut (impl Read + Seek)) -> Option<Finding> {
+    scan_blocks(reader, |reader, n| {
+        i64::try_from(n).is_ok_and(|n| reader.seek(SeekFrom::Current(n)).is_ok())
+    })
 }
 
-fn scan_entries<R: Read>(entries: tar::Entries<'_, R>) -> Option<Finding> {
-    // A damaged member ends the look: what follows cannot be found.
-    for entry in entries.take(MAX_MEMBERS) {
-        let mut entry = entry.ok()?;
-        if !entry.header().entry_type().is_file() {
+fn scan_blocks<R: Read>(
+    reader: &mut R,
+    mut skip: impl FnMut(&mut R, u64) -> bool,
+) -> Option<Finding> {
+    let mut block = [0u8; 512];
+    let mut members = 0;
+    while members < MAX_MEMBERS {
+        if reader.read_exact(&mut block).is_err() {
+            return None;
+        }
+        if !tar_header_ok(&block) {
             continue;
         }
-        let name = entry.path().ok()?.display().to_string();
-        if let Some(what) = program(&read_head_lossy(&mut entry)) {
-            return Some(Finding { what, path: name });
+        members += 1;
+        let size = octal(&block[124..136]).unwrap_or(0);
+        // Regular files: `0`, NUL (old archives) and `7` (contiguous).
+        let regular = matches!(block[156], b'0' | 0 | b'7');
+        let mut consumed = 0;
+        if regular && size > 0 {
+            let head_len = size.min(HEAD as u64);
+            let mut head = vec![0u8; usize::try_from(head_len).unwrap_or(HEAD)];
+            if reader.read_exact(&mut head).is_err() {
+                return None;
+            }
+            consumed = head_len;
+            if let Some(what) = program(&head) {
+                return Some(Finding {
+                    what,
+                    path: tar_name(&block),
+                });
+            }
+        }
+        // On to the next header: the data, rounded up to whole blocks.
+        let padded = size.div_ceil(512) * 512;
+        if !skip(reader, padded - consumed) {
+            return None;
         }
     }
     None
+}
+
+/// A member's name from its header: `prefix/name` in ustar archives.
+fn tar_name(block: &[u8]) -> String {
+    let field = |range: std::ops::Range<usize>| {
+        let bytes = &block[range];
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    };
+    let name = field(0..100);
+    let prefix = if &block[257..262] == b"ustar" {
+        field(345..500)
+    } else {
+        String::new()
+    };
+    if prefix.is_empty() {
+        name
+    } else {
+        format!("{prefix}/{name}")
+    }
 }
 
 #[cfg(test)]
@@ -355,6 +482,50 @@ mod tests {
             detect_bytes(&full[..full.len() - 6]).map(|f| f.what),
             Some("an ELF program")
         );
+    }
+
+    /// A zip of one program, `tool`, with `comment`.
+    fn zip_of_a_program(comment: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        zip.start_file("tool", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"\x7fELF\x02\x01\x01\0 a program").unwrap();
+        zip.set_raw_comment(comment.to_vec().into_boxed_slice())
+            .unwrap();
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn archives_in_disguise_are_seen_through() {
+        let found = |bytes: &[u8]| detect_bytes(bytes).map(|f| f.path);
+        // Text before the zip, as `unzip` (and a self-extractor) allows.
+        let mut prefixed = b"just a text file, honest\n".repeat(10);
+        prefixed.extend(zip_of_a_program(b""));
+        assert_eq!(found(&prefixed).as_deref(), Some("tool"));
+        // An end-record signature inside the comment, pointing nowhere.
+        let mut fake = b"PK\x05\x06".to_vec();
+        fake.extend([0; 8]);
+        fake.extend([0xff; 4]);
+        assert_eq!(found(&zip_of_a_program(&fake)).as_deref(), Some("tool"));
+        // A v7 tar (no `ustar` magic), and one whose first header is junk.
+        let program = b"\x7fELF\x02\x01\x01\0 a program";
+        let mut header = tar::Header::new_old();
+        header.set_path("bin/tool").unwrap();
+        header.set_size(program.len() as u64);
+        header.set_cksum();
+        let mut v7 = header.as_bytes().to_vec();
+        v7.extend(program);
+        v7.resize(1024, 0);
+        assert_eq!(found(&v7).as_deref(), Some("bin/tool"));
+        let mut junk = vec![0u8; 512];
+        junk[..5].copy_from_slice(b"junk!");
+        junk[257..262].copy_from_slice(b"ustar");
+        junk[148..156].copy_from_slice(b"0000001\0");
+        junk.extend(&v7);
+        assert_eq!(found(&junk).as_deref(), Some("bin/tool"));
     }
 
     #[test]

@@ -53,6 +53,13 @@ enum Contents {
     Other,
 }
 
+/// The largest record (an object's, a project's, the marker) crp reads:
+/// far more than any it writes.
+pub const MAX_RECORD: u64 = 16 << 20;
+
+/// The largest log (the ledger, the event log) crp reads whole.
+pub const MAX_LOG: u64 = 512 << 20;
+
 /// The store layout this crp reads and writes.
 pub const LAYOUT: u32 = 1;
 
@@ -71,6 +78,12 @@ pub enum StoreError {
     NotAStore { path: PathBuf },
     #[error("`{}` is not a folder, so it cannot be a store", path.display())]
     NotADirectory { path: PathBuf },
+    #[error("the store's marker `{}` cannot be read", path.display())]
+    UnreadableMarker {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("the store's marker `{}` is damaged", path.display())]
     BadMarker {
         path: PathBuf,
@@ -101,7 +114,7 @@ impl StoreError {
             Self::NotADirectory { .. } => Some(format!(
                 "name a folder (new, empty, or a store) with `--store PATH` or `{STORE_ENV}`"
             )),
-            Self::BadMarker { .. } => Some(
+            Self::BadMarker { .. } | Self::UnreadableMarker { .. } => Some(
                 "a store's `meta/store.json` holds `{\"layout\": 1}`; if this folder is a store, restore that file, else name another with `--store`".into(),
             ),
             Self::NewerLayout { .. } => Some("upgrade crp to use this store".into()),
@@ -118,6 +131,7 @@ impl StoreError {
                 | Self::NotAStore { .. }
                 | Self::NotADirectory { .. }
                 | Self::BadMarker { .. }
+                | Self::UnreadableMarker { .. }
                 | Self::NewerLayout { .. }
         )
     }
@@ -207,13 +221,20 @@ impl Store {
         // right now: its marker comes first, a moment after `meta/`.
         let mut waited = Duration::ZERO;
         loop {
-            match fs_err::read(&marker) {
+            match fsutil::read_bounded(&marker, MAX_RECORD) {
                 Ok(bytes) => return self.check_marker(&marker, &bytes).map(|()| true),
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) if err.kind() == io::ErrorKind::NotADirectory => {
                     return Err(self.not_a_directory());
                 }
-                Err(err) => return Err(err.into()),
+                // A marker that cannot be what crp writes (a folder, a
+                // device, something huge): not a store crp may use.
+                Err(source) => {
+                    return Err(StoreError::UnreadableMarker {
+                        path: marker.clone(),
+                        source,
+                    });
+                }
             }
             match fs_err::symlink_metadata(&self.root) {
                 Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -373,8 +394,10 @@ impl Store {
     }
 
     fn read_identity_key(&self) -> io::Result<Option<IdentityKey>> {
-        match fs_err::read_to_string(self.identity_key_path()) {
-            Ok(text) => Ok(IdentityKey::from_hex(text.trim())),
+        match fsutil::read_bounded(&self.identity_key_path(), 1024) {
+            Ok(bytes) => Ok(IdentityKey::from_hex(
+                String::from_utf8_lossy(&bytes).trim(),
+            )),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
@@ -918,7 +941,7 @@ pub fn stat_object(path: &Path) -> Option<ObjectStat> {
 }
 
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    match fs_err::read(path) {
+    match fsutil::read_bounded(path, MAX_RECORD) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes)
                 .map(Some)

@@ -305,6 +305,18 @@ pub struct SourceRecord {
     pub stamp: Option<FileStamp>,
 }
 
+impl SourceRecord {
+    /// Whether the source can be asked if it still serves this: a validator
+    /// to send, or a local file's stamp to compare.
+    pub fn can_revalidate(&self) -> bool {
+        self.stamp.is_some()
+            || self
+                .http
+                .as_ref()
+                .is_some_and(|h| h.etag.is_some() || h.last_modified.is_some())
+    }
+}
+
 /// What the store knows about one project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectRecord {

@@ -72,7 +72,7 @@ impl Metainfo {
         }
         // Parsers recurse: a value nested 100,000 deep would overflow the
         // stack before any check could run.
-        check_depth(&bytes)?;
+        check_structure(&bytes)?;
         let torrent = Torrent::read_from_bytes(&bytes).map_err(|err| {
             let text = err.to_string();
             if text.contains("\".\" or \"..\"") {
@@ -110,31 +110,61 @@ impl Metainfo {
     }
 }
 
-/// Refuses a value nested more than [`MAX_DEPTH`] levels deep, without
-/// recursing. Malformed input is left to the parser to report.
-fn check_depth(bytes: &[u8]) -> Result<(), String> {
-    let mut depth = 0usize;
+/// Walks the whole file without recursing: refuses values nested more
+/// than [`MAX_DEPTH`] levels deep anywhere (trailing data included, which a
+/// parser reads too), and dictionaries whose keys are repeated or out of
+/// order (BEP 3 wants them sorted; with a key twice, crp's parser would
+/// read the last and transmission the first). Other malformations are left
+/// to the parser to report.
+fn check_structure(bytes: &[u8]) -> Result<(), String> {
+    let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        // A dictionary's key, when one is due.
+        let key_due = matches!(
+            stack.last(),
+            Some(Frame::Dict {
+                value_next: false,
+                ..
+            })
+        );
         match bytes[i] {
-            b'd' | b'l' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
+            b'e' if !stack.is_empty() => {
+                if matches!(
+                    stack.last(),
+                    Some(Frame::Dict {
+                        value_next: true,
+                        ..
+                    })
+                ) {
+                    return Ok(());
+                }
+                stack.pop();
+                i += 1;
+                mark_value(&mut stack);
+                continue;
+            }
+            b'd' | b'l' if !key_due => {
+                if stack.len() >= MAX_DEPTH {
                     return Err(format!(
                         "not a valid .torrent file: values nested more than {MAX_DEPTH} levels deep"
                     ));
                 }
+                stack.push(if bytes[i] == b'd' {
+                    Frame::Dict {
+                        last: None,
+                        value_next: false,
+                    }
+                } else {
+                    Frame::List
+                });
                 i += 1;
             }
-            b'e' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-                if depth == 0 {
-                    return Ok(());
+            b'i' if !key_due => match bytes[i..].iter().position(|&b| b == b'e') {
+                Some(end) => {
+                    i += end + 1;
+                    mark_value(&mut stack);
                 }
-            }
-            b'i' => match bytes[i..].iter().position(|&b| b == b'e') {
-                Some(end) => i += end + 1,
                 None => return Ok(()),
             },
             b'0'..=b'9' => {
@@ -147,12 +177,47 @@ fn check_depth(bytes: &[u8]) -> Result<(), String> {
                 else {
                     return Ok(());
                 };
-                i = i.saturating_add(colon + 1).saturating_add(len);
+                let start = i + colon + 1;
+                let Some(text) = bytes.get(start..start.saturating_add(len)) else {
+                    return Ok(());
+                };
+                i = start + len;
+                if let Some(Frame::Dict { last, value_next }) = stack.last_mut()
+                    && !*value_next
+                {
+                    if last.is_some_and(|last| last >= text) {
+                        return Err(format!(
+                            "not a valid .torrent file: the key `{}` is repeated or out of order in a dictionary (BEP 3 wants keys once, sorted)",
+                            String::from_utf8_lossy(text).escape_debug()
+                        ));
+                    }
+                    *last = Some(text);
+                    *value_next = true;
+                } else {
+                    mark_value(&mut stack);
+                }
             }
             _ => return Ok(()),
         }
     }
     Ok(())
+}
+
+/// Where [`check_structure`] is: in a list, or in a dictionary.
+enum Frame<'a> {
+    List,
+    /// The last key, and whether its value comes next.
+    Dict {
+        last: Option<&'a [u8]>,
+        value_next: bool,
+    },
+}
+
+/// A value was read: in a dictionary, a key comes next.
+fn mark_value(stack: &mut [Frame<'_>]) {
+    if let Some(Frame::Dict { value_next, .. }) = stack.last_mut() {
+        *value_next = false;
+    }
 }
 
 /// BEP 3: pieces are a power of two long; BEP 52 sets 16 KiB as the least.
@@ -360,6 +425,30 @@ fn check_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn walks_the_whole_file_and_wants_keys_once_and_sorted() {
+        let ok = b"d4:infod6:lengthi1e4:name1:aee";
+        assert_eq!(check_structure(ok), Ok(()));
+        // Deep nesting after the end of the torrent is read by parsers too.
+        let mut trailing = ok.to_vec();
+        trailing.extend(std::iter::repeat_n(b'l', 100));
+        trailing.extend(std::iter::repeat_n(b'e', 100));
+        assert!(check_structure(&trailing).unwrap_err().contains("nested"));
+        // A key twice: one parser reads the first, another the last.
+        let twice = b"d4:infod6:lengthi10737418240e6:lengthi16384e4:name1:aee";
+        assert!(
+            check_structure(twice)
+                .unwrap_err()
+                .contains("`length` is repeated")
+        );
+        let unsorted = b"d4:infod4:name1:a6:lengthi1eee";
+        assert!(
+            check_structure(unsorted)
+                .unwrap_err()
+                .contains("out of order")
+        );
+    }
 
     #[test]
     fn refuses_unsafe_names() {

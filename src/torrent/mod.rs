@@ -33,10 +33,10 @@ use crate::units::ByteCount;
 pub use client::{Daemon, TorrentView};
 
 /// Environment variables that configure the daemon connection.
-pub const URL_ENV: &str = "CRP_TRANSMISSION_URL";
+pub const URL_ENV: &str = crate::settings::TRANSMISSION_URL;
 pub const USER_ENV: &str = "CRP_TRANSMISSION_USER";
 pub const PASSWORD_ENV: &str = "CRP_TRANSMISSION_PASSWORD";
-pub const TIMEOUT_ENV: &str = "CRP_TRANSMISSION_TIMEOUT";
+pub const TIMEOUT_ENV: &str = crate::settings::TRANSMISSION_TIMEOUT;
 
 /// Where the RPC URL came from, so errors can say what to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,14 +108,7 @@ impl TorrentSettings {
         };
         let user = env(USER_ENV).or_else(|| torrent.user.clone());
         let password = env(PASSWORD_ENV).or_else(|| torrent.password.clone());
-        let timeout = env(TIMEOUT_ENV)
-            .and_then(|t| {
-                t.parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0)
-                    .map(Duration::from_secs_f64)
-                    .or_else(|| humantime::parse_duration(&t).ok())
-            })
+        let timeout = crate::settings::transmission_timeout()
             .or(torrent.timeout)
             .unwrap_or(Duration::from_secs(30));
         Ok(Self {
@@ -343,7 +336,7 @@ impl Store {
         };
         entries
             .flatten()
-            .filter_map(|e| fs_err::read(e.path()).ok())
+            .filter_map(|e| crate::fsutil::read_bounded(&e.path(), crate::store::MAX_RECORD).ok())
             .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
             .collect()
     }

@@ -59,6 +59,14 @@ pub enum Behavior {
     /// Answers a range request with `200` and the asked-for slice, with a
     /// `Content-Range` header: what a broken cache might do.
     SliceAs200,
+    /// Answers a range request with `416` and a total equal to where the
+    /// range starts: "you have it all", whatever the file's length.
+    Lying416,
+    /// Answers a range request with only `len` bytes of it (a `206` with a
+    /// shorter range than asked for, which RFC 9110 allows).
+    ShortRanges { len: usize },
+    /// Answers every request `304 Not Modified`, conditional or not.
+    AlwaysNotModified,
 }
 
 /// One version of a route's content, with how it is served.
@@ -449,6 +457,9 @@ fn respond(
     };
     // A conditional GET of a file that has not changed (RFC 9110, 13.1.2
     // and 13.1.3): `If-None-Match` decides when given.
+    if matches!(version.behavior, Behavior::AlwaysNotModified) {
+        return Ok((respond_status(out, 304, &[])?, 0));
+    }
     let not_modified = match (&headers.if_none_match, &headers.if_modified_since) {
         (Some(tags), _) => version
             .etag
@@ -492,6 +503,17 @@ fn respond(
     let range = match (parse_range(headers.range.as_deref()), &version.behavior) {
         (_, Behavior::NoRange) | (None, _) => None,
         (Some(_), _) if !if_range_holds => None,
+        (Some((start, _)), Behavior::Lying416) => {
+            write!(
+                out,
+                "HTTP/1.1 416 {}\r\nContent-Range: bytes */{start}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                reason(416)
+            )?;
+            return Ok((416, 0));
+        }
+        (Some((start, _)), Behavior::ShortRanges { len }) if start < body.len() => {
+            Some((start, (start + len).min(body.len()) - 1))
+        }
         (Some((start, _)), _) if start >= body.len() => {
             write!(
                 out,

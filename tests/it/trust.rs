@@ -544,6 +544,21 @@ fn retry_after_is_honoured_up_to_a_cap() {
     assert_eq!(server.requests("later.bin").len(), 1, "it waited an hour?");
     assert!(run.stderr.contains("asks to retry after"), "{run}");
     assert!(run.stderr.contains("longer than crp waits (60s)"), "{run}");
+    // More seconds than fit in 64 bits are still much later.
+    let ctx = TestContext::new();
+    server.route(
+        "never.bin",
+        content.clone(),
+        Behavior::RetryAfter {
+            status: 503,
+            value: "99999999999999999999".into(),
+            times: 99,
+        },
+    );
+    ctx.write_manifest(&pinned("data", &server.url("never.bin"), &digest));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert_eq!(server.requests("never.bin").len(), 1, "{run}");
 }
 
 /// An HTTP-date (IMF-fixdate) `from_now` in the future.
@@ -821,6 +836,8 @@ fn empty_environment_variables_count_as_unset() {
         ("CRP_LOCK_TIMEOUT", "soon"),
         ("CRP_JOBS", "0"),
         ("CRP_HTTP_MIN_RATE", "fast"),
+        ("CRP_TRANSMISSION_TIMEOUT", "abc"),
+        ("CRP_TRANSMISSION_URL", "notaurl"),
     ] {
         let run = Run::from(
             ctx.command().env(name, value).arg("sync").output().unwrap(),
@@ -1404,15 +1421,31 @@ fn every_key_the_daemon_reads_is_checked() {
 fn hostile_torrent_files_are_bounded() {
     let ctx = TestContext::new();
     // 100,000 nested lists in a key nobody reads.
-    let mut deep = b"d4:infod4:name5:album12:piece lengthi16384e6:pieces20:".to_vec();
-    deep.extend([0xff; 20]);
-    deep.extend(b"6:lengthi10e5:extra");
+    let mut deep = b"d4:infod5:extra".to_vec();
     deep.extend(std::iter::repeat_n(b'l', 100_000));
     deep.extend(std::iter::repeat_n(b'e', 100_000));
+    deep.extend(b"6:lengthi10e4:name5:album12:piece lengthi16384e6:pieces20:");
+    deep.extend([0xff; 20]);
     deep.extend(b"ee");
     let (run, asked) = sync_torrent(&ctx, &deep);
     run.code(1);
     assert!(run.stderr.contains("nested more than 64 levels"), "{run}");
+    assert_eq!(asked, 0);
+    // After the end of a good one, which parsers read too.
+    let mut trailing = torrent_bytes(vec![], vec![(vec!["a.bin"], vec![])]);
+    trailing.extend(std::iter::repeat_n(b'l', 200_000));
+    trailing.extend(std::iter::repeat_n(b'e', 200_000));
+    let (run, asked) = sync_torrent(&ctx, &trailing);
+    run.code(1);
+    assert!(run.stderr.contains("nested more than 64 levels"), "{run}");
+    assert_eq!(asked, 0);
+    // A key twice: crp's parser would read the last, transmission the first.
+    let mut twice = b"d4:infod6:lengthi10737418240e6:lengthi16384e4:name5:f.bin12:piece lengthi262144e6:pieces20:".to_vec();
+    twice.extend([0xff; 20]);
+    twice.extend(b"ee");
+    let (run, asked) = sync_torrent(&ctx, &twice);
+    run.code(1);
+    assert!(run.stderr.contains("the key `length` is repeated"), "{run}");
     assert_eq!(asked, 0);
     // A file far larger than any torrent.
     let mut big = torrent_bytes(vec![], vec![(vec!["a.bin"], vec![])]);
@@ -1438,6 +1471,14 @@ fn magnets_that_say_two_things_are_refused() {
         ),
         (
             format!("magnet:?xt=urn:btih:{a}&tr=ftp%3A%2F%2Ft.example%2Fannounce"),
+            "`tr=` has the scheme `ftp:`",
+        ),
+        (
+            format!("magnet:?xt=urn:btih:{a}&tr.1=ftp%3A%2F%2Ft.example%2Fannounce"),
+            "`tr=` has the scheme `ftp:`",
+        ),
+        (
+            format!("magnet:?xt=urn:btih:{a}&TR=ftp%3A%2F%2Ft.example%2Fannounce"),
             "`tr=` has the scheme `ftp:`",
         ),
         (
@@ -1727,4 +1768,211 @@ fn one_local_file_spelled_two_ways_is_one_source() {
         doc.plan.resources[0].source,
         shared.join("a.bin").display().to_string()
     );
+}
+
+// What an attacker found after the first round of fixes.
+
+/// A 2 MiB file whose first response is cut at half, then served by
+/// `then`; returns the sync's run and the manifest it left.
+fn cut_then(then: Version) -> (TestContext, Server, Run, String, Vec<u8>) {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(37, 2 << 20);
+    server.versions(
+        "data.bin",
+        vec![
+            Version::new(content.clone())
+                .behavior(Behavior::CutShort {
+                    after: 1 << 20,
+                    times: 1,
+                })
+                .for_requests(1),
+            then,
+        ],
+    );
+    let (run, manifest) = sync_one(&ctx, &unpinned("demo", "data", &server.url("data.bin")));
+    (ctx, server, run, manifest, content)
+}
+
+#[test]
+fn a_416_or_a_short_206_never_passes_for_the_whole_file() {
+    // "You have it all", when half of it is there: a transport fault, and
+    // the file is fetched again whole.
+    let content = bytes(37, 2 << 20);
+    let (ctx, _server, run, manifest, _) =
+        cut_then(Version::new(content.clone()).behavior(Behavior::Lying416));
+    run.success();
+    assert_eq!(
+        pinned_digest(&manifest),
+        Sha256Digest::of_bytes(&content),
+        "{run}"
+    );
+    assert!(run.stderr.contains("refused to resume (HTTP 416)"), "{run}");
+    assert_no_incident(&ctx);
+    // A 206 of a few bytes at a time: asked for more, never pinned short.
+    let (ctx, _server, run, manifest, content) =
+        cut_then(Version::new(content.clone()).behavior(Behavior::ShortRanges { len: 100_000 }));
+    run.success();
+    assert_eq!(pinned_digest(&manifest), Sha256Digest::of_bytes(&content));
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+}
+
+#[test]
+fn a_weak_etag_never_resumes() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (old, new) = (bytes(38, 2 << 20), bytes(39, 2 << 20));
+    let date = "Mon, 30 Nov 2026 00:00:00 GMT";
+    server.versions(
+        "data.bin",
+        vec![
+            Version::new(old)
+                .etag(Some("W/\"w1\""))
+                .last_modified(Some(date))
+                .behavior(Behavior::CutShort {
+                    after: 1 << 20,
+                    times: 1,
+                })
+                .for_requests(1),
+            Version::new(new.clone())
+                .etag(Some("W/\"w2\""))
+                .last_modified(Some(date))
+                .ignore_if_range(),
+        ],
+    );
+    let (run, manifest) = sync_one(&ctx, &unpinned("demo", "data", &server.url("data.bin")));
+    run.success();
+    assert_eq!(
+        pinned_digest(&manifest),
+        Sha256Digest::of_bytes(&new),
+        "{run}"
+    );
+    // A weak tag and a date leave nothing to resume by: no range was asked.
+    assert!(
+        server
+            .requests("data.bin")
+            .iter()
+            .all(|r| r.range.is_none())
+    );
+}
+
+#[test]
+fn a_304_to_a_question_not_asked_is_no_answer() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(40, 3_000);
+    server.versions(
+        "plain.bin",
+        vec![
+            Version::new(content.clone())
+                .etag(None)
+                .last_modified(None)
+                .for_requests(1),
+            Version::new(content).behavior(Behavior::AlwaysNotModified),
+        ],
+    );
+    let first = project(
+        &ctx,
+        "first",
+        &unpinned("first", "a", &server.url("plain.bin")),
+    );
+    ctx.crp_in(&first, &["sync"]).success();
+    // Nothing to ask with: the plan does not promise to ask, and the sync
+    // downloads — here, a server answering 304 to everything fails it.
+    ctx.write_manifest(&unpinned("demo", "a", &server.url("plain.bin")));
+    let run = ctx.crp(&["plan"]);
+    assert!(!run.stdout.contains("asks the source whether"), "{run}");
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(!ctx.read_manifest().contains("sha256"), "{run}");
+    assert!(server.requests("plain.bin")[1].if_none_match.is_none());
+}
+
+#[test]
+fn a_trickling_torrent_file_yields_too() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = Server::start();
+    server.route(
+        "slow.torrent",
+        bytes(41, 100_000),
+        Behavior::Slow {
+            chunk: 1,
+            delay: Duration::from_millis(50),
+        },
+    );
+    ctx.write_manifest(&unpinned("demo", "t", &server.url("slow.torrent")));
+    let run = Run::from(
+        ctx.command()
+            .env("CRP_HTTP_MIN_RATE_TIME", "1")
+            .env("CRP_TRANSMISSION_URL", daemon.url("transmission/rpc"))
+            .args(["sync", "--no-wait"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.code(1);
+    assert!(run.stderr.contains("slower than the floor"), "{run}");
+    assert!(daemon.log().is_empty());
+}
+
+#[test]
+fn the_stores_own_files_are_read_within_bounds() {
+    let ctx = TestContext::new();
+    ctx.write_file("files/a", b"a");
+    ctx.write_manifest(&unpinned("demo", "a", "files/a"));
+    ctx.crp(&["sync"]).success();
+    let zero = Path::new("/dev/zero");
+    // The marker: not a store crp may use.
+    let marker = ctx.store.join("meta/store.json");
+    std::fs::rename(&marker, ctx.root.path().join("marker")).unwrap();
+    std::os::unix::fs::symlink(zero, &marker).unwrap();
+    let run = ctx.crp(&["plan"]);
+    run.code(2);
+    assert!(run.stderr.contains("marker"), "{run}");
+    std::fs::remove_file(&marker).unwrap();
+    std::fs::create_dir(&marker).unwrap();
+    ctx.crp(&["plan"]).code(2);
+    std::fs::remove_dir(&marker).unwrap();
+    std::fs::rename(ctx.root.path().join("marker"), &marker).unwrap();
+    // Logs and keys: refused past their bounds, not read for ever.
+    for file in ["meta/approvals.jsonl", "meta/events.jsonl"] {
+        let path = ctx.store.join(file);
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(zero, &path).unwrap();
+        let run = ctx.crp(&["metrics"]);
+        run.code(1);
+        assert!(run.stderr.contains("larger than"), "{file}: {run}");
+        std::fs::remove_file(&path).unwrap();
+    }
+    // An approvals file to add to.
+    let run = ctx.crp(&["approve", "a", "--by", "x", "--file", "/dev/zero"]);
+    run.code(2);
+    assert!(run.stderr.contains("larger than"), "{run}");
+    // A fifo nobody writes to, as the manifest: an empty file, not a hang.
+    let fifo = ctx.project.join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = ctx.crp(&["plan", "--manifest", fifo.to_str().unwrap()]);
+    run.code(2);
+    assert!(run.stderr.contains("missing `[project]`"), "{run}");
+}
+
+#[test]
+fn secrets_in_a_manifest_that_does_not_parse_stay_hidden() {
+    let ctx = TestContext::new();
+    ctx.write_manifest(
+        "[project]\nname = \"demo\"\n\n[resources.a]\nsource = \"https://bob:S3KRET1@example.org:99999/x?token=S3KRET2\"\npurpose = \"x\"\n\n[resources.b]\nsource = \"ssh://git:S3KRET3@forge/x\"\npurpose = \"x\"\n",
+    );
+    let run = ctx.crp(&["plan"]);
+    run.code(2);
+    for secret in ["S3KRET1", "S3KRET2", "S3KRET3"] {
+        assert!(!run.stderr.contains(secret), "{run}");
+    }
+    assert!(run.stderr.contains("example.org:99999"), "{run}");
 }
