@@ -182,26 +182,31 @@ pub struct PreviousLink<'a> {
 }
 
 /// Makes a link at `path` to `object` (a file or a directory), replacing
-/// what is there. It is built under a temporary name beside `path` and then
-/// renamed into place, so a reader never sees a half-made link. Returns how
-/// it was made: a hard link falls back to a copy when the store is on
-/// another file system.
-pub fn create(path: &Path, object: &Path, mode: LinkMode) -> io::Result<LinkRecord> {
-    let dir = fsutil::parent_of(path);
-    ensure_link_dir(dir)?;
-    let temp = temp_name(dir);
-    let made = match build(&temp, object, mode)
-        .and_then(|made| put_in_place(&temp, path).map(|()| made))
+/// what is there. `root` is the project's folder (the manifest's, its
+/// symbolic links resolved): the link's folder is resolved, checked to be
+/// inside it, and then opened from it one folder at a time without
+/// following any symbolic link; every step after goes through that open
+/// folder, never its path — swapping a folder for a symbolic link while crp
+/// works makes the sync fail, never sends a link anywhere else. The link is built
+/// under a temporary name and renamed into place, so a reader never sees a
+/// half-made one. Returns how it was made: a hard link falls back to a copy
+/// when the store is on another file system.
+pub fn create(root: &Path, path: &Path, object: &Path, mode: LinkMode) -> io::Result<LinkRecord> {
+    let (dir, name) = Folder::of_link(root, path, true)?;
+    let temp = temp_name();
+    let made = match build(&dir, &temp, object, mode)
+        .and_then(|made| put_in_place(&dir, &temp, &name).map(|()| made))
     {
         Ok(made) => made,
         Err(err) => {
-            let _ = remove(&temp);
-            return Err(err);
+            let _ = remove_at(&dir, &temp);
+            return Err(fsutil::with_path(err, path));
         }
     };
     let stamp = (made != LinkMode::Symlink)
-        .then(|| fs_err::symlink_metadata(path).map(|m| FileStamp::of(&m)))
-        .transpose()?;
+        .then(|| dir.stamp(&name))
+        .transpose()
+        .map_err(|err| fsutil::with_path(err, path))?;
     Ok(LinkRecord {
         path: path.to_owned(),
         mode: made,
@@ -210,103 +215,317 @@ pub fn create(path: &Path, object: &Path, mode: LinkMode) -> io::Result<LinkReco
     })
 }
 
-/// A fresh name in `dir` for building a link.
-fn temp_name(dir: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!(".crp-tmp-{}-{n}", std::process::id()))
+/// Removes a link crp made — a symbolic link, a file, or a folder of hard
+/// links or copies — through its folder opened inside `root`, as
+/// [`create`] makes one. What is not there is not an error.
+pub fn remove(root: &Path, path: &Path) -> io::Result<()> {
+    let (dir, name) = match Folder::of_link(root, path, false) {
+        Ok(found) => found,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(fsutil::with_path(err, path)),
+    };
+    match remove_at(&dir, &name) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other.map_err(|err| fsutil::with_path(err, path)),
+    }
 }
 
-/// Makes the link at `at`; returns the mode actually used.
-fn build(at: &Path, object: &Path, mode: LinkMode) -> io::Result<LinkMode> {
+/// A folder, open: what is done in it goes where it is, whatever its path
+/// leads to by then.
+struct Folder {
+    fd: rustix::fd::OwnedFd,
+}
+
+impl Folder {
+    /// The folder of the link at `path`, opened inside `root`, and the
+    /// link's name in it. With `make`, missing folders are made, and a link
+    /// folder crp makes gets a `.gitignore`, so links never end up in the
+    /// project's history.
+    fn of_link(root: &Path, path: &Path, make: bool) -> io::Result<(Self, std::ffi::OsString)> {
+        use rustix::fs::{Mode, OFlags};
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a link needs a name"))?
+            .to_owned();
+        // Where the folder is now, symbolic links resolved; from here on,
+        // none is followed, so it cannot move while crp works in it.
+        let real = resolved(fsutil::parent_of(path))?;
+        let rel = real.strip_prefix(root).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "`{}` leads outside the project, to `{}`",
+                    fsutil::parent_of(path).display(),
+                    real.display()
+                ),
+            )
+        })?;
+        let mut fd = rustix::fs::open(
+            root,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let parts: Vec<_> = rel.components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            let part = part.as_os_str();
+            let next = match open_folder(&fd, part) {
+                Err(err) if make && err.kind() == io::ErrorKind::NotFound => {
+                    match rustix::fs::mkdirat(&fd, part, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                    let made = open_folder(&fd, part)?;
+                    if i + 1 == parts.len() {
+                        write_gitignore(&made)?;
+                    }
+                    made
+                }
+                other => other?,
+            };
+            fd = next;
+        }
+        Ok((Self { fd }, name))
+    }
+
+    /// A stamp of the entry `name`, not following a symbolic link.
+    fn stamp(&self, name: &std::ffi::OsStr) -> io::Result<FileStamp> {
+        let stat = rustix::fs::statat(&self.fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(FileStamp {
+            len: u64::try_from(stat.st_size).unwrap_or(0),
+            ino: stat.st_ino,
+            mtime_ns: i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
+        })
+    }
+
+    fn is_dir(&self, name: &std::ffi::OsStr) -> io::Result<bool> {
+        let stat = rustix::fs::statat(&self.fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory)
+    }
+}
+
+/// Opens the folder `name` in `dir`, following no symbolic link.
+fn open_folder(
+    dir: &rustix::fd::OwnedFd,
+    name: &std::ffi::OsStr,
+) -> io::Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        // A symbolic link where a folder was: it moved under crp's feet.
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "`{}` is no longer a folder (a symbolic link took its place?)",
+                name.to_string_lossy()
+            ),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// `dir` with every symbolic link resolved as far as it exists, and the
+/// rest (folders to make) appended.
+fn resolved(dir: &Path) -> io::Result<PathBuf> {
+    let mut existing = dir;
+    let mut rest = Vec::new();
+    loop {
+        if fs_err::symlink_metadata(existing).is_ok() {
+            let mut out = existing.canonicalize()?;
+            out.extend(rest.iter().rev());
+            return Ok(out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return Ok(dir.to_owned()),
+        }
+    }
+}
+
+fn write_gitignore(dir: &rustix::fd::OwnedFd) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        ".gitignore",
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    );
+    let fd = match fd {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::EXIST) => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
+    std::io::Write::write_all(
+        &mut std::fs::File::from(fd),
+        b"# Links made by `crp sync` into the shared store; not for version control.\n*\n",
+    )
+}
+
+/// A fresh name for building a link.
+fn temp_name() -> std::ffi::OsString {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(".crp-tmp-{}-{n}", std::process::id()).into()
+}
+
+/// Makes the link `name` in `dir`; returns the mode actually used.
+fn build(
+    dir: &Folder,
+    name: &std::ffi::OsStr,
+    object: &Path,
+    mode: LinkMode,
+) -> io::Result<LinkMode> {
     if mode == LinkMode::Symlink {
-        std::os::unix::fs::symlink(object, at).map_err(|err| fsutil::with_path(err, at))?;
+        rustix::fs::symlinkat(object, &dir.fd, name)?;
         return Ok(LinkMode::Symlink);
     }
     if fs_err::metadata(object)?.is_dir() {
         let mut made = mode;
-        build_tree(at, object, &mut made)?;
+        build_tree(&dir.fd, name, object, &mut made)?;
         return Ok(made);
     }
     if mode == LinkMode::Hardlink {
-        match fs_err::hard_link(object, at) {
+        match link_file(&dir.fd, name, object) {
             Ok(()) => return Ok(LinkMode::Hardlink),
             Err(err) if err.kind() == io::ErrorKind::CrossesDevices => {}
             Err(err) => return Err(err),
         }
     }
-    fs_err::copy(object, at)?;
     // A copied file is the project's own, not a read-only store object.
-    fs_err::set_permissions(at, std::fs::Permissions::from_mode(0o644))?;
+    copy_file(&dir.fd, name, object, 0o644)?;
     Ok(LinkMode::Copy)
 }
 
-/// Mirrors the directory object `object` at `at`: folders are made, files
-/// hard-linked or copied. Copied files stay read-only, as in the store, so
-/// that changing one is a deliberate act; crp replaces or removes the folder
-/// only while the folder itself is as crp left it.
-fn build_tree(at: &Path, object: &Path, made: &mut LinkMode) -> io::Result<()> {
-    fs_err::create_dir(at)?;
+/// A hard link `name` in `dir` to `object`.
+fn link_file(dir: &rustix::fd::OwnedFd, name: &std::ffi::OsStr, object: &Path) -> io::Result<()> {
+    rustix::fs::linkat(
+        rustix::fs::CWD,
+        object,
+        dir,
+        name,
+        rustix::fs::AtFlags::empty(),
+    )?;
+    Ok(())
+}
+
+/// A new file `name` in `dir` with `object`'s bytes and `mode`.
+fn copy_file(
+    dir: &rustix::fd::OwnedFd,
+    name: &std::ffi::OsStr,
+    object: &Path,
+    mode: u32,
+) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?;
+    let mut to = std::fs::File::from(fd);
+    let mut from = fs_err::File::open(object)?;
+    io::copy(&mut from, &mut to)?;
+    // Whatever the umask made of it.
+    to.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// Mirrors the directory object `object` as `name` in `dir`: folders are
+/// made, files hard-linked or copied. Copied files stay read-only, as in
+/// the store, so that changing one is a deliberate act; crp replaces or
+/// removes the folder only while the folder itself is as crp left it.
+fn build_tree(
+    dir: &rustix::fd::OwnedFd,
+    name: &std::ffi::OsStr,
+    object: &Path,
+    made: &mut LinkMode,
+) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777))?;
+    let sub = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     for entry in fs_err::read_dir(object)? {
         let entry = entry?;
-        let (from, to) = (entry.path(), at.join(entry.file_name()));
+        let (from, to) = (entry.path(), entry.file_name());
         if entry.file_type()?.is_dir() {
-            build_tree(&to, &from, made)?;
+            build_tree(&sub, &to, &from, made)?;
             continue;
         }
         if *made == LinkMode::Hardlink {
-            match fs_err::hard_link(&from, &to) {
+            match link_file(&sub, &to, &from) {
                 Ok(()) => continue,
                 Err(err) if err.kind() == io::ErrorKind::CrossesDevices => *made = LinkMode::Copy,
                 Err(err) => return Err(err),
             }
         }
-        fs_err::copy(&from, &to)?;
+        let mode = fs_err::metadata(&from)?.permissions().mode() & 0o777;
+        copy_file(&sub, &to, &from, mode)?;
     }
     Ok(())
 }
 
-/// Renames `temp` to `path`. A file or link replaces a file or link
-/// atomically; where a folder is involved on either side the rename cannot
-/// replace, so what is there is moved aside first and removed after.
-fn put_in_place(temp: &Path, path: &Path) -> io::Result<()> {
-    let temp_is_dir = fs_err::symlink_metadata(temp)?.is_dir();
-    match fs_err::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() || temp_is_dir => {
-            let aside = temp_name(fsutil::parent_of(path));
-            fs_err::rename(path, &aside)?;
-            fs_err::rename(temp, path)?;
-            remove(&aside)
+/// Renames `temp` to `name` in `dir`. A file or link replaces a file or
+/// link atomically; where a folder is involved on either side the rename
+/// cannot replace, so what is there is moved aside first and removed after.
+fn put_in_place(dir: &Folder, temp: &std::ffi::OsStr, name: &std::ffi::OsStr) -> io::Result<()> {
+    let folder_involved = dir.is_dir(temp)? || dir.is_dir(name).unwrap_or(false);
+    if folder_involved
+        && rustix::fs::statat(&dir.fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
+    {
+        let aside = temp_name();
+        rustix::fs::renameat(&dir.fd, name, &dir.fd, &aside)?;
+        rustix::fs::renameat(&dir.fd, temp, &dir.fd, name)?;
+        return remove_at(dir, &aside);
+    }
+    rustix::fs::renameat(&dir.fd, temp, &dir.fd, name)?;
+    Ok(())
+}
+
+/// Removes the entry `name` in `dir`, a folder with all it holds.
+fn remove_at(dir: &Folder, name: &std::ffi::OsStr) -> io::Result<()> {
+    if dir.is_dir(name)? {
+        remove_tree(&dir.fd, name)
+    } else {
+        rustix::fs::unlinkat(&dir.fd, name, rustix::fs::AtFlags::empty())?;
+        Ok(())
+    }
+}
+
+fn remove_tree(dir: &rustix::fd::OwnedFd, name: &std::ffi::OsStr) -> io::Result<()> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let sub = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut entries = rustix::fs::Dir::read_from(&sub)?;
+    let mut names = Vec::new();
+    while let Some(entry) = entries.read() {
+        let entry = entry?;
+        let entry_name = entry.file_name().to_bytes();
+        if entry_name != b"." && entry_name != b".." {
+            use std::os::unix::ffi::OsStrExt as _;
+            names.push((
+                std::ffi::OsStr::from_bytes(entry_name).to_owned(),
+                entry.file_type() == FileType::Directory,
+            ));
         }
-        _ => fs_err::rename(temp, path),
     }
-}
-
-/// Removes a link crp made: a symbolic link, a file, or a folder of hard
-/// links or copies.
-pub fn remove(path: &Path) -> io::Result<()> {
-    let result = match fs_err::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs_err::remove_dir_all(path),
-        Ok(_) => fs_err::remove_file(path),
-        Err(err) => Err(err),
-    };
-    match result {
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
+    for (entry, is_dir) in names {
+        if is_dir {
+            remove_tree(&sub, &entry)?;
+        } else {
+            rustix::fs::unlinkat(&sub, &entry, AtFlags::empty())?;
+        }
     }
-}
-
-/// Creates the link folder if needed. A folder crp creates gets a
-/// `.gitignore` so that links never end up in the project's history.
-fn ensure_link_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs_err::create_dir_all(dir)?;
-    fs_err::write(
-        dir.join(".gitignore"),
-        "# Links made by `crp sync` into the shared store; not for version control.\n*\n",
-    )
+    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
+    Ok(())
 }
 
 /// The path of a resource's link.
@@ -334,7 +553,7 @@ mod tests {
         let (root, objects, object) = setup();
         let path = root.path().join("project/resources/tree");
         for mode in [LinkMode::Symlink, LinkMode::Hardlink, LinkMode::Copy] {
-            let record = create(&path, &object, mode).unwrap();
+            let record = create(root.path(), &path, &object, mode).unwrap();
             assert_eq!(record.mode, mode);
             assert_eq!(fs_err::read(path.join("sub/b.txt")).unwrap(), b"b");
             let previous = PreviousLink {
@@ -360,9 +579,9 @@ mod tests {
             ));
         }
         // Replacing a folder with a symbolic link, and removing it.
-        create(&path, &object, LinkMode::Symlink).unwrap();
+        create(root.path(), &path, &object, LinkMode::Symlink).unwrap();
         assert_eq!(fs_err::read_link(&path).unwrap(), object);
-        remove(&path).unwrap();
+        remove(root.path(), &path).unwrap();
         assert!(fs_err::symlink_metadata(&path).is_err());
         // Nothing is left behind under a temporary name.
         assert_eq!(
@@ -376,7 +595,7 @@ mod tests {
     fn a_changed_folder_is_not_crps_any_more() {
         let (root, objects, object) = setup();
         let path = root.path().join("resources/tree");
-        let record = create(&path, &object, LinkMode::Copy).unwrap();
+        let record = create(root.path(), &path, &object, LinkMode::Copy).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(10));
         fs_err::write(path.join("mine.txt"), b"mine").unwrap();
         let previous = PreviousLink {

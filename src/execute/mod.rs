@@ -536,13 +536,14 @@ fn make_links(
     reporter: &dyn Reporter,
 ) -> HashMap<usize, LinkRecord> {
     let mode = plan.project.link_mode;
+    let root = fsutil::parent_of(&plan.project.manifest);
     let mut links = HashMap::new();
     for (i, (r, outcome)) in plan.resources.iter().zip(outcomes).enumerate() {
         // A denied resource loses the link crp made for it before.
         if outcome.status == Some(Status::Denied)
             && matches!(r.link, LinkStep::UpToDate | LinkStep::Replace { .. })
         {
-            match tokio::task::block_in_place(|| link::remove(&r.link_path)) {
+            match tokio::task::block_in_place(|| link::remove(root, &r.link_path)) {
                 Ok(()) => {
                     outcome.link = LinkOutcome::Removed;
                     if let Some(error) = &mut outcome.error {
@@ -588,7 +589,9 @@ fn make_links(
             }
             LinkStep::Create | LinkStep::Replace { .. } => {
                 let object = store.object_path(&digest);
-                match tokio::task::block_in_place(|| link::create(&r.link_path, &object, mode)) {
+                match tokio::task::block_in_place(|| {
+                    link::create(root, &r.link_path, &object, mode)
+                }) {
                     Ok(made) => {
                         if made.mode != mode {
                             reporter.note(
@@ -618,6 +621,7 @@ fn remove_links(
     previous: Option<&ProjectRecord>,
 ) -> (Vec<UnlinkOutcome>, BTreeMap<Name, ProjectResource>) {
     let mut kept = BTreeMap::new();
+    let root = fsutil::parent_of(&plan.project.manifest);
     let outcomes = plan
         .unlinks
         .iter()
@@ -630,7 +634,7 @@ fn remove_links(
                         u.path.display()
                     )),
                 ),
-                None => match link::remove(&u.path) {
+                None => match link::remove(root, &u.path) {
                     Ok(()) => (UnlinkStatus::Removed, None),
                     Err(err) => {
                         if let Some(old) = previous.and_then(|p| p.resources.get(&u.name)) {

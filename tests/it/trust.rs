@@ -1976,3 +1976,46 @@ fn secrets_in_a_manifest_that_does_not_parse_stay_hidden() {
     }
     assert!(run.stderr.contains("example.org:99999"), "{run}");
 }
+
+#[test]
+fn a_link_folder_swapped_during_a_sync_never_sends_a_link_outside() {
+    let ctx = TestContext::new();
+    let digest = ctx.write_file("files/a", &bytes(42, 100));
+    let inner = ctx.project.join("inner");
+    let outside = ctx.root.path().join("out");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink("inner", ctx.project.join("res")).unwrap();
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\nlink_dir = \"res\"\n\n[resources.a]\nsource = \"files/a\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n"
+    ));
+    // Someone flips `res` between the folder inside and one outside, as
+    // fast as they can, while crp syncs again and again.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, project) = (stop.clone(), ctx.project.clone());
+        std::thread::spawn(move || {
+            let res = project.join("res");
+            let temp = project.join("res.flip");
+            let mut to_outside = true;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let target = if to_outside { "../out" } else { "inner" };
+                let _ = std::fs::remove_file(&temp);
+                if std::os::unix::fs::symlink(target, &temp).is_ok() {
+                    let _ = std::fs::rename(&temp, &res);
+                }
+                to_outside = !to_outside;
+            }
+        })
+    };
+    for _ in 0..60 {
+        let _ = std::fs::remove_file(inner.join("a"));
+        let _ = ctx.crp(&["sync", "-q"]);
+        assert!(
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
+            "a link was made outside the project"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+}
