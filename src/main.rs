@@ -11,6 +11,7 @@ use crp::error::ExitStatus;
 use crp::report::Printer;
 
 fn main() -> ExitCode {
+    raise_open_file_limit();
     let cli = Cli::parse();
     let printer = Printer::new(&cli.global, commands::name(&cli.command));
     init_logging(cli.global.verbose, cli.global.quiet);
@@ -32,6 +33,27 @@ fn main() -> ExitCode {
     // Downloads that lost a race are abandoned, not awaited.
     runtime.shutdown_background();
     ExitStatus::into(status)
+}
+
+/// Raises the soft limit on open files to the hard one, as build tools and
+/// runtimes do (`ulimit -n` is often 1,024 while the hard limit is far
+/// higher). crp never relies on it: what a sync holds open is bounded by
+/// `--jobs`, not by the number of resources. Unlimited or unreadable limits
+/// are left as they are.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(soft), Some(hard)) = (limit.current, limit.maximum)
+        && soft < hard
+    {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            },
+        );
+    }
 }
 
 /// `-v` shows crp's debug log on stderr, `-vv` everything's.

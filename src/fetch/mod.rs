@@ -552,11 +552,19 @@ impl Fetcher {
             resource: request.name.clone(),
             source,
         };
+        if let Some(present) = request.sha256.and_then(|d| self.present(&d)) {
+            return Ok(present);
+        }
+        // The job slot comes first and the lock second, so that what a fetch
+        // holds open (its lock file, its part, its connection) is bounded by
+        // `--jobs`, however many objects wait their turn.
+        let _permit = self
+            .jobs
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let (part_path, _lock, remembered) = match request.sha256 {
             Some(digest) => {
-                if let Some(present) = self.present(&digest) {
-                    return Ok(present);
-                }
                 let lock = self
                     .store
                     .lock_object(&digest, &what, &*self.reporter)
@@ -600,11 +608,6 @@ impl Fetcher {
                 )
             }
         };
-        let _permit = self
-            .jobs
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
         // A declared size is taken from the quota whole, before the first
         // byte; an undeclared one chunk by chunk.
         let quota = self.quota.as_deref();
