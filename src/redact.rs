@@ -157,8 +157,17 @@ fn mask_pairs(pairs: &str, secret: impl Fn(&str) -> bool) -> Cow<'_, str> {
 /// A magnet link with the URLs in it redacted: tracker passkeys (`tr=`) and
 /// credentials in web seeds and other sources (`ws=`, `xs=`, `as=`). The
 /// info-hash and the display name stay.
+///
+/// The scheme is matched in any case, and values are decoded as the
+/// manifest's parser decodes them (`+` is a space), so that what a client
+/// would read as a tracker is what is redacted. A tracker or seed that is
+/// not a URL is masked whole: nothing tells which part of it is secret.
 pub fn magnet(link: &str) -> Cow<'_, str> {
-    let Some(query) = link.strip_prefix("magnet:?") else {
+    let Some(query) = link
+        .get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("magnet:?"))
+        .map(|_| &link[8..])
+    else {
         return Cow::Borrowed(link);
     };
     let mut changed = false;
@@ -175,9 +184,11 @@ pub fn magnet(link: &str) -> Cow<'_, str> {
             if !matches!(kind, "tr" | "ws" | "xs" | "as") {
                 return part.to_owned();
             }
-            let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+            let plus_as_space = value.replace('+', " ");
+            let decoded = percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy();
             let Ok(parsed) = Url::parse(&decoded) else {
-                return part.to_owned();
+                changed |= value != MASK;
+                return format!("{raw_key}={MASK}");
             };
             let shown = if kind == "tr" {
                 tracker(&parsed)
@@ -196,7 +207,7 @@ pub fn magnet(link: &str) -> Cow<'_, str> {
         })
         .collect();
     if changed {
-        Cow::Owned(format!("magnet:?{}", parts.join("&")))
+        Cow::Owned(format!("{}{}", &link[..8], parts.join("&")))
     } else {
         Cow::Borrowed(link)
     }
@@ -224,7 +235,8 @@ pub fn text(input: &str) -> Cow<'_, str> {
 }
 
 /// `user:password@host` outside a URL: the part before `@` is masked when
-/// it has a `:` (an e-mail address has none).
+/// it has a `:` (an e-mail address has none), or when a port follows the
+/// host (`token@host:443`, see [`host_and_port`]).
 fn bare_userinfo(input: &str) -> Cow<'_, str> {
     if !input.contains('@') {
         return Cow::Borrowed(input);
@@ -246,7 +258,10 @@ fn bare_userinfo(input: &str) -> Cow<'_, str> {
         });
         let userinfo = &before[start..];
         out.push_str(&before[..start]);
-        if userinfo.contains(':') && userinfo != MASK && !userinfo.starts_with(&format!("{MASK}:"))
+        let after = &rest[at + 1..];
+        if (userinfo.contains(':') || (!userinfo.is_empty() && host_and_port(after)))
+            && userinfo != MASK
+            && !userinfo.starts_with(&format!("{MASK}:"))
         {
             out.push_str(MASK);
             changed = true;
@@ -263,17 +278,37 @@ fn bare_userinfo(input: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`text`]'s first pass: the URLs, whatever their scheme.
+/// Whether `text` begins with `host:port` (a name, an IPv4 address or a
+/// bracketed IPv6 one, then digits), as a connection is named in an HTTP
+/// client's log: a token before its `@` is a credential, where an e-mail
+/// address has no port.
+fn host_and_port(text: &str) -> bool {
+    let host_end = if text.starts_with('[') {
+        text.find(']').map(|i| i + 1)
+    } else {
+        text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-')))
+    };
+    let Some(host_end) = host_end.filter(|&end| end > 0) else {
+        return false;
+    };
+    text[host_end..]
+        .strip_prefix(':')
+        .is_some_and(|port| port.bytes().next().is_some_and(|b| b.is_ascii_digit()))
+}
+
+/// [`text`]'s first pass: the URLs, whatever their scheme. One pass over
+/// the text, however many URLs it holds (a sync's report names thousands).
 fn urls(input: &str) -> Cow<'_, str> {
-    if !input.contains("://") && !input.contains("magnet:") {
+    let mut finder = UrlFinder::new(input);
+    if !input.contains("://") && finder.magnet.is_none() {
         return Cow::Borrowed(input);
     }
     let mut out = String::with_capacity(input.len());
-    let mut rest = input;
+    let mut done = 0;
     let mut changed = false;
-    while let Some((start, body)) = next_url(rest) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start..];
+    while let Some((start, body)) = finder.next(done) {
+        out.push_str(&input[done..start]);
+        let after = &input[start..];
         let end = after[body..]
             .find(|c: char| {
                 c.is_whitespace()
@@ -296,43 +331,63 @@ fn urls(input: &str) -> Cow<'_, str> {
         };
         changed |= shown != candidate;
         out.push_str(&shown);
-        rest = &after[end..];
+        done = start + end;
     }
     if !changed {
         return Cow::Borrowed(input);
     }
-    out.push_str(rest);
+    out.push_str(&input[done..]);
     Cow::Owned(out)
 }
 
-/// The next URL in `text`: where it starts, and how long its scheme part
-/// (`https://`, `magnet:?`) is. A scheme is a letter and then letters,
-/// digits, `+`, `-` or `.` (RFC 3986, 3.1).
-fn next_url(text: &str) -> Option<(usize, usize)> {
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    loop {
-        let slash = text[from..].find("://").map(|i| i + from);
-        let magnet = find_ignore_case(&text[from..], "magnet:?").map(|i| i + from);
-        let (at, is_magnet) = match (slash, magnet) {
-            (Some(s), Some(m)) if m < s => (m, true),
-            (None, Some(m)) => (m, true),
-            (Some(s), _) => (s, false),
-            (None, None) => return None,
-        };
-        if is_magnet {
-            return Some((at, "magnet:?".len()));
+/// Finds URLs in a text from left to right. The next magnet link is looked
+/// for only once the last one found is passed, so the whole text is
+/// searched for magnets about once.
+struct UrlFinder<'a> {
+    text: &'a str,
+    /// The next `magnet:?` at or after the last place asked about.
+    magnet: Option<usize>,
+}
+
+impl<'a> UrlFinder<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            magnet: find_ignore_case(text, "magnet:?"),
         }
-        let start = bytes[..at]
-            .iter()
-            .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
-            .map_or(0, |i| i + 1);
-        // The scheme must start with a letter; else look further on.
-        match bytes.get(start) {
-            Some(b) if start < at && b.is_ascii_alphabetic() => {
-                return Some((start, at - start + 3));
+    }
+
+    /// The next URL starting at or after `from`: where it starts, and how
+    /// long its scheme part (`https://`, `magnet:?`) is. A scheme is a
+    /// letter and then letters, digits, `+`, `-` or `.` (RFC 3986, 3.1).
+    fn next(&mut self, mut from: usize) -> Option<(usize, usize)> {
+        let bytes = self.text.as_bytes();
+        loop {
+            if let Some(m) = self.magnet.filter(|&m| m < from) {
+                self.magnet = find_ignore_case(&self.text[m + 1..], "magnet:?").map(|i| i + m + 1);
+                continue;
             }
-            _ => from = at + 3,
+            let slash = self.text[from..].find("://").map(|i| i + from);
+            let (at, is_magnet) = match (slash, self.magnet) {
+                (Some(s), Some(m)) if m < s => (m, true),
+                (None, Some(m)) => (m, true),
+                (Some(s), _) => (s, false),
+                (None, None) => return None,
+            };
+            if is_magnet {
+                return Some((at, "magnet:?".len()));
+            }
+            let start = bytes[from..at]
+                .iter()
+                .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+                .map_or(from, |i| from + i + 1);
+            // The scheme must start with a letter; else look further on.
+            match bytes.get(start) {
+                Some(b) if start < at && b.is_ascii_alphabetic() => {
+                    return Some((start, at - start + 3));
+                }
+                _ => from = at + 3,
+            }
         }
     }
 }
@@ -348,6 +403,10 @@ fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
 /// `scheme://user:pass@rest?k=v`, for text that does not parse as a URL:
 /// the user-info and the secret query values masked.
 fn mask_unparsed(candidate: &str, scheme_len: usize) -> String {
+    let (candidate, fragment) = match candidate.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (candidate, None),
+    };
     let (head, body) = candidate.split_at(scheme_len);
     let authority_end = body.find(['/', '?', '#']).unwrap_or(body.len());
     let body: Cow<'_, str> = match body[..authority_end].rfind('@') {
@@ -362,6 +421,10 @@ fn mask_unparsed(candidate: &str, scheme_len: usize) -> String {
     if let Some(query) = query {
         out.push('?');
         out.push_str(&mask_pairs(query, is_secret_param));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(&mask_pairs(fragment, is_secret_param));
     }
     out
 }
@@ -415,6 +478,22 @@ mod tests {
         for secret in ["short1", "123e4567", "semi"] {
             assert!(!shown.contains(secret), "{shown}");
         }
+        // The scheme in any case, `+` read as the parser reads it (a
+        // space), and a tracker that is not a URL (masked whole).
+        let hash = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+        for link in [
+            format!("MAGNET:?xt=urn:btih:{hash}&tr=http%3A%2F%2Ft.example%2FSECa%2Fannounce"),
+            format!("Magnet:?xt=urn:btih:{hash}&tr=http%3A%2F%2Fu%3ASECa%40t.example%2Fannounce"),
+            format!(
+                "magnet:?xt=urn:btih:{hash}&tr=+http%3A%2F%2Ft.example%2FSECa%2Fannounce%3Fpasskey%3DSECb"
+            ),
+            format!("magnet:?xt=urn:btih:{hash}&tr=http%3A%2F%2Ft%3A99999%2FSECa%2Fannounce"),
+        ] {
+            for shown in [magnet(&link), text(&format!("see `{link}` here"))] {
+                assert!(!shown.contains("SEC"), "{shown}");
+                assert!(shown.contains(hash), "{shown}");
+            }
+        }
         // Nothing secret: the link is left as it is.
         let plain = "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=x";
         assert!(matches!(magnet(plain), Cow::Borrowed(_)));
@@ -434,6 +513,22 @@ mod tests {
             r#"pooling idle connection for ("http", ****@127.0.0.1:8765)"#
         );
         assert!(matches!(text("mail alice@example.org"), Cow::Borrowed(_)));
+        // A token alone before a host and port is a credential too.
+        assert_eq!(
+            text(r#"checkout waiting for idle connection: ("http", SECtok@127.0.0.1:18080)"#),
+            r#"checkout waiting for idle connection: ("http", ****@127.0.0.1:18080)"#
+        );
+        assert_eq!(text("ask tok3n@[::1]:8080"), "ask ****@[::1]:8080");
+        // The fragment of a URL that does not parse.
+        let shown = text("http://127.0.0.1:99999/x?v=1#access_token=SECf&id_token=SECg");
+        assert!(!shown.contains("SEC"), "{shown}");
+        assert!(shown.contains("v=1"), "{shown}");
+        // Many URLs and a magnet late in a long text, in one pass.
+        let mut long = "see https://e.org/a?token=SECx\n".repeat(20_000);
+        long.push_str("magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&tr=http%3A%2F%2Ft%2FSECy%2Fannounce");
+        let shown = text(&long);
+        assert!(!shown.contains("SEC"));
+        assert_eq!(shown.matches("token=****").count(), 20_000);
         // Any scheme; URLs that do not parse; more names of secrets.
         let given = "ssh://git:h1dden@forge/x file://al:s3c@localhost/y https://b:S1@e.org:99999/x?token=T2&v=1";
         let shown = text(given);
