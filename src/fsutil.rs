@@ -110,6 +110,54 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The bytes of the regular file at `path`, at most `limit` of them (past
+/// it, [`io::ErrorKind::FileTooLarge`]). For files crp keeps itself (in the
+/// store, beside a download) and local sources: anything else at the path
+/// (a fifo, a device) is refused with [`io::ErrorKind::InvalidInput`]
+/// without reading a byte or waiting for a writer.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|err| with_path(err, path))?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "`{}` is larger than {}, the most crp reads of it",
+                path.display(),
+                crate::units::ByteCount(limit)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Opens the regular file at `path` for reading (following symbolic links),
+/// without blocking on whatever else may be there; anything but a regular
+/// file is [`io::ErrorKind::InvalidInput`].
+pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|err| with_path(err, path))?;
+    let meta = file.metadata().map_err(|err| with_path(err, path))?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not a regular file", path.display()),
+        ));
+    }
+    // Reads of a regular file never wait anyway; the flag goes for tidiness.
+    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())
+        .map_err(|err| with_path(err.into(), path))?;
+    Ok(file)
+}
+
 /// Flushes a folder's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     fs_err::File::open(dir)?.sync_all()

@@ -47,18 +47,16 @@ pub const MAX_PIECE: u64 = 256 << 20;
 impl Metainfo {
     /// Reads and checks the `.torrent` file at `path` (see [`MAX_FILE`]).
     pub fn read_file(path: &Path) -> Result<Self, String> {
-        use std::io::Read as _;
-        let file = fs_err::File::open(path).map_err(|err| err.to_string())?;
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|err| err.to_string())?;
-        if bytes.len() as u64 > MAX_FILE {
-            return Err(format!(
-                "the file is larger than {}, the most crp reads of a `.torrent`",
-                crate::units::ByteCount(MAX_FILE)
-            ));
-        }
+        let bytes = crate::fsutil::read_regular(path, MAX_FILE).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::FileTooLarge {
+                format!(
+                    "the file is larger than {}, the most crp reads of a `.torrent`",
+                    crate::units::ByteCount(MAX_FILE)
+                )
+            } else {
+                err.to_string()
+            }
+        })?;
         Self::parse(bytes)
     }
 
@@ -110,16 +108,26 @@ impl Metainfo {
     }
 }
 
-/// Walks the whole file without recursing: refuses values nested more
-/// than [`MAX_DEPTH`] levels deep anywhere (trailing data included, which a
-/// parser reads too), and dictionaries whose keys are repeated or out of
-/// order (BEP 3 wants them sorted; with a key twice, crp's parser would
-/// read the last and transmission the first). Other malformations are left
-/// to the parser to report.
+/// Walks the whole file without recursing, as strictly as BEP 3 reads:
+/// one dictionary, then nothing but white space; integers `i<n>e` and
+/// string lengths in plain decimal (no sign on a length, no `-0`, no
+/// leading zeros); nothing nested more than [`MAX_DEPTH`] levels deep; and
+/// every dictionary's keys once each, sorted (with a key twice, crp's
+/// parser would read the last and transmission the first). A file that
+/// passes is one the parser reads exactly as written, so it can never
+/// recurse deeper than this allowed.
 fn check_structure(bytes: &[u8]) -> Result<(), String> {
+    let bad =
+        |at: usize, what: String| Err(format!("not a valid .torrent file: {what} (at byte {at})"));
+    if bytes.first() != Some(&b'd') {
+        return bad(0, "it does not begin with a dictionary".into());
+    }
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
+    loop {
+        let Some(&byte) = bytes.get(i) else {
+            return bad(i, "it ends in the middle of a value".into());
+        };
         // A dictionary's key, when one is due.
         let key_due = matches!(
             stack.last(),
@@ -128,21 +136,17 @@ fn check_structure(bytes: &[u8]) -> Result<(), String> {
                 ..
             })
         );
-        match bytes[i] {
+        match byte {
             b'e' if !stack.is_empty() => {
-                if matches!(
-                    stack.last(),
-                    Some(Frame::Dict {
-                        value_next: true,
-                        ..
-                    })
-                ) {
-                    return Ok(());
+                if !key_due && matches!(stack.last(), Some(Frame::Dict { .. })) {
+                    return bad(i, "a dictionary key has no value".into());
                 }
                 stack.pop();
                 i += 1;
+                if stack.is_empty() {
+                    break;
+                }
                 mark_value(&mut stack);
-                continue;
             }
             b'd' | b'l' if !key_due => {
                 if stack.len() >= MAX_DEPTH {
@@ -150,7 +154,7 @@ fn check_structure(bytes: &[u8]) -> Result<(), String> {
                         "not a valid .torrent file: values nested more than {MAX_DEPTH} levels deep"
                     ));
                 }
-                stack.push(if bytes[i] == b'd' {
+                stack.push(if byte == b'd' {
                     Frame::Dict {
                         last: None,
                         value_next: false,
@@ -160,26 +164,42 @@ fn check_structure(bytes: &[u8]) -> Result<(), String> {
                 });
                 i += 1;
             }
-            b'i' if !key_due => match bytes[i..].iter().position(|&b| b == b'e') {
-                Some(end) => {
-                    i += end + 1;
-                    mark_value(&mut stack);
-                }
-                None => return Ok(()),
-            },
-            b'0'..=b'9' => {
-                let Some(colon) = bytes[i..].iter().position(|&b| b == b':') else {
-                    return Ok(());
+            b'i' if !key_due => {
+                let Some(end) = bytes[i..].iter().position(|&b| b == b'e') else {
+                    return bad(i, "an integer has no end".into());
                 };
-                let Some(len) = std::str::from_utf8(&bytes[i..i + colon])
-                    .ok()
-                    .and_then(|n| n.parse::<usize>().ok())
-                else {
-                    return Ok(());
+                let digits = &bytes[i + 1..i + end];
+                let magnitude = digits.strip_prefix(b"-").unwrap_or(digits);
+                if !decimal(magnitude) || digits == b"-0" {
+                    return bad(
+                        i,
+                        format!(
+                            "`i{}e` is not an integer",
+                            String::from_utf8_lossy(digits).escape_debug()
+                        ),
+                    );
+                }
+                i += end + 1;
+                mark_value(&mut stack);
+            }
+            b'0'..=b'9' => {
+                let colon = bytes[i..]
+                    .iter()
+                    .take(20)
+                    .position(|&b| b == b':')
+                    .filter(|&c| decimal(&bytes[i..i + c]));
+                let len = colon.and_then(|c| {
+                    std::str::from_utf8(&bytes[i..i + c])
+                        .ok()?
+                        .parse::<usize>()
+                        .ok()
+                });
+                let (Some(colon), Some(len)) = (colon, len) else {
+                    return bad(i, "a string's length is not a plain decimal number".into());
                 };
                 let start = i + colon + 1;
                 let Some(text) = bytes.get(start..start.saturating_add(len)) else {
-                    return Ok(());
+                    return bad(i, "a string runs past the end of the file".into());
                 };
                 i = start + len;
                 if let Some(Frame::Dict { last, value_next }) = stack.last_mut()
@@ -197,10 +217,32 @@ fn check_structure(bytes: &[u8]) -> Result<(), String> {
                     mark_value(&mut stack);
                 }
             }
-            _ => return Ok(()),
+            other => {
+                return bad(
+                    i,
+                    format!(
+                        "unexpected `{}`{}",
+                        std::ascii::escape_default(other),
+                        if key_due { " where a key is due" } else { "" }
+                    ),
+                );
+            }
         }
     }
+    if let Some(extra) = bytes[i..].iter().position(|b| !b.is_ascii_whitespace()) {
+        return bad(i + extra, "data after the end of the torrent".into());
+    }
     Ok(())
+}
+
+/// Digits with no leading zero (bar `0` itself): how BEP 3 writes numbers.
+fn decimal(digits: &[u8]) -> bool {
+    match digits {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        _ => digits.iter().all(u8::is_ascii_digit),
+    }
 }
 
 /// Where [`check_structure`] is: in a list, or in a dictionary.
@@ -430,11 +472,40 @@ mod tests {
     fn walks_the_whole_file_and_wants_keys_once_and_sorted() {
         let ok = b"d4:infod6:lengthi1e4:name1:aee";
         assert_eq!(check_structure(ok), Ok(()));
-        // Deep nesting after the end of the torrent is read by parsers too.
+        // Anything after the end of the torrent, which parsers may read too.
         let mut trailing = ok.to_vec();
         trailing.extend(std::iter::repeat_n(b'l', 100));
         trailing.extend(std::iter::repeat_n(b'e', 100));
-        assert!(check_structure(&trailing).unwrap_err().contains("nested"));
+        assert!(
+            check_structure(&trailing)
+                .unwrap_err()
+                .contains("after the end")
+        );
+        let mut spaced = ok.to_vec();
+        spaced.extend(b"\n");
+        assert_eq!(check_structure(&spaced), Ok(()));
+        // Numbers as BEP 3 writes them, and nothing else.
+        for bad in [
+            &b"+1:xd4:infod6:lengthi1e4:name1:aee"[..],
+            b"d4:infod6:lengthi1e+4:name1:aee",
+            b"d4:infod6:lengthi01e4:name1:aee",
+            b"d4:infod6:lengthi-0e4:name1:aee",
+            b"d4:infod6:lengthi+1e4:name1:aee",
+            b"d4:infod6:lengthie4:name1:aee",
+            b"d4:infod6:lengthi1e04:name1:aee",
+            b"d4:infod6:lengthi1e4:name1:ae",
+            b"d4:infod6:lengthi1e4:namee",
+            b"d4:infod6:lengthi1e4:name9:aee",
+            b"l4:infoe",
+            b"d4:infox6:lengthi1e4:name1:aee",
+        ] {
+            assert!(
+                check_structure(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(check_structure(b"d1:ai-12e1:bi0ee"), Ok(()));
         // A key twice: one parser reads the first, another the last.
         let twice = b"d4:infod6:lengthi10737418240e6:lengthi16384e4:name1:aee";
         assert!(
