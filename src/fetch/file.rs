@@ -24,7 +24,7 @@ pub(super) async fn copy(
     // The copy is plain blocking I/O; let the runtime move other tasks away
     // from this thread while it runs.
     tokio::task::block_in_place(|| {
-        let mut file = std::fs::File::open(path).map_err(read_err)?;
+        let mut file = crate::fsutil::open_regular(path).map_err(read_err)?;
         // How the file looked before a byte was read: what is remembered of
         // it, and, compared after, whether it changed under the copy.
         let before = file.metadata().map_err(read_err)?;

@@ -116,13 +116,16 @@ impl Http {
     /// strong validator. `source_id` is the source's identity, recorded with
     /// the bytes. With `unless` (a remembered response's validators), the
     /// request is conditional and [`Downloaded::NotModified`] comes back
-    /// when the server says the file has not changed.
+    /// when the server says the file has not changed. With `whole`, the
+    /// file comes in one response: a response cut off is asked for again
+    /// from its first byte, never resumed.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn download(
         &self,
         url: &Url,
         mut part: Part,
         mut origin: Option<PartOrigin>,
+        whole: bool,
         source_id: &str,
         unless: Option<&HttpValidators>,
         expect: Expect<'_>,
@@ -144,13 +147,19 @@ impl Http {
                 expect,
                 progress,
                 combined: &mut combined,
+                whole,
             };
             let (returned, result) = self.attempt(part, &mut request).await;
             part = returned;
             // A `206` may bring less than the rest (RFC 9110, 14.4): ask for
             // more. Past the whole file's length is a fault.
-            let known_total = origin.as_ref().and_then(|o| o.total);
+            let known_total = origin.as_ref().and_then(|o| o.total).or(expect.size);
             let result = match (result, known_total) {
+                // Pieces of a file whose length no one stated cannot be
+                // known to be all of it.
+                (Ok(Answer::Body), None) if combined => Err(Fault::Restart(
+                    "the server never said how long the file is, so the pieces it sent cannot be known to make it whole".into(),
+                )),
                 (Ok(Answer::Body), Some(total)) if part.len() > total => {
                     Err(Fault::Restart(format!(
                         "the server sent {} bytes of a file it said has {total}",
@@ -252,19 +261,23 @@ impl Http {
         let mut offset = part.len();
         if offset > 0 {
             let known_total = request.origin.as_ref().and_then(|o| o.total);
-            if known_total.or(expect.size) == Some(offset) {
+            if known_total.or(expect.size) == Some(offset) && expect.sha256.is_some() {
                 // An earlier attempt got every byte but did not finish:
                 // hashing what is there comes before downloading again.
+                // Bytes to be pinned on first use are confirmed with the
+                // source instead (a range past the end, under `If-Range`):
+                // a pin is what the source serves now.
                 request.progress.set_position(offset);
                 return (part, Ok(Answer::Body));
             }
             // Without a strong validator for what is kept, nothing tells
             // whether the rest the server sends is of the same version.
-            if request
-                .origin
-                .as_ref()
-                .and_then(|o| if_range(&o.validators))
-                .is_none()
+            if request.whole
+                || request
+                    .origin
+                    .as_ref()
+                    .and_then(|o| if_range(&o.validators))
+                    .is_none()
             {
                 if let Err(err) = reset(&mut part) {
                     return (part, Err(Fault::Source(err)));
@@ -388,16 +401,24 @@ impl Http {
                 *request.origin = Some(origin);
             }
             StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
-                // Every byte is here already, if the server's total is
-                // what the part holds: its hash decides.
-                let known = request
-                    .origin
-                    .as_ref()
-                    .and_then(|o| o.total)
-                    .or(expect.size);
+                // Every byte is here already, if the server says the file
+                // ends there, of the same version, and nothing known before
+                // (the first response's length, the declared size) says
+                // otherwise. Without either length, only a pinned digest
+                // may take the 416's word, since its hash decides: to be
+                // pinned on first use, a file cut off before its length was
+                // known is fetched again, as the 416 could be telling the
+                // length of a cut-off copy.
+                let origin = request.origin.as_ref();
+                let length_holds = match origin.and_then(|o| o.total).or(expect.size) {
+                    Some(known) => known == offset,
+                    None => expect.sha256.is_some(),
+                };
+                let same_version = origin.is_some_and(|o| !contradicts(&o.validators, headers));
                 if let Some(Some(range)) = content_range
                     && range.total == Some(offset)
-                    && known.is_none_or(|k| k == offset)
+                    && length_holds
+                    && same_version
                 {
                     request.progress.set_position(offset);
                     return (part, Ok(Answer::Body));
@@ -565,6 +586,8 @@ struct Attempt<'a, 'b> {
     progress: &'a dyn Download,
     /// Set once bytes of two responses are in the part.
     combined: &'b mut bool,
+    /// Never resume: the part starts empty at every attempt.
+    whole: bool,
 }
 
 /// How an attempt ended well.
@@ -677,6 +700,17 @@ fn changed_version(known: &HttpValidators, headers: &HeaderMap) -> Option<String
             )
         }),
     }
+}
+
+/// Whether `headers` name another version than `known`: a validator they
+/// carry that differs. Unlike [`changed_version`], a validator they lack is
+/// no evidence (a `416` need not carry any).
+fn contradicts(known: &HttpValidators, headers: &HeaderMap) -> bool {
+    let now = validators_of(headers);
+    let differs = |now: &Option<String>, known: &Option<String>| {
+        now.as_ref().is_some_and(|now| Some(now) != known.as_ref())
+    };
+    differs(&now.etag, &known.etag) || differs(&now.last_modified, &known.last_modified)
 }
 
 /// A `Content-Range: bytes START-END/TOTAL` (or `bytes */TOTAL`) header.

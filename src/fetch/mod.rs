@@ -593,19 +593,27 @@ impl Fetcher {
                         if !self.refresh
                             && known.can_revalidate()
                             && self.store.has_object(&known.sha256)
-                            && request.size.is_none_or(|declared| declared == known.size) =>
+                            && request.size.is_none_or(|declared| declared == known.size)
+                            // Executable content another project declared
+                            // is not reused for one that does not: its bytes
+                            // are fetched and judged as on a first fetch.
+                            && (request.executable
+                                || !self.store.object_executable(&known.sha256, None)) =>
                     {
                         Some(known)
                     }
                     _ => None,
                 };
-                (
-                    self.store
-                        .incomplete_dir()
-                        .join(Store::sources_part_name(&key)),
-                    lock,
-                    remembered,
-                )
+                let part_path = self
+                    .store
+                    .incomplete_dir()
+                    .join(Store::sources_part_name(&key));
+                // `--refresh` takes nothing an earlier run left, not even
+                // bytes that only wait to be confirmed.
+                if self.refresh {
+                    part::discard(&part_path);
+                }
+                (part_path, lock, remembered)
             }
         };
         // A declared size is taken from the quota whole, before the first
@@ -685,9 +693,10 @@ impl Fetcher {
                     });
                 }
                 Ok(Transferred::Bytes(finished, delivered)) => {
-                    let finding =
-                        tokio::task::block_in_place(|| crate::policy::exec::detect(&finished.path))
-                            .map_err(|e| store_err(e.into()))?;
+                    let finding = tokio::task::block_in_place(|| {
+                        crate::policy::exec::detect_written(&finished.path, &finished.blocks)
+                    })
+                    .map_err(|e| store_err(e.into()))?;
                     if let Some(finding) = finding.as_ref().filter(|_| !request.executable) {
                         let sha256 = finished.sha256;
                         drop(finished.file);
@@ -1027,6 +1036,9 @@ impl Fetcher {
             Source::Http(_) => part::read_origin(part_path).filter(|o| o.source == source_id),
             _ => None,
         };
+        // Set once bytes combined from several responses failed to verify:
+        // the file is then taken in one response, whose verdict stands.
+        let mut whole = false;
         loop {
             let path = part_path.to_owned();
             let resumable = origin.is_some();
@@ -1042,6 +1054,7 @@ impl Fetcher {
                         url,
                         part,
                         origin.take(),
+                        whole,
                         source_id,
                         unless.and_then(|k| k.http.as_ref()),
                         expect,
@@ -1085,7 +1098,7 @@ impl Fetcher {
                 // its validators: a transport fault, not the content's.
                 // Start over once with one whole response.
                 Err(SourceError::HashMismatch { .. } | SourceError::SizeMismatch { .. })
-                    if combined =>
+                    if combined && !whole =>
                 {
                     tracing::debug!(
                         "`{}` combined from several responses did not verify; starting over",
@@ -1094,6 +1107,7 @@ impl Fetcher {
                     drop(finished);
                     part::discard(part_path);
                     origin = None;
+                    whole = true;
                 }
                 Err(err) => {
                     drop(finished);
@@ -1118,6 +1132,7 @@ impl Fetcher {
             path,
             sha256: digest,
             len: size,
+            ..
         } = finished;
         let already = self.store.has_object(&digest);
         if already {

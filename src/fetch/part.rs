@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::{READ_BUFFER, Sha256Digest};
+use crate::policy::exec::TarBlocks;
 use crate::store::record::HttpValidators;
 
 /// How much is written before the kernel is asked to start writing it back.
@@ -44,7 +45,7 @@ pub(crate) fn origin_path(part: &Path) -> PathBuf {
 
 /// The recorded origin of the part at `part`, if there is a readable one.
 pub(crate) fn read_origin(part: &Path) -> Option<PartOrigin> {
-    let bytes = fs_err::read(origin_path(part)).ok()?;
+    let bytes = crate::fsutil::read_regular(&origin_path(part), 64 << 10).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -76,6 +77,9 @@ pub(crate) struct Part {
 pub(crate) struct PartWriter {
     path: PathBuf,
     file: io::BufWriter<std::fs::File>,
+    /// Where a tar header may hide in what is written, for the look for
+    /// executable content (see [`crate::policy::exec::detect_written`]).
+    blocks: TarBlocks,
     len: u64,
     /// Bytes already handed to the kernel's writeback.
     flushed_to: u64,
@@ -120,13 +124,19 @@ impl Part {
             }
             other => other?,
         };
-        let (hasher, len) = if resume {
+        let mut hasher = Sha256::new();
+        let mut blocks = TarBlocks::default();
+        let len = if resume {
             let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.file());
-            let mut hasher = Sha256::new();
-            let len = io::copy(&mut reader, &mut HashSink(&mut hasher))?;
-            (hasher, len)
+            io::copy(
+                &mut reader,
+                &mut HashSink {
+                    hasher: &mut hasher,
+                    blocks: &mut blocks,
+                },
+            )?
         } else {
-            (Sha256::new(), 0)
+            0
         };
         let mut file = file.into_file();
         file.seek(SeekFrom::Start(len))?;
@@ -134,6 +144,7 @@ impl Part {
             writer: PartWriter {
                 path: path.to_owned(),
                 file: io::BufWriter::with_capacity(READ_BUFFER, file),
+                blocks,
                 len,
                 flushed_to: len,
             },
@@ -176,6 +187,7 @@ impl Part {
         file.seek(SeekFrom::Start(0))?;
         writer.len = 0;
         writer.flushed_to = 0;
+        writer.blocks = TarBlocks::default();
         self.hasher = Sha256::new();
         Ok(())
     }
@@ -193,6 +205,7 @@ impl Part {
             path: self.writer.path,
             sha256: Sha256Digest::from_hasher(self.hasher),
             len: self.writer.len,
+            blocks: self.writer.blocks,
         })
     }
 }
@@ -201,6 +214,7 @@ impl PartWriter {
     /// Appends bytes (already hashed by the caller).
     pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes)?;
+        self.blocks.feed(bytes);
         self.len += bytes.len() as u64;
         if self.len - self.flushed_to >= WRITEBACK_WINDOW {
             self.start_writeback()?;
@@ -239,13 +253,21 @@ pub(crate) struct Finished {
     pub path: PathBuf,
     pub sha256: Sha256Digest,
     pub len: u64,
+    /// What the content looked like block by block.
+    pub blocks: TarBlocks,
 }
 
-struct HashSink<'a>(&'a mut Sha256);
+/// Where resumed bytes go when a part is opened: into the hash and the
+/// watch for tar headers, as if they were written now.
+struct HashSink<'a> {
+    hasher: &'a mut Sha256,
+    blocks: &'a mut TarBlocks,
+}
 
 impl Write for HashSink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
+        self.hasher.update(buf);
+        self.blocks.feed(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {

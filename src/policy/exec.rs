@@ -3,7 +3,13 @@
 //! A manifest may say `executable = true`; what counts is what the bytes
 //! are. Programs are told by their magic numbers (ELF, Mach-O, PE), scripts
 //! by `#!`, and zip and tar archives (gzip-compressed or not) by what their
-//! members start with. Only the first bytes of each file or member are read.
+//! members start with. Archives are read as leniently as the tools that
+//! unpack them: a tar header is looked for at every 512-byte block, as GNU
+//! tar does after junk, with sizes in base-256 or in pax records and GNU
+//! sparse members; every member of a gzip stream is read; a zip may have
+//! bytes before and after it. A zip member crp cannot read (encrypted, or
+//! compressed other than stored or deflated) counts as executable: nothing
+//! says it is not. Archives inside archives are not opened.
 //!
 //! Looking inside never fails a fetch: content is data whatever it is, and
 //! an archive that is damaged, or only looks like one (`1f 8b` and noise),
@@ -59,7 +65,54 @@ pub fn detect(path: &Path) -> io::Result<Option<Finding>> {
         return detect_dir(path, path);
     }
     let mut file = fs_err::File::open(path)?.into_parts().0;
-    detect_file(&mut file)
+    detect_file(&mut file, None)
+}
+
+/// [`detect`] for a file whose every byte went through `blocks` as it was
+/// written: where a tar header may be is known without reading it again.
+pub fn detect_written(path: &Path, blocks: &TarBlocks) -> io::Result<Option<Finding>> {
+    let mut file = fs_err::File::open(path)?.into_parts().0;
+    detect_file(&mut file, Some(blocks.first))
+}
+
+/// Watches bytes as they are written, in order, for the first 512-byte
+/// block that is a valid tar header, so that looking for a tar hidden
+/// after other bytes needs no second read of a large file.
+#[derive(Debug, Clone, Default)]
+pub struct TarBlocks {
+    block: Vec<u8>,
+    offset: u64,
+    /// The offset of the first header seen.
+    first: Option<u64>,
+}
+
+impl TarBlocks {
+    /// Takes the next bytes of the file.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while self.first.is_none() && !bytes.is_empty() {
+            if self.block.is_empty() && bytes.len() >= 512 {
+                // Whole blocks straight from the input, the common case.
+                let whole = bytes.len() / 512 * 512;
+                if let Some(i) = bytes[..whole].chunks_exact(512).position(tar_header_ok) {
+                    self.first = Some(self.offset + i as u64 * 512);
+                    return;
+                }
+                self.offset += whole as u64;
+                bytes = &bytes[whole..];
+                continue;
+            }
+            let take = (512 - self.block.len()).min(bytes.len());
+            self.block.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.block.len() == 512 {
+                if tar_header_ok(&self.block) {
+                    self.first = Some(self.offset);
+                }
+                self.offset += 512;
+                self.block.clear();
+            }
+        }
+    }
 }
 
 fn detect_dir(root: &Path, dir: &Path) -> io::Result<Option<Finding>> {
@@ -71,7 +124,7 @@ fn detect_dir(root: &Path, dir: &Path) -> io::Result<Option<Finding>> {
             detect_dir(root, &path)?
         } else if entry.file_type()?.is_file() {
             let mut file = fs_err::File::open(&path)?.into_parts().0;
-            detect_file(&mut file)?.map(|mut finding| {
+            detect_file(&mut file, None)?.map(|mut finding| {
                 let here = path
                     .strip_prefix(root)
                     .unwrap_or(&path)
@@ -100,8 +153,10 @@ fn join(outer: &str, inner: &str) -> String {
 
 /// One file: a program or script itself, or an archive holding one. Only
 /// the file itself failing to read is an error; what is inside an archive
-/// that cannot be read is simply not looked at.
-fn detect_file(file: &mut File) -> io::Result<Option<Finding>> {
+/// that cannot be read is simply not looked at. `tar_at` is where the
+/// first tar header is, when the file's bytes were watched as they were
+/// written (`Some(None)`: nowhere); without it the file is read through.
+fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Option<Finding>> {
     let head = read_head(file)?;
     if let Some(what) = program(&head) {
         return Ok(Some(Finding {
@@ -113,40 +168,39 @@ fn detect_file(file: &mut File) -> io::Result<Option<Finding>> {
     let budget = size
         .saturating_mul(MAX_EXPANSION)
         .saturating_add(EXPANSION_SLACK);
-    file.seek(SeekFrom::Start(0))?;
-    // A zip may follow other bytes (a self-extracting stub, text): its end
-    // record, near the end of the file, tells.
-    let container = Container::of(&head).or_else(|| {
-        zip_directory_size(file, size)
-            .is_some()
-            .then_some(Container::Zip)
-    });
-    file.seek(SeekFrom::Start(0))?;
-    let found = match container {
-        Some(Container::Zip) => scan_zip(file, size),
-        Some(Container::Gzip) => {
-            let mut inner =
-                Budget::new(flate2::read::GzDecoder::new(BufReader::new(&*file)), budget);
-            let inner_head = read_head_lossy(&mut inner);
-            if let Some(what) = program(&inner_head) {
-                Some(Finding {
-                    what,
-                    path: "(gzip content)".into(),
-                })
-            } else if is_tar(&inner_head) {
-                file.seek(SeekFrom::Start(0))?;
-                scan_tar(&mut Budget::new(
-                    flate2::read::GzDecoder::new(BufReader::new(&*file)),
-                    budget,
-                ))
-            } else {
-                None
-            }
+    // A zip may be between other bytes (a self-extracting stub before it,
+    // padding after): its end record, near the end of the file, tells.
+    if let Some(end) = zip_end(file, size) {
+        file.seek(SeekFrom::Start(0))?;
+        if let Some(found) = scan_zip(file, end) {
+            return Ok(Some(found));
         }
-        Some(Container::Tar) => scan_tar_seekable(&mut BufReader::new(&*file)),
-        None => None,
-    };
-    Ok(found)
+    }
+    file.seek(SeekFrom::Start(0))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        // Every member of the stream, as `gzip -d` and `tar xz` read it.
+        let mut inner = Budget::new(
+            flate2::read::MultiGzDecoder::new(BufReader::new(&*file)),
+            budget,
+        );
+        let inner_head = read_head_lossy(&mut inner);
+        if let Some(what) = program(&inner_head) {
+            return Ok(Some(Finding {
+                what,
+                path: "(gzip content)".into(),
+            }));
+        }
+        let mut inner = io::Cursor::new(inner_head).chain(inner);
+        return Ok(scan_tar(&mut inner));
+    }
+    Ok(match tar_at {
+        Some(None) => None,
+        Some(Some(at)) => {
+            file.seek(SeekFrom::Start(at))?;
+            scan_tar_seekable(&mut BufReader::new(&*file))
+        }
+        None => scan_tar_seekable(&mut BufReader::new(&*file)),
+    })
 }
 
 /// A reader that ends after `left` bytes: decompression stops there.
@@ -241,32 +295,6 @@ fn is_pe(head: &[u8]) -> bool {
     }
 }
 
-enum Container {
-    Zip,
-    Gzip,
-    Tar,
-}
-
-impl Container {
-    fn of(head: &[u8]) -> Option<Self> {
-        if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-            Some(Self::Zip)
-        } else if head.starts_with(&[0x1f, 0x8b]) {
-            Some(Self::Gzip)
-        } else if is_tar(head) {
-            Some(Self::Tar)
-        } else {
-            None
-        }
-    }
-}
-
-/// POSIX and GNU tar write `ustar` at offset 257; a v7 archive has no
-/// magic, but its first header's checksum adds up.
-fn is_tar(head: &[u8]) -> bool {
-    head.get(257..262) == Some(b"ustar") || head.get(..512).is_some_and(tar_header_ok)
-}
-
 /// Whether a 512-byte block is a tar header: its checksum (the sum of its
 /// bytes, the checksum field counted as spaces; POSIX.1 `ustar`) matches.
 fn tar_header_ok(block: &[u8]) -> bool {
@@ -301,23 +329,42 @@ fn octal(field: &[u8]) -> Option<u64> {
     u64::from_str_radix(digits, 8).ok()
 }
 
-fn scan_zip(file: &mut File, size: u64) -> Option<Finding> {
-    if zip_directory_size(file, size).is_none_or(|d| d > MAX_ZIP_DIRECTORY) {
-        tracing::debug!("not looking inside a zip whose directory is unreadable or too large");
+/// The members of the zip that ends at `end` (see [`zip_end`]).
+fn scan_zip(file: &mut File, end: ZipEnd) -> Option<Finding> {
+    if end.directory > MAX_ZIP_DIRECTORY {
+        tracing::debug!("not looking inside a zip whose directory is too large");
         return None;
     }
-    // Not a readable zip after all: its head was already checked.
-    let mut archive = zip::ZipArchive::new(BufReader::new(&*file)).ok()?;
+    // The zip as its reader expects it: ending with its end record.
+    let window = Window {
+        inner: BufReader::new(&*file),
+        end: end.at,
+        position: 0,
+    };
+    let mut archive = zip::ZipArchive::new(window).ok()?;
     for i in 0..archive.len().min(MAX_MEMBERS) {
+        let (name, readable) = match archive.by_index_raw(i) {
+            Ok(member) if member.is_file() => (
+                member
+                    .name()
+                    .map_or_else(|_| format!("member {i}"), |n| n.into_owned()),
+                !member.encrypted()
+                    && matches!(
+                        member.compression(),
+                        zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+                    ),
+            ),
+            _ => continue,
+        };
+        if !readable {
+            return Some(Finding {
+                what: "a member crp cannot look inside (encrypted, or compressed other than stored or deflated)",
+                path: name,
+            });
+        }
         let Ok(mut member) = archive.by_index(i) else {
             continue;
         };
-        if !member.is_file() {
-            continue;
-        }
-        let name = member
-            .name()
-            .map_or_else(|_| format!("member {i}"), |n| n.into_owned());
         if let Some(what) = program(&read_head_lossy(&mut member)) {
             return Some(Finding { what, path: name });
         }
@@ -325,12 +372,22 @@ fn scan_zip(file: &mut File, size: u64) -> Option<Finding> {
     None
 }
 
-/// The size of a zip's central directory, from its end record (PKWARE's
-/// APPNOTE, 4.3.16): the last signature within the final 64 KiB + 22
-/// bytes whose comment length reaches exactly to the end of the file (a
-/// signature inside a comment does not), and for a zip64 archive the size
-/// in its zip64 end record (4.3.14, found through its locator, 4.3.15).
-fn zip_directory_size(file: &mut File, size: u64) -> Option<u64> {
+/// Where a zip's end record says its central directory is.
+#[derive(Debug, Clone, Copy)]
+struct ZipEnd {
+    /// The size of the central directory.
+    directory: u64,
+    /// The offset just past the end record and its comment.
+    at: u64,
+}
+
+/// A zip's end, from its end record (PKWARE's APPNOTE, 4.3.16): the last
+/// signature within the final 64 KiB + 22 bytes whose comment reaches
+/// exactly to the end of the file, else (bytes after the zip, which
+/// `unzip` passes over) the last whose comment fits in the file; for a
+/// zip64 archive the directory's size is in its zip64 end record (4.3.14,
+/// found through its locator, 4.3.15).
+fn zip_end(file: &mut File, size: u64) -> Option<ZipEnd> {
     let tail = size.min(65_557);
     file.seek(SeekFrom::Start(size - tail)).ok()?;
     let mut buf = vec![0u8; usize::try_from(tail).ok()?];
@@ -348,12 +405,19 @@ fn zip_directory_size(file: &mut File, size: u64) -> Option<u64> {
     let le64 = |b: &[u8], at: usize| -> Option<u64> {
         Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
     };
-    let at = (0..buf.len().saturating_sub(21)).rev().find(|&at| {
-        buf[at..].starts_with(b"PK\x05\x06")
-            && le16(&buf, at + 20).is_some_and(|comment| at as u64 + 22 + comment == tail)
-    })?;
+    let records: Vec<(usize, u64)> = (0..buf.len().saturating_sub(21))
+        .rev()
+        .filter(|&at| buf[at..].starts_with(b"PK\x05\x06"))
+        .filter_map(|at| Some((at, at as u64 + 22 + le16(&buf, at + 20)?)))
+        .filter(|&(_, end)| end <= tail)
+        .collect();
+    let (at, end) = records
+        .iter()
+        .find(|&&(_, end)| end == tail)
+        .or_else(|| records.first())
+        .copied()?;
     let directory = le32(&buf, at + 12)?;
-    let result = if directory == u64::from(u32::MAX) {
+    let directory = if directory == u64::from(u32::MAX) {
         // A zip64 archive: its locator sits just before the end record.
         let locator = at.checked_sub(20)?;
         if !buf[locator..].starts_with(b"PK\x06\x07") {
@@ -366,12 +430,44 @@ fn zip_directory_size(file: &mut File, size: u64) -> Option<u64> {
         if !record.starts_with(b"PK\x06\x06") {
             return None;
         }
-        le64(&record, 40)
+        le64(&record, 40)?
     } else {
-        Some(directory)
+        directory
     };
-    file.seek(SeekFrom::Start(0)).ok()?;
-    result
+    Some(ZipEnd {
+        directory,
+        at: size - tail + end,
+    })
+}
+
+/// The first `end` bytes of a reader, as if there were no more.
+struct Window<R> {
+    inner: R,
+    end: u64,
+    position: u64,
+}
+
+impl<R: Read + Seek> Read for Window<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end.saturating_sub(self.position)).unwrap_or(usize::MAX);
+        let max = buf.len().min(left);
+        let n = self.inner.read(&mut buf[..max])?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for Window<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(n) => self.end.checked_add_signed(n),
+            SeekFrom::Current(n) => self.position.checked_add_signed(n),
+        }
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        self.position = self.inner.seek(SeekFrom::Start(target))?;
+        Ok(self.position)
+    }
 }
 
 /// A tar archive's members, block by block, as tolerant as GNU tar: a
@@ -387,9 +483,12 @@ fn scan_tar(reader: &mut impl Read) -> Option<Finding> {
 /// [`scan_tar`] for a plain archive on disk: data is skipped by seeking.
 fn scan_tar_seekable(reader: &mut (impl Read + Seek)) -> Option<Finding> {
     scan_blocks(reader, |reader, n| {
-        i64::try_from(n).is_ok_and(|n| reader.seek(SeekFrom::Current(n)).is_ok())
+        i64::try_from(n).is_ok_and(|n| reader.seek_relative(n).is_ok())
     })
 }
+
+/// The largest pax or GNU long-name record read; larger ones are skipped.
+const MAX_EXTENDED: u64 = 1 << 20;
 
 fn scan_blocks<R: Read>(
     reader: &mut R,
@@ -397,6 +496,10 @@ fn scan_blocks<R: Read>(
 ) -> Option<Finding> {
     let mut block = [0u8; 512];
     let mut members = 0;
+    // What pax records (`x` for the next member, `g` for all that follow)
+    // and GNU long names (`L`) say about the next member.
+    let mut next = Extended::default();
+    let mut global = Extended::default();
     while members < MAX_MEMBERS {
         if reader.read_exact(&mut block).is_err() {
             return None;
@@ -405,31 +508,170 @@ fn scan_blocks<R: Read>(
             continue;
         }
         members += 1;
-        let size = octal(&block[124..136]).unwrap_or(0);
-        // Regular files: `0`, NUL (old archives) and `7` (contiguous).
-        let regular = matches!(block[156], b'0' | 0 | b'7');
+        let kind = block[156];
+        let mut size = number(&block[124..136]).unwrap_or(0);
+        if matches!(kind, b'x' | b'g' | b'L' | b'K') {
+            let padded = size.div_ceil(512) * 512;
+            if size > MAX_EXTENDED {
+                if !skip(reader, padded) {
+                    return None;
+                }
+                continue;
+            }
+            let mut data = vec![0u8; usize::try_from(padded).ok()?];
+            reader.read_exact(&mut data).ok()?;
+            data.truncate(usize::try_from(size).ok()?);
+            match kind {
+                b'x' => next.pax(&data),
+                b'g' => global.pax(&data),
+                b'L' => {
+                    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+                    next.path = Some(String::from_utf8_lossy(&data[..end]).into_owned());
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let this = std::mem::take(&mut next);
+        if let Some(pax_size) = this.size.or(global.size) {
+            size = pax_size;
+        }
+        let name = this
+            .path
+            .or_else(|| global.path.clone())
+            .unwrap_or_else(|| tar_name(&block));
+        // Links, devices, folders and fifos have no data; any other type,
+        // even one GNU tar does not know, is extracted as a file.
+        let has_data = !matches!(kind, b'1'..=b'6');
+        if kind == b'S' {
+            // An old GNU sparse member: more of its map may follow in
+            // extension blocks before the data.
+            let mut extended = block[482] != 0;
+            while extended {
+                reader.read_exact(&mut block).ok()?;
+                extended = block[504] != 0;
+            }
+        }
         let mut consumed = 0;
-        if regular && size > 0 {
-            let head_len = size.min(HEAD as u64);
+        if has_data && size > 0 {
+            if this.sparse_map || global.sparse_map {
+                // A pax sparse member (format 1.0): its map, in decimal
+                // lines, comes first and fills whole blocks.
+                consumed += sparse_map_len(reader)?;
+            }
+            let head_len = size.saturating_sub(consumed).min(HEAD as u64);
             let mut head = vec![0u8; usize::try_from(head_len).unwrap_or(HEAD)];
             if reader.read_exact(&mut head).is_err() {
                 return None;
             }
-            consumed = head_len;
+            consumed += head_len;
             if let Some(what) = program(&head) {
-                return Some(Finding {
-                    what,
-                    path: tar_name(&block),
-                });
+                return Some(Finding { what, path: name });
             }
         }
         // On to the next header: the data, rounded up to whole blocks.
-        let padded = size.div_ceil(512) * 512;
-        if !skip(reader, padded - consumed) {
+        let padded = if has_data {
+            size.div_ceil(512) * 512
+        } else {
+            0
+        };
+        if !skip(reader, padded.saturating_sub(consumed)) {
             return None;
         }
     }
     None
+}
+
+/// What extended headers say about the member after them.
+#[derive(Debug, Default)]
+struct Extended {
+    size: Option<u64>,
+    path: Option<String>,
+    /// `GNU.sparse.major=1`: the data starts with the sparse map.
+    sparse_map: bool,
+}
+
+impl Extended {
+    /// Takes in pax records: `<length> <key>=<value>\n` (POSIX.1-2001, pax).
+    fn pax(&mut self, mut data: &[u8]) {
+        while let Some(space) = data.iter().position(|&b| b == b' ') {
+            let Some(len) = std::str::from_utf8(&data[..space])
+                .ok()
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n > space && n <= data.len())
+            else {
+                return;
+            };
+            let record = &data[space + 1..len];
+            let record = record.strip_suffix(b"\n").unwrap_or(record);
+            if let Some(eq) = record.iter().position(|&b| b == b'=') {
+                let (key, value) = (&record[..eq], &record[eq + 1..]);
+                let text = String::from_utf8_lossy(value);
+                match key {
+                    b"size" => self.size = text.parse().ok(),
+                    b"path" | b"GNU.sparse.name" => self.path = Some(text.into_owned()),
+                    b"GNU.sparse.major" => self.sparse_map = text == "1",
+                    _ => {}
+                }
+            }
+            data = &data[len..];
+        }
+    }
+}
+
+/// Reads past a pax 1.0 sparse map (a count, then that many offset and
+/// size pairs, one decimal number a line, padded to whole blocks) and
+/// returns how many bytes it took; `None` if it is not one.
+fn sparse_map_len(reader: &mut impl Read) -> Option<u64> {
+    let mut block = [0u8; 512];
+    let mut taken = 0u64;
+    let mut pairs: Option<u64> = None;
+    let mut numbers = 0u64;
+    let mut value: Option<u64> = None;
+    // A map of more than a few thousand blocks is not a sparse map.
+    for _ in 0..4096 {
+        reader.read_exact(&mut block).ok()?;
+        taken += 512;
+        for &b in &block {
+            match (b, value) {
+                (b'0'..=b'9', _) => {
+                    let n = value.unwrap_or(0);
+                    value = Some(n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?);
+                }
+                (b'\n', Some(n)) => {
+                    value = None;
+                    match pairs {
+                        None => pairs = Some(n),
+                        Some(_) => numbers += 1,
+                    }
+                }
+                _ => return None,
+            }
+            if pairs.is_some_and(|p| numbers == p.saturating_mul(2)) {
+                return Some(taken);
+            }
+        }
+    }
+    None
+}
+
+/// A tar number field: octal digits padded with spaces or NULs, or, when
+/// its first byte has the high bit set, a big-endian binary number (GNU's
+/// base-256, for sizes past 8 GiB).
+fn number(field: &[u8]) -> Option<u64> {
+    match field.first() {
+        Some(&first) if first & 0x80 != 0 => {
+            if first & 0x40 != 0 {
+                return None; // negative
+            }
+            field[1..]
+                .iter()
+                .try_fold(u64::from(first & 0x3f), |n, &b| {
+                    n.checked_mul(256).map(|n| n + u64::from(b))
+                })
+        }
+        _ => octal(field),
+    }
 }
 
 /// A member's name from its header: `prefix/name` in ustar archives.
@@ -526,6 +768,146 @@ mod tests {
         junk[148..156].copy_from_slice(b"0000001\0");
         junk.extend(&v7);
         assert_eq!(found(&junk).as_deref(), Some("bin/tool"));
+    }
+
+    const PROGRAM: &[u8] = b"\x7fELF\x02\x01\x01\0 a program";
+
+    /// A tar header for `name` of `size` bytes, of type `kind`.
+    fn header(name: &str, size: u64, kind: u8) -> tar::Header {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(name).unwrap();
+        header.set_size(size);
+        header.set_entry_type(tar::EntryType::new(kind));
+        header.set_cksum();
+        header
+    }
+
+    fn padded(bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        out.resize(bytes.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// A tar of one program, as `tar` writes it.
+    fn tar_of_a_program() -> Vec<u8> {
+        let mut tar = header("bin/tool", PROGRAM.len() as u64, b'0')
+            .as_bytes()
+            .to_vec();
+        tar.extend(padded(PROGRAM));
+        tar.extend([0; 1024]);
+        tar
+    }
+
+    #[test]
+    fn archives_as_lenient_tools_read_them_are_seen_through() {
+        let found = |bytes: &[u8]| detect_bytes(bytes).map(|f| f.path);
+        let tool = Some("bin/tool".to_owned());
+        // Junk before a tar, which GNU tar skips ("Skipping to next
+        // header"), plain and compressed.
+        let mut junk = vec![1u8; 512 * 3];
+        junk.extend(tar_of_a_program());
+        assert_eq!(found(&junk), tool);
+        assert_eq!(found(&gzip(&junk)), tool);
+        // Every member of a gzip stream.
+        let mut members = gzip(b"");
+        members.extend(gzip(&tar_of_a_program()));
+        assert_eq!(found(&members), tool);
+        let mut members = gzip(b"");
+        members.extend(gzip(PROGRAM));
+        assert_eq!(found(&members), Some("(gzip content)".to_owned()));
+        // The size in a pax record, the header's saying 0.
+        let body = format!(" size={}\n", PROGRAM.len());
+        let record = format!("{}{body}", body.len() + 2);
+        assert_eq!(record.len(), body.len() + 2, "a two-digit length");
+        let mut pax = header("pax", record.len() as u64, b'x').as_bytes().to_vec();
+        pax.extend(padded(record.as_bytes()));
+        pax.extend(header("bin/tool", 0, b'0').as_bytes());
+        pax.extend(padded(PROGRAM));
+        assert_eq!(found(&pax), tool);
+        // A size in base-256.
+        let mut big = header("bin/tool", 0, b'0');
+        big.as_old_mut().size = [0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PROGRAM.len() as u8];
+        big.set_cksum();
+        let mut base256 = big.as_bytes().to_vec();
+        base256.extend(padded(PROGRAM));
+        assert_eq!(found(&base256), tool);
+        // An old GNU sparse member with an extension block, and a type no
+        // tar knows (extracted as a file).
+        let mut sparse = header("bin/tool", PROGRAM.len() as u64, b'S');
+        sparse.as_mut_bytes()[482] = 1;
+        sparse.set_cksum();
+        let mut gnu = sparse.as_bytes().to_vec();
+        gnu.extend([0; 512]);
+        gnu.extend(padded(PROGRAM));
+        assert_eq!(found(&gnu), tool);
+        let mut odd = header("bin/tool", PROGRAM.len() as u64, b'Z')
+            .as_bytes()
+            .to_vec();
+        odd.extend(padded(PROGRAM));
+        assert_eq!(found(&odd), tool);
+        // A folder's size is not data to skip or look at.
+        let mut folder = header("bin/", 0, b'5').as_bytes().to_vec();
+        folder.extend(tar_of_a_program());
+        assert_eq!(found(&folder), tool);
+        // Bytes after a zip, which `unzip` passes over.
+        let mut trailing = zip_of_a_program(b"");
+        trailing.extend([0; 100]);
+        assert_eq!(found(&trailing).as_deref(), Some("tool"));
+    }
+
+    #[test]
+    fn zip_members_crp_cannot_read_count_as_executable() {
+        // A stored member relabelled as bzip2 (method 12), in its local
+        // header and in the central directory.
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("data.bin", stored).unwrap();
+        std::io::Write::write_all(&mut zip, b"plain data").unwrap();
+        zip.finish().unwrap();
+        let mut bytes = out.into_inner();
+        assert_eq!(detect_bytes(&bytes), None);
+        for (signature, at) in [(&b"PK\x03\x04"[..], 8), (&b"PK\x01\x02"[..], 10)] {
+            let start = bytes.windows(4).position(|w| w == signature).unwrap();
+            bytes[start + at] = 12;
+        }
+        let finding = detect_bytes(&bytes).unwrap();
+        assert_eq!(finding.path, "data.bin");
+        assert!(finding.what.contains("cannot look inside"), "{finding}");
+    }
+
+    #[test]
+    fn watching_blocks_as_written_finds_what_reading_finds() {
+        let mut junk = vec![7u8; 5120];
+        junk.extend(tar_of_a_program());
+        for chunk in [1, 100, 511, 512, 513, 4096, 1 << 20] {
+            let mut blocks = TarBlocks::default();
+            for piece in junk.chunks(chunk) {
+                blocks.feed(piece);
+            }
+            assert_eq!(blocks.first, Some(5120), "chunks of {chunk}");
+        }
+        let mut none = TarBlocks::default();
+        none.feed(&[7u8; 10_000]);
+        assert_eq!(none.first, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        std::fs::write(&path, &junk).unwrap();
+        let mut blocks = TarBlocks::default();
+        blocks.feed(&junk);
+        assert_eq!(
+            detect_written(&path, &blocks).unwrap().map(|f| f.path),
+            Some("bin/tool".to_owned())
+        );
+        // What the watch saw decides: bytes it never saw are not read.
+        assert_eq!(detect_written(&path, &none).unwrap(), None);
     }
 
     #[test]

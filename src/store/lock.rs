@@ -159,7 +159,12 @@ async fn take(
 /// Who holds the lock, as its holder described itself.
 fn holder(file: &mut fs_err::File, what: &str) -> String {
     let mut text = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+    // A note is a line; whatever else the file may be, a little is read.
+    let _ = file.rewind().and_then(|()| {
+        Read::by_ref(file.file_mut())
+            .take(1024)
+            .read_to_string(&mut text)
+    });
     let text = text.trim();
     if text.is_empty() {
         format!("another crp process {what}")

@@ -435,7 +435,7 @@ impl Store {
     pub fn write_schema(&self) -> Result<PathBuf, StoreError> {
         let path = self.root.join("meta").join("resources.schema.json");
         let schema = crate::manifest::schema::json_schema();
-        if fs_err::read_to_string(&path).ok().as_deref() != Some(schema.as_str()) {
+        if fsutil::read_regular(&path, MAX_RECORD).ok().as_deref() != Some(schema.as_bytes()) {
             fsutil::write_atomic(&path, schema.as_bytes())?;
         }
         Ok(path)

@@ -223,16 +223,18 @@ impl Quota {
             if path == self.path || path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let Ok(mut file) = fs_err::File::open(&path) else {
+            // Only regular files, and only their first bytes: a number is
+            // all a reservation holds.
+            let Ok(file) = crate::fsutil::open_regular(&path) else {
                 continue;
             };
-            match file.file().try_lock_shared() {
+            match file.try_lock_shared() {
                 Ok(()) => {
                     let _ = fs_err::remove_file(&path);
                 }
                 Err(TryLockError::WouldBlock) => {
                     let mut text = String::new();
-                    file.read_to_string(&mut text)?;
+                    let _ = file.take(64).read_to_string(&mut text);
                     total += text.trim().parse::<u64>().unwrap_or(0);
                 }
                 Err(TryLockError::Error(err)) => return Err(err),
@@ -251,8 +253,8 @@ impl Drop for Quota {
 
 /// The running total of committed bytes.
 fn read_committed(dir: &Path) -> io::Result<u64> {
-    match fs_err::read_to_string(dir.join("committed")) {
-        Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
+    match crate::fsutil::read_regular(&dir.join("committed"), 64) {
+        Ok(text) => Ok(String::from_utf8_lossy(&text).trim().parse().unwrap_or(0)),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(0),
         Err(err) => Err(err),
     }

@@ -66,7 +66,7 @@ fn state_path(store: &Store) -> PathBuf {
 /// The private daemon's state, if it is running.
 pub fn running(store: &Store) -> Option<DaemonState> {
     let state: DaemonState = serde_json::from_slice(
-        &crate::fsutil::read_bounded(&state_path(store), crate::store::MAX_RECORD).ok()?,
+        &crate::fsutil::read_regular(&state_path(store), crate::store::MAX_RECORD).ok()?,
     )
     .ok()?;
     alive(state.pid).then_some(state)

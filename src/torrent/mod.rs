@@ -336,7 +336,7 @@ impl Store {
         };
         entries
             .flatten()
-            .filter_map(|e| crate::fsutil::read_bounded(&e.path(), crate::store::MAX_RECORD).ok())
+            .filter_map(|e| crate::fsutil::read_regular(&e.path(), crate::store::MAX_RECORD).ok())
             .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
             .collect()
     }

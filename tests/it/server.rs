@@ -67,6 +67,22 @@ pub enum Behavior {
     ShortRanges { len: usize },
     /// Answers every request `304 Not Modified`, conditional or not.
     AlwaysNotModified,
+    /// Answers `200` with a chunked body (no length) cut off after `after`
+    /// bytes; a range request gets `range`.
+    ChunkedCut { after: usize, range: RangeAnswer },
+    /// Sends the whole body chunked, then holds the connection for `pause`
+    /// without ending the body.
+    ChunkedHold { pause: Duration },
+}
+
+/// How [`Behavior::ChunkedCut`] answers a range request.
+#[derive(Debug, Clone)]
+pub enum RangeAnswer {
+    /// `416` saying the file ends where the range starts ("you have it
+    /// all"), with this `ETag`.
+    Complete416 { etag: Option<String> },
+    /// `206` with `len` bytes and an unknown total (`bytes a-b/*`).
+    UnknownTotal { len: usize },
 }
 
 /// One version of a route's content, with how it is served.
@@ -474,6 +490,68 @@ fn respond(
         head.push_str("\r\n");
         out.write_all(head.as_bytes())?;
         return Ok((304, 0));
+    }
+    match &version.behavior {
+        Behavior::ChunkedCut { after, range } => {
+            return match (parse_range(headers.range.as_deref()), range) {
+                (None, _) => {
+                    let mut head = String::from(
+                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
+                    );
+                    validators(&mut head);
+                    head.push_str("\r\n");
+                    out.write_all(head.as_bytes())?;
+                    let piece = &body[..(*after).min(body.len())];
+                    write!(out, "{:x}\r\n", piece.len())?;
+                    out.write_all(piece)?;
+                    out.write_all(b"\r\n")?;
+                    out.flush()?;
+                    // Closed here, with no last chunk: cut off.
+                    Ok((200, piece.len() as u64))
+                }
+                (Some((start, _)), RangeAnswer::Complete416 { etag }) => {
+                    let mut head = format!(
+                        "HTTP/1.1 416 {}\r\nContent-Range: bytes */{start}\r\nContent-Length: 0\r\nConnection: close\r\n",
+                        reason(416)
+                    );
+                    if let Some(etag) = etag {
+                        head.push_str(&format!("ETag: {etag}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    out.write_all(head.as_bytes())?;
+                    Ok((416, 0))
+                }
+                (Some((start, _)), RangeAnswer::UnknownTotal { len }) => {
+                    let end = (start + len).min(body.len());
+                    let mut head = format!(
+                        "HTTP/1.1 206 {}\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/*\r\nConnection: close\r\n",
+                        reason(206),
+                        end - start,
+                        end - 1
+                    );
+                    validators(&mut head);
+                    head.push_str("\r\n");
+                    out.write_all(head.as_bytes())?;
+                    out.write_all(&body[start..end])?;
+                    Ok((206, (end - start) as u64))
+                }
+            };
+        }
+        Behavior::ChunkedHold { pause } => {
+            let mut head = String::from(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
+            );
+            validators(&mut head);
+            head.push_str("\r\n");
+            out.write_all(head.as_bytes())?;
+            write!(out, "{:x}\r\n", body.len())?;
+            out.write_all(body)?;
+            out.write_all(b"\r\n")?;
+            out.flush()?;
+            thread::sleep(*pause);
+            return Ok((200, body.len() as u64));
+        }
+        _ => {}
     }
     if let Behavior::Oversize { extra } = version.behavior {
         // No length: the body ends when the connection closes, or when the
