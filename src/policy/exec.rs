@@ -158,13 +158,20 @@ fn join(outer: &str, inner: &str) -> String {
 /// written (`Some(None)`: nowhere); without it the file is read through.
 fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Option<Finding>> {
     let head = read_head(file)?;
-    if let Some(what) = program(&head) {
+    let size = file.metadata()?.len();
+    let at = |offset: u64| {
+        let mut signature = [0u8; 4];
+        (offset.checked_add(4)? <= size
+            && file.seek(SeekFrom::Start(offset)).is_ok()
+            && file.read_exact(&mut signature).is_ok())
+        .then_some(signature)
+    };
+    if let Some(what) = program(&head, at) {
         return Ok(Some(Finding {
             what,
             path: String::new(),
         }));
     }
-    let size = file.metadata()?.len();
     let budget = size
         .saturating_mul(MAX_EXPANSION)
         .saturating_add(EXPANSION_SLACK);
@@ -184,13 +191,18 @@ fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Optio
             budget,
         );
         let inner_head = read_head_lossy(&mut inner);
-        if let Some(what) = program(&inner_head) {
+        let read = inner_head.len() as u64;
+        if let Some(what) = program(&inner_head, |offset| read_on(&mut inner, read, offset)) {
             return Ok(Some(Finding {
                 what,
                 path: "(gzip content)".into(),
             }));
         }
-        let mut inner = io::Cursor::new(inner_head).chain(inner);
+        file.seek(SeekFrom::Start(0))?;
+        let mut inner = Budget::new(
+            flate2::read::MultiGzDecoder::new(BufReader::new(&*file)),
+            budget,
+        );
         return Ok(scan_tar(&mut inner));
     }
     Ok(match tar_at {
@@ -251,8 +263,11 @@ fn read_head_lossy(reader: &mut impl Read) -> Vec<u8> {
     head
 }
 
-/// What kind of program `head` begins, if any.
-fn program(head: &[u8]) -> Option<&'static str> {
+/// What kind of program `head` (the first bytes of some content) begins,
+/// if any. `at(offset)` reads the 4 bytes at `offset` of the content, past
+/// the head, for a PE signature the DOS header points beyond it; `None`
+/// when the content is shorter (see [`read_on`]).
+fn program(head: &[u8], at: impl FnOnce(u64) -> Option<[u8; 4]>) -> Option<&'static str> {
     let magic = |m: &[u8]| head.starts_with(m);
     if magic(b"\x7fELF") {
         Some("an ELF program")
@@ -273,26 +288,57 @@ fn program(head: &[u8]) -> Option<&'static str> {
             Some(n) if n < 45 => Some("a universal Mach-O program"),
             _ => Some("a Java class"),
         }
-    } else if magic(b"MZ") && is_pe(head) {
+    } else if magic(b"MZ") && is_pe(head, at) {
         Some("a Windows (PE) program")
-    } else if magic(b"#!") {
+    } else if magic(b"#!") && is_shebang(&head[2..]) {
         Some("a `#!` script")
     } else {
         None
     }
 }
 
-/// `MZ` files are PE programs when `PE\0\0` sits where the DOS header says;
-/// when that lies past the head, the DOS header alone decides.
-fn is_pe(head: &[u8]) -> bool {
+/// `MZ` content is a PE program when `PE\0\0` sits where its DOS header
+/// says (`e_lfanew`, at 0x3c), which may lie past the head.
+fn is_pe(head: &[u8], at: impl FnOnce(u64) -> Option<[u8; 4]>) -> bool {
     let Some(offset) = head.get(0x3c..0x40) else {
         return false;
     };
-    let offset = u32::from_le_bytes(offset.try_into().expect("4 bytes")) as usize;
-    match head.get(offset..offset + 4) {
-        Some(sig) => sig == b"PE\0\0",
-        None => offset >= head.len(),
+    let offset = u32::from_le_bytes(offset.try_into().expect("4 bytes"));
+    match head.get(offset as usize..offset as usize + 4) {
+        Some(signature) => signature == b"PE\0\0",
+        None => at(u64::from(offset)) == Some(*b"PE\0\0"),
     }
+}
+
+/// The 4 bytes at `offset` of content whose first `read` bytes `reader`
+/// has given already; `None` past the end. Reads (or skips) forward.
+fn read_on(reader: &mut impl Read, read: u64, offset: u64) -> Option<[u8; 4]> {
+    let gap = offset.checked_sub(read)?;
+    let skipped = io::copy(&mut reader.take(gap), &mut io::sink()).ok()?;
+    let mut signature = [0u8; 4];
+    (skipped == gap && reader.read_exact(&mut signature).is_ok()).then_some(signature)
+}
+
+/// What follows `#!` is an interpreter line as the kernel reads one (its
+/// first 256 bytes, to the newline): text, with no control characters but
+/// tabs. Binary data that happens to start with `#!` is not a script.
+fn is_shebang(rest: &[u8]) -> bool {
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(rest.len())
+        .min(254);
+    let line = &rest[..end];
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        // A character cut at the kernel's limit.
+        Err(err) if err.error_len().is_none() => {
+            std::str::from_utf8(&line[..err.valid_up_to()]).expect("valid up to here")
+        }
+        Err(_) => return false,
+    };
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    !text.chars().any(|c| c.is_control() && c != '\t')
 }
 
 /// Whether a 512-byte block is a tar header: its checksum (the sum of its
@@ -365,7 +411,9 @@ fn scan_zip(file: &mut File, end: ZipEnd) -> Option<Finding> {
         let Ok(mut member) = archive.by_index(i) else {
             continue;
         };
-        if let Some(what) = program(&read_head_lossy(&mut member)) {
+        let head = read_head_lossy(&mut member);
+        let read = head.len() as u64;
+        if let Some(what) = program(&head, |offset| read_on(&mut member, read, offset)) {
             return Some(Finding { what, path: name });
         }
     }
@@ -565,7 +613,19 @@ fn scan_blocks<R: Read>(
                 return None;
             }
             consumed += head_len;
-            if let Some(what) = program(&head) {
+            let data_left = size.saturating_sub(consumed);
+            let mut further = 0;
+            let found = program(&head, |offset| {
+                // Within this member's data only.
+                let wanted = offset.checked_add(4)?.checked_sub(head_len)?;
+                if wanted > data_left {
+                    return None;
+                }
+                further = wanted;
+                read_on(reader, head_len, offset)
+            });
+            consumed += further;
+            if let Some(what) = found {
                 return Some(Finding { what, path: name });
             }
         }
@@ -936,8 +996,15 @@ mod tests {
 
     #[test]
     fn magic_numbers() {
+        let program = |head: &[u8]| program(head, |_| None);
         assert_eq!(program(b"\x7fELF\x02\x01"), Some("an ELF program"));
         assert_eq!(program(b"#!/bin/sh\necho hi\n"), Some("a `#!` script"));
+        assert_eq!(
+            program(b"#! /usr/bin/env python3\r\n"),
+            Some("a `#!` script")
+        );
+        // Binary data that starts with `#!`.
+        assert_eq!(program(b"#!\x01\x9f\xff\x00binary"), None);
         assert_eq!(
             program(&[0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1]),
             Some("a Mach-O program")
@@ -954,6 +1021,22 @@ mod tests {
         // "MZ" text with no PE header where it points is not a program.
         pe[0x40..0x44].copy_from_slice(b"text");
         assert_eq!(program(&pe), None);
+        // A PE header past the head is read where it is; past the end, or
+        // something else there, and it is data.
+        pe[0x3c..0x40].copy_from_slice(&10_000u32.to_le_bytes());
+        assert_eq!(program(&pe), None);
+        let mut far = pe.clone();
+        far.resize(10_004, 0);
+        far[10_000..].copy_from_slice(b"PE\0\0");
+        assert_eq!(
+            detect_bytes(&far).map(|f| f.what),
+            Some("a Windows (PE) program")
+        );
+        far[10_000..].copy_from_slice(b"PX\0\0");
+        assert_eq!(detect_bytes(&far), None);
+        far[10_000..].copy_from_slice(b"PE\0\0");
+        far.truncate(10_002);
+        assert_eq!(detect_bytes(&far), None);
         assert_eq!(program(b"hello, world"), None);
         assert_eq!(program(b""), None);
     }
