@@ -40,22 +40,57 @@ pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens `path` for appending, creating it (and its folder) if needed.
+/// Opens `path` for appending, creating it (and its folder) if needed. A
+/// symbolic link or anything but a regular file there is refused (see
+/// [`own_file`]).
 pub fn open_append(path: &Path) -> io::Result<std::fs::File> {
+    use fs_err::os::unix::fs::OpenOptionsExt as _;
     let open = || {
         fs_err::OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(NO_FOLLOW)
             .open(path)
     };
     let file = match open() {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             fs_err::create_dir_all(parent_of(path))?;
-            open()?
+            open()
         }
-        other => other?,
+        other => other,
     };
-    Ok(file.into_parts().0)
+    own_file(file, path)
+}
+
+/// `O_NOFOLLOW`: a file crp writes in the store is opened only if its name
+/// is not a symbolic link. In a store a group shares, a link planted where
+/// crp keeps a file would otherwise have crp write (as whoever runs it)
+/// wherever the link points.
+pub const NO_FOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+
+/// Checks what `open` (with [`NO_FOLLOW`]) gave for `path`: a symbolic link
+/// (`ELOOP`) or anything but a regular file is an error that says so.
+pub fn own_file(open: io::Result<fs_err::File>, path: &Path) -> io::Result<std::fs::File> {
+    let refused = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "`{}` is not a regular file (a symbolic link, say); crp writes only its own files there, so move it away",
+                path.display()
+            ),
+        )
+    };
+    let file = match open {
+        // `ELOOP`, which `fs_err` wraps out of reach: the name is a link.
+        Err(_) if fs_err::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(refused());
+        }
+        other => other?.into_parts().0,
+    };
+    if !file.metadata()?.is_file() {
+        return Err(refused());
+    }
+    Ok(file)
 }
 
 /// Appends `bytes` to `path` with a single write, and flushes them to disk.
@@ -72,11 +107,16 @@ pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .map_err(|err| with_path(err, path))
 }
 
+/// How long a read of a fifo waits for its writer to write something.
+pub const FIFO_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The bytes of `path`, at most `limit` of them: a file crp reads whole
 /// (a manifest, a record, a log) may be anything a path can name —
-/// `/dev/zero`, a fifo nobody writes to — and must neither grow memory
-/// without bound nor block for ever. A fifo is opened without waiting for a
-/// writer (none means an empty file). Past `limit`, the error is
+/// `/dev/zero`, a fifo — and must neither grow memory without bound nor
+/// block for ever. A fifo (`--manifest <(…)`) is opened without waiting for
+/// a writer (none means an empty file), and read while its writer writes:
+/// one that holds it open and writes nothing for [`FIFO_IDLE`] is an
+/// [`io::ErrorKind::TimedOut`] error. Past `limit`, the error is
 /// [`io::ErrorKind::FileTooLarge`].
 pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read as _;
@@ -87,16 +127,17 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     if fifo {
         options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
     }
-    let file = options.open(path).map_err(|err| with_path(err, path))?;
-    if fifo {
-        // Opened: reads may wait for a writer that is there.
-        rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())
-            .map_err(|err| with_path(err.into(), path))?;
-    }
+    let mut file = options
+        .open(path)
+        .map_err(|err| with_path(err, path))?
+        .take(limit.saturating_add(1));
     let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|err| with_path(err, path))?;
+    if fifo {
+        read_fifo(&mut file, &mut bytes, path)?;
+    } else {
+        file.read_to_end(&mut bytes)
+            .map_err(|err| with_path(err, path))?;
+    }
     if bytes.len() as u64 > limit {
         return Err(io::Error::new(
             io::ErrorKind::FileTooLarge,
@@ -108,6 +149,37 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+/// Reads a fifo opened `O_NONBLOCK` to its end, while its writer writes
+/// (see [`read_bounded`]).
+fn read_fifo(fifo: &mut impl io::Read, bytes: &mut Vec<u8>, path: &Path) -> io::Result<()> {
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut idle_since = std::time::Instant::now();
+    loop {
+        match fifo.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                bytes.extend_from_slice(&buffer[..n]);
+                idle_since = std::time::Instant::now();
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                if idle_since.elapsed() >= FIFO_IDLE {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "`{}` is a fifo whose writer wrote nothing for {}s",
+                            path.display(),
+                            FIFO_IDLE.as_secs()
+                        ),
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(err) => return Err(with_path(err, path)),
+        }
+    }
 }
 
 /// The bytes of the regular file at `path`, at most `limit` of them (past

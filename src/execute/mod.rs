@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::approval::{self, Decision};
 use crate::digest::Sha256Digest;
-use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, add_use};
+use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, SourceError, add_use};
 use crate::fsutil;
 use crate::link;
 use crate::manifest::{Manifest, SourceEntry, edit};
@@ -444,6 +444,15 @@ async fn fetch_missing(
                 Err(err @ FetchError::Executable { .. }) => {
                     outcome.incident = true;
                     outcome.fail(Status::Quarantined, ErrorReport::from(err));
+                }
+                // What the store holds already, executable and undeclared:
+                // refused, as the plan refuses a pinned one.
+                Err(err @ FetchError::Failed { failures, .. })
+                    if failures
+                        .iter()
+                        .any(|f| matches!(f.error, SourceError::UndeclaredExecutable { .. })) =>
+                {
+                    outcome.fail(Status::Denied, ErrorReport::from(err));
                 }
                 Err(err) => {
                     outcome.incident = is_mismatch(err);

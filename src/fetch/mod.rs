@@ -158,6 +158,10 @@ pub enum SourceError {
         sha256: Sha256Digest,
         quarantined: PathBuf,
     },
+    #[error(
+        "its content ({sha256}, in the store already) is executable, and the manifest does not declare `executable = true`"
+    )]
+    UndeclaredExecutable { sha256: Sha256Digest },
     #[error("size mismatch: expected {expected} bytes, got {actual}")]
     SizeMismatch { expected: u64, actual: u64 },
     #[error("the server announced {announced} bytes, but the manifest declares {expected}")]
@@ -882,7 +886,7 @@ impl Fetcher {
             user: request.user.as_ref(),
             shown,
         };
-        torrent::fetch::fetch(&ingest, &input, &want, self.torrents.wait, progress)
+        let outcome = torrent::fetch::fetch(&ingest, &input, &want, self.torrents.wait, progress)
             .await
             .map_err(|err| match err {
                 // Typed, so the sync can count it as an incident.
@@ -905,7 +909,18 @@ impl Fetcher {
                     quarantined,
                 },
                 err => SourceError::Torrent(error_text(&err)),
-            })
+            })?;
+        // A torrent made an object before (for a project that declared it
+        // executable) is not handed to one that does not.
+        if let TorrentOutcome::Done(done) = &outcome
+            && !request.executable
+            && self.store.object_executable(&done.sha256, None)
+        {
+            return Err(SourceError::UndeclaredExecutable {
+                sha256: done.sha256,
+            });
+        }
+        Ok(outcome)
     }
 
     /// A direct source won the race: the torrents added for the same object

@@ -108,22 +108,36 @@ impl Part {
     /// and hashed (blocking: call off the async threads); otherwise the file
     /// starts empty.
     pub(crate) fn open(path: &Path, resume: bool) -> io::Result<Self> {
+        use fs_err::os::unix::fs::OpenOptionsExt as _;
+        // Bytes to resume are taken only from a regular file with one name:
+        // anything else at the part's name (a link planted in a shared
+        // store, say) is removed, never written through.
+        let kept = resume
+            && fs_err::symlink_metadata(path)
+                .is_ok_and(|m| m.is_file() && std::os::unix::fs::MetadataExt::nlink(&m) == 1);
         let open = || {
             fs_err::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .create(true)
-                .truncate(!resume)
+                .create_new(!kept)
+                .custom_flags(crate::fsutil::NO_FOLLOW)
                 .open(path)
         };
         let file = match open() {
             // `.incomplete/` was cleaned away: make it again.
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
-                open()?
+                open()
             }
-            other => other?,
+            // What an earlier run left, and is not to be resumed.
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                fs_err::remove_file(path)?;
+                open()
+            }
+            other => other,
         };
+        let file = fs_err::File::from_parts(crate::fsutil::own_file(file, path)?, path);
+        let resume = kept;
         let mut hasher = Sha256::new();
         let mut blocks = TarBlocks::default();
         let len = if resume {

@@ -350,19 +350,16 @@ fn tar_header_ok(block: &[u8]) -> bool {
     let Some(stored) = octal(field) else {
         return false;
     };
-    let sum: u64 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u64::from(b)
-            }
-        })
-        .sum();
+    // The sum of the bytes as unsigned, or (as old tars wrote it, and GNU
+    // tar still accepts) as signed.
+    let (mut unsigned, mut signed) = (0u64, 0i64);
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += u64::from(b);
+        signed += i64::from(b.cast_signed());
+    }
     // An all-zero block (the end of an archive) is not a header.
-    sum != 256 && sum == stored
+    unsigned != 256 && (unsigned == stored || i64::try_from(stored).is_ok_and(|s| s == signed))
 }
 
 /// A tar number field: octal digits, padded with spaces or NULs.
@@ -390,16 +387,23 @@ fn scan_zip(file: &mut File, end: ZipEnd) -> Option<Finding> {
     let mut archive = zip::ZipArchive::new(window).ok()?;
     for i in 0..archive.len().min(MAX_MEMBERS) {
         let (name, readable) = match archive.by_index_raw(i) {
-            Ok(member) if member.is_file() => (
-                member
-                    .name()
-                    .map_or_else(|_| format!("member {i}"), |n| n.into_owned()),
-                !member.encrypted()
-                    && matches!(
-                        member.compression(),
-                        zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
-                    ),
-            ),
+            // The zip crate calls any mode with the link bits set a link;
+            // `unzip` makes a link only of exactly `S_IFLNK`, a file of the rest.
+            Ok(member)
+                if !member.is_dir()
+                    && member.unix_mode().is_none_or(|m| m & 0o170000 != 0o120000) =>
+            {
+                (
+                    member
+                        .name()
+                        .map_or_else(|_| format!("member {i}"), |n| n.into_owned()),
+                    !member.encrypted()
+                        && matches!(
+                            member.compression(),
+                            zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+                        ),
+                )
+            }
             _ => continue,
         };
         if !readable {
@@ -535,9 +539,6 @@ fn scan_tar_seekable(reader: &mut (impl Read + Seek)) -> Option<Finding> {
     })
 }
 
-/// The largest pax or GNU long-name record read; larger ones are skipped.
-const MAX_EXTENDED: u64 = 1 << 20;
-
 fn scan_blocks<R: Read>(
     reader: &mut R,
     mut skip: impl FnMut(&mut R, u64) -> bool,
@@ -559,24 +560,21 @@ fn scan_blocks<R: Read>(
         let kind = block[156];
         let mut size = number(&block[124..136]).unwrap_or(0);
         if matches!(kind, b'x' | b'g' | b'L' | b'K') {
+            // Read as a stream, however long: only the few values that
+            // matter are kept, a bounded part of each.
             let padded = size.div_ceil(512) * 512;
-            if size > MAX_EXTENDED {
-                if !skip(reader, padded) {
-                    return None;
-                }
-                continue;
-            }
-            let mut data = vec![0u8; usize::try_from(padded).ok()?];
-            reader.read_exact(&mut data).ok()?;
-            data.truncate(usize::try_from(size).ok()?);
+            let mut data = (&mut *reader).take(size);
             match kind {
-                b'x' => next.pax(&data),
-                b'g' => global.pax(&data),
+                b'x' => next.pax(&mut data)?,
+                b'g' => global.pax(&mut data)?,
                 b'L' => {
-                    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-                    next.path = Some(String::from_utf8_lossy(&data[..end]).into_owned());
+                    next.path = Some(String::from_utf8_lossy(&read_value(&mut data)?).into_owned())
                 }
                 _ => {}
+            }
+            let rest = data.limit();
+            if !skip(reader, rest + (padded - size)) {
+                return None;
             }
             continue;
         }
@@ -652,31 +650,64 @@ struct Extended {
 }
 
 impl Extended {
-    /// Takes in pax records: `<length> <key>=<value>\n` (POSIX.1-2001, pax).
-    fn pax(&mut self, mut data: &[u8]) {
-        while let Some(space) = data.iter().position(|&b| b == b' ') {
-            let Some(len) = std::str::from_utf8(&data[..space])
-                .ok()
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|&n| n > space && n <= data.len())
-            else {
-                return;
-            };
-            let record = &data[space + 1..len];
-            let record = record.strip_suffix(b"\n").unwrap_or(record);
-            if let Some(eq) = record.iter().position(|&b| b == b'=') {
-                let (key, value) = (&record[..eq], &record[eq + 1..]);
-                let text = String::from_utf8_lossy(value);
-                match key {
-                    b"size" => self.size = text.parse().ok(),
-                    b"path" | b"GNU.sparse.name" => self.path = Some(text.into_owned()),
-                    b"GNU.sparse.major" => self.sparse_map = text == "1",
-                    _ => {}
+    /// Takes in pax records, `<length> <key>=<value>\n` (POSIX.1-2001,
+    /// pax), from `data` (one header's records). `None` if they are not.
+    fn pax(&mut self, data: &mut io::Take<impl Read>) -> Option<()> {
+        while data.limit() > 0 {
+            // The record's length, counting itself.
+            let mut digits = Vec::new();
+            loop {
+                let mut byte = [0u8; 1];
+                data.read_exact(&mut byte).ok()?;
+                match byte[0] {
+                    b' ' => break,
+                    b @ b'0'..=b'9' if digits.len() < 20 => digits.push(b),
+                    _ => return None,
                 }
             }
-            data = &data[len..];
+            let len: u64 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+            let rest = len.checked_sub(digits.len() as u64 + 1)?;
+            let mut record = (&mut *data).take(rest);
+            let mut key = Vec::new();
+            loop {
+                let mut byte = [0u8; 1];
+                record.read_exact(&mut byte).ok()?;
+                if byte[0] == b'=' {
+                    break;
+                }
+                if key.len() < 64 {
+                    key.push(byte[0]);
+                }
+            }
+            let interesting = matches!(
+                &key[..],
+                b"size" | b"path" | b"GNU.sparse.name" | b"GNU.sparse.major"
+            );
+            if interesting {
+                let value = read_value(&mut record)?;
+                let value = value.strip_suffix(b"\n").unwrap_or(&value);
+                let text = String::from_utf8_lossy(value);
+                match &key[..] {
+                    b"size" => self.size = text.parse().ok(),
+                    b"GNU.sparse.major" => self.sparse_map = text == "1",
+                    _ => self.path = Some(text.into_owned()),
+                }
+            }
+            io::copy(&mut record, &mut io::sink()).ok()?;
         }
+        Some(())
     }
+}
+
+/// The first 4 KiB of a value (the rest is read past by the caller), up to
+/// a NUL.
+fn read_value(reader: &mut impl Read) -> Option<Vec<u8>> {
+    let mut value = Vec::new();
+    reader.take(4096).read_to_end(&mut value).ok()?;
+    if let Some(end) = value.iter().position(|&b| b == 0) {
+        value.truncate(end);
+    }
+    Some(value)
 }
 
 /// Reads past a pax 1.0 sparse map (a count, then that many offset and
@@ -730,6 +761,22 @@ fn number(field: &[u8]) -> Option<u64> {
                     n.checked_mul(256).map(|n| n + u64::from(b))
                 })
         }
+        // GNU tar's old base-64 form: `+` and digits of
+        // `A-Za-z0-9+/` (a `-` is negative).
+        Some(b'+') => field[1..]
+            .iter()
+            .take_while(|&&b| b != 0 && b != b' ')
+            .try_fold(0u64, |n, &b| {
+                let digit = match b {
+                    b'A'..=b'Z' => b - b'A',
+                    b'a'..=b'z' => b - b'a' + 26,
+                    b'0'..=b'9' => b - b'0' + 52,
+                    b'+' => 62,
+                    b'/' => 63,
+                    _ => return None,
+                };
+                n.checked_mul(64).map(|n| n + u64::from(digit))
+            }),
         _ => octal(field),
     }
 }
@@ -919,6 +966,79 @@ mod tests {
         let mut trailing = zip_of_a_program(b"");
         trailing.extend([0; 100]);
         assert_eq!(found(&trailing).as_deref(), Some("tool"));
+    }
+
+    #[test]
+    fn tar_headers_in_every_form_gnu_tar_reads_are_seen_through() {
+        let found = |bytes: &[u8]| detect_bytes(bytes).map(|f| f.path);
+        let tool = Some("bin/tool".to_owned());
+        // A checksum summed over signed bytes, as old tars wrote it; a
+        // name with bytes of 0x80 and up makes the two sums differ.
+        let mut signed = header("bin/tool", PROGRAM.len() as u64, b'0');
+        signed.as_mut_bytes()[20] = 0xe9;
+        let sum: i64 = signed
+            .as_bytes()
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    i64::from(b.cast_signed())
+                }
+            })
+            .sum();
+        signed.as_mut_bytes()[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        let mut tar = signed.as_bytes().to_vec();
+        tar.extend(padded(PROGRAM));
+        let finding = detect_bytes(&tar).expect("a signed checksum is a header");
+        assert!(finding.path.starts_with("bin/tool"), "{finding}");
+        // A size in GNU tar's old base-64 form.
+        let mut gnu = header("bin/tool", 0, b'0');
+        assert_eq!(PROGRAM.len(), 18, "`S` in base 64");
+        gnu.as_old_mut().size = *b"+AS\0\0\0\0\0\0\0\0\0";
+        gnu.set_cksum();
+        assert_eq!(
+            number(&gnu.as_bytes()[124..136]),
+            Some(PROGRAM.len() as u64)
+        );
+        let mut base64 = gnu.as_bytes().to_vec();
+        base64.extend(padded(PROGRAM));
+        assert_eq!(found(&base64), tool);
+        // A pax header of more than a MiB before the program.
+        let filler = format!(" comment={}\n", "x".repeat(1 << 21));
+        let long = format!("{}{filler}", filler.len() + 7);
+        assert!(long.starts_with(&(long.len()).to_string()), "a true length");
+        let size = format!(" size={}\n", PROGRAM.len());
+        let record = format!("{long}{}{size}", size.len() + 2);
+        let mut pax = header("pax", record.len() as u64, b'x').as_bytes().to_vec();
+        pax.extend(padded(record.as_bytes()));
+        pax.extend(header("bin/tool", 0, b'0').as_bytes());
+        pax.extend(padded(PROGRAM));
+        assert_eq!(found(&pax), tool);
+    }
+
+    #[test]
+    fn a_zip_member_is_a_link_only_when_unzip_makes_it_one() {
+        use std::io::Write as _;
+        for (mode, program) in [(0o170_755, true), (0o160_755, true), (0o120_777, false)] {
+            let mut out = std::io::Cursor::new(Vec::new());
+            let mut zip = zip::ZipWriter::new(&mut out);
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .unix_permissions(0o755);
+            zip.start_file("tool", options).unwrap();
+            zip.write_all(PROGRAM).unwrap();
+            zip.finish().unwrap();
+            let mut bytes = out.into_inner();
+            // The external attributes of the central directory's entry:
+            // the unix mode in their upper 16 bits.
+            let entry = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+            let attributes = (mode as u32) << 16;
+            bytes[entry + 38..entry + 42].copy_from_slice(&attributes.to_le_bytes());
+            let finding = detect_bytes(&bytes);
+            assert_eq!(finding.is_some(), program, "mode {mode:o}: {finding:?}");
+        }
     }
 
     #[test]

@@ -74,22 +74,31 @@ pub async fn acquire(
 /// through a read-only handle: `flock` needs no more, and its note then
 /// says nothing new.
 pub fn open_lock_file(path: &Path) -> std::io::Result<fs_err::File> {
+    use crate::fsutil::NO_FOLLOW;
+    use fs_err::os::unix::fs::OpenOptionsExt as _;
     let open = || {
         fs_err::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(NO_FOLLOW)
             .open(path)
     };
-    match open() {
+    let file = match open() {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             fs_err::create_dir_all(crate::fsutil::parent_of(path))?;
             open()
         }
-        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => fs_err::File::open(path),
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            fs_err::OpenOptions::new()
+                .read(true)
+                .custom_flags(NO_FOLLOW)
+                .open(path)
+        }
         other => other,
-    }
+    };
+    crate::fsutil::own_file(file, path).map(|file| fs_err::File::from_parts(file, path))
 }
 
 /// Takes the exclusive lock at `path` if nobody holds it, without waiting.

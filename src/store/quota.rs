@@ -65,12 +65,19 @@ impl Quota {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.join(format!("{}-{n}.json", std::process::id()));
-        let file = fs_err::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
+        // A file of this name from a process long gone goes first: this one
+        // is made new, never one found here (which could be a link).
+        let _ = fs_err::remove_file(&path);
+        let file = {
+            use fs_err::os::unix::fs::OpenOptionsExt as _;
+            let file = fs_err::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .custom_flags(crate::fsutil::NO_FOLLOW)
+                .open(&path);
+            fs_err::File::from_parts(crate::fsutil::own_file(file, &path)?, &path)
+        };
         file.file().lock()?;
         let own = Own {
             measured: measure()?,

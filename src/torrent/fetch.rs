@@ -76,10 +76,16 @@ pub async fn fetch(
 ) -> Result<Outcome, IngestError> {
     let (store, daemon) = (ingest.store, ingest.daemon);
     let info_hash = input.info_hash().to_owned();
+    let done = |mut ingested: Ingested, added_here: bool| {
+        // The sync that handed the torrent to the daemon announces it, even
+        // when the completion hook made it an object while the sync waited.
+        ingested.fresh |= added_here;
+        Outcome::Done(ingested)
+    };
     if let TorrentInput::Metainfo(meta) = input {
         check_size(meta.total_size, want.size, want.room)?;
     }
-    {
+    let added_here = {
         // Added once, however many processes want it at the same time.
         let _lock = store
             .lock_torrent(
@@ -118,7 +124,8 @@ pub async fn fetch(
                 .add(what, &store.torrent_download_dir(&info_hash))
                 .await?;
         }
-    }
+        known.is_none()
+    };
 
     let started = Instant::now();
     let mut checked = matches!(input, TorrentInput::Metainfo(_));
@@ -137,8 +144,8 @@ pub async fn fetch(
                     .await?;
                 store.read_torrent(&info_hash)?
             };
-            if let Some(done) = record.as_ref().and_then(|r| r.ingested.clone()) {
-                return Ok(Outcome::Done(done));
+            if let Some(ingested) = record.as_ref().and_then(|r| r.ingested.clone()) {
+                return Ok(done(ingested, added_here));
             }
             if let Some((expected, refused)) = record.and_then(|r| Some((r.sha256?, r.refused?))) {
                 if let Some(finding) = refused.executable {
@@ -185,7 +192,8 @@ pub async fn fetch(
         tokio::time::sleep(POLL).await;
     }
     progress.set_detail("verifying");
-    ingest.run(&info_hash, "daemon").await.map(Outcome::Done)
+    let ingested = ingest.run(&info_hash, "daemon").await?;
+    Ok(done(ingested, added_here))
 }
 
 fn check_size(total: u64, declared: Option<u64>, room: Option<u64>) -> Result<(), TorrentError> {

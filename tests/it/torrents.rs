@@ -1302,3 +1302,36 @@ fn a_daemon_that_wants_a_password_gets_it_and_never_shows_it() {
     );
     assert_eq!(std::fs::read(ctx.link("locked")).unwrap(), content);
 }
+
+#[test]
+fn a_torrent_in_the_store_is_not_handed_to_a_project_that_does_not_declare_its_program() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let _daemon = PrivateDaemon::start(&ctx);
+    let mut program = b"\x7fELF\x02\x01\x01\0".to_vec();
+    program.extend(bytes(51, 100_000));
+    let (torrent, _) = single_file(&ctx, &server, "tool", &program, Behavior::Normal);
+    let source = torrent.display().to_string();
+    // One project declares it, and the torrent becomes an object ...
+    let declares = ctx.root.path().join("declares");
+    std::fs::create_dir_all(&declares).unwrap();
+    std::fs::write(
+        declares.join("resources.toml"),
+        manifest("tool", &source, None, "executable = true\n"),
+    )
+    .unwrap();
+    ctx.crp_in(&declares, &["sync", "--wait", "--timeout", "120s"])
+        .success();
+    // ... which a project that does not declare it is refused.
+    ctx.write_manifest(&manifest("tool", &source, None, ""));
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s", "--format", "json"]);
+    run.code(1);
+    let doc: SyncDocument = run.json();
+    assert_eq!(
+        doc.report.resources[0].status,
+        crp::execute::Status::Denied,
+        "{run}"
+    );
+    assert!(!ctx.link("tool").exists());
+    assert!(!ctx.read_manifest().contains("sha256"));
+}

@@ -2278,3 +2278,83 @@ fn magnet_passkeys_stay_hidden_however_the_link_is_spelled() {
         assert!(!text.contains("SEC"), "{}: {text}", file.display());
     }
 }
+
+#[test]
+fn a_manifest_fifo_whose_writer_never_writes_is_an_error_not_a_hang() {
+    let ctx = TestContext::new();
+    let fifo = ctx.project.join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A writer holds it open and never writes (`<>` opens without waiting
+    // for a reader).
+    let mut holder = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<>'{}'; exec sleep 60", fifo.display()))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let run = ctx.crp(&["plan", "--manifest", fifo.to_str().unwrap()]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    run.code(2);
+    assert!(run.stderr.contains("wrote nothing"), "{run}");
+    assert!(started.elapsed() < Duration::from_secs(40), "{run}");
+}
+
+#[test]
+fn links_planted_where_the_store_keeps_its_files_are_never_written_through() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(41, 300_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route("a.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest("[project]\nname = \"demo\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest(&pinned("a", &server.url("a.bin"), &digest));
+    // Another user of a shared store plants links where crp writes: the
+    // object's lock, its download, the event log.
+    let victim = ctx.root.path().join("victim");
+    let planted = [
+        format!("meta/locks/objects/{}.lock", digest.hex()),
+        format!(".incomplete/{digest}.part"),
+        "meta/events.jsonl".to_owned(),
+    ];
+    for file in &planted {
+        std::fs::write(&victim, b"precious").unwrap();
+        let path = ctx.store.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let run = ctx.crp(&["sync"]);
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"precious",
+            "written through {file}: {run}"
+        );
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            // Refused, saying which file is not crp's own: the object's
+            // work stops; the event log is only warned about.
+            assert!(run.stderr.contains("not a regular file"), "{file}: {run}");
+            if file.ends_with(".jsonl") {
+                run.success();
+                std::fs::remove_file(ctx.object(&digest)).unwrap();
+            } else {
+                assert_ne!(run.code, 0, "{file}: {run}");
+                assert!(ctx.objects().is_empty(), "{file}: {run}");
+            }
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            // Replaced by a file of crp's own.
+            run.success();
+            assert_eq!(std::fs::read(ctx.link("a")).unwrap(), content);
+            std::fs::remove_file(ctx.object(&digest)).unwrap();
+        }
+    }
+}
