@@ -381,8 +381,17 @@ async fn fetch_missing(
         }
         return;
     };
+    // Tasks with a torrent start at once: the daemon downloads them side by
+    // side, and they hold no job slot while it does. The others start a few
+    // more than `--jobs` at a time, so that what waits its turn is an index
+    // into the plan, not a task with its buffers.
+    let (torrents, direct): (Vec<_>, Vec<_>) = tasks
+        .into_iter()
+        .partition(|indices| manifest.resources[indices[0]].needs_torrent());
+    let window = fetcher.jobs() * 2 + 2;
+    let mut direct = direct.into_iter();
     let mut set = JoinSet::new();
-    for indices in tasks {
+    let spawn = |set: &mut JoinSet<_>, indices: Vec<usize>, windowed: bool| {
         let first = &manifest.resources[indices[0]];
         let mut sources: Vec<SourceEntry> = Vec::new();
         for entry in indices.iter().flat_map(|&i| &manifest.resources[i].sources) {
@@ -412,11 +421,20 @@ async fn fetch_missing(
         set.spawn(async move {
             let started = std::time::Instant::now();
             let result = fetcher.fetch(&request).await;
-            (indices, result, started.elapsed())
+            (indices, result, started.elapsed(), windowed)
         });
+    };
+    for indices in torrents {
+        spawn(&mut set, indices, false);
+    }
+    for indices in direct.by_ref().take(window) {
+        spawn(&mut set, indices, true);
     }
     while let Some(joined) = set.join_next().await {
-        let (indices, result, took) = joined.expect("fetch tasks do not panic");
+        let (indices, result, took, windowed) = joined.expect("fetch tasks do not panic");
+        if windowed && let Some(next) = direct.next() {
+            spawn(&mut set, next, true);
+        }
         account(manifest, store, &indices, &result, took, oversight, notices);
         // The fetcher records the first resource's use with a new object.
         let first = indices[0];

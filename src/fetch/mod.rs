@@ -300,6 +300,8 @@ pub struct Fetcher {
     http: http::Http,
     retry: RetryPolicy,
     jobs: Arc<Semaphore>,
+    /// `--jobs`: how many direct downloads run at once.
+    job_count: usize,
     reporter: Arc<dyn Reporter>,
     torrents: Arc<Torrents>,
     quota: Option<Arc<Quota>>,
@@ -424,11 +426,17 @@ impl Fetcher {
             http: http::Http::new(settings)?,
             retry,
             jobs: Arc::new(Semaphore::new(jobs.max(1))),
+            job_count: jobs.max(1),
             reporter,
             torrents: Arc::new(torrents),
             quota: None,
             refresh: false,
         })
+    }
+
+    /// How many direct downloads run at once (`--jobs`).
+    pub fn jobs(&self) -> usize {
+        self.job_count
     }
 
     /// Never reuses what an unpinned source served before (`--refresh`).

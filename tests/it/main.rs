@@ -11,6 +11,7 @@ mod lifecycle;
 mod manifest_errors;
 mod policy;
 mod properties;
+mod scale;
 mod server;
 mod sync;
 mod torrents;

@@ -1,0 +1,141 @@
+//! Manifests of many resources: what a sync holds open does not grow with
+//! them, and a sync killed at any moment leaves a store the next one
+//! finishes.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crp::digest::Sha256Digest;
+
+use crate::common::{TestContext, bytes};
+use crate::server::{Behavior, Server};
+
+/// Content number `i`: distinct for every `i`.
+fn content(i: usize, len: usize) -> Vec<u8> {
+    let mut out = format!("resource {i}\n").into_bytes();
+    out.extend(bytes((i % 251) as u8, len));
+    out
+}
+
+/// `count` resources served by `server`, each `len` bytes and pinned; the
+/// manifest's text and the digests.
+fn served(server: &Server, count: usize, len: usize) -> (String, Vec<Sha256Digest>) {
+    let mut manifest = String::from("[project]\nname = \"many\"\n");
+    let mut digests = Vec::new();
+    for i in 0..count {
+        let bytes = content(i, len);
+        let digest = Sha256Digest::of_bytes(&bytes);
+        server.route(&format!("r{i}.bin"), bytes, Behavior::Normal);
+        manifest.push_str(&format!(
+            "\n[resources.r{i}]\nsource = \"{}\"\nsha256 = \"{digest}\"\nsize = {}\npurpose = \"one of many\"\n",
+            server.url(&format!("r{i}.bin")),
+            len + format!("resource {i}\n").len(),
+        ));
+        digests.push(digest);
+    }
+    (manifest, digests)
+}
+
+/// Whether `prlimit` (util-linux) is here; `.ci/run` installs it.
+fn prlimit() -> Command {
+    let probe = Command::new("prlimit").arg("--version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "`prlimit` (util-linux) is needed; `.ci/run` installs it"
+    );
+    Command::new("prlimit")
+}
+
+#[test]
+fn more_resources_than_open_files_sync_under_a_low_limit() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (manifest, digests) = served(&server, 2000, 2048);
+    ctx.write_manifest(&manifest);
+    // 256 open files, soft and hard: crp cannot raise it, and 2,000
+    // resources are far more than it allows.
+    let crp = ctx.command();
+    let mut cmd = prlimit();
+    cmd.arg("--nofile=256:256")
+        .arg(crp.get_program())
+        .args(["sync", "--jobs", "16", "-q"])
+        .env_clear()
+        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(&ctx.project)
+        .stdin(Stdio::null());
+    let output = cmd.output().unwrap();
+    let run = crate::common::Run::from(output, &ctx);
+    run.success();
+    assert_eq!(ctx.objects().len(), 2000, "{run}");
+    for (i, digest) in digests.iter().enumerate() {
+        let linked = std::fs::read(ctx.link(&format!("r{i}"))).unwrap();
+        assert_eq!(Sha256Digest::of_bytes(&linked), *digest, "r{i}");
+    }
+}
+
+#[test]
+fn a_sync_killed_at_any_moment_leaves_only_whole_objects() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (manifest, digests) = served(&server, 300, 16 * 1024);
+    ctx.write_manifest(&manifest);
+    // Moments spread over a sync's life, from start-up to linking; the
+    // seed is shown when an assertion fails.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        | 1;
+    let mut state = seed;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for round in 0..8 {
+        let delay = Duration::from_millis(u64::from(20 + next() % 700));
+        let mut child = ctx
+            .command()
+            .args(["sync", "--jobs", "8", "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        // SIGKILL: nothing of crp's runs after it.
+        let _ = child.kill();
+        child.wait().unwrap();
+        let why = format!("seed {seed}, round {round}, killed after {delay:?}");
+        // Every object is whole and what its name says.
+        for object in ctx.objects() {
+            let name = object.file_name().unwrap().to_str().unwrap();
+            let actual = Sha256Digest::of_bytes(&std::fs::read(&object).unwrap());
+            assert_eq!(actual.hex(), name, "a torn object: {why}");
+        }
+        // No record of an object that is not there.
+        for record in crate::common::files_under(&ctx.store.join("meta/objects")) {
+            let name = record.file_name().unwrap().to_str().unwrap();
+            let Some(hex) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let digest: Sha256Digest = hex.parse().unwrap();
+            assert!(
+                ctx.object(&digest).exists(),
+                "a record without its object, {name}: {why}"
+            );
+        }
+    }
+    let run = ctx.crp(&["sync", "--jobs", "8"]);
+    run.success();
+    assert_eq!(ctx.objects().len(), 300, "{run}");
+    for (i, digest) in digests.iter().enumerate() {
+        let linked = std::fs::read(ctx.link(&format!("r{i}"))).unwrap();
+        assert_eq!(Sha256Digest::of_bytes(&linked), *digest, "r{i}");
+    }
+    // And the next sync has nothing left to do.
+    let again = ctx.crp(&["sync", "--format", "json"]);
+    again.success();
+    let doc: crp::report::SyncDocument = again.json();
+    assert_eq!(doc.summary.fetched, 0, "{again}");
+}
