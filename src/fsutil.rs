@@ -16,6 +16,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// [`write_atomic`] without syncing the folder: for many writes into a few
 /// folders, whose caller syncs each folder once at the end.
 pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temp = temp_beside(path, bytes)?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|err| with_path(err, temp.path()))?;
+    temp.persist(path)
+        .map_err(|err| with_path(err.error, path))?;
+    Ok(())
+}
+
+/// A file written beside `path` under a temporary name, not flushed, to be
+/// renamed into place by [`Staged::commit`] once a flush of the file system
+/// made it durable; removed if dropped uncommitted.
+#[derive(Debug)]
+pub struct Staged {
+    temp: tempfile::TempPath,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Renames the file into place.
+    pub fn commit(self) -> io::Result<()> {
+        self.temp
+            .persist(&self.path)
+            .map_err(|err| with_path(err.error, &self.path))
+    }
+}
+
+/// Writes `bytes` beside `path` without flushing them (see [`Staged`]).
+pub fn stage(path: &Path, bytes: &[u8]) -> io::Result<Staged> {
+    let temp = temp_beside(path, bytes)?;
+    Ok(Staged {
+        temp: temp.into_temp_path(),
+        path: path.to_owned(),
+    })
+}
+
+/// `syncfs(2)`: flushes every dirty byte and name of the file system that
+/// holds `dir`, and the disk's cache, in one call.
+pub fn sync_file_system(dir: &Path) -> io::Result<()> {
+    let folder = fs_err::File::open(dir)?;
+    rustix::fs::syncfs(&folder).map_err(|err| with_path(err.into(), dir))
+}
+
+/// A temporary file in `path`'s folder holding `bytes`.
+fn temp_beside(path: &Path, bytes: &[u8]) -> io::Result<tempfile::NamedTempFile> {
     let dir = parent_of(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".crp-tmp-")
@@ -32,12 +77,7 @@ pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     temp.write_all(bytes)
         .map_err(|err| with_path(err, temp.path()))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|err| with_path(err, temp.path()))?;
-    temp.persist(path)
-        .map_err(|err| with_path(err.error, path))?;
-    Ok(())
+    Ok(temp)
 }
 
 /// Opens `path` for appending, creating it (and its folder) if needed. A

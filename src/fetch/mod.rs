@@ -731,6 +731,7 @@ impl Fetcher {
                     let stamp = delivered.stamp;
                     let fetched = self
                         .publish(request, finished, &shown, delivered, finding.is_some())
+                        .await
                         .map_err(store_err)?;
                     part::forget_origin(part_path);
                     if request.sha256.is_none() {
@@ -1141,8 +1142,11 @@ impl Fetcher {
         }
     }
 
-    /// Publishes a verified part as an object and writes its record.
-    fn publish(
+    /// Publishes a verified part as an object and writes its record. The
+    /// part and the record are written unflushed, made durable by one
+    /// [`Store::flush`] shared with the fetches finishing at the same time,
+    /// and only then renamed into place: the object first, then its record.
+    async fn publish(
         &self,
         request: &FetchRequest,
         finished: Finished,
@@ -1158,12 +1162,18 @@ impl Fetcher {
             ..
         } = finished;
         let already = self.store.has_object(&digest);
+        let mut stamp = None;
         if already {
             // Trust on first use found bytes the store already has.
             drop(file);
             fs_err::remove_file(&path)?;
         } else {
-            self.store.publish(file, &path, &digest, executable)?;
+            let mode = if executable { 0o555 } else { 0o444 };
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .and_then(|()| file.metadata())
+                .map(|meta| stamp = Some(crate::store::record::FileStamp::of(&meta)))
+                .map_err(|err| crate::fsutil::with_path(err, &path))?;
+            drop(file);
         }
         let now = Timestamp::now();
         let mut record = match self.store.read_object_record(&digest)? {
@@ -1198,7 +1208,7 @@ impl Fetcher {
             record.executable = executable;
             // Back after corruption or archiving: available again.
             record.status = crate::provenance::State::Available;
-            record.stamp = self.store.object_file_stamp(&digest);
+            record.stamp = stamp;
             record.size = size;
             record.fetched_at = now;
             record.verified_at = now;
@@ -1207,7 +1217,14 @@ impl Fetcher {
         if let Some(user) = &request.user {
             add_use(&mut record, user);
         }
-        self.store.write_object_record(&record)?;
+        if already {
+            self.store.write_object_record(&record)?;
+        } else {
+            let staged = self.store.stage_object_record(&record)?;
+            self.store.flush().await?;
+            self.store.publish_flushed(&path, &digest)?;
+            staged.commit()?;
+        }
         Ok(Fetched {
             sha256: digest,
             size,

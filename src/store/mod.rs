@@ -153,6 +153,21 @@ pub struct Store {
     lock_timeout: Duration,
     /// The key of source identities, read once (see [`Store::identity_key`]).
     identity: Arc<std::sync::OnceLock<IdentityKey>>,
+    /// Group commit of written bytes (see [`Store::flush`]), shared by clones.
+    flusher: Arc<Flusher>,
+}
+
+/// One `syncfs(2)` for many writers: each writer takes a ticket once its
+/// bytes are written, and a flush that starts after a ticket was taken
+/// covers it. While one flush runs, the writers that arrive queue behind
+/// it, and the next flush covers all of them: the batching of git's
+/// `core.fsyncMethod = batch`, with the file system's own flush.
+#[derive(Debug, Default)]
+struct Flusher {
+    /// Tickets handed out.
+    issued: std::sync::atomic::AtomicU64,
+    /// Every ticket up to this one is durable.
+    durable: tokio::sync::Mutex<u64>,
 }
 
 impl Store {
@@ -200,7 +215,33 @@ impl Store {
             root,
             lock_timeout: lock::default_timeout(),
             identity: Arc::default(),
+            flusher: Arc::default(),
         }
+    }
+
+    /// Makes durable every byte this process wrote into the store before
+    /// the call: one `syncfs(2)` of the store's file system, shared by every
+    /// task that asks while it runs (see [`Flusher`]). Objects are renamed
+    /// into place only after it, so what is visible is on disk.
+    ///
+    /// # Errors
+    ///
+    /// The store's folder cannot be opened, or the file system reports a
+    /// write-back error.
+    pub async fn flush(&self) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        let ticket = self.flusher.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = self.flusher.durable.lock().await;
+        if *durable >= ticket {
+            return Ok(());
+        }
+        let upto = self.flusher.issued.load(Ordering::SeqCst);
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || fsutil::sync_file_system(&root))
+            .await
+            .map_err(io::Error::other)??;
+        *durable = upto;
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -540,6 +581,16 @@ impl Store {
         Ok(target)
     }
 
+    /// Renames a verified part into place as the object `digest`, after
+    /// [`Store::flush`] made its bytes durable: [`Store::publish`] with the
+    /// flush of many objects shared.
+    pub fn publish_flushed(&self, path: &Path, digest: &Sha256Digest) -> io::Result<PathBuf> {
+        let target = self.object_path(digest);
+        with_parent(&target, || fs_err::rename(path, &target))?;
+        self.dirty(fsutil::parent_of(&target));
+        Ok(target)
+    }
+
     /// Publishes a verified directory as the object `digest`: every file
     /// read-only and flushed to disk, every folder read-only, then renamed
     /// into place, like [`Store::publish`] for a file.
@@ -578,15 +629,20 @@ impl Store {
     }
 
     /// Flushes to disk the folders that new objects and records were renamed
-    /// into. Each folder is synced once, however many names it gained.
+    /// into. Each folder is synced once, however many names it gained; past
+    /// a few dozen folders, one `syncfs(2)` of the store's file system does
+    /// it in one call.
     pub fn sync_dirs(&self) -> io::Result<()> {
         let dirs: Vec<PathBuf> =
             std::mem::take(&mut *self.dirty_dirs.lock().expect("not poisoned"))
                 .into_iter()
                 .collect();
+        if dirs.len() > 32 {
+            return fsutil::sync_file_system(&self.root);
+        }
         // Syncs issued together share the file system's journal commits, so
-        // a few threads finish hundreds of folders in the time of a few.
-        let chunk = dirs.len().div_ceil(16).max(1);
+        // a few threads finish many folders in the time of a few.
+        let chunk = dirs.len().div_ceil(8).max(1);
         std::thread::scope(|scope| {
             let workers: Vec<_> = dirs
                 .chunks(chunk)
@@ -611,6 +667,17 @@ impl Store {
         digest: &Sha256Digest,
     ) -> Result<Option<ObjectRecord>, StoreError> {
         read_json(&self.record_path(digest))
+    }
+
+    /// Writes an object's record beside its place, unflushed and not yet
+    /// visible: [`fsutil::Staged::commit`] renames it into place once a
+    /// [`Store::flush`] made it durable.
+    pub fn stage_object_record(&self, record: &ObjectRecord) -> Result<fsutil::Staged, StoreError> {
+        let path = self.record_path(&record.sha256);
+        let bytes = json_bytes(record);
+        let staged = with_parent(&path, || fsutil::stage(&path, &bytes))?;
+        self.dirty(fsutil::parent_of(&path));
+        Ok(staged)
     }
 
     pub fn write_object_record(&self, record: &ObjectRecord) -> Result<(), StoreError> {

@@ -139,3 +139,108 @@ fn a_sync_killed_at_any_moment_leaves_only_whole_objects() {
     let doc: crp::report::SyncDocument = again.json();
     assert_eq!(doc.summary.fetched, 0, "{again}");
 }
+
+#[test]
+fn objects_become_visible_only_after_one_flush_covers_their_bytes() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (manifest, _) = served(&server, 60, 8 * 1024);
+    ctx.write_manifest(&manifest);
+    let trace = ctx.root.path().join("trace.txt");
+    let crp = ctx.command();
+    let output = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-y",
+            "-e",
+            "trace=fsync,fdatasync,syncfs,fchmod,rename,renameat,renameat2",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(crp.get_program())
+        .args(["sync", "--jobs", "8"])
+        .env_clear()
+        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(&ctx.project)
+        .output()
+        .expect("strace runs (`.ci/run` installs it)");
+    crate::common::Run::from(output, &ctx).success();
+    let lines: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // Where each part was sealed, each flush ran, and each object appeared.
+    let hex_in = |text: &str| {
+        let start = text.find("/.incomplete/").map(|i| i + 13)?;
+        text.get(start..start + 64).map(str::to_owned)
+    };
+    let mut sealed = std::collections::HashMap::new();
+    let mut flushes: Vec<(usize, usize)> = Vec::new();
+    let mut started: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut published = Vec::new();
+    let mut sealing = std::collections::HashMap::new();
+    let mut renaming = std::collections::HashMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        let pid = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if line.contains("fchmod(") && line.contains(".part>") {
+            let hex = hex_in(line).unwrap();
+            if line.contains("<unfinished") {
+                sealing.insert(pid, hex);
+            } else {
+                sealed.insert(hex, i);
+            }
+        } else if line.contains("fchmod resumed") {
+            if let Some(hex) = sealing.remove(&pid) {
+                sealed.insert(hex, i);
+            }
+        } else if line.contains("syncfs(") && line.contains("<unfinished") {
+            started.insert(pid, i);
+        } else if line.contains("syncfs(") && line.ends_with("= 0") {
+            flushes.push((i, i));
+        } else if line.contains("syncfs resumed") && line.ends_with("= 0") {
+            flushes.push((started.remove(&pid).unwrap(), i));
+        } else if line.contains("rename")
+            && line.contains(".part\"")
+            && line.contains("/objects/sha256/")
+        {
+            let hex = hex_in(line).unwrap();
+            if line.contains("<unfinished") {
+                renaming.insert(pid, hex);
+            } else if line.ends_with("= 0") {
+                published.push((hex, i));
+            }
+        } else if line.contains("rename")
+            && line.contains("resumed>")
+            && let Some(hex) = renaming.remove(&pid).filter(|_| line.ends_with("= 0"))
+        {
+            published.push((hex, i));
+        }
+        assert!(
+            !(line.contains("fsync(") && line.contains(".part>")),
+            "a part flushed by itself: {line}"
+        );
+    }
+    assert_eq!(published.len(), 60, "{}", lines.join("\n"));
+    for (hex, at) in &published {
+        let sealed_at = sealed[hex];
+        assert!(
+            flushes
+                .iter()
+                .any(|&(start, end)| start > sealed_at && end < *at),
+            "{hex} appeared without a flush after its bytes:\n{}",
+            lines.join("\n")
+        );
+    }
+    // One flush serves many objects.
+    assert!(
+        flushes.len() < 60,
+        "{} flushes for 60 objects",
+        flushes.len()
+    );
+}
