@@ -589,7 +589,7 @@ impl Fetcher {
                     self.store
                         .incomplete_dir()
                         .join(Store::object_part_name(&digest)),
-                    lock,
+                    Held::Object(lock),
                     None,
                 )
             }
@@ -625,7 +625,7 @@ impl Fetcher {
                 if self.refresh {
                     part::discard(&part_path);
                 }
-                (part_path, lock, remembered)
+                (part_path, Held::Source(lock), remembered)
             }
         };
         // A declared size is taken from the quota whole, before the first
@@ -1232,6 +1232,14 @@ impl Fetcher {
             torrent: None,
         })
     }
+}
+
+/// The lock a direct fetch holds while it works: its object's, or, before
+/// the digest is known, its sources'.
+#[derive(Debug)]
+enum Held {
+    Object(#[allow(dead_code, reason = "held, not read")] crate::store::lock::ObjectLock),
+    Source(#[allow(dead_code, reason = "held, not read")] crate::store::lock::Lock),
 }
 
 /// The sources of a list of entries, as the store keys what it remembers.
