@@ -53,9 +53,14 @@ enum Contents {
     Other,
 }
 
-/// The largest record (an object's, a project's, the marker) crp reads:
+/// The largest record (an object's, a source's, the marker) crp reads:
 /// far more than any it writes.
 pub const MAX_RECORD: u64 = 16 << 20;
+
+/// The largest project record crp reads. It grows with the manifest (a
+/// hundred to a few hundred bytes a resource: 17 MiB for 100,000), so its
+/// bound is that of the largest manifest's resources, not of a record.
+pub const MAX_PROJECT_RECORD: u64 = 512 << 20;
 
 /// The largest log (the ledger, the event log) crp reads whole.
 pub const MAX_LOG: u64 = 512 << 20;
@@ -706,7 +711,7 @@ impl Store {
     }
 
     pub fn read_project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
-        read_json(&self.project_path(id))
+        read_json_within(&self.project_path(id), MAX_PROJECT_RECORD)
     }
 
     pub fn write_project(&self, record: &ProjectRecord) -> Result<(), StoreError> {
@@ -777,7 +782,7 @@ impl Store {
         for entry in entries {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "json")
-                && let Some(project) = read_json(&path)?
+                && let Some(project) = read_json_within(&path, MAX_PROJECT_RECORD)?
             {
                 projects.push(project);
             }
@@ -1014,7 +1019,12 @@ pub fn stat_object(path: &Path) -> Option<ObjectStat> {
 }
 
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    match fsutil::read_bounded(path, MAX_RECORD) {
+    read_json_within(path, MAX_RECORD)
+}
+
+/// [`read_json`] of a file of at most `limit` bytes.
+fn read_json_within<T: DeserializeOwned>(path: &Path, limit: u64) -> Result<Option<T>, StoreError> {
+    match fsutil::read_bounded(path, limit) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes)
                 .map(Some)

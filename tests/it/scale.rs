@@ -247,3 +247,23 @@ fn objects_become_visible_only_after_one_flush_covers_their_bytes() {
         flushes.len()
     );
 }
+
+#[test]
+fn a_project_record_of_a_large_manifest_is_read() {
+    let ctx = TestContext::new();
+    ctx.write_file("files/a", b"a");
+    ctx.write_manifest(
+        "[project]\nname = \"big\"\n\n[resources.a]\nsource = \"files/a\"\npurpose = \"x\"\n",
+    );
+    ctx.crp(&["sync"]).success();
+    // What 100,000 resources make (about 17 MiB): more than a record's
+    // bound, well within a project's.
+    let records = crate::common::files_under(&ctx.store.join("meta/projects"));
+    assert_eq!(records.len(), 1);
+    let mut text = std::fs::read(&records[0]).unwrap();
+    text.resize(text.len() + (20 << 20), b' ');
+    std::fs::write(&records[0], text).unwrap();
+    ctx.crp(&["plan"]).success();
+    ctx.crp(&["status"]).success();
+    ctx.crp(&["sync"]).success();
+}
