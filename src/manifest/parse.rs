@@ -27,6 +27,29 @@ pub(super) struct ParsedResource {
     pub raw: RawResource,
 }
 
+impl ParsedResource {
+    /// The same resource with its spans moved `by` bytes on: from a piece
+    /// of the manifest to the whole.
+    fn shifted(mut self, by: usize) -> Self {
+        fn range(span: Range<usize>, by: usize) -> Range<usize> {
+            span.start + by..span.end + by
+        }
+        fn spanned<T>(value: Spanned<T>, by: usize) -> Spanned<T> {
+            Spanned::new(range(value.span(), by), value.into_inner())
+        }
+        fn list<T>(value: Spanned<Vec<Spanned<T>>>, by: usize) -> Spanned<Vec<Spanned<T>>> {
+            let span = range(value.span(), by);
+            let items = value.into_inner().into_iter().map(|v| spanned(v, by));
+            Spanned::new(span, items.collect())
+        }
+        self.name_span = range(self.name_span, by);
+        self.raw.source = self.raw.source.map(|v| spanned(v, by));
+        self.raw.sources = self.raw.sources.map(|v| list(v, by));
+        self.raw.derived_from = self.raw.derived_from.map(|v| list(v, by));
+        self
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Parsed {
     pub project: RawProject,
@@ -34,7 +57,163 @@ pub(super) struct Parsed {
 }
 
 /// Parses and validates a manifest's text; on failure, returns every problem found.
+///
+/// A valid manifest is read table by table (see [`parse_in_pieces`]), so that
+/// the spanned tree of a manifest of 100,000 resources never exists whole;
+/// anything that is not plainly valid that way is parsed whole, which also
+/// gives every diagnostic.
 pub(super) fn parse(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
+    match parse_in_pieces(text) {
+        Some(parsed) => Ok(parsed),
+        None => parse_whole(text),
+    }
+}
+
+/// The manifest read one top-level table at a time: the text before the
+/// first `[resources.…]` header (the `[project]` table) and then each piece
+/// between two headers are parsed as documents of their own, deserialized,
+/// and dropped, so memory holds the typed resources and one piece's tree.
+/// `None` when any piece has a problem, or the pieces do not make a plain
+/// manifest (a table defined in two pieces, `[project]` after a resource):
+/// the whole document is then parsed instead, with its exact diagnostics.
+fn parse_in_pieces(text: &str) -> Option<Parsed> {
+    let starts = table_starts(text);
+    let first = starts
+        .iter()
+        .position(|&at| text[at..].starts_with("[resources"))
+        .map_or(text.len(), |i| starts[i]);
+    let mut diagnostics = Vec::new();
+    let mut project = None;
+    let mut resources = Vec::new();
+    // The head: everything before the first resource, parsed where it is.
+    let (head, errors) = DeTable::parse_recoverable(&text[..first]);
+    if !errors.is_empty() {
+        return None;
+    }
+    for (key, value) in head.into_inner() {
+        match key.get_ref().as_ref() {
+            "project" => {
+                project =
+                    table::<RawProject>(value, key.span(), "`[project]`", &mut diagnostics).value;
+            }
+            _ => return None,
+        }
+    }
+    // Each piece: one or more `[resources.NAME]` tables and nothing else.
+    let mut names = std::collections::HashSet::new();
+    let mut bounds: Vec<usize> = starts.into_iter().filter(|&at| at >= first).collect();
+    bounds.push(text.len());
+    for piece in bounds.windows(2) {
+        let (offset, end) = (piece[0], piece[1]);
+        let (root, errors) = DeTable::parse_recoverable(&text[offset..end]);
+        if !errors.is_empty() {
+            return None;
+        }
+        for (key, value) in root.into_inner() {
+            let DeValue::Table(entries) = value.into_inner() else {
+                return None;
+            };
+            if key.get_ref().as_ref() != "resources" {
+                return None;
+            }
+            for (name, value) in entries {
+                let parsed = resource(name, value, &mut diagnostics)?;
+                if !names.insert(parsed.name.clone()) {
+                    return None;
+                }
+                resources.push(parsed.shifted(offset));
+            }
+        }
+        if !diagnostics.is_empty() {
+            return None;
+        }
+    }
+    check_derived_from(&resources, &mut diagnostics);
+    if !diagnostics.is_empty() {
+        return None;
+    }
+    resources.sort_unstable_by_key(|r| r.name_span.start);
+    Some(Parsed {
+        project: project?,
+        resources,
+    })
+}
+
+/// Where each line that opens a top-level table (`[…]` or `[[…]]`) starts:
+/// brackets at the start of a line outside strings, comments, arrays and
+/// inline tables. It only has to be right for valid TOML; a piece cut
+/// wrongly fails to parse, and the whole document is parsed instead.
+fn table_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = Vec::new();
+    let (mut i, mut depth, mut line_start) = (0, 0usize, true);
+    // The index just past the end of a string that opens at `i`.
+    let string_end = |i: usize| -> usize {
+        let quote = bytes[i];
+        let triple = bytes.get(i..i + 3) == Some(&[quote; 3][..]);
+        let mut j = i + if triple { 3 } else { 1 };
+        while j < bytes.len() {
+            match bytes[j] {
+                b'\\' if quote == b'"' => j += 2,
+                b'\n' if !triple => return j,
+                b if b == quote && !triple => return j + 1,
+                b if b == quote && bytes.get(j..j + 3) == Some(&[quote; 3][..]) => {
+                    // Up to two more quotes may close a multi-line string.
+                    let mut k = j + 3;
+                    while bytes.get(k) == Some(&quote) && k < j + 5 {
+                        k += 1;
+                    }
+                    return k;
+                }
+                _ => j += 1,
+            }
+        }
+        bytes.len()
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                line_start = true;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' | b'\'' => {
+                i = string_end(i);
+                line_start = false;
+            }
+            b'[' if depth == 0 && line_start => {
+                starts.push(i);
+                // The header's own brackets and quotes end with its line.
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                line_start = false;
+                i += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                line_start = false;
+                i += 1;
+            }
+            _ => {
+                line_start = false;
+                i += 1;
+            }
+        }
+    }
+    starts
+}
+
+/// The whole document parsed at once: the way every problem is found.
+fn parse_whole(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         // Later checks would only report the fallout of broken syntax.
@@ -370,6 +549,72 @@ fn hint_for_key(key: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pieces and the whole document read a valid manifest the same way,
+    /// spans included.
+    #[track_caller]
+    fn same_in_pieces(text: &str) {
+        let pieces = parse_in_pieces(text).expect("read in pieces");
+        let whole = parse_whole(text).expect("valid");
+        assert_eq!(format!("{pieces:?}"), format!("{whole:?}"), "{text}");
+    }
+
+    #[test]
+    fn pieces_read_what_the_whole_document_says() {
+        same_in_pieces(
+            "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"https://x/a\"\npurpose = \"a\"\n",
+        );
+        // Brackets in comments, strings, multi-line strings and arrays that
+        // start lines; quoted names; CRLF; indented headers.
+        let tricky = concat!(
+            "\u{feff}# [resources.no]\r\n[project]\r\nname = \"p\" # [x]\r\n\r\n",
+            "  [resources.\"a.b\"]\r\nsources = [\r\n  \"https://x/[1]\",\r\n",
+            "  \"https://y/a\", # ]\r\n]\r\npurpose = '''\r\n[resources.fake]\r\n",
+            "source = \"x\"\r\n'''\r\n",
+            "[resources.c] # [y]\r\nsource = \"https://x/c\"\r\n",
+            "purpose = \"\"\"say \\\"\"\"[not]\\\"\"\" \"\"\"\r\nderived_from = [\"a.b\"]\r\n",
+        );
+        same_in_pieces(tricky);
+        // A `[resources]` table of inline tables beside `[resources.NAME]`.
+        same_in_pieces(
+            "[project]\nname = \"p\"\n[resources]\na = { source = \"s\", purpose = \"a\" }\n[resources.b]\nsource = \"t\"\npurpose = \"b\"\n",
+        );
+        let parsed = parse_in_pieces(tricky).unwrap();
+        let names: Vec<_> = parsed
+            .resources
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect();
+        assert_eq!(names, ["a.b", "c"]);
+        // Every bundled manifest.
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/manifests")).unwrap() {
+            let path = entry.unwrap().path().join("resources.toml");
+            same_in_pieces(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+
+    #[test]
+    fn what_pieces_cannot_say_is_left_to_the_whole_document() {
+        for text in [
+            // A name twice, a table split over two pieces, `[project]`
+            // after a resource, arrays of tables.
+            "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\npurpose = \"a\"\n[resources.a]\nsource = \"t\"\npurpose = \"a\"\n",
+            "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\npurpose = \"a\"\n[resources.a.more]\nx = 1\n",
+            "[resources.a]\nsource = \"s\"\npurpose = \"a\"\n[project]\nname = \"p\"\n",
+            "[project]\nname = \"p\"\n[[resources]]\nsource = \"s\"\n",
+            // Problems of any kind.
+            "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\n",
+            "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\npurpose = \"a\"\nderived_from = [\"b\"]\n",
+            "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\n",
+        ] {
+            assert!(parse_in_pieces(text).is_none(), "{text}");
+        }
+        // The whole document still takes the ones that are valid.
+        assert!(
+            parse("[resources.a]\nsource = \"s\"\npurpose = \"a\"\n[project]\nname = \"p\"\n")
+                .is_ok()
+        );
+    }
 
     #[test]
     fn reads_missing_field_names() {
