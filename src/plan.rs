@@ -338,10 +338,9 @@ fn remembered(resource: &Resource, store: &Store) -> Option<Sha256Digest> {
         return None;
     }
     let known = store.read_source(&store.source_key(&direct)).ok()??;
-    (known.can_revalidate()
-        && store.has_object(&known.sha256)
-        && resource.size.is_none_or(|s| s == known.size))
-    .then_some(known.sha256)
+    store
+        .remembered_reusable(&known, resource.size, resource.executable)
+        .then_some(known.sha256)
 }
 
 fn plan_resource(

@@ -603,14 +603,11 @@ impl Fetcher {
                 let remembered = match self.store.read_source(&key).map_err(store_err)? {
                     Some(known)
                         if !self.refresh
-                            && known.can_revalidate()
-                            && self.store.has_object(&known.sha256)
-                            && request.size.is_none_or(|declared| declared == known.size)
-                            // Executable content another project declared
-                            // is not reused for one that does not: its bytes
-                            // are fetched and judged as on a first fetch.
-                            && (request.executable
-                                || !self.store.object_executable(&known.sha256, None)) =>
+                            && self.store.remembered_reusable(
+                                &known,
+                                request.size,
+                                request.executable,
+                            ) =>
                     {
                         Some(known)
                     }

@@ -843,6 +843,24 @@ impl Store {
             .join(format!("{key}.json"))
     }
 
+    /// Whether what unpinned sources served before (`known`) may be offered
+    /// to them for confirmation, for a resource of `size` (if declared)
+    /// that does or does not declare `executable`: the source can be asked,
+    /// the object is still here and of that size, and executable content
+    /// another project declared is not reused for one that does not (its
+    /// bytes are fetched and judged as on a first fetch).
+    pub fn remembered_reusable(
+        &self,
+        known: &SourceRecord,
+        size: Option<u64>,
+        executable: bool,
+    ) -> bool {
+        known.can_revalidate()
+            && self.has_object(&known.sha256)
+            && size.is_none_or(|declared| declared == known.size)
+            && (executable || !self.object_executable(&known.sha256, None))
+    }
+
     /// What unpinned sources delivered when they were first fetched, so
     /// every project that leaves them unpinned shares one object.
     pub fn read_source(&self, key: &str) -> Result<Option<SourceRecord>, StoreError> {

@@ -2045,6 +2045,11 @@ fn a_remembered_source_never_links_undeclared_executable_content() {
         // ... and one that does not gets it quarantined, as on a first
         // fetch, not linked because its source still serves it.
         ctx.write_manifest(&unpinned("demo", "tool", &source));
+        // The plan says so: a download, not a question to the source.
+        let plan = ctx.crp(&["plan", "--format", "json"]);
+        let doc: PlanDocument = plan.json();
+        let step = doc.plan.resources[0].fetch.unwrap();
+        assert_eq!(step.remembered, None, "{plan}");
         let run = ctx.crp(&["sync", "--format", "json"]);
         run.code(1);
         let doc: SyncDocument = run.json();
