@@ -228,10 +228,96 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
 /// debug log names a connection) are masked too. Text with none of these
 /// is returned as it is, without copying.
 pub fn text(input: &str) -> Cow<'_, str> {
-    match urls(input) {
-        Cow::Borrowed(_) => bare_userinfo(input),
-        Cow::Owned(redacted) => Cow::Owned(bare_userinfo(&redacted).into_owned()),
+    let passes: [fn(&str) -> Cow<'_, str>; 3] = [urls, bare_userinfo, stray_pairs];
+    let mut out = Cow::Borrowed(input);
+    for pass in passes {
+        if let Cow::Owned(changed) = pass(&out) {
+            out = Cow::Owned(changed);
+        }
     }
+    out
+}
+
+/// Query pairs cut off from their URL (a URL ends at a space or a bracket,
+/// and its query may go on after it), or written percent-encoded inside
+/// another (a magnet's `tr=http%3A%2F%2F…%3Fpasskey%3D…`): a credential's
+/// value after `?`, `&` or `;` (or `%3F`, `%26`) is masked wherever it is.
+fn stray_pairs(input: &str) -> Cow<'_, str> {
+    let bytes = input.as_bytes();
+    let mut out = String::new();
+    let mut done = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // `=`, or `%3D` in an encoded query.
+        let sign = match bytes[i] {
+            b'=' => 1,
+            b'%' if bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"3d")) =>
+            {
+                3
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut name_start = bytes[..i]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))
+            .map_or(0, |p| p + 1);
+        // `%3F` and `%26` (an encoded `?` and `&`) end in letters and digits
+        // that are no part of the name.
+        let encoded = name_start > 0
+            && bytes[name_start - 1] == b'%'
+            && bytes
+                .get(name_start..name_start + 2)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"3f") || h == b"26");
+        if encoded {
+            name_start += 2;
+        }
+        let in_query =
+            encoded || (name_start > 0 && matches!(bytes[name_start - 1], b'?' | b'&' | b';'));
+        // Only a credential's value is looked for: the text is read about
+        // once, however many pairs it holds.
+        if !(in_query && name_start < i && is_secret_param(&input[name_start..i])) {
+            i += sign;
+            continue;
+        }
+        let value_start = i + sign;
+        let value_end = input[value_start..]
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(
+                        c,
+                        '&' | ';' | '#' | '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | ','
+                    )
+            })
+            .map_or(bytes.len(), |e| e + value_start);
+        // An encoded value ends where the next encoded pair begins.
+        let value_end = if sign == 3 || encoded {
+            input[value_start..value_end]
+                .to_ascii_lowercase()
+                .find("%26")
+                .map_or(value_end, |e| e + value_start)
+        } else {
+            value_end
+        };
+        let value = &input[value_start..value_end];
+        if !value.is_empty() && value != MASK {
+            out.push_str(&input[done..value_start]);
+            out.push_str(MASK);
+            done = value_end;
+            i = value_end;
+        } else {
+            i += sign;
+        }
+    }
+    if done == 0 {
+        return Cow::Borrowed(input);
+    }
+    out.push_str(&input[done..]);
+    Cow::Owned(out)
 }
 
 /// `user:password@host` outside a URL: the part before `@` is masked when
@@ -309,14 +395,18 @@ fn urls(input: &str) -> Cow<'_, str> {
     while let Some((start, body)) = finder.next(done) {
         out.push_str(&input[done..start]);
         let after = &input[start..];
+        // A magnet's name may hold brackets (`dn=Film (2020)`): it ends only
+        // where a link in text can end.
+        let is_magnet = after[..body].eq_ignore_ascii_case("magnet:?");
         let end = after[body..]
             .find(|c: char| {
                 c.is_whitespace()
-                    || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | '\\')
+                    || matches!(c, '"' | '\'' | '<' | '>' | '`')
+                    || (!is_magnet && matches!(c, ')' | ']' | '}' | '\\'))
             })
             .map_or(after.len(), |i| i + body);
         let candidate = &after[..end];
-        let shown: Cow<'_, str> = if candidate[..body].eq_ignore_ascii_case("magnet:?") {
+        let shown: Cow<'_, str> = if is_magnet {
             magnet(candidate)
         } else {
             match Url::parse(candidate) {
@@ -432,6 +522,42 @@ fn mask_unparsed(candidate: &str, scheme_len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_pairs_cut_off_from_their_url_stay_hidden() {
+        for (input, leaked) in [
+            ("see https://h/a(b)?token=S3KRET1 for more", "S3KRET1"),
+            ("GET https://h/a b?sig=S3KRET2&x=1", "S3KRET2"),
+            ("(https://h/x?y=1)&api_key=S3KRET3", "S3KRET3"),
+            (
+                "magnet:?xt=urn:btih:aa&dn=Film (2020)&tr=udp://t/a?passkey=S3KRET4",
+                "S3KRET4",
+            ),
+            (
+                "tr=http%3A%2F%2Ft%2Fannounce%3Fpasskey%3DS3KRET5%26x%3D1",
+                "S3KRET5",
+            ),
+            ("x;password=S3KRET6", "S3KRET6"),
+            ("x=abc?token=S3KRET7", "S3KRET7"),
+        ] {
+            let shown = text(input);
+            assert!(!shown.contains(leaked), "{input} → {shown}");
+            assert!(shown.contains(MASK), "{input} → {shown}");
+        }
+        // Plain prose and harmless pairs are left as they are.
+        for input in [
+            "a key=value in prose",
+            "https://h/a?page=2&sort=up",
+            "token = 3",
+        ] {
+            assert_eq!(text(input), input);
+        }
+        // The encoded pair after the secret one survives.
+        assert_eq!(
+            text("%3Fpasskey%3DS3KRET%26x%3D1"),
+            "%3Fpasskey%3D****%26x%3D1"
+        );
+    }
 
     #[test]
     fn redacts_user_info_and_secret_parameters() {
