@@ -106,7 +106,8 @@ pub struct ColdObject {
 }
 
 /// A download left in `.incomplete/` that no live manifest needs any more
-/// (with the record of where its bytes came from, if it has one).
+/// (with the record of where its bytes came from, if it has one), or a
+/// record a killed sync staged and never renamed into place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StalePart {
     pub path: PathBuf,
@@ -348,8 +349,48 @@ fn stale_parts(
             });
         }
     }
+    parts.extend(stale_temporaries(store, grace, now)?);
     parts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(parts)
+}
+
+/// Records staged beside their place (`.crp-tmp-*` in the records'
+/// folders) by a sync killed before it renamed them in, untouched for
+/// `grace`: no writer is left to finish them.
+fn stale_temporaries(
+    store: &Store,
+    grace: Duration,
+    now: Timestamp,
+) -> Result<Vec<StalePart>, StoreError> {
+    let records = store.root().join("meta").join("objects").join("sha256");
+    let fanout = match fs_err::read_dir(&records) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err.into()),
+    };
+    let mut stale = Vec::new();
+    for dir in fanout {
+        let dir = dir?;
+        if !dir.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in fs_err::read_dir(dir.path())? {
+            let entry = entry?;
+            if !entry.file_name().to_string_lossy().starts_with(".crp-tmp-") {
+                continue;
+            }
+            let meta = entry.metadata()?;
+            let modified = Timestamp(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+            if meta.is_file() && now.0.duration_since(modified.0).unwrap_or_default() >= grace {
+                stale.push(StalePart {
+                    path: entry.path(),
+                    size: meta.len(),
+                    modified,
+                });
+            }
+        }
+    }
+    Ok(stale)
 }
 
 /// Removes the plan's stale parts. The caller holds the store's exclusive

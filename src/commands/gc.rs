@@ -194,9 +194,9 @@ fn print(
     );
     if !plan.parts.is_empty() {
         let verb = if applied {
-            "removed unfinished downloads"
+            "removed unfinished downloads and writes"
         } else {
-            "unfinished downloads no manifest needs, to remove"
+            "unfinished downloads and writes no manifest needs, to remove"
         };
         let bytes: u64 = plan.parts.iter().map(|p| p.size).sum();
         let _ = writeln!(out, "\n{verb} ({}):", ByteCount(bytes));

@@ -1240,19 +1240,26 @@ fn gc_collects_unfinished_downloads_no_manifest_needs() {
     ] {
         std::fs::write(incomplete.join(name), b"some bytes").unwrap();
     }
+    // And a record a killed sync staged beside its place.
+    let staged = ctx.record_path(&digest).with_file_name(".crp-tmp-staged");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, b"{").unwrap();
     let run = ctx.crp(&["gc", "--grace", "0s"]);
     run.success();
     assert!(run.stdout.contains("unfinished downloads"), "{run}");
+    assert!(run.stdout.contains(".crp-tmp-staged"), "{run}");
     assert!(run.stdout.contains(&format!("{gone}.part")), "{run}");
     assert!(!run.stdout.contains(&format!("{wanted}.part")), "{run}");
     // Within the grace period they stay.
     ctx.crp(&["gc", "--apply"]).success();
     assert_eq!(ctx.incomplete().len(), 4);
+    assert!(staged.exists());
     ctx.crp(&["gc", "--apply", "--grace", "0s"]).success();
     assert_eq!(
         ctx.incomplete(),
         [incomplete.join(format!("{wanted}.part"))]
     );
+    assert!(!staged.exists(), "a staged record left behind");
 }
 
 // 8b. Torrent metadata is checked completely, before the daemon sees it.
