@@ -741,16 +741,17 @@ fn pin(
         path: manifest.path.clone(),
         source,
     };
-    let mut text = crate::manifest::read_text(&manifest.path).map_err(|e| pin_err(e.into()))?;
-    for (name, digest, size) in pins {
-        match edit::pin(&text, name.as_str(), *digest, *size) {
-            Ok(new) => text = new,
-            Err(edit::EditError::NoSuchResource(_)) => reporter.note(
-                NoteKind::Warning,
-                &format!("`{name}` left the manifest during the sync; not pinned"),
-            ),
-            Err(err) => return Err(pin_err(err.into())),
-        }
+    let text = crate::manifest::read_text(&manifest.path).map_err(|e| pin_err(e.into()))?;
+    let pins: Vec<(&str, Sha256Digest, u64)> = pins
+        .iter()
+        .map(|(name, digest, size)| (name.as_str(), *digest, *size))
+        .collect();
+    let (text, missing) = edit::pin_all(&text, &pins).map_err(|e| pin_err(e.into()))?;
+    for name in missing {
+        reporter.note(
+            NoteKind::Warning,
+            &format!("`{name}` left the manifest during the sync; not pinned"),
+        );
     }
     fsutil::write_atomic(&manifest.path, text.as_bytes()).map_err(|e| pin_err(e.into()))
 }

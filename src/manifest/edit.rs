@@ -35,21 +35,42 @@ pub struct NewResource<'a> {
 /// Writes `sha256` and `size` into the entry of resource `name`, right after
 /// its source, unless they are already there. Nothing else changes.
 pub fn pin(text: &str, name: &str, sha256: Sha256Digest, size: u64) -> Result<String, EditError> {
+    let (text, missing) = pin_all(text, &[(name, sha256, size)])?;
+    match missing.into_iter().next() {
+        Some(name) => Err(EditError::NoSuchResource(name)),
+        None => Ok(text),
+    }
+}
+
+/// [`pin`] for many resources at once: `(name, sha256, size)` each, in one
+/// parse and one rewrite of the text (pinning them one by one would parse
+/// and print the whole manifest once per resource). Returns the new text
+/// and the names the manifest no longer has.
+pub fn pin_all(
+    text: &str,
+    pins: &[(&str, Sha256Digest, u64)],
+) -> Result<(String, Vec<String>), EditError> {
     let mut doc: DocumentMut = text.parse()?;
-    let entry = doc
-        .get_mut("resources")
-        .and_then(|r| r.get_mut(name))
-        .and_then(Item::as_table_like_mut)
-        .ok_or_else(|| EditError::NoSuchResource(name.to_owned()))?;
-    let mut new = Vec::new();
-    if !entry.contains_key("sha256") {
-        new.push(("sha256", value(sha256.hex())));
+    let mut missing = Vec::new();
+    for &(name, sha256, size) in pins {
+        let Some(entry) = doc
+            .get_mut("resources")
+            .and_then(|r| r.get_mut(name))
+            .and_then(Item::as_table_like_mut)
+        else {
+            missing.push(name.to_owned());
+            continue;
+        };
+        let mut new = Vec::new();
+        if !entry.contains_key("sha256") {
+            new.push(("sha256", value(sha256.hex())));
+        }
+        if !entry.contains_key("size") {
+            new.push(("size", value(i64::try_from(size).unwrap_or(i64::MAX))));
+        }
+        insert_after_source(entry, new);
     }
-    if !entry.contains_key("size") {
-        new.push(("size", value(i64::try_from(size).unwrap_or(i64::MAX))));
-    }
-    insert_after_source(entry, new);
-    Ok(doc.to_string())
+    Ok((doc.to_string(), missing))
 }
 
 /// Inserts `new` keys after `source`/`sources`, keeping the other keys, their
@@ -134,6 +155,30 @@ mod tests {
 
     fn digest() -> Sha256Digest {
         Sha256Digest::of_bytes(b"x")
+    }
+
+    #[test]
+    fn pinning_many_at_once_is_pinning_each_in_turn() {
+        let mut text = String::from("[project]\nname = \"p\"\n");
+        for i in 0..50 {
+            text.push_str(&format!(
+                "\n[resources.r{i}] # {i}\nsource = \"r{i}.bin\"\npurpose = \"r\"\n"
+            ));
+        }
+        let names: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+        let mut pins: Vec<(&str, Sha256Digest, u64)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), Sha256Digest::of_bytes(n.as_bytes()), i as u64))
+            .collect();
+        let mut one_by_one = text.clone();
+        for &(name, digest, size) in &pins {
+            one_by_one = pin(&one_by_one, name, digest, size).unwrap();
+        }
+        pins.push(("gone", digest(), 1));
+        let (at_once, missing) = pin_all(&text, &pins).unwrap();
+        assert_eq!(at_once, one_by_one);
+        assert_eq!(missing, ["gone"]);
     }
 
     #[test]
