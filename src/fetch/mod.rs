@@ -421,12 +421,13 @@ impl Fetcher {
         reporter: Arc<dyn Reporter>,
         torrents: Torrents,
     ) -> Result<Self, reqwest::Error> {
+        let jobs = within_open_file_limit(jobs.max(1), &*reporter);
         Ok(Self {
             store,
             http: http::Http::new(settings)?,
             retry,
-            jobs: Arc::new(Semaphore::new(jobs.max(1))),
-            job_count: jobs.max(1),
+            jobs: Arc::new(Semaphore::new(jobs)),
+            job_count: jobs,
             reporter,
             torrents: Arc::new(torrents),
             quota: None,
@@ -1229,6 +1230,37 @@ impl Fetcher {
             torrent: None,
         })
     }
+}
+
+/// Open files a sync needs besides its downloads (the runtime, the store's
+/// and the project's locks, the event log, certificates being read…).
+const BASE_OPEN_FILES: u64 = 32;
+
+/// Open files one download may hold at once: its part, its connection, its
+/// object's lock, and for a moment a second look at the part, its staged
+/// record and the store's folder for the flush.
+const OPEN_FILES_PER_JOB: u64 = 8;
+
+/// `jobs`, lowered (with a warning) to what the process's open-file limit
+/// allows: a limit too low for `--jobs` would otherwise fail downloads
+/// with "Too many open files" half-way.
+fn within_open_file_limit(jobs: usize, reporter: &dyn Reporter) -> usize {
+    let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile).current else {
+        return jobs;
+    };
+    let allowed = usize::try_from(limit.saturating_sub(BASE_OPEN_FILES) / OPEN_FILES_PER_JOB)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if jobs <= allowed {
+        return jobs;
+    }
+    reporter.note(
+        NoteKind::Warning,
+        &format!(
+            "{jobs} downloads at once need more open files than this process may have ({limit}); running {allowed} at once. Raise the limit (`ulimit -n`) to run more"
+        ),
+    );
+    allowed
 }
 
 /// The lock a direct fetch holds while it works: its object's, or, before

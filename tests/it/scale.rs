@@ -77,6 +77,32 @@ fn more_resources_than_open_files_sync_under_a_low_limit() {
 }
 
 #[test]
+fn more_downloads_at_once_than_open_files_allow_are_lowered_with_a_warning() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let (manifest, digests) = served(&server, 300, 1024);
+    ctx.write_manifest(&manifest);
+    let crp = ctx.command();
+    let mut cmd = prlimit();
+    cmd.arg("--nofile=64:64")
+        .arg(crp.get_program())
+        .args(["sync", "--jobs", "200"])
+        .env_clear()
+        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(&ctx.project)
+        .stdin(Stdio::null());
+    let run = crate::common::Run::from(cmd.output().unwrap(), &ctx);
+    run.success();
+    assert!(
+        run.stderr
+            .contains("200 downloads at once need more open files"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("ulimit -n"), "{run}");
+    assert_eq!(ctx.objects().len(), digests.len(), "{run}");
+}
+
+#[test]
 fn a_sync_killed_at_any_moment_leaves_only_whole_objects() {
     let ctx = TestContext::new();
     let server = Server::start();
