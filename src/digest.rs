@@ -50,11 +50,6 @@ impl Sha256Digest {
     }
 
     /// All 64 hex digits.
-    /// The digest's 32 bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     pub fn hex(&self) -> String {
         String::from_utf8(self.hex_bytes().to_vec()).expect("hex digits are ASCII")
     }

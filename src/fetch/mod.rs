@@ -590,7 +590,7 @@ impl Fetcher {
                     self.store
                         .incomplete_dir()
                         .join(Store::object_part_name(&digest)),
-                    Held::Object(lock),
+                    lock,
                     None,
                 )
             }
@@ -623,7 +623,7 @@ impl Fetcher {
                 if self.refresh {
                     part::discard(&part_path);
                 }
-                (part_path, Held::Source(lock), remembered)
+                (part_path, lock, remembered)
             }
         };
         // A declared size is taken from the quota whole, before the first
@@ -1261,14 +1261,6 @@ fn within_open_file_limit(jobs: usize, reporter: &dyn Reporter) -> usize {
         ),
     );
     allowed
-}
-
-/// The lock a direct fetch holds while it works: its object's, or, before
-/// the digest is known, its sources'.
-#[derive(Debug)]
-enum Held {
-    Object(#[allow(dead_code, reason = "held, not read")] crate::store::lock::ObjectLock),
-    Source(#[allow(dead_code, reason = "held, not read")] crate::store::lock::Lock),
 }
 
 /// The sources of a list of entries, as the store keys what it remembers.

@@ -9,7 +9,6 @@
 use std::fs::TryLockError;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::progress::{NoteKind, Reporter};
@@ -30,120 +29,6 @@ pub fn default_timeout() -> Duration {
 #[derive(Debug)]
 pub struct Lock {
     _file: fs_err::File,
-}
-
-/// How many lock files object locks are spread over: one per value of a
-/// digest's first byte.
-pub const OBJECT_STRIPES: usize = 256;
-
-/// The object locks of one process. Within the process a lock is exact:
-/// its tasks wait for each other per object. Between processes it is
-/// striped: a process holds the file lock of stripe `digest[0]` while any of
-/// its tasks holds an object of the stripe, so a store has at most
-/// [`OBJECT_STRIPES`] object lock files however many objects it holds (a
-/// lock file per object cost a file created per download). Another process
-/// may wait for an object it does not want, for as long as this one works
-/// on the stripe's objects: never for ever, since no holder of an object
-/// lock waits for another lock.
-#[derive(Debug)]
-pub struct ObjectLocks {
-    /// This process's holders and waiters, by object.
-    held: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
-    /// Per stripe: the file lock, while this process holds one of its objects.
-    stripes: Vec<tokio::sync::Mutex<std::sync::Weak<Lock>>>,
-}
-
-impl Default for ObjectLocks {
-    fn default() -> Self {
-        Self {
-            held: std::sync::Mutex::default(),
-            stripes: (0..OBJECT_STRIPES)
-                .map(|_| tokio::sync::Mutex::default())
-                .collect(),
-        }
-    }
-}
-
-/// A held object lock (see [`ObjectLocks`]); released when dropped.
-#[derive(Debug)]
-pub struct ObjectLock {
-    key: [u8; 32],
-    locks: Arc<ObjectLocks>,
-    _stripe: Arc<Lock>,
-    _mine: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl ObjectLocks {
-    /// Takes the lock of object `key` (its digest's bytes); `dir` holds the
-    /// stripes' lock files. Waits as [`acquire`] does.
-    pub async fn lock(
-        self: &Arc<Self>,
-        key: [u8; 32],
-        dir: &Path,
-        what: &str,
-        reporter: &dyn Reporter,
-        timeout: Duration,
-    ) -> Result<ObjectLock, LockError> {
-        let entry = {
-            let mut held = self.held.lock().expect("not poisoned");
-            Arc::clone(held.entry(key).or_default())
-        };
-        let taken = async {
-            let mine = tokio::time::timeout(timeout, Arc::clone(&entry).lock_owned())
-                .await
-                .map_err(|_| LockError::Timeout {
-                    holder: "another task of this process".to_owned(),
-                    timeout,
-                })?;
-            let mut slot = self.stripes[usize::from(key[0])].lock().await;
-            let stripe = match slot.upgrade() {
-                Some(held) => held,
-                None => {
-                    let path = dir.join(format!("{:02x}.lock", key[0]));
-                    let held = Arc::new(acquire(&path, what, reporter, timeout).await?);
-                    *slot = Arc::downgrade(&held);
-                    held
-                }
-            };
-            Ok((mine, stripe))
-        }
-        .await;
-        drop(entry);
-        let (mine, stripe) = match taken {
-            Ok(taken) => taken,
-            Err(err) => {
-                self.forget(&key, 1);
-                return Err(err);
-            }
-        };
-        Ok(ObjectLock {
-            key,
-            locks: Arc::clone(self),
-            _stripe: stripe,
-            _mine: mine,
-        })
-    }
-}
-
-impl ObjectLocks {
-    /// Removes the entry of `key` once nobody holds or waits for it: its
-    /// owners are the map and `owners - 1` others being dropped.
-    fn forget(&self, key: &[u8; 32], owners: usize) {
-        let mut held = self.held.lock().expect("not poisoned");
-        if held
-            .get(key)
-            .is_some_and(|entry| Arc::strong_count(entry) == owners)
-        {
-            held.remove(key);
-        }
-    }
-}
-
-impl Drop for ObjectLock {
-    fn drop(&mut self) {
-        // The map and this lock's guard.
-        self.locks.forget(&self.key, 2);
-    }
 }
 
 /// Why a lock could not be taken.
@@ -301,49 +186,6 @@ fn holder(file: &mut fs_err::File, what: &str) -> String {
 mod tests {
     use super::*;
     use crate::progress::Silent;
-
-    #[tokio::test]
-    async fn object_locks_are_exact_within_a_process_and_striped_between() {
-        let dir = tempfile::tempdir().unwrap();
-        let short = Duration::from_millis(150);
-        let locks = Arc::new(ObjectLocks::default());
-        let (a, mut b, mut c) = ([7u8; 32], [7u8; 32], [8u8; 32]);
-        b[31] = 1;
-        c[0] = 8;
-        let held = locks
-            .lock(a, dir.path(), "testing", &Silent, short)
-            .await
-            .unwrap();
-        // The same object waits; another of its stripe does not.
-        assert!(matches!(
-            locks.lock(a, dir.path(), "testing", &Silent, short).await,
-            Err(LockError::Timeout { .. })
-        ));
-        let same_stripe = locks
-            .lock(b, dir.path(), "testing", &Silent, short)
-            .await
-            .unwrap();
-        // Another process (another set of locks) waits for the stripe...
-        let other = Arc::new(ObjectLocks::default());
-        assert!(matches!(
-            other.lock(b, dir.path(), "testing", &Silent, short).await,
-            Err(LockError::Timeout { .. })
-        ));
-        other
-            .lock(c, dir.path(), "testing", &Silent, short)
-            .await
-            .unwrap();
-        // ...until this process holds none of its objects.
-        drop(held);
-        drop(same_stripe);
-        other
-            .lock(a, dir.path(), "testing", &Silent, short)
-            .await
-            .unwrap();
-        assert!(locks.held.lock().unwrap().is_empty(), "entries left behind");
-        assert!(other.held.lock().unwrap().is_empty(), "entries left behind");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
-    }
 
     #[tokio::test]
     async fn excludes_and_times_out() {

@@ -160,8 +160,6 @@ pub struct Store {
     identity: Arc<std::sync::OnceLock<IdentityKey>>,
     /// Group commit of written bytes (see [`Store::flush`]), shared by clones.
     flusher: Arc<Flusher>,
-    /// This process's object locks, shared by clones.
-    object_locks: Arc<lock::ObjectLocks>,
 }
 
 /// One `syncfs(2)` for many writers: each writer takes a ticket once its
@@ -223,7 +221,6 @@ impl Store {
             lock_timeout: lock::default_timeout(),
             identity: Arc::default(),
             flusher: Arc::default(),
-            object_locks: Arc::default(),
         }
     }
 
@@ -905,11 +902,8 @@ impl Store {
         digest: &Sha256Digest,
         what: &str,
         reporter: &dyn Reporter,
-    ) -> Result<lock::ObjectLock, LockError> {
-        let dir = self.root.join("meta").join("locks").join("objects");
-        self.object_locks
-            .lock(*digest.as_bytes(), &dir, what, reporter, self.lock_timeout)
-            .await
+    ) -> Result<Lock, LockError> {
+        self.lock("objects", &digest.hex(), what, reporter).await
     }
 
     /// Excludes other processes from adding or ingesting this torrent.

@@ -2333,7 +2333,7 @@ fn links_planted_where_the_store_keeps_its_files_are_never_written_through() {
     // object's lock, its download, the event log.
     let victim = ctx.root.path().join("victim");
     let planted = [
-        format!("meta/locks/objects/{}.lock", &digest.hex()[..2]),
+        format!("meta/locks/objects/{}.lock", digest.hex()),
         format!(".incomplete/{digest}.part"),
         "meta/events.jsonl".to_owned(),
     ];
