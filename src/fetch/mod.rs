@@ -1159,6 +1159,24 @@ impl Fetcher {
             len: size,
             ..
         } = finished;
+        // A pinned fetch holds its object's lock already; one on first use
+        // holds its sources' lock, and takes the object's now, so that two
+        // projects fetching the same bytes from different sources do not
+        // write its record over each other (the order is always sources,
+        // then object).
+        let _object_lock = match request.sha256 {
+            Some(_) => None,
+            None => Some(
+                self.store
+                    .lock_object(
+                        &digest,
+                        &format!("publishing `{}`", request.name),
+                        &*self.reporter,
+                    )
+                    .await
+                    .map_err(StoreError::Lock)?,
+            ),
+        };
         let already = self.store.has_object(&digest);
         let mut stamp = None;
         if already {

@@ -166,3 +166,60 @@ fn concurrent_syncs_fetch_each_object_once() {
         assert_eq!(users, expected, "users of `{name}`");
     }
 }
+
+#[test]
+fn concurrent_first_uses_from_two_sources_both_stay_in_the_record() {
+    // Two projects leave the same bytes unpinned, each from its own URL:
+    // each takes its own sources' lock, and both write the object's record.
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let count = 60;
+    let contents: Vec<Vec<u8>> = (0..count).map(|i| bytes(100 + i as u8, 3000)).collect();
+    for (i, content) in contents.iter().enumerate() {
+        for mirror in ["a", "b"] {
+            server.route(
+                &format!("{mirror}/{i}.bin"),
+                content.clone(),
+                Behavior::Normal,
+            );
+        }
+    }
+    let dirs: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|mirror| {
+            let dir = ctx.root.path().join(format!("project-{mirror}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut text = format!("[project]\nname = \"{mirror}\"\n");
+            for i in 0..count {
+                text.push_str(&format!(
+                    "\n[resources.r{i}]\nsource = \"{}\"\npurpose = \"shared\"\n",
+                    server.url(&format!("{mirror}/{i}.bin"))
+                ));
+            }
+            std::fs::write(dir.join("resources.toml"), text).unwrap();
+            dir
+        })
+        .collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            ctx.command()
+                .current_dir(dir)
+                .args(["sync", "--jobs", "8"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        Run::from(child.wait_with_output().unwrap(), &ctx).success();
+    }
+    for content in &contents {
+        let digest = Sha256Digest::of_bytes(content);
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(ctx.record_path(&digest)).unwrap()).unwrap();
+        let projects = record["related_projects"].as_array().map_or(0, Vec::len);
+        assert_eq!(projects, 2, "a project's use was lost: {record:#}");
+    }
+}
