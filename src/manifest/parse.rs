@@ -102,6 +102,22 @@ fn parse_in_pieces(text: &str) -> Option<Parsed> {
     // Each piece: one or more `[resources.NAME]` tables and nothing else.
     let mut names = std::collections::HashSet::new();
     let mut bounds: Vec<usize> = starts.into_iter().filter(|&at| at >= first).collect();
+    // `[resources]` itself twice is a table defined twice, which only the
+    // whole document sees.
+    let defines_resources = |at: &&usize| {
+        let line = text[**at..].lines().next().unwrap_or_default();
+        let header: String = line
+            .split(']')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '[' | '"' | '\''))
+            .collect();
+        header == "resources"
+    };
+    if bounds.iter().filter(defines_resources).count() > 1 {
+        return None;
+    }
     bounds.push(text.len());
     for piece in bounds.windows(2) {
         let (offset, end) = (piece[0], piece[1]);
@@ -602,6 +618,7 @@ mod tests {
             "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\npurpose = \"a\"\n[resources.a.more]\nx = 1\n",
             "[resources.a]\nsource = \"s\"\npurpose = \"a\"\n[project]\nname = \"p\"\n",
             "[project]\nname = \"p\"\n[[resources]]\nsource = \"s\"\n",
+            "[project]\nname = \"p\"\n[resources]\na = { source = \"s\", purpose = \"a\" }\n[ \"resources\" ]\nb = { source = \"t\", purpose = \"b\" }\n",
             // Problems of any kind.
             "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\n",
             "[project]\nname = \"p\"\n[resources.a]\nsource = \"s\"\npurpose = \"a\"\nderived_from = [\"b\"]\n",
