@@ -36,6 +36,7 @@ const SECRET_WORDS: &[&str] = &[
     "session",
     "auth",
     "jwt",
+    "hmac",
 ];
 
 /// Names that are credentials whole (too short to look for inside others).
@@ -55,6 +56,8 @@ pub fn is_secret_param(key: &str) -> bool {
         .flat_map(char::to_lowercase)
         .collect();
     SECRET_NAMES.contains(&key.as_str())
+        // `license_key`, `subscription-key`, `rlkey`…
+        || key.ends_with("key")
         || SECRET_PREFIXES.iter().any(|p| key.starts_with(p))
         || SECRET_WORDS.iter().any(|w| key.contains(w))
 }
@@ -228,7 +231,8 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
 /// debug log names a connection) are masked too. Text with none of these
 /// is returned as it is, without copying.
 pub fn text(input: &str) -> Cow<'_, str> {
-    let passes: [fn(&str) -> Cow<'_, str>; 3] = [urls, bare_userinfo, stray_pairs];
+    let passes: [fn(&str) -> Cow<'_, str>; 4] =
+        [urls, bare_userinfo, stray_pairs, encoded_userinfo];
     let mut out = Cow::Borrowed(input);
     for pass in passes {
         if let Cow::Owned(changed) = pass(&out) {
@@ -236,6 +240,51 @@ pub fn text(input: &str) -> Cow<'_, str> {
         }
     }
     out
+}
+
+/// A URL percent-encoded inside another's query (`?url=https%3A%2F%2F
+/// user%3Apass%40host%2F…`): its user-info, between the encoded `//` and
+/// the last encoded `@` before its path, is masked.
+fn encoded_userinfo(input: &str) -> Cow<'_, str> {
+    let lower = input.to_ascii_lowercase();
+    if !lower.contains("%2f%2f") || !lower.contains("%40") {
+        return Cow::Borrowed(input);
+    }
+    let mut out = String::new();
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("%2f%2f").map(|i| i + from) {
+        let start = at + 6;
+        // The authority ends at the next encoded `/`, `?` or `#`, or where
+        // the query value ends.
+        let rest = &lower[start..];
+        let end = [
+            rest.find("%2f"),
+            rest.find("%3f"),
+            rest.find("%23"),
+            rest.find(|c: char| {
+                c.is_whitespace() || matches!(c, '&' | ';' | '"' | '\'' | '<' | '>' | '`')
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(lower.len(), |e| e + start);
+        if let Some(userinfo_end) = lower[start..end].rfind("%40").map(|i| i + start)
+            && userinfo_end > start
+            && &input[start..userinfo_end] != MASK
+        {
+            out.push_str(&input[done..start]);
+            out.push_str(MASK);
+            done = userinfo_end;
+        }
+        from = end.max(start);
+    }
+    if done == 0 {
+        return Cow::Borrowed(input);
+    }
+    out.push_str(&input[done..]);
+    Cow::Owned(out)
 }
 
 /// Query pairs cut off from their URL (a URL ends at a space or a bracket,
@@ -539,6 +588,12 @@ mod tests {
             ),
             ("x;password=S3KRET6", "S3KRET6"),
             ("x=abc?token=S3KRET7", "S3KRET7"),
+            (
+                "http://h/f?url=https%3A%2F%2Fuser%3AS3KRET8%40internal%2Fx",
+                "S3KRET8",
+            ),
+            ("https://h/db?license_key=S3KRET9&suffix=tar.gz", "S3KRET9"),
+            ("https://h/x?subscription-key=S3KRET10", "S3KRET10"),
         ] {
             let shown = text(input);
             assert!(!shown.contains(leaked), "{input} → {shown}");
