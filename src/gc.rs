@@ -354,27 +354,37 @@ fn stale_parts(
     Ok(parts)
 }
 
-/// Records staged beside their place (`.crp-tmp-*` in the records'
-/// folders) by a sync killed before it renamed them in, untouched for
-/// `grace`: no writer is left to finish them.
+/// Files written under a temporary name (`.crp-tmp-*`) by a process killed
+/// before it renamed them into place — records staged beside theirs, a
+/// source's record, a part's origin — untouched for `grace`: no writer is
+/// left to finish them.
 fn stale_temporaries(
     store: &Store,
     grace: Duration,
     now: Timestamp,
 ) -> Result<Vec<StalePart>, StoreError> {
-    let records = store.root().join("meta").join("objects").join("sha256");
-    let fanout = match fs_err::read_dir(&records) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(err.into()),
-    };
-    let mut stale = Vec::new();
-    for dir in fanout {
-        let dir = dir?;
-        if !dir.file_type()?.is_dir() {
-            continue;
+    let meta = store.root().join("meta");
+    let mut dirs = vec![meta.join("sources"), store.incomplete_dir()];
+    match fs_err::read_dir(meta.join("objects").join("sha256")) {
+        Ok(fanout) => {
+            for dir in fanout {
+                let dir = dir?;
+                if dir.file_type()?.is_dir() {
+                    dirs.push(dir.path());
+                }
+            }
         }
-        for entry in fs_err::read_dir(dir.path())? {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err.into()),
+    }
+    let mut stale = Vec::new();
+    for dir in dirs {
+        let entries = match fs_err::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err.into()),
+        };
+        for entry in entries {
             let entry = entry?;
             if !entry.file_name().to_string_lossy().starts_with(".crp-tmp-") {
                 continue;

@@ -1244,6 +1244,9 @@ fn gc_collects_unfinished_downloads_no_manifest_needs() {
     let staged = ctx.record_path(&digest).with_file_name(".crp-tmp-staged");
     std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
     std::fs::write(&staged, b"{").unwrap();
+    let staged_source = ctx.store.join("meta/sources/.crp-tmp-source");
+    std::fs::create_dir_all(staged_source.parent().unwrap()).unwrap();
+    std::fs::write(&staged_source, b"{").unwrap();
     let run = ctx.crp(&["gc", "--grace", "0s"]);
     run.success();
     assert!(run.stdout.contains("unfinished downloads"), "{run}");
@@ -1260,6 +1263,10 @@ fn gc_collects_unfinished_downloads_no_manifest_needs() {
         [incomplete.join(format!("{wanted}.part"))]
     );
     assert!(!staged.exists(), "a staged record left behind");
+    assert!(
+        !staged_source.exists(),
+        "a staged source record left behind"
+    );
 }
 
 // 8b. Torrent metadata is checked completely, before the daemon sees it.
