@@ -178,6 +178,12 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
         file.read_to_end(&mut bytes)
             .map_err(|err| with_path(err, path))?;
     }
+    within(bytes, limit, path)
+}
+
+/// `bytes` read from `path` with a limit of `limit` (reading one byte more
+/// shows a file past it): [`io::ErrorKind::FileTooLarge`] when past it.
+fn within(bytes: Vec<u8>, limit: u64, path: &Path) -> io::Result<Vec<u8>> {
     if bytes.len() as u64 > limit {
         return Err(io::Error::new(
             io::ErrorKind::FileTooLarge,
@@ -234,17 +240,7 @@ pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|err| with_path(err, path))?;
-    if bytes.len() as u64 > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::FileTooLarge,
-            format!(
-                "`{}` is larger than {}, the most crp reads of it",
-                path.display(),
-                crate::units::ByteCount(limit)
-            ),
-        ));
-    }
-    Ok(bytes)
+    within(bytes, limit, path)
 }
 
 /// Opens the regular file at `path` for reading (following symbolic links),
