@@ -441,14 +441,9 @@ fn build_tree(
     object: &Path,
     made: &mut LinkMode,
 ) -> io::Result<()> {
-    use rustix::fs::{Mode, OFlags};
+    use rustix::fs::Mode;
     rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777))?;
-    let sub = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let sub = open_folder(dir, name)?;
     for entry in fs_err::read_dir(object)? {
         let entry = entry?;
         let (from, to) = (entry.path(), entry.file_name());
@@ -497,13 +492,8 @@ fn remove_at(dir: &Folder, name: &std::ffi::OsStr) -> io::Result<()> {
 }
 
 fn remove_tree(dir: &rustix::fd::OwnedFd, name: &std::ffi::OsStr) -> io::Result<()> {
-    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-    let sub = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    use rustix::fs::{AtFlags, FileType};
+    let sub = open_folder(dir, name)?;
     let mut entries = rustix::fs::Dir::read_from(&sub)?;
     let mut names = Vec::new();
     while let Some(entry) = entries.read() {
