@@ -527,20 +527,11 @@ fn carry_approvals(
         else {
             continue;
         };
-        let decision = Decision {
-            decision: approval::Kind::Approve,
-            name: resource.name.clone(),
-            sha256: Some(digest),
-            sources: approval::bound_sources(&resource.sources),
-            source_ids: approval::bound_ids(&resource.sources, &store.identity_key()),
-            by: by.clone(),
-            at: *at,
-            note: Some(match note {
-                Some(note) => format!("{note} (pinned on first use)"),
-                None => "approved before it was pinned on first use".to_owned(),
-            }),
-            reason: None,
+        let note = match note {
+            Some(note) => format!("{note} (pinned on first use)"),
+            None => "approved before it was pinned on first use".to_owned(),
         };
+        let decision = approval_of(store, resource, digest, by, *at, Some(note));
         if let Err(err) = approval::Ledger::append(store, &decision) {
             reporter.note(
                 NoteKind::Warning,
@@ -550,6 +541,29 @@ fn carry_approvals(
                 ),
             );
         }
+    }
+}
+
+/// The approval by `by` at `at` of `resource` as the object `digest`,
+/// bound to its sources as the ledger binds decisions.
+fn approval_of(
+    store: &Store,
+    resource: &crate::manifest::Resource,
+    digest: Sha256Digest,
+    by: &str,
+    at: Timestamp,
+    note: Option<String>,
+) -> Decision {
+    Decision {
+        decision: approval::Kind::Approve,
+        name: resource.name.clone(),
+        sha256: Some(digest),
+        sources: approval::bound_sources(&resource.sources),
+        source_ids: approval::bound_ids(&resource.sources, &store.identity_key()),
+        by: by.to_owned(),
+        at,
+        note,
+        reason: None,
     }
 }
 
@@ -861,17 +875,9 @@ async fn update_object_uses(
         if let Verdict::Approved { by, at, note, .. } = &planned.verdict
             && !object.approvals.iter().any(|a| &a.by == by && &a.at == at)
         {
-            object.approvals.push(Decision {
-                decision: approval::Kind::Approve,
-                name: resource.name.clone(),
-                sha256: Some(digest),
-                sources: approval::bound_sources(&resource.sources),
-                source_ids: approval::bound_ids(&resource.sources, &store.identity_key()),
-                by: by.clone(),
-                at: *at,
-                note: note.clone(),
-                reason: None,
-            });
+            object
+                .approvals
+                .push(approval_of(store, resource, digest, by, *at, note.clone()));
             changed = true;
         }
         if object.requested_at.is_none() {
