@@ -336,22 +336,27 @@ fn stale_parts(
         if !part.ends_with(".part") || needed.contains(part) {
             continue;
         }
-        let meta = entry.metadata()?;
-        if !meta.is_file() {
-            continue;
-        }
-        let modified = Timestamp(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-        if now.0.duration_since(modified.0).unwrap_or_default() >= grace {
-            parts.push(StalePart {
-                path: entry.path(),
-                size: meta.len(),
-                modified,
-            });
-        }
+        parts.extend(stale(&entry, grace, now)?);
     }
     parts.extend(stale_temporaries(store, grace, now)?);
     parts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(parts)
+}
+
+/// The file `entry`, if it is one and untouched for `grace`.
+fn stale(
+    entry: &fs_err::DirEntry,
+    grace: Duration,
+    now: Timestamp,
+) -> io::Result<Option<StalePart>> {
+    let meta = entry.metadata()?;
+    let modified = Timestamp(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+    let old = now.0.duration_since(modified.0).unwrap_or_default() >= grace;
+    Ok((meta.is_file() && old).then(|| StalePart {
+        path: entry.path(),
+        size: meta.len(),
+        modified,
+    }))
 }
 
 /// Files written under a temporary name (`.crp-tmp-*`) by a process killed
@@ -377,7 +382,7 @@ fn stale_temporaries(
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(err.into()),
     }
-    let mut stale = Vec::new();
+    let mut found = Vec::new();
     for dir in dirs {
         let entries = match fs_err::read_dir(&dir) {
             Ok(entries) => entries,
@@ -389,18 +394,10 @@ fn stale_temporaries(
             if !entry.file_name().to_string_lossy().starts_with(".crp-tmp-") {
                 continue;
             }
-            let meta = entry.metadata()?;
-            let modified = Timestamp(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-            if meta.is_file() && now.0.duration_since(modified.0).unwrap_or_default() >= grace {
-                stale.push(StalePart {
-                    path: entry.path(),
-                    size: meta.len(),
-                    modified,
-                });
-            }
+            found.extend(stale(&entry, grace, now)?);
         }
     }
-    Ok(stale)
+    Ok(found)
 }
 
 /// Removes the plan's stale parts. The caller holds the store's exclusive
