@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crp::digest::Sha256Digest;
 
-use crate::common::{TestContext, bytes};
+use crate::common::{Run, TestContext, bytes};
 use crate::server::{Behavior, Server};
 
 /// Content number `i`: distinct for every `i`.
@@ -36,14 +36,29 @@ fn served(server: &Server, count: usize, len: usize) -> (String, Vec<Sha256Diges
     (manifest, digests)
 }
 
-/// Whether `prlimit` (util-linux) is here; `.ci/run` installs it.
-fn prlimit() -> Command {
-    let probe = Command::new("prlimit").arg("--version").output();
-    assert!(
-        probe.is_ok_and(|o| o.status.success()),
-        "`prlimit` (util-linux) is needed; `.ci/run` installs it"
-    );
-    Command::new("prlimit")
+/// `crp ARGS` run by `wrapper` (a tracer, a limit), in the test's
+/// environment and project.
+fn wrapped(ctx: &TestContext, mut wrapper: Command, args: &[&str]) -> Run {
+    let crp = ctx.command();
+    wrapper
+        .arg(crp.get_program())
+        .args(args)
+        .env_clear()
+        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(&ctx.project)
+        .stdin(Stdio::null());
+    let output = wrapper
+        .output()
+        .unwrap_or_else(|err| panic!("{wrapper:?} runs (`.ci/run` installs it): {err}"));
+    Run::from(output, ctx)
+}
+
+/// `crp ARGS` with at most `files` open files, soft and hard, so that crp
+/// cannot raise its limit (`prlimit` is util-linux's).
+fn under_limit(ctx: &TestContext, files: u32, args: &[&str]) -> Run {
+    let mut prlimit = Command::new("prlimit");
+    prlimit.arg(format!("--nofile={files}:{files}"));
+    wrapped(ctx, prlimit, args)
 }
 
 #[test]
@@ -54,17 +69,7 @@ fn more_resources_than_open_files_sync_under_a_low_limit() {
     ctx.write_manifest(&manifest);
     // 256 open files, soft and hard: crp cannot raise it, and 2,000
     // resources are far more than it allows.
-    let crp = ctx.command();
-    let mut cmd = prlimit();
-    cmd.arg("--nofile=256:256")
-        .arg(crp.get_program())
-        .args(["sync", "--jobs", "16", "-q"])
-        .env_clear()
-        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .current_dir(&ctx.project)
-        .stdin(Stdio::null());
-    let output = cmd.output().unwrap();
-    let run = crate::common::Run::from(output, &ctx);
+    let run = under_limit(&ctx, 256, &["sync", "--jobs", "16", "-q"]);
     run.success();
     assert_eq!(ctx.objects().len(), 2000, "{run}");
     for (i, digest) in digests.iter().enumerate() {
@@ -79,16 +84,7 @@ fn more_downloads_at_once_than_open_files_allow_are_lowered_with_a_warning() {
     let server = Server::start();
     let (manifest, digests) = served(&server, 300, 1024);
     ctx.write_manifest(&manifest);
-    let crp = ctx.command();
-    let mut cmd = prlimit();
-    cmd.arg("--nofile=64:64")
-        .arg(crp.get_program())
-        .args(["sync", "--jobs", "200"])
-        .env_clear()
-        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .current_dir(&ctx.project)
-        .stdin(Stdio::null());
-    let run = crate::common::Run::from(cmd.output().unwrap(), &ctx);
+    let run = under_limit(&ctx, 64, &["sync", "--jobs", "200"]);
     run.success();
     assert!(
         run.stderr
@@ -173,8 +169,8 @@ fn objects_become_visible_only_after_one_flush_covers_their_bytes() {
     let (manifest, _) = served(&server, 60, 8 * 1024);
     ctx.write_manifest(&manifest);
     let trace = ctx.root.path().join("trace.txt");
-    let crp = ctx.command();
-    let output = Command::new("strace")
+    let mut strace = Command::new("strace");
+    strace
         .args([
             "-f",
             "-qq",
@@ -183,15 +179,8 @@ fn objects_become_visible_only_after_one_flush_covers_their_bytes() {
             "trace=fsync,fdatasync,syncfs,fchmod,rename,renameat,renameat2",
             "-o",
         ])
-        .arg(&trace)
-        .arg(crp.get_program())
-        .args(["sync", "--jobs", "8"])
-        .env_clear()
-        .envs(crp.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .current_dir(&ctx.project)
-        .output()
-        .expect("strace runs (`.ci/run` installs it)");
-    crate::common::Run::from(output, &ctx).success();
+        .arg(&trace);
+    wrapped(&ctx, strace, &["sync", "--jobs", "8"]).success();
     let lines: Vec<String> = std::fs::read_to_string(&trace)
         .unwrap()
         .lines()
