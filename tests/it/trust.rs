@@ -35,6 +35,24 @@ fn pinned_digest(manifest: &str) -> Sha256Digest {
     line.trim_end_matches('"').parse().unwrap()
 }
 
+/// Makes a fifo at `path`.
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+}
+
+/// A process that holds the fifo at `path` open for writing and never
+/// writes (`<>` opens without waiting for a reader).
+fn idle_writer(path: &Path) -> std::process::Child {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<>'{}'; exec sleep 60", path.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// A second project folder beside the test's.
 fn project(ctx: &TestContext, name: &str, manifest: &str) -> std::path::PathBuf {
     let dir = ctx.root.path().join(name);
@@ -1965,13 +1983,7 @@ fn the_stores_own_files_are_read_within_bounds() {
     assert!(run.stderr.contains("larger than"), "{run}");
     // A fifo nobody writes to, as the manifest: an empty file, not a hang.
     let fifo = ctx.project.join("fifo.toml");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let run = ctx.crp(&["plan", "--manifest", fifo.to_str().unwrap()]);
     run.code(2);
     assert!(run.stderr.contains("missing `[project]`"), "{run}");
@@ -2243,27 +2255,13 @@ fn what_is_not_a_regular_file_is_never_waited_on() {
     // A local source and a local `.torrent` that are fifos nobody writes.
     for (name, source) in [("data", "pipe"), ("x", "pipe.torrent")] {
         let path = ctx.project.join(source);
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&path)
-                .status()
-                .unwrap()
-                .success()
-        );
-        // A writer holds it open and never writes.
-        let holder = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec 3<>'{}'; exec sleep 60", path.display()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        mkfifo(&path);
+        let mut holder = idle_writer(&path);
         ctx.write_manifest(&unpinned("demo", name, source));
         let run = ctx.crp(&["sync"]);
         assert_ne!(run.code, 0, "{run}");
         assert!(run.stderr.contains("not a regular file"), "{run}");
         assert!(ctx.objects().is_empty());
-        let mut holder = holder;
         holder.kill().unwrap();
         holder.wait().unwrap();
         std::fs::remove_file(&path).unwrap();
@@ -2302,20 +2300,8 @@ fn magnet_passkeys_stay_hidden_however_the_link_is_spelled() {
 fn a_manifest_fifo_whose_writer_never_writes_is_an_error_not_a_hang() {
     let ctx = TestContext::new();
     let fifo = ctx.project.join("fifo.toml");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    // A writer holds it open and never writes (`<>` opens without waiting
-    // for a reader).
-    let mut holder = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec 3<>'{}'; exec sleep 60", fifo.display()))
-        .spawn()
-        .unwrap();
+    mkfifo(&fifo);
+    let mut holder = idle_writer(&fifo);
     std::thread::sleep(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let run = ctx.crp(&["plan", "--manifest", fifo.to_str().unwrap()]);
