@@ -49,7 +49,7 @@
 //! | `<store>/meta/config.toml` | people (crp only reads it) | — |
 //! | `<store>/meta/policy.toml` | people, `policy init` | atomic replace |
 //! | `<store>/meta/approvals.jsonl` | `approve`, `deny` | appends of whole lines |
-//! | `<store>/meta/events.jsonl` | every transition | appends of whole lines |
+//! | `<store>/meta/events.jsonl` | every transition | appends of whole lines, batched by one writer thread |
 //! | `<store>/meta/completion.log` | `sync` | appends of whole lines |
 //! | `<store>/meta/pending/<project>/<name>.json` | `sync` | the project lock |
 //! | `<store>/meta/quarantined/<digest>.json` | `sync` | atomic replace |

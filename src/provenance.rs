@@ -10,7 +10,7 @@
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 
 use serde::{Deserialize, Serialize};
 
@@ -141,55 +141,149 @@ pub fn events_path(store: &Store) -> PathBuf {
     store.root().join("meta").join("events.jsonl")
 }
 
-/// Appends events to the store's log. Each event is one `write` of one
-/// whole line, so the events of concurrent processes interleave without
-/// tearing; [`EventLog::flush`] makes them durable.
+/// Appends events to the store's log, in batches: a writer thread takes
+/// every line queued since its last write and appends them with one `write`
+/// of whole lines, so a burst of events (a many-file sync records six an
+/// object) costs a few writes, the events of concurrent processes
+/// interleave without tearing, and a lone event is written at once.
+/// [`EventLog::flush`] waits for what was recorded and makes it durable;
+/// dropping the log waits for it to be written.
 #[derive(Debug)]
 pub struct EventLog {
-    file: Mutex<Option<std::fs::File>>,
+    writer: Mutex<Option<Writer>>,
     path: PathBuf,
 }
+
+/// The thread that appends to the log, and the queue it reads.
+#[derive(Debug)]
+struct Writer {
+    queue: mpsc::Sender<Queued>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+#[derive(Debug)]
+enum Queued {
+    Line(String),
+    /// Flush to disk, then say so.
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// The most bytes one write appends.
+const BATCH: usize = 1 << 20;
 
 impl EventLog {
     pub fn open(store: &Store) -> Self {
         Self {
-            file: Mutex::new(None),
+            writer: Mutex::new(None),
             path: events_path(store),
         }
     }
 
-    /// Appends one event. A log that cannot be written is reported, not
+    /// Queues one event. A log that cannot be written is reported, not
     /// fatal: the work it describes is done either way.
     pub fn record(&self, event: &Event) {
-        if let Err(err) = self.append(event) {
-            tracing::warn!(
-                "could not write to the event log `{}`: {err}",
-                self.path.display()
-            );
-        }
-    }
-
-    fn append(&self, event: &Event) -> std::io::Result<()> {
         let line = serde_json::to_string(event).expect("events serialize");
         // Sources and errors in details may name URLs: never their secrets.
         let mut line = crate::redact::text(&line).into_owned();
         line.push('\n');
-        let mut file = self.file.lock().expect("not poisoned");
-        if file.is_none() {
-            *file = Some(crate::fsutil::open_append(&self.path)?);
-        }
-        file.as_mut().expect("opened").write_all(line.as_bytes())
+        self.send(Queued::Line(line));
     }
 
-    /// Flushes what was appended to disk.
+    /// Waits until every event recorded so far is written, and flushes the
+    /// log to disk.
     pub fn flush(&self) {
-        if let Some(file) = &*self.file.lock().expect("not poisoned")
-            && let Err(err) = file.sync_data()
+        let (done, flushed) = mpsc::sync_channel(1);
+        if self.send(Queued::Flush(done)) {
+            // The writer answers once the flush is done (or it failed, which
+            // it reported).
+            let _ = flushed.recv();
+        }
+    }
+
+    /// Hands `queued` to the writer, started on first use. False when there
+    /// is no writer to hand it to.
+    fn send(&self, queued: Queued) -> bool {
+        let mut writer = self.writer.lock().expect("not poisoned");
+        if writer.is_none() {
+            if matches!(queued, Queued::Flush(_)) {
+                // Nothing was recorded: nothing to flush.
+                return false;
+            }
+            let (queue, lines) = mpsc::channel();
+            let path = self.path.clone();
+            let thread = std::thread::Builder::new()
+                .name("crp-events".into())
+                .spawn(move || write_events(&path, &lines))
+                .expect("a thread can be started");
+            *writer = Some(Writer { queue, thread });
+        }
+        let writer = writer.as_ref().expect("started");
+        writer.queue.send(queued).is_ok()
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        let writer = self.writer.get_mut().map(Option::take);
+        if let Ok(Some(Writer { queue, thread })) = writer {
+            // The writer ends once it has written what was queued.
+            drop(queue);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer's loop: takes what is queued, appends it in one write, and
+/// flushes when asked, until the log is dropped.
+fn write_events(path: &std::path::Path, queue: &mpsc::Receiver<Queued>) {
+    let mut file: Option<std::fs::File> = None;
+    let mut failed = false;
+    while let Ok(mut next) = queue.recv() {
+        let mut batch = String::new();
+        let mut flushes = Vec::new();
+        loop {
+            match next {
+                Queued::Line(line) => batch.push_str(&line),
+                Queued::Flush(done) => flushes.push(done),
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            match queue.try_recv() {
+                Ok(queued) => next = queued,
+                Err(_) => break,
+            }
+        }
+        let mut written = Ok(());
+        if !batch.is_empty() {
+            written = match &mut file {
+                Some(file) => file.write_all(batch.as_bytes()),
+                None => crate::fsutil::open_append(path).and_then(|mut opened| {
+                    let written = opened.write_all(batch.as_bytes());
+                    file = Some(opened);
+                    written
+                }),
+            };
+        }
+        if written.is_ok()
+            && !flushes.is_empty()
+            && let Some(file) = &file
         {
-            tracing::warn!(
-                "could not flush the event log `{}`: {err}",
-                self.path.display()
-            );
+            written = file.sync_data();
+        }
+        if let Err(err) = written {
+            // Said once: a log that cannot be written fails the same way for
+            // every batch.
+            if !failed {
+                tracing::warn!(
+                    "could not write to the event log `{}`: {err}",
+                    path.display()
+                );
+            }
+            failed = true;
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
 }
@@ -211,4 +305,67 @@ pub fn read_events(store: &Store) -> Result<Vec<Event>, StoreError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> Event {
+        Event::new(Some(State::Downloading), State::Verifying).detail("i", i)
+    }
+
+    #[test]
+    fn events_from_many_threads_are_whole_lines_and_none_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().to_path_buf());
+        let log = EventLog::open(&store);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let log = &log;
+                s.spawn(move || {
+                    for i in 0..2_000 {
+                        log.record(&event(t * 10_000 + i));
+                    }
+                });
+            }
+        });
+        log.flush();
+        // Flushed means written: read while the log is still open.
+        let mut seen: Vec<u64> = read_events(&store)
+            .unwrap()
+            .iter()
+            .map(|e| e.details["i"].as_u64().unwrap())
+            .collect();
+        seen.sort_unstable();
+        let mut want: Vec<u64> = (0..4)
+            .flat_map(|t| (0..2_000).map(move |i| t * 10_000 + i))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn dropping_the_log_writes_what_was_recorded_and_flushing_nothing_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().to_path_buf());
+        EventLog::open(&store).flush();
+        assert!(!events_path(&store).exists());
+        let log = EventLog::open(&store);
+        log.record(&event(1));
+        log.record(&event(2));
+        drop(log);
+        assert_eq!(read_events(&store).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_written_does_not_block_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().to_path_buf());
+        // The log's path is a folder: every write fails.
+        std::fs::create_dir_all(events_path(&store)).unwrap();
+        let log = EventLog::open(&store);
+        log.record(&event(1));
+        log.flush();
+    }
 }
