@@ -21,64 +21,11 @@ use crate::manifest::{ManifestError, SourceEntry};
 use crate::name::Name;
 use crate::policy::{Reason, Verdict};
 use crate::source::IdentityKey;
-use crate::store::record::{RECORD_VERSION, Timestamp};
+use crate::store::record::RECORD_VERSION;
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 
-/// Approve or deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Approve,
-    Deny,
-}
-
-/// One person's decision about one request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    pub decision: Kind,
-    /// The resource's name when it was decided (for people; the binding is
-    /// `sha256` and `sources`).
-    pub name: Name,
-    /// `None` for a request that is not pinned yet: then the decision binds
-    /// the sources alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<Sha256Digest>,
-    /// The sources as the manifest writes them (credentials redacted), for
-    /// people.
-    pub sources: Vec<String>,
-    /// What identifies each source (see
-    /// [`SourceSpec::identity`](crate::source::SourceSpec::identity)): the
-    /// binding. Absent in decisions written before sources had identities,
-    /// which bind `sources` instead.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub source_ids: Vec<String>,
-    pub by: String,
-    pub at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Why it was denied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl Decision {
-    /// Whether this decision is about exactly `sha256` from exactly the
-    /// sources identified by `ids`.
-    pub fn binds(&self, sha256: Option<Sha256Digest>, ids: &[String]) -> bool {
-        let own = if self.source_ids.is_empty() {
-            &self.sources
-        } else {
-            &self.source_ids
-        };
-        self.sha256 == sha256 && same_sources(own, ids)
-    }
-}
-
-fn same_sources(a: &[String], b: &[String]) -> bool {
-    let a: BTreeSet<&String> = a.iter().collect();
-    let b: BTreeSet<&String> = b.iter().collect();
-    a == b
-}
+pub use crate::store::record::{Decision, Kind};
 
 /// Sources as people read them in decisions: as the manifest writes them,
 /// credentials redacted.

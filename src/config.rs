@@ -29,7 +29,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::diagnostic::Diagnostic;
@@ -79,7 +79,7 @@ pub struct NotifyConfig {
     /// The events it runs for: `available`, `failed`, `awaiting-approval`
     /// (all three when not given).
     #[serde(default)]
-    pub on: Option<Vec<crate::notify::NoticeKind>>,
+    pub on: Option<Vec<NoticeKind>>,
     /// How long it may run before it is stopped (default 30 s).
     #[serde(default, with = "humantime_serde_opt")]
     pub timeout: Option<Duration>,
@@ -201,4 +201,23 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
             diagnostics: vec![diagnostic],
         }))
     })
+}
+
+/// The events hooks and messages are sent for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    Available,
+    Failed,
+    AwaitingApproval,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Failed => "failed",
+            Self::AwaitingApproval => "awaiting-approval",
+        }
+    }
 }

@@ -17,8 +17,9 @@ use crate::manifest::{Manifest, ManifestError, Resource};
 use crate::policy::{Policy, Request, Rule, Verdict};
 use crate::provenance::State;
 use crate::source::Source;
-use crate::store::record::{ProjectRecord, Timestamp};
+use crate::store::record::ProjectRecord;
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 use crate::verify::{Check, rehash};
 
 /// The kinds of drift.

@@ -25,8 +25,9 @@ use crate::config::Config;
 use crate::digest::Sha256Digest;
 use crate::progress::Reporter;
 use crate::provenance::{Event, EventLog, State};
-use crate::store::record::{Archived, ObjectKind, ObjectRecord, Removed, Timestamp};
+use crate::store::record::{Archived, ObjectKind, ObjectRecord, Removed};
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 use crate::verify::{Check, check};
 
 /// How long an unreferenced object stays unless the store says otherwise.

@@ -67,7 +67,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(crp::report::LogWriter::default)
+        .with_writer(crp::stdio::LogWriter::default)
         .without_time()
         .with_target(verbose > 1)
         .init();

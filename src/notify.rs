@@ -11,34 +11,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::{BridgeConfig, Config, NotifyConfig};
 use crate::digest::Sha256Digest;
 use crate::name::Name;
 use crate::provenance::State;
 use crate::store::Store;
-use crate::store::record::Timestamp;
+use crate::time::Timestamp;
 use crate::units::ByteCount;
 
-/// The events hooks and messages are sent for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NoticeKind {
-    Available,
-    Failed,
-    AwaitingApproval,
-}
-
-impl NoticeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Available => "available",
-            Self::Failed => "failed",
-            Self::AwaitingApproval => "awaiting-approval",
-        }
-    }
-}
+pub use crate::config::NoticeKind;
 
 /// Something worth telling.
 #[derive(Debug, Clone)]

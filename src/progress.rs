@@ -107,7 +107,7 @@ impl Download for LineDownload {
             .to_owned();
         let mut last = self.detail.lock().expect("not poisoned");
         if *last != kind {
-            crate::report::errln!(
+            crate::stdio::errln!(
                 "{:>10} {}: {detail}",
                 style("torrent").cyan().bold(),
                 self.resource
@@ -118,7 +118,7 @@ impl Download for LineDownload {
     fn finish(&self, ok: bool) {
         if ok {
             let bytes = *self.bytes.lock().expect("not poisoned");
-            crate::report::errln!(
+            crate::stdio::errln!(
                 "{:>10} {} ({}) in {}",
                 style("fetched").green().bold(),
                 self.resource,
@@ -134,7 +134,7 @@ impl Reporter for Lines {
         let size = size
             .map(|s| format!(" ({})", ByteCount(s)))
             .unwrap_or_default();
-        crate::report::errln!(
+        crate::stdio::errln!(
             "{:>10} {resource}{size} from {source}",
             style("fetching").cyan().bold()
         );
@@ -146,7 +146,7 @@ impl Reporter for Lines {
         })
     }
     fn note(&self, kind: NoteKind, message: &str) {
-        crate::report::errln!("{:>10} {message}", note_prefix(kind));
+        crate::stdio::errln!("{:>10} {message}", note_prefix(kind));
     }
 }
 

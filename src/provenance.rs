@@ -7,7 +7,6 @@
 //! current state and the DAG's edges: `supersedes` (the previous hash of the
 //! same resource name) and `derived_from` (objects this one was made from).
 
-use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, mpsc};
@@ -16,55 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
 use crate::name::Name;
-use crate::store::record::Timestamp;
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 
-/// The lifecycle states of the collective, plus how a request can end
-/// without an object (`denied`, `failed`).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    Requested,
-    Evaluating,
-    AwaitingApproval,
-    Approved,
-    Downloading,
-    Verifying,
-    #[default]
-    Available,
-    Seeding,
-    Archived,
-    Removed,
-    Denied,
-    Failed,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "requested",
-            Self::Evaluating => "evaluating",
-            Self::AwaitingApproval => "awaiting-approval",
-            Self::Approved => "approved",
-            Self::Downloading => "downloading",
-            Self::Verifying => "verifying",
-            Self::Available => "available",
-            Self::Seeding => "seeding",
-            Self::Archived => "archived",
-            Self::Removed => "removed",
-            Self::Denied => "denied",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::lifecycle::State;
 
 /// One transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -23,69 +23,7 @@ use crate::progress::{Bars, Lines, Reporter, Silent};
 use crate::torrent::TorrentState;
 use crate::units::ByteCount;
 
-/// Writes to stdout, like `print!`, with every URL redacted (see
-/// [`crate::redact::text`]). A closed pipe (`crp dag | head -c1`) is not an
-/// error: the reader has seen enough, and the command still ends with its
-/// own exit status.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let text = format!($($arg)*);
-        let _ = std::io::stdout()
-            .lock()
-            .write_all($crate::redact::text(&text).as_bytes());
-    }};
-}
-
-/// [`out!`] with a newline.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        let mut text = format!($($arg)*);
-        text.push('\n');
-        $crate::report::out!("{text}");
-    }};
-}
-
-/// Writes a line to stderr, like `eprintln!`, with every URL redacted and
-/// a closed stream ignored.
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut text = format!($($arg)*);
-        text.push('\n');
-        let _ = std::io::stderr()
-            .lock()
-            .write_all($crate::redact::text(&text).as_bytes());
-    }};
-}
-
-pub(crate) use {errln, out, outln};
-
-/// Standard error for the debug log (`-v`): each event is written whole,
-/// once its URLs are redacted, like everything else crp prints.
-#[derive(Debug, Default)]
-pub struct LogWriter(Vec<u8>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for LogWriter {
-    fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.0);
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr().lock(),
-            crate::redact::text(&text).as_bytes(),
-        );
-    }
-}
+pub(crate) use crate::stdio::{errln, out, outln};
 
 /// The version of every JSON document crp prints.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -14,7 +14,7 @@ use crate::provenance::{Event, EventLog, State};
 use crate::report::{Printer, SCHEMA_VERSION};
 use crate::source::IdentityKey;
 use crate::store::Store;
-use crate::store::record::Timestamp;
+use crate::time::Timestamp;
 use crate::units::ByteCount;
 
 /// `crp pending` in JSON.

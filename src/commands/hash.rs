@@ -39,7 +39,7 @@ pub(super) fn run(args: &HashArgs, printer: &Printer) -> anyhow::Result<ExitStat
         // The digest alone, so `sha256 = "$(crp hash FILE)"` works; even
         // with `-q`, since it is the command's whole point.
         _ => {
-            crate::report::outln!("{sha256}");
+            crate::stdio::outln!("{sha256}");
         }
     }
     Ok(ExitStatus::Success)

@@ -25,7 +25,7 @@ use crate::provenance::State;
 use crate::report::{HookDocument, Printer, SCHEMA_VERSION};
 use crate::source::SourceSpec;
 use crate::store::Store;
-use crate::store::record::Timestamp;
+use crate::time::Timestamp;
 use crate::torrent::ingest::{Admission, By, Ingest, IngestError, Unrequested};
 use crate::torrent::{
     CompletionLine, Daemon, TorrentSettings, enforce_seed_time, info_hash_of_file, log_completion,

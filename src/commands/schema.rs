@@ -4,6 +4,6 @@ use crate::error::ExitStatus;
 use crate::manifest::schema::json_schema;
 
 pub(super) fn run() -> ExitStatus {
-    crate::report::out!("{}", json_schema());
+    crate::stdio::out!("{}", json_schema());
     ExitStatus::Success
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::approval::{self, Decision};
 use crate::digest::Sha256Digest;
-use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, SourceError, add_use};
+use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, SourceError};
 use crate::fsutil;
 use crate::link;
 use crate::manifest::{Manifest, SourceEntry, edit};
@@ -24,10 +24,10 @@ use crate::policy::{Policy, Verdict};
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::EventLog;
 use crate::store::record::{
-    LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource,
-    RECORD_VERSION, Timestamp,
+    LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource, RECORD_VERSION,
 };
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 use crate::torrent::TorrentState;
 pub(crate) use oversight::Subject;
 use oversight::{account, hold_back, incidents, is_mismatch, restore_archived};
@@ -856,7 +856,7 @@ async fn update_object_uses(
                 object
             }
         };
-        let mut changed = add_use(&mut object, &use_);
+        let mut changed = object.add_use(&use_);
         if object.unreferenced_since.take().is_some() {
             changed = true;
         }

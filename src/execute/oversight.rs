@@ -13,7 +13,7 @@ use crate::policy::Verdict;
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::{Event, EventLog, State};
 use crate::store::Store;
-use crate::store::record::Timestamp;
+use crate::time::Timestamp;
 
 use super::{ErrorReport, Outcome, Oversight, Status, SyncError};
 

@@ -756,7 +756,7 @@ pub async fn probe(settings: &HttpSettings, url: &Url) -> Result<Probe, String> 
         .header(header::RANGE, "bytes=0-0")
         .send()
         .await
-        .map_err(|err| describe_reqwest_error(&err))?;
+        .map_err(|err| crate::net::describe_reqwest_error(&err))?;
     let status = response.status();
     let headers = response.headers();
     let size = headers
@@ -824,7 +824,7 @@ fn reset(part: &mut Part) -> Result<(), SourceError> {
 }
 
 fn transport(err: &reqwest::Error) -> SourceError {
-    let text = describe_reqwest_error(err);
+    let text = crate::net::describe_reqwest_error(err);
     let mut source = std::error::Error::source(err);
     let mut tls = false;
     while let Some(cause) = source {
@@ -840,31 +840,6 @@ fn transport(err: &reqwest::Error) -> SourceError {
     } else {
         SourceError::Transport(text)
     }
-}
-
-/// What went wrong in a request, in words. reqwest's own message ("error
-/// sending request for url (…)") repeats the URL the report already names;
-/// the causes say what went wrong.
-pub fn describe_reqwest_error(err: &reqwest::Error) -> String {
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
-    }
-    let mut text = if causes.is_empty() {
-        err.to_string()
-    } else {
-        causes.join(": ")
-    };
-    if err.is_timeout() && !text.contains("timed out") {
-        text.push_str(" (timed out)");
-    }
-    if let Some(url) = err.url() {
-        // Keep credentials out of whatever still names the URL.
-        text = text.replace(url.as_str(), &redact_url(url));
-    }
-    text
 }
 
 /// Whether `err` is a TLS failure. rustls errors arrive wrapped in

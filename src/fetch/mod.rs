@@ -26,10 +26,10 @@ use crate::source::Source;
 use crate::store::lock::LockError;
 use crate::store::quota::Quota;
 use crate::store::record::{
-    FileStamp, HttpValidators, ObjectKind, ObjectRecord, ObjectUse, SourceRecord, Timestamp,
-    Verification,
+    FileStamp, HttpValidators, ObjectKind, ObjectRecord, ObjectUse, SourceRecord, Verification,
 };
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 use crate::torrent::fetch::{
     Outcome as TorrentOutcome, TorrentInput, WaitMode, Want as TorrentWant,
 };
@@ -38,7 +38,7 @@ use crate::torrent::metainfo::Metainfo;
 use crate::torrent::{self, Daemon, TorrentError, TorrentSettings, TorrentState};
 use part::{Finished, Part};
 
-pub use http::{HttpSettings, Probe, describe_reqwest_error, probe};
+pub use http::{HttpSettings, Probe, probe};
 
 /// The largest `.torrent` file crp downloads.
 const METAINFO_LIMIT: u64 = crate::torrent::metainfo::MAX_FILE;
@@ -1231,7 +1231,7 @@ impl Fetcher {
             record.http = delivered.validators;
         }
         if let Some(user) = &request.user {
-            add_use(&mut record, user);
+            record.add_use(user);
         }
         if already {
             self.store.write_object_record(&record)?;
@@ -1284,18 +1284,6 @@ fn within_open_file_limit(jobs: usize, reporter: &dyn Reporter) -> usize {
 /// The sources of a list of entries, as the store keys what it remembers.
 fn resolved<'a>(entries: &[&'a SourceEntry]) -> Vec<&'a Source> {
     entries.iter().map(|s| &s.source).collect()
-}
-
-/// Adds or refreshes one project's use in an object record.
-pub fn add_use(record: &mut ObjectRecord, user: &ObjectUse) -> bool {
-    if record.projects.contains(user) {
-        return false;
-    }
-    record
-        .projects
-        .retain(|u| !(u.project_id == user.project_id && u.resource == user.resource));
-    record.projects.push(user.clone());
-    true
 }
 
 /// Checks size and digest of a finished transfer.

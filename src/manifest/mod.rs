@@ -286,9 +286,11 @@ impl Manifest {
         }))
     }
 
-    /// This project's record id in the store.
+    /// This project's record id in the store: its name for people, and a
+    /// hash of the manifest's absolute path so two checkouts stay apart.
     pub fn project_id(&self) -> String {
-        crate::store::Store::project_id(self.project.name.as_str(), &self.abs_path)
+        let hash = Sha256Digest::of_bytes(self.abs_path.as_os_str().as_encoded_bytes());
+        format!("{}-{}", self.project.name, &hash.hex()[..16])
     }
 
     pub fn resource(&self, name: &str) -> Option<&Resource> {

@@ -20,7 +20,7 @@ use crate::digest::Sha256Digest;
 use crate::manifest::{ManifestError, SourceEntry};
 use crate::name::Name;
 use crate::source::Source;
-use crate::store::record::Timestamp;
+use crate::time::Timestamp;
 use crate::units::{ByteCount, Size};
 
 /// The policy file's path in a store.

@@ -26,7 +26,6 @@ pub mod record;
 
 use std::collections::BTreeSet;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -691,13 +690,6 @@ impl Store {
         with_parent(&path, || fsutil::write_atomic_deferred(&path, &bytes))?;
         self.dirty(fsutil::parent_of(&path));
         Ok(())
-    }
-
-    /// The id of the project whose manifest is at `manifest` (absolute): its
-    /// name for people, and a hash of the path so two checkouts stay apart.
-    pub fn project_id(name: &str, manifest: &Path) -> String {
-        let hash = Sha256Digest::of_bytes(manifest.as_os_str().as_bytes());
-        format!("{name}-{}", &hash.hex()[..16])
     }
 
     fn project_path(&self, id: &str) -> PathBuf {

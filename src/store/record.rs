@@ -6,57 +6,75 @@
 //! list in an object record is kept in step with them for people reading one
 //! object's record.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::SystemTime;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::approval::Decision;
 use crate::digest::Sha256Digest;
+use crate::lifecycle::State;
 use crate::manifest::LinkMode;
 use crate::name::Name;
-use crate::provenance::State;
+use crate::time::Timestamp;
 
 /// The version of the record formats written by this crp.
 pub const RECORD_VERSION: u32 = 1;
 
-/// A point in time, written as RFC 3339 in UTC.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub SystemTime);
+/// A person's decision about a request: approve or deny (see
+/// [`crate::approval`], which keeps the ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Approve,
+    Deny,
+}
 
-impl Timestamp {
-    pub fn now() -> Self {
-        Self(SystemTime::now())
+/// One person's decision about one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Kind,
+    /// The resource's name when it was decided (for people; the binding is
+    /// `sha256` and `sources`).
+    pub name: Name,
+    /// `None` for a request that is not pinned yet: then the decision binds
+    /// the sources alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    /// The sources as the manifest writes them (credentials redacted), for
+    /// people.
+    pub sources: Vec<String>,
+    /// What identifies each source (see
+    /// [`SourceSpec::identity`](crate::source::SourceSpec::identity)): the
+    /// binding. Absent in decisions written before sources had identities,
+    /// which bind `sources` instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_ids: Vec<String>,
+    pub by: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why it was denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Decision {
+    /// Whether this decision is about exactly `sha256` from exactly the
+    /// sources identified by `ids`.
+    pub fn binds(&self, sha256: Option<Sha256Digest>, ids: &[String]) -> bool {
+        let own = if self.source_ids.is_empty() {
+            &self.sources
+        } else {
+            &self.source_ids
+        };
+        self.sha256 == sha256 && same_sources(own, ids)
     }
 }
 
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        humantime::format_rfc3339_seconds(self.0).fmt(f)
-    }
-}
-
-impl fmt::Debug for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Timestamp({self})")
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        humantime::parse_rfc3339_weak(&s)
-            .map(Self)
-            .map_err(serde::de::Error::custom)
-    }
+fn same_sources(a: &[String], b: &[String]) -> bool {
+    let a: BTreeSet<&String> = a.iter().collect();
+    let b: BTreeSet<&String> = b.iter().collect();
+    a == b
 }
 
 /// What an object is.
@@ -189,6 +207,19 @@ pub struct Removed {
 }
 
 impl ObjectRecord {
+    /// Adds or refreshes one project's use of this object (a project uses
+    /// an object under one resource name at a time). False when the use was
+    /// already recorded as it is.
+    pub fn add_use(&mut self, user: &ObjectUse) -> bool {
+        if self.projects.contains(user) {
+            return false;
+        }
+        self.projects
+            .retain(|u| !(u.project_id == user.project_id && u.resource == user.resource));
+        self.projects.push(user.clone());
+        true
+    }
+
     /// A record for a new object, to be completed by the caller.
     pub fn new(sha256: Sha256Digest, kind: ObjectKind, size: u64, path: PathBuf) -> Self {
         let now = Timestamp::now();

@@ -181,7 +181,7 @@ impl Daemon {
                 let reason = if err.is_timeout() {
                     format!("no answer within {}s", settings.timeout.as_secs_f64())
                 } else {
-                    crate::fetch::describe_reqwest_error(&err)
+                    crate::net::describe_reqwest_error(&err)
                 };
                 return Err(TorrentError::Unreachable {
                     url: shown,

@@ -9,7 +9,8 @@ use super::metainfo::{Metainfo, check_names};
 use super::{Ingested, TorrentError, TorrentRecord, TorrentState};
 use crate::digest::Sha256Digest;
 use crate::progress::Download;
-use crate::store::record::{ObjectUse, RECORD_VERSION, Timestamp};
+use crate::store::record::{ObjectUse, RECORD_VERSION};
+use crate::time::Timestamp;
 
 /// How long to wait for torrents.
 #[derive(Debug, Clone, Copy)]

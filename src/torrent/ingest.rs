@@ -11,12 +11,12 @@ use super::{
     TorrentView, log_completion,
 };
 use crate::digest::{Sha256Digest, hash_file};
-use crate::fetch::add_use;
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::State;
 use crate::store::lock::LockError;
-use crate::store::record::{ObjectKind, ObjectRecord, RECORD_VERSION, Timestamp, Verification};
+use crate::store::record::{ObjectKind, ObjectRecord, RECORD_VERSION, Verification};
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 use crate::tree::{TreeError, hash_tree};
 
 /// Why a completed torrent did not become an object.
@@ -446,7 +446,7 @@ impl Ingest<'_> {
             object
         });
         if let Some(user) = record.and_then(|r| r.requested_for.as_ref()) {
-            add_use(&mut object, user);
+            object.add_use(user);
         }
         object
             .info_hash

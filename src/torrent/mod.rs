@@ -26,8 +26,9 @@ use url::Url;
 
 use crate::config::{Config, DEFAULT_RPC_URL};
 use crate::digest::Sha256Digest;
-use crate::store::record::{ObjectKind, ObjectUse, Timestamp};
+use crate::store::record::{ObjectKind, ObjectUse};
 use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
 use crate::units::ByteCount;
 
 pub use client::{Daemon, TorrentView};
