@@ -102,7 +102,7 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
             e.hint()
         } else {
             cause
-                .downcast_ref::<crate::review::NotAllowed>()
+                .downcast_ref::<crate::plan::review::NotAllowed>()
                 .map(|e| e.hint().to_owned())
         }
     })

@@ -5,34 +5,27 @@
 //! content-addressed store, verifies every byte against its sha256, and links
 //! it into the project.
 //!
-//! # Map
+//! # Layers
 //!
-//! The modules follow the data: manifest → plan → execute (fetch → store →
-//! link) → record → report.
+//! The modules follow the data — manifest → plan → execute (fetch → store →
+//! link) → record → report — and stand in layers: a module uses modules of
+//! its own layer or below, never above, and no two modules use each other
+//! (`tests/it/layers.rs` reads this table and checks every `crate::` path in
+//! `src/` against it).
 //!
-//! | module | job |
-//! |---|---|
-//! | [`manifest`] | `resources.toml`: format and schema ([`manifest::schema`]), validation with `file:line:col` diagnostics, edits that keep comments ([`manifest::edit`]) |
-//! | [`name`], [`source`], [`digest`] | the validated scalars: resource names, sources (and what identifies one), sha256 digests |
-//! | [`redact`] | secrets in URLs kept out of everything printed or stored |
-//! | [`plan`] | what a sync would do, as data, from metadata only |
-//! | [`policy`], [`review`] | the store's policy, executable content ([`policy::exec`]), and each resource's verdict |
-//! | [`approval`] | people's decisions: the ledger, approvals files, pending requests |
-//! | [`provenance`] | lifecycle states and the event log |
-//! | [`notify`] | `[[notify]]` hooks, bridge messages, the completion log |
-//! | [`verify`], [`drift`], [`diff`], [`gc`] | re-hashing objects, the drift report, manifest reviews, archiving and restoring |
-//! | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; `execute::oversight` accounts for it (holds, restores, events, incidents, notices) |
-//! | [`fetch`] | one object into the store: locks, mirrors, retries, resume, hashing while streaming |
-//! | [`store`] | the store's layout, atomic publication, records ([`store::record`]) and locks ([`store::lock`]) |
-//! | [`torrent`] | torrent sources through transmission-daemon: RPC, metainfo checks, waiting, ingesting, seeding, the private daemon |
-//! | [`tree`] | the tree digest of a folder (a multi-file torrent's object) |
-//! | [`config`] | the store's `config.toml` |
-//! | [`link`] | links in a project, and telling crp's own from anyone else's |
-//! | [`report`], [`progress`] | everything printed: text, JSON, progress bars |
-//! | [`cli`], [`commands`] | arguments, and one thin module per subcommand |
-//! | [`diagnostic`], [`error`] | problems in files, exit codes |
-//! | [`settings`] | every environment variable crp reads |
-//!
+//! | layer | modules | job |
+//! |---|---|---|
+//! | 0 | [`units`], [`name`], [`digest`], [`time`], [`lifecycle`], [`diagnostic`], [`redact`], [`settings`], [`fsutil`], [`stdio`], [`tree`], [`source`], [`net`], [`progress`] | shared scalars and helpers: sizes, names, sha256 digests, timestamps, lifecycle states, `file:line:col` problems, secrets kept out of URLs, every environment variable, safe file operations, redacted printing, a folder's tree digest, sources and what identifies one, failed requests in words, progress |
+//! | 1 | [`manifest`], [`config`] | what people declare: `resources.toml` (format, schema, validation, edits that keep comments) and the store's `config.toml` |
+//! | 2 | [`store`] | the content-addressed store: layout, atomic publication, records ([`store::record`]), locks ([`store::lock`]), the quota |
+//! | 3 | [`policy`], [`provenance`], [`link`], [`notify`] | the rules and people's decisions ([`policy::exec`], [`policy::approval`]), the event log, links in a project, hooks and bridge messages |
+//! | 4 | [`torrent`], [`fetch`] | sources: transmission-daemon (RPC, metainfo, ingesting, seeding) and the one door that turns sources into verified objects (http, local files, resume, quarantine); `torrent` never uses `fetch` |
+//! | 5 | [`plan`] | what a sync would do, as data, and each resource's verdict ([`plan::review`]) |
+//! | 6 | [`inspect`] | verify, drift, diff, gc: looking at and curating the store |
+//! | 7 | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; restores archived objects through [`inspect::gc`]; `execute::oversight` accounts for it |
+//! | 8 | [`error`], [`report`], [`cli`] | exit codes and hints, everything printed (text, JSON), the arguments |
+//! | 9 | [`commands`] | one module per subcommand |
+
 //! # Files crp reads and writes
 //!
 //! | file | written by | guarded by |
@@ -67,19 +60,16 @@
 //! the store (garbage collection, quarantine) while a sync uses them; no
 //! reader ever depends on one to see an object's bytes whole.
 
-pub mod approval;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
-pub mod diff;
 pub mod digest;
-pub mod drift;
 pub mod error;
 pub mod execute;
 pub mod fetch;
 pub mod fsutil;
-pub mod gc;
+pub mod inspect;
 pub mod lifecycle;
 pub mod link;
 pub mod manifest;
@@ -92,7 +82,6 @@ pub mod progress;
 pub mod provenance;
 pub mod redact;
 pub mod report;
-pub mod review;
 pub mod settings;
 pub mod source;
 pub mod stdio;
@@ -101,4 +90,3 @@ pub mod time;
 pub mod torrent;
 pub mod tree;
 pub mod units;
-pub mod verify;

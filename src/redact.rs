@@ -4,7 +4,7 @@
 //! token as the user name, as some forges take one), in query parameters of
 //! signed or tokenised links (`?token=…`, `?X-Amz-Signature=…`), and, in a
 //! magnet link, in its tracker URLs (private trackers put a passkey in the
-//! path or the query). [`url`] and [`magnet`] give the form for people;
+//! path or the query). [`url`](fn@url) and [`magnet`] give the form for people;
 //! [`text`] finds URLs inside free text (an error message, a diff, a log
 //! line) and redacts each, so that every sink can run what it writes through
 //! it whatever produced the text.

@@ -2,7 +2,6 @@
 
 use anyhow::Context as _;
 
-use crate::approval::Ledger;
 use crate::cli::{AddArgs, Format, GlobalArgs};
 use crate::config::Config;
 use crate::digest::Sha256Digest;
@@ -13,10 +12,11 @@ use crate::fsutil::{self, display_path};
 use crate::manifest::edit::{self, NewResource};
 use crate::manifest::{Manifest, SourceEntry};
 use crate::name::{NAME_RULES, Name};
+use crate::plan::review;
+use crate::policy::approval::Ledger;
 use crate::policy::{Policy, Request};
 use crate::provenance::EventLog;
 use crate::report::{AddDocument, Printer, SCHEMA_VERSION};
-use crate::review;
 use crate::source::{Source, SourceSpec};
 use crate::store::record::ObjectUse;
 use crate::torrent::TorrentSettings;

@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::{self, Decision, Kind, Ledger, PendingRequest};
 use crate::cli::{ApproveArgs, DenyArgs, GlobalArgs};
 use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, UsageError};
 use crate::manifest::Manifest;
 use crate::name::Name;
+use crate::policy::approval::{self, Decision, Kind, Ledger, PendingRequest};
 use crate::provenance::{Event, EventLog, State};
 use crate::report::{Printer, SCHEMA_VERSION};
 use crate::source::IdentityKey;

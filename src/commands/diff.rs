@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::approval::Ledger;
 use crate::cli::{DiffArgs, Format, GlobalArgs};
-use crate::diff::{Change, ManifestDiff};
 use crate::error::{ExitStatus, UsageError};
+use crate::inspect::diff::{Change, ManifestDiff};
 use crate::manifest::Manifest;
+use crate::policy::approval::Ledger;
 use crate::policy::{Policy, Verdict};
 use crate::report::{Printer, SCHEMA_VERSION, markdown_cell};
 use crate::store::Store;
@@ -45,7 +45,7 @@ pub(super) fn run(
     } else {
         Ledger::default()
     };
-    let diff = crate::diff::diff(
+    let diff = crate::inspect::diff::diff(
         &base,
         &head,
         (&base_label, &head_label),
@@ -127,7 +127,7 @@ fn verdict_text(verdict: &Option<Verdict>) -> String {
     }
 }
 
-fn what(r: &crate::diff::ResourceDiff) -> String {
+fn what(r: &crate::inspect::diff::ResourceDiff) -> String {
     match r.change {
         Change::Added => format!("{} new", size(r.new_size)),
         Change::Removed => format!("{} no longer needed", size(r.old_size)),

@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::Ledger;
 use crate::cli::{DriftArgs, Format, GlobalArgs};
-use crate::drift::{self, DriftReport, Options};
 use crate::error::ExitStatus;
+use crate::inspect::drift::{self, DriftReport, Options};
 use crate::manifest::Manifest;
 use crate::policy::Policy;
+use crate::policy::approval::Ledger;
 use crate::report::{Printer, SCHEMA_VERSION, markdown_cell};
 use crate::store::Store;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{Format, GcArgs, GlobalArgs};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
-use crate::gc::{self, GcPlan, GcSettings, Why};
+use crate::inspect::gc::{self, GcPlan, GcSettings, Why};
 use crate::policy::Policy;
 use crate::provenance::{EventLog, actor};
 use crate::report::{Printer, SCHEMA_VERSION};

@@ -13,13 +13,13 @@
 
 use anyhow::Context as _;
 
-use crate::approval::{self, Ledger, PendingRequest};
 use crate::cli::{Format, GlobalArgs, HookArgs};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
 use crate::manifest::SourceEntry;
 use crate::name::Name;
 use crate::notify::{Notice, NoticeKind, Notifier};
+use crate::policy::approval::{self, Ledger, PendingRequest};
 use crate::policy::{Policy, Request, Verdict};
 use crate::provenance::State;
 use crate::report::{HookDocument, Printer, SCHEMA_VERSION};
@@ -244,8 +244,8 @@ fn admission(
     };
     let project: Name = WATCH_FOLDER.parse().expect("a name");
     let used = quota.map(|q| q.limit.saturating_sub(q.left()));
-    let history = crate::review::history(store, policy, None).unwrap_or_default();
-    let verdict = crate::review::judge(policy, ledger, &history, &project, &request, used);
+    let history = crate::plan::review::history(store, policy, None).unwrap_or_default();
+    let verdict = crate::plan::review::judge(policy, ledger, &history, &project, &request, used);
     match verdict {
         Verdict::AutoApproved | Verdict::Approved { .. } => {
             let _ = approval::withdraw_pending(store, WATCH_FOLDER, &name);

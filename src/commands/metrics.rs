@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::{Kind, Ledger};
 use crate::cli::{Format, GlobalArgs};
 use crate::config::Config;
 use crate::error::ExitStatus;
 use crate::policy::Policy;
+use crate::policy::approval::{Kind, Ledger};
 use crate::provenance::{State, read_events};
 use crate::report::{Printer, SCHEMA_VERSION};
 use crate::store::Store;

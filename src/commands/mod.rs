@@ -133,8 +133,8 @@ fn ledger(
     policy: &crate::policy::Policy,
     approvals: &[std::path::PathBuf],
     printer: &Printer,
-) -> anyhow::Result<crate::approval::Ledger> {
-    let mut ledger = crate::approval::Ledger::load(store)?;
+) -> anyhow::Result<crate::policy::approval::Ledger> {
+    let mut ledger = crate::policy::approval::Ledger::load(store)?;
     for path in approvals {
         if policy.approval.approval_files {
             ledger.add_file(path)?;
@@ -154,7 +154,7 @@ fn ledger(
 fn judge(
     store: &Store,
     policy: &crate::policy::Policy,
-    ledger: &crate::approval::Ledger,
+    ledger: &crate::policy::approval::Ledger,
     manifest: &Manifest,
     plan: &mut crate::plan::Plan,
     previous: Option<&crate::store::record::ProjectRecord>,
@@ -164,7 +164,7 @@ fn judge(
         Some(quota) => Ok(quota.limit.saturating_sub(quota.left())),
         None => Ok(store.usage()?.bytes),
     };
-    crate::review::review(plan, manifest, store, policy, ledger, previous, used)?;
+    crate::plan::review::review(plan, manifest, store, policy, ledger, previous, used)?;
     Ok(())
 }
 

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{Format, GlobalArgs, VerifyArgs};
 use crate::digest::Sha256Digest;
 use crate::error::ExitStatus;
+use crate::inspect::verify::{self, Check, Corrupted};
 use crate::manifest::Manifest;
 use crate::provenance::EventLog;
 use crate::report::{Printer, SCHEMA_VERSION};
 use crate::store::Store;
 use crate::units::ByteCount;
-use crate::verify::{self, Check, Corrupted};
 
 /// `crp verify` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

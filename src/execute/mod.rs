@@ -11,7 +11,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::approval::{self, Decision};
 use crate::digest::Sha256Digest;
 use crate::fetch::{FetchError, FetchRequest, Fetched, Fetcher, SourceError};
 use crate::fsutil;
@@ -20,6 +19,7 @@ use crate::manifest::{Manifest, SourceEntry, edit};
 use crate::name::Name;
 use crate::notify::{Notice, Notifier};
 use crate::plan::{Action, LinkStep, Plan, ProjectInfo, ResourcePlan};
+use crate::policy::approval::{self, Decision};
 use crate::policy::{Policy, Verdict};
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::EventLog;
@@ -229,7 +229,7 @@ pub struct Oversight<'a> {
 
 /// Carries out `plan` for `manifest`. `fetcher` is `None` when nothing may
 /// be downloaded (`--offline`, or nothing to download). The plan's verdicts
-/// (see [`crate::review`]) decide what may be fetched and linked.
+/// (see [`crate::plan::review`]) decide what may be fetched and linked.
 #[allow(clippy::too_many_arguments)] // each is a separate input of the sync
 pub async fn sync(
     manifest: &Manifest,

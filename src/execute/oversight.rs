@@ -2,7 +2,6 @@
 //! back from cold storage, and for every fetch its events, its incidents
 //! and the notices people get.
 
-use crate::approval::{self, PendingRequest};
 use crate::digest::Sha256Digest;
 use crate::fetch::{FetchError, Fetched, SourceError};
 use crate::manifest::{Manifest, Resource};
@@ -10,6 +9,7 @@ use crate::name::Name;
 use crate::notify::{Notice, NoticeKind};
 use crate::plan::Plan;
 use crate::policy::Verdict;
+use crate::policy::approval::{self, PendingRequest};
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::{Event, EventLog, State};
 use crate::store::Store;
@@ -34,7 +34,7 @@ pub(super) async fn restore_archived(
             continue;
         }
         let Some(digest) = r.sha256 else { continue };
-        match crate::gc::restore(store, &digest, oversight.events, reporter).await {
+        match crate::inspect::gc::restore(store, &digest, oversight.events, reporter).await {
             Ok(true) => {
                 reporter.note(
                     NoteKind::Info,

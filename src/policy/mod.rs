@@ -5,8 +5,9 @@
 //! and a missing file is the default policy (friendly to one person and to
 //! CI). `crp policy init --collective` writes the full rule set of a shared
 //! machine. [`Policy::limit`] and [`Policy::reasons`] judge one request; the
-//! decisions of people come from the [`crate::approval`] ledger.
+//! decisions of people come from the [`crate::policy::approval`] ledger.
 
+pub mod approval;
 pub mod exec;
 
 use std::collections::BTreeMap;

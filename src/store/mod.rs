@@ -10,7 +10,7 @@
 //!     objects/sha256/ab/abcdef….json     one record per object (source, purpose, projects, times)
 //!     projects/<name>-<hash>.json        one record per project (manifest path, resources, links)
 //!     sources/<hash of sources>.json     what unpinned sources delivered when first fetched
-//!     policy.toml, approvals.jsonl       the policy and people's decisions (see `crate::approval`)
+//!     policy.toml, approvals.jsonl       the policy and people's decisions (see `crate::policy::approval`)
 //!     events.jsonl, completion.log       what happened (see `crate::provenance`, `crate::notify`)
 //!     pending/<project>/<name>.json      requests awaiting approval
 //!     locks/                             lock files (objects/, sources/, projects/)
@@ -225,7 +225,7 @@ impl Store {
 
     /// Makes durable every byte this process wrote into the store before
     /// the call: one `syncfs(2)` of the store's file system, shared by every
-    /// task that asks while it runs (see [`Flusher`]). Objects are renamed
+    /// task that asks while it runs (see `Flusher`). Objects are renamed
     /// into place only after it, so what is visible is on disk.
     ///
     /// # Errors

@@ -21,7 +21,7 @@ use crate::time::Timestamp;
 pub const RECORD_VERSION: u32 = 1;
 
 /// A person's decision about a request: approve or deny (see
-/// [`crate::approval`], which keeps the ledger).
+/// [`crate::policy::approval`], which keeps the ledger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {

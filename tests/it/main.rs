@@ -7,6 +7,7 @@ mod concurrency;
 mod examples;
 mod http;
 mod json;
+mod layers;
 mod lifecycle;
 mod manifest_errors;
 mod policy;

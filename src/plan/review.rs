@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::approval::Ledger;
 use crate::digest::Sha256Digest;
 use crate::manifest::Manifest;
 use crate::name::Name;
 use crate::plan::{Action, Plan};
+use crate::policy::approval::Ledger;
 use crate::policy::{History, Policy, Request, Rule, Verdict};
 use crate::store::record::ProjectRecord;
 use crate::store::{Store, StoreError};

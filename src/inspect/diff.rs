@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::{Ledger, bound_ids};
 use crate::digest::Sha256Digest;
 use crate::manifest::{Manifest, Resource};
+use crate::policy::approval::{Ledger, bound_ids};
 use crate::policy::{Policy, Request, Verdict};
 use crate::source::IdentityKey;
 use crate::store::{Store, StoreError};
@@ -99,7 +99,7 @@ pub fn diff(
     } else {
         None
     };
-    let history = crate::review::history(store, policy, previous.as_ref())?;
+    let history = crate::plan::review::history(store, policy, previous.as_ref())?;
     // What other projects keep alive, whatever this change does.
     let kept_elsewhere: BTreeSet<Sha256Digest> = if exists {
         store
@@ -160,7 +160,7 @@ pub fn diff(
             sources: &r.sources,
             executable: r.executable,
         };
-        crate::review::judge(policy, ledger, &history, &head.project.name, &request, None)
+        crate::plan::review::judge(policy, ledger, &history, &head.project.name, &request, None)
     };
     let text_diff = |old: &str, new: &str| {
         similar::TextDiff::from_lines(old, new)

@@ -7,6 +7,8 @@
 //! `readlink` per resource. `crp plan`, `crp sync --dry-run` and `crp status`
 //! all show a [`Plan`]; `crp sync` carries one out.
 
+pub mod review;
+
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -62,7 +64,7 @@ pub struct ResourcePlan {
     pub fetch: Option<FetchStep>,
     pub link_path: PathBuf,
     pub link: LinkStep,
-    /// What the policy and the people say (see [`crate::review`]).
+    /// What the policy and the people say (see [`crate::plan::review`]).
     #[serde(default = "auto_approved")]
     pub verdict: Verdict,
     /// For an object in the store: whether its content is executable, when

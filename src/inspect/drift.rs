@@ -9,18 +9,18 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::approval::Ledger;
 use crate::digest::Sha256Digest;
 use crate::fetch::HttpSettings;
+use crate::inspect::verify::{Check, rehash};
 use crate::link::{self, LinkState, PreviousLink, Want};
 use crate::manifest::{Manifest, ManifestError, Resource};
+use crate::policy::approval::Ledger;
 use crate::policy::{Policy, Request, Rule, Verdict};
 use crate::provenance::State;
 use crate::source::Source;
 use crate::store::record::ProjectRecord;
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
-use crate::verify::{Check, rehash};
 
 /// The kinds of drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -310,7 +310,7 @@ pub async fn project_drift(
         }
     }
     // The policy as it stands now.
-    let history = crate::review::history(store, policy, record)?;
+    let history = crate::plan::review::history(store, policy, record)?;
     for resource in &manifest.resources {
         if let Some(digest) = resource.sha256
             && !resource.executable
@@ -330,7 +330,7 @@ pub async fn project_drift(
             sources: &resource.sources,
             executable: resource.executable,
         };
-        let verdict = crate::review::judge(
+        let verdict = crate::plan::review::judge(
             policy,
             ledger,
             &history,

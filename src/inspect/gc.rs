@@ -23,12 +23,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::digest::Sha256Digest;
+use crate::inspect::verify::{Check, check};
 use crate::progress::Reporter;
 use crate::provenance::{Event, EventLog, State};
 use crate::store::record::{Archived, ObjectKind, ObjectRecord, Removed};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
-use crate::verify::{Check, check};
 
 /// How long an unreferenced object stays unless the store says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);

@@ -1,0 +1,9 @@
+//! Looking at the store and at manifests without changing what a project
+//! declares: re-hashing objects ([`verify`]), the drift report ([`drift`]),
+//! what a manifest change brings ([`diff`]), and archiving what nothing
+//! references, and restoring it ([`gc`]).
+
+pub mod diff;
+pub mod drift;
+pub mod gc;
+pub mod verify;
