@@ -23,8 +23,9 @@
 //! | 5 | [`plan`] | what a sync would do, as data, and each resource's verdict ([`plan::review`]) |
 //! | 6 | [`inspect`] | verify, drift, diff, gc: looking at and curating the store |
 //! | 7 | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; restores archived objects through [`inspect::gc`]; `execute::oversight` accounts for it |
-//! | 8 | [`error`], [`report`], [`cli`] | exit codes and hints, everything printed (text, JSON), the arguments |
-//! | 9 | [`commands`] | one module per subcommand |
+//! | 8 | [`ops`], [`error`] | the only code that wires stages together (a [`ops::Session`] per operation: the store, its locks, the one fetcher builder), and exit codes and hints |
+//! | 9 | [`report`], [`cli`] | everything printed (text, JSON), the arguments |
+//! | 10 | [`commands`] | one module per subcommand: arguments → [`ops`] → [`report`] |
 
 //! # Files crp reads and writes
 //!
@@ -76,6 +77,7 @@ pub mod manifest;
 pub mod name;
 pub mod net;
 pub mod notify;
+pub mod ops;
 pub mod plan;
 pub mod policy;
 pub mod progress;

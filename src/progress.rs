@@ -34,6 +34,14 @@ pub trait Reporter: Send + Sync {
     fn note(&self, kind: NoteKind, message: &str);
 }
 
+/// Warnings and notes for people that are not progress: an approvals file
+/// the policy does not trust, a daemon that could not be asked. The printer
+/// shows them in text output and keeps them out of JSON.
+pub trait Messages: Send + Sync {
+    fn warn(&self, message: &str);
+    fn note(&self, message: &str);
+}
+
 /// One transfer's progress.
 pub trait Download: Send + Sync {
     /// The transfer is at `bytes` (after a resume or a restart).

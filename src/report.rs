@@ -25,6 +25,16 @@ use crate::units::ByteCount;
 
 pub(crate) use crate::stdio::{errln, out, outln};
 
+impl crate::progress::Messages for Printer {
+    fn warn(&self, message: &str) {
+        Printer::warn(self, message);
+    }
+
+    fn note(&self, message: &str) {
+        Printer::note(self, message);
+    }
+}
+
 /// The version of every JSON document crp prints.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -44,12 +54,7 @@ pub struct PlanDocument {
     pub daemon_error: Option<String>,
 }
 
-/// Torrent resources' states for `crp status`, as far as the daemon told.
-#[derive(Debug, Clone, Default)]
-pub struct TorrentStates {
-    pub states: BTreeMap<Name, TorrentState>,
-    pub error: Option<String>,
-}
+pub use crate::ops::status::TorrentStates;
 
 /// Counts of a plan's actions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

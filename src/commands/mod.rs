@@ -20,17 +20,11 @@ mod sync;
 mod torrent;
 mod verify;
 
-use std::sync::Arc;
-
 use clap::ValueEnum;
 
-use crate::cli::{Cli, Command, Format, GlobalArgs, HookCommand, PolicyCommand, TorrentCommand};
+use crate::cli::{Cli, Command, Format, HookCommand, PolicyCommand, TorrentCommand};
 use crate::error::ExitStatus;
-use crate::manifest::Manifest;
-use crate::progress::Reporter;
 use crate::report::Printer;
-use crate::store::Store;
-use crate::store::lock::Lock;
 
 /// The command's name, for JSON error documents.
 pub fn name(command: &Command) -> &'static str {
@@ -124,80 +118,4 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Drift(args) => drift::run(global, &args, printer).await,
         Command::Diff(args) => diff::run(global, &args, printer),
     }
-}
-
-/// The decisions people made: the store's ledger, and the approvals files
-/// given, when the store's policy trusts them.
-fn ledger(
-    store: &Store,
-    policy: &crate::policy::Policy,
-    approvals: &[std::path::PathBuf],
-    printer: &Printer,
-) -> anyhow::Result<crate::policy::approval::Ledger> {
-    let mut ledger = crate::policy::approval::Ledger::load(store)?;
-    for path in approvals {
-        if policy.approval.approval_files {
-            ledger.add_file(path)?;
-        } else {
-            printer.warn(format!(
-                "ignoring `{}`: the store's policy does not trust approvals files (`approval_files = false`)",
-                path.display()
-            ));
-        }
-    }
-    Ok(ledger)
-}
-
-/// Reviews `plan` against the store's policy and `ledger`. `quota` is this
-/// process's share of the store's quota, when it has joined it; else the
-/// store is measured, if the review needs it.
-fn judge(
-    store: &Store,
-    policy: &crate::policy::Policy,
-    ledger: &crate::policy::approval::Ledger,
-    manifest: &Manifest,
-    plan: &mut crate::plan::Plan,
-    previous: Option<&crate::store::record::ProjectRecord>,
-    quota: Option<&crate::store::quota::Quota>,
-) -> anyhow::Result<()> {
-    let used = || match quota {
-        Some(quota) => Ok(quota.limit.saturating_sub(quota.left())),
-        None => Ok(store.usage()?.bytes),
-    };
-    crate::plan::review::review(plan, manifest, store, policy, ledger, previous, used)?;
-    Ok(())
-}
-
-/// The locks a command that changes a project holds: the project's own,
-/// and a share of the store's (so garbage collection waits for it).
-#[derive(Debug)]
-pub(crate) struct ProjectLocks {
-    _project: Lock,
-    _store: Lock,
-}
-
-/// Opens (creating if needed) the store and takes `manifest`'s project lock
-/// and a share of the store's lock, for commands that change the project.
-/// `doing` tells waiting processes what holds them.
-async fn lock_project(
-    global: &GlobalArgs,
-    manifest: &Manifest,
-    printer: &Printer,
-    doing: &str,
-) -> anyhow::Result<(Store, Arc<dyn Reporter>, ProjectLocks)> {
-    let store = Store::open(global.store.as_deref())?;
-    store.create()?;
-    let reporter = printer.reporter();
-    let project = store
-        .lock_project(&manifest.project_id(), doing, &*reporter)
-        .await?;
-    let shared = store.lock_store_shared(doing, &*reporter).await?;
-    Ok((
-        store,
-        reporter,
-        ProjectLocks {
-            _project: project,
-            _store: shared,
-        },
-    ))
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{GlobalArgs, PolicyCheckArgs, PolicyInitArgs};
 use crate::error::{ExitStatus, UsageError};
 use crate::manifest::Manifest;
+use crate::ops::Session;
+use crate::ops::status::read_only_plan;
 use crate::plan::Plan;
 use crate::policy::{self, Origin, Policy, Verdict};
 use crate::report::{Printer, SCHEMA_VERSION};
@@ -122,7 +124,8 @@ pub(super) fn check(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let manifest = Manifest::load(&global.manifest)?;
-    let plan: Plan = super::plan::read_only_plan(global, &manifest, &args.approvals, printer)?;
+    let session = Session::read_only(global.store.as_deref(), printer.reporter(), printer)?;
+    let plan: Plan = read_only_plan(&session, &manifest, &args.approvals)?;
     let resources: Vec<CheckedResource> = plan
         .resources
         .iter()

@@ -5,13 +5,10 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Format, GlobalArgs, VerifyArgs};
-use crate::digest::Sha256Digest;
 use crate::error::ExitStatus;
-use crate::inspect::verify::{self, Check, Corrupted};
-use crate::manifest::Manifest;
-use crate::provenance::EventLog;
+use crate::inspect::verify::Corrupted;
+use crate::ops::verify::{self, Scope, Verified};
 use crate::report::{Printer, SCHEMA_VERSION};
-use crate::store::Store;
 use crate::units::ByteCount;
 
 /// `crp verify` in JSON.
@@ -30,50 +27,16 @@ pub(super) async fn run(
     args: &VerifyArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(global.store.as_deref())?;
-    let digests: Vec<Sha256Digest> = if args.all {
-        if store.check()? {
-            store.object_digests()?
-        } else {
-            Vec::new()
-        }
+    let scope = if args.all {
+        Scope::All
     } else {
-        let manifest = Manifest::load(&global.manifest)?;
-        let mut digests: Vec<Sha256Digest> = manifest
-            .resources
-            .iter()
-            .filter_map(|r| r.sha256)
-            .filter(|d| store.has_object(d))
-            .collect();
-        digests.sort();
-        digests.dedup();
-        digests
+        Scope::Manifest(&global.manifest)
     };
-    let checks = tokio::task::block_in_place(|| verify::rehash(&store, &digests));
-    let reporter = printer.reporter();
-    let events = EventLog::open(&store);
-    let mut corrupted = Vec::new();
-    let mut bytes = 0;
-    let mut checked = 0;
-    for (digest, check) in digests.iter().zip(checks) {
-        match check {
-            Check::Intact { bytes: b } => {
-                checked += 1;
-                bytes += b;
-            }
-            Check::Gone => {}
-            Check::Corrupted { bytes: b, .. } => {
-                checked += 1;
-                bytes += b;
-                corrupted.extend(verify::quarantine(&store, digest, &events, &*reporter).await?);
-            }
-            Check::Unreadable { .. } => {
-                checked += 1;
-                corrupted.extend(verify::quarantine(&store, digest, &events, &*reporter).await?);
-            }
-        }
-    }
-    events.flush();
+    let Verified {
+        checked,
+        bytes,
+        corrupted,
+    } = verify::verify(global.store.as_deref(), scope, printer.reporter()).await?;
     let status = if corrupted.is_empty() {
         ExitStatus::Success
     } else {

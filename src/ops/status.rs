@@ -1,0 +1,146 @@
+//! `crp plan`, `crp status` and `crp sync --dry-run`: the plan, judged,
+//! changing nothing; and where torrents stand in the daemon.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::manifest::{Manifest, Resource};
+use crate::name::Name;
+use crate::plan::{Plan, plan};
+use crate::source::Source;
+use crate::store::Store;
+use crate::torrent::{Daemon, TorrentSettings, TorrentState, info_hash_of_file};
+
+use super::{Judged, Session};
+
+/// Torrent resources' states for `crp status`, as far as the daemon told.
+#[derive(Debug, Clone, Default)]
+pub struct TorrentStates {
+    pub states: BTreeMap<Name, TorrentState>,
+    /// Why the daemon could not be asked, if it could not.
+    pub error: Option<String>,
+}
+
+/// Plans, with each resource's verdict, without writing anything, not even
+/// a new store. `approvals` are approvals files to honour too.
+///
+/// # Errors
+/// A store, policy, ledger or record that cannot be read.
+pub fn read_only_plan(
+    session: &Session<'_>,
+    manifest: &Manifest,
+    approvals: &[PathBuf],
+) -> anyhow::Result<Plan> {
+    let store = &session.store;
+    let previous = if store.check()? {
+        crate::plan::previous_record(store, manifest)?
+    } else {
+        None
+    };
+    let mut plan = plan(manifest, store, previous.as_ref());
+    let policy = crate::policy::Policy::load(store.root())?;
+    let ledger = session.ledger(&policy, approvals)?;
+    session.judge(
+        Judged {
+            manifest,
+            policy: &policy,
+            ledger: &ledger,
+            previous: previous.as_ref(),
+        },
+        &mut plan,
+        None,
+    )?;
+    Ok(plan)
+}
+
+/// Asks the daemon about every resource with a torrent source: how far a
+/// missing one got, and whether a present one is seeding. Without torrent
+/// resources the daemon is not contacted; an unreachable one is a note.
+pub async fn torrent_states(
+    store: Option<&Path>,
+    manifest: &Manifest,
+    plan: &Plan,
+) -> TorrentStates {
+    let wanted: Vec<(&Resource, Vec<String>)> = manifest
+        .resources
+        .iter()
+        .filter(|r| r.needs_torrent())
+        .map(|r| (r, info_hashes(r)))
+        .collect();
+    let mut out = TorrentStates::default();
+    if wanted.is_empty() {
+        return out;
+    }
+    let Ok(store) = Store::locate(store).map(Store::at) else {
+        return out;
+    };
+    let records = store.torrent_records();
+    let settings = match Config::load(store.root())
+        .map_err(anyhow::Error::from)
+        .and_then(|config| Ok(TorrentSettings::resolve(&store, &config)?))
+    {
+        Ok(settings) => settings,
+        Err(err) => {
+            out.error = Some(err.to_string());
+            return out;
+        }
+    };
+    let daemon = match Daemon::connect(&settings).await {
+        Ok(daemon) => daemon,
+        Err(err) => {
+            out.error = Some(match err.hint() {
+                Some(hint) => format!("{err}; {hint}"),
+                None => err.to_string(),
+            });
+            return out;
+        }
+    };
+    for (resource, mut hashes) in wanted {
+        let present = plan
+            .resources
+            .iter()
+            .any(|p| p.name == resource.name && p.present);
+        // A `.torrent` fetched from a URL is known by the record of it.
+        for entry in &resource.sources {
+            let shown = entry.source.to_string();
+            hashes.extend(
+                records
+                    .iter()
+                    .filter(|r| r.source == shown)
+                    .map(|r| r.info_hash.clone()),
+            );
+        }
+        let mut state = None;
+        for hash in hashes {
+            if let Ok(Some(view)) = daemon.get(&hash).await {
+                state = Some(view.state());
+                break;
+            }
+        }
+        let state = match state {
+            Some(state) => state,
+            None if present => TorrentState::available(),
+            None => continue,
+        };
+        out.states.insert(resource.name.clone(), state);
+    }
+    out
+}
+
+/// The info-hashes a resource's torrent sources name, as far as known
+/// without the network: a magnet's, a local `.torrent` file's.
+fn info_hashes(resource: &Resource) -> Vec<String> {
+    resource
+        .sources
+        .iter()
+        .filter_map(|entry| match &entry.source {
+            Source::Magnet(magnet) => Some(magnet.info_hash.clone()),
+            Source::Torrent(file) => match &**file {
+                Source::File(path) => info_hash_of_file(path),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,196 @@
+//! `crp sync`: make the project's resources real — plan under the project's
+//! lock, judge, fetch what is missing, link, record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::diagnostic::Diagnostic;
+use crate::execute::{self, Oversight, SyncReport};
+use crate::manifest::Manifest;
+use crate::notify::Notifier;
+use crate::plan::{Plan, plan};
+use crate::progress::{Messages, Reporter};
+use crate::provenance::EventLog;
+use crate::store::Store;
+use crate::torrent::fetch::WaitMode;
+use crate::torrent::{Daemon, TorrentSettings, enforce_seed_time};
+
+use super::{FetchOptions, Judged, Session};
+
+/// What a sync is asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Refuse to change the manifest: every resource must be pinned.
+    pub locked: bool,
+    /// Never touch the network.
+    pub offline: bool,
+    /// Download unpinned resources afresh.
+    pub refresh: bool,
+    /// Plan only, changing nothing.
+    pub dry_run: bool,
+    /// Whether and how long to wait for torrents.
+    pub wait: WaitMode,
+    /// Downloads at once; `None` for `CRP_JOBS` or its default.
+    pub jobs: Option<u16>,
+    /// Approvals files to honour too.
+    pub approvals: Vec<PathBuf>,
+}
+
+/// What a sync did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `--dry-run`: the plan, judged.
+    Planned(Plan),
+    Synced(SyncReport),
+}
+
+/// Syncs the project whose manifest is at `manifest`, in the store at
+/// `store` (or the default one).
+///
+/// # Errors
+/// An invalid manifest, an unpinned resource under `--locked`, a store that
+/// cannot be opened or locked, and failures of the sync as a whole (each
+/// resource's failure is in the report instead).
+pub async fn sync(
+    store: Option<&Path>,
+    manifest: &Path,
+    options: &Options,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn Messages,
+) -> anyhow::Result<Outcome> {
+    let manifest = Manifest::load(manifest)?;
+    if options.locked {
+        check_locked(&manifest)?;
+    }
+    if options.dry_run {
+        let session = Session::read_only(store, reporter, messages)?;
+        let mut plan = super::status::read_only_plan(&session, &manifest, &options.approvals)?;
+        // What the store remembers is not offered to the sources then.
+        if options.refresh {
+            for step in plan.resources.iter_mut().filter_map(|r| r.fetch.as_mut()) {
+                step.remembered = None;
+            }
+        }
+        return Ok(Outcome::Planned(plan));
+    }
+    let session = Session::for_project(
+        store,
+        &manifest,
+        &format!("syncing project `{}`", manifest.project.name),
+        reporter,
+        messages,
+    )
+    .await?;
+    let store = &session.store;
+    // Planned under the lock, so what another sync of this project did is
+    // seen: its links, its record, and the hashes it pinned.
+    let manifest = manifest.reload()?;
+    if options.locked {
+        check_locked(&manifest)?;
+    }
+    let previous = crate::plan::previous_record(store, &manifest)?;
+    let mut plan = plan(&manifest, store, previous.as_ref());
+    let policy = crate::policy::Policy::load(store.root())?;
+    // The HTTP client is built only when something is to be fetched, so a
+    // sync with nothing to do stays cheap; so is the store's quota joined.
+    let downloads = plan.resources.iter().any(|r| r.fetch.is_some()) && !options.offline;
+    let quota = match policy.limits.quota {
+        Some(limit) if downloads => Some(store.join_quota(limit)?),
+        _ => None,
+    };
+    let ledger = session.ledger(&policy, &options.approvals)?;
+    session.judge(
+        Judged {
+            manifest: &manifest,
+            policy: &policy,
+            ledger: &ledger,
+            previous: previous.as_ref(),
+        },
+        &mut plan,
+        quota.as_ref(),
+    )?;
+    let config = Config::load(store.root())?;
+    let events = EventLog::open(store);
+    let notifier = Notifier::new(store, &config);
+    let torrent_settings = TorrentSettings::resolve(store, &config)?;
+    let fetcher = if downloads {
+        Some(session.fetcher(FetchOptions {
+            jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),
+            refresh: options.refresh,
+            quota,
+            torrents: torrent_settings.clone(),
+            wait: options.wait,
+        })?)
+    } else {
+        None
+    };
+    let report = execute::sync(
+        &manifest,
+        store,
+        plan,
+        previous,
+        fetcher.as_ref(),
+        &session.reporter,
+        execute::SyncOptions {
+            offline: options.offline,
+        },
+        Oversight {
+            policy: &policy,
+            events: &events,
+            notifier: &notifier,
+        },
+    )
+    .await?;
+    if let Some(limit) = torrent_settings.seed_time
+        && !options.offline
+        && manifest.resources.iter().any(|r| r.needs_torrent())
+    {
+        stop_seeding_after(store, &torrent_settings, limit, messages).await;
+    }
+    Ok(Outcome::Synced(report))
+}
+
+/// Applies the configured `seed_time`: transmission cannot, so each sync of a
+/// project with torrents does. A daemon that cannot be asked is a warning.
+async fn stop_seeding_after(
+    store: &Store,
+    settings: &TorrentSettings,
+    limit: std::time::Duration,
+    messages: &dyn Messages,
+) {
+    let result = match Daemon::connect(settings).await {
+        Ok(daemon) => enforce_seed_time(&daemon, store, limit).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(stopped) => {
+            for name in stopped {
+                messages.note(&format!(
+                    "stopped seeding `{name}`: it has seeded for the configured {}",
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
+        Err(err) => messages.warn(&format!("could not apply `seed_time`: {err}")),
+    }
+}
+
+/// `--locked`: every resource must be pinned, so the manifest needs no edit.
+fn check_locked(manifest: &Manifest) -> anyhow::Result<()> {
+    let diagnostics: Vec<Diagnostic> = manifest
+        .resources
+        .iter()
+        .filter(|r| r.sha256.is_none())
+        .map(|r| {
+            Diagnostic::new(format!("resource `{}` has no `sha256`", r.name), Some(r.span.clone()))
+                .label("not pinned")
+                .hint("`--locked` forbids pinning; run `crp sync` without it and commit the updated manifest")
+        })
+        .collect();
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(manifest.error(diagnostics).into())
+    }
+}
