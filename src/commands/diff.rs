@@ -1,57 +1,21 @@
 //! `crp diff BASE [HEAD]`: a manifest change, for the people reviewing it.
 
-use std::fmt::Write as _;
-use std::path::Path;
-
-use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
-
 use crate::cli::{DiffArgs, Format, GlobalArgs};
-use crate::error::{ExitStatus, UsageError};
-use crate::inspect::diff::{Change, ManifestDiff};
-use crate::manifest::Manifest;
-use crate::policy::approval::Ledger;
-use crate::policy::{Policy, Verdict};
-use crate::report::{Printer, SCHEMA_VERSION, markdown_cell};
-use crate::store::Store;
-use crate::units::ByteCount;
-
-/// `crp diff --format json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiffDocument {
-    pub schema_version: u32,
-    pub command: String,
-    #[serde(flatten)]
-    pub diff: ManifestDiff,
-}
+use crate::error::ExitStatus;
+use crate::ops::diff;
+use crate::report::diff::{DiffDocument, markdown, text};
+use crate::report::{Printer, SCHEMA_VERSION};
 
 pub(super) fn run(
     global: &GlobalArgs,
     args: &DiffArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let (base, base_label) = load(&args.base, &global.manifest)?;
-    let (head, head_label) = match &args.head {
-        Some(spec) => load(spec, &global.manifest)?,
-        None => (
-            Manifest::load(&global.manifest)?,
-            global.manifest.display().to_string(),
-        ),
-    };
-    let store = Store::open(global.store.as_deref())?;
-    let policy = Policy::load(store.root())?;
-    let ledger = if store.check()? {
-        Ledger::load(&store)?
-    } else {
-        Ledger::default()
-    };
-    let diff = crate::inspect::diff::diff(
-        &base,
-        &head,
-        (&base_label, &head_label),
-        &store,
-        &policy,
-        &ledger,
+    let diff = diff::diff(
+        global.store.as_deref(),
+        &global.manifest,
+        &args.base,
+        args.head.as_deref(),
     )?;
     match printer.format() {
         Format::Json => printer.json(&DiffDocument {
@@ -63,183 +27,4 @@ pub(super) fn run(
         _ => printer.out(text(&diff).trim_end()),
     }
     Ok(ExitStatus::Success)
-}
-
-/// A manifest from a file, or from a git revision of the manifest's file.
-fn load(spec: &str, manifest: &Path) -> anyhow::Result<(Manifest, String)> {
-    if Path::new(spec).is_file() {
-        return Ok((Manifest::load(Path::new(spec))?, spec.to_owned()));
-    }
-    let dir = manifest
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = manifest
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let object = format!("{spec}:./{file}");
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["show", &object])
-        .output()
-        .context("failed to run `git`")?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(UsageError::new(format!(
-            "`{spec}` is neither a file nor a git revision with `{file}`: {}",
-            stderr.trim()
-        ))
-        .hint("give two git revisions (`origin/main HEAD`) or two manifest files")
-        .into());
-    }
-    if output.stdout.len() as u64 > crate::manifest::MAX_SIZE {
-        return Err(crate::manifest::ManifestError::TooLarge {
-            path: object.into(),
-            limit: crate::manifest::MAX_SIZE,
-        }
-        .into());
-    }
-    let text = String::from_utf8(output.stdout)
-        .map_err(|_| UsageError::new(format!("`{object}` is not UTF-8 text")))?;
-    // Read as the manifest at its place, so relative sources and the
-    // project's identity match the working tree's.
-    let parsed = Manifest::from_text(manifest, text)
-        .with_context(|| format!("the manifest at revision `{spec}` is invalid"))?;
-    Ok((parsed, object))
-}
-
-fn size(bytes: Option<u64>) -> String {
-    bytes.map_or_else(|| "size unknown".to_owned(), |b| ByteCount(b).to_string())
-}
-
-fn verdict_text(verdict: &Option<Verdict>) -> String {
-    match verdict {
-        None => String::new(),
-        Some(Verdict::AutoApproved) => "auto-approves".into(),
-        Some(Verdict::Approved { by, .. }) => format!("approved by {by}"),
-        Some(Verdict::AwaitingApproval { reasons }) => {
-            let reasons: Vec<&str> = reasons.iter().map(|r| r.message.as_str()).collect();
-            format!("needs a person: {}", reasons.join("; "))
-        }
-        Some(v @ Verdict::Denied { .. }) => v.to_string(),
-    }
-}
-
-fn what(r: &crate::inspect::diff::ResourceDiff) -> String {
-    match r.change {
-        Change::Added => format!("{} new", size(r.new_size)),
-        Change::Removed => format!("{} no longer needed", size(r.old_size)),
-        Change::Changed => {
-            let fields: Vec<String> = r
-                .fields
-                .iter()
-                .map(|f| match f.as_str() {
-                    "sha256" => format!(
-                        "a new version ({} → {})",
-                        r.old_sha256
-                            .map_or_else(|| "unpinned".into(), |d| d.short()),
-                        r.new_sha256
-                            .map_or_else(|| "unpinned".into(), |d| d.short())
-                    ),
-                    "size" => format!("size {} → {}", size(r.old_size), size(r.new_size)),
-                    other => other.to_owned(),
-                })
-                .collect();
-            fields.join(", ")
-        }
-    }
-}
-
-fn change_name(change: Change) -> &'static str {
-    match change {
-        Change::Added => "added",
-        Change::Removed => "removed",
-        Change::Changed => "changed",
-    }
-}
-
-fn totals(d: &ManifestDiff) -> String {
-    let mut line = format!(
-        "storage: +{} to fetch, -{} no longer referenced",
-        ByteCount(d.bytes_added),
-        ByteCount(d.bytes_freed)
-    );
-    if d.unknown_sizes > 0 {
-        let _ = write!(
-            line,
-            " ({} added size{} not declared)",
-            d.unknown_sizes,
-            if d.unknown_sizes == 1 { "" } else { "s" }
-        );
-    }
-    let _ = write!(
-        line,
-        "; {} need a person's approval, {} denied",
-        d.need_approval, d.denied
-    );
-    line
-}
-
-fn text(d: &ManifestDiff) -> String {
-    let mut out = format!(
-        "manifest change of `{}`: {} → {}\n",
-        d.project, d.base, d.head
-    );
-    if d.resources.is_empty() {
-        out.push_str("no resource changes\n");
-        return out;
-    }
-    let width = d.resources.iter().map(|r| r.name.len()).max().unwrap_or(0);
-    for r in &d.resources {
-        let _ = write!(
-            out,
-            "  {:<8} {:<width$}  {}",
-            change_name(r.change),
-            r.name,
-            what(r)
-        );
-        let verdict = verdict_text(&r.verdict);
-        if !verdict.is_empty() {
-            let _ = write!(out, "  [{verdict}]");
-        }
-        out.push('\n');
-    }
-    let _ = writeln!(out, "{}\n", totals(d));
-    for r in &d.resources {
-        out.push_str(&r.text_diff);
-    }
-    out
-}
-
-fn markdown(d: &ManifestDiff) -> String {
-    let mut out = format!("### Resources: `{}`\n\n", d.project);
-    if d.resources.is_empty() {
-        out.push_str("No resource changes.\n");
-        return out;
-    }
-    out.push_str("| change | resource | what | size | policy |\n|---|---|---|---:|---|\n");
-    for r in &d.resources {
-        let bytes = match r.change {
-            Change::Removed => format!("−{}", ByteCount(r.bytes_freed)),
-            _ if r.bytes_added > 0 => format!("+{}", ByteCount(r.bytes_added)),
-            _ => "—".into(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | `{}` | {} | {bytes} | {} |",
-            change_name(r.change),
-            markdown_cell(&r.name),
-            markdown_cell(&what(r)),
-            markdown_cell(&verdict_text(&r.verdict))
-        );
-    }
-    let _ = writeln!(out, "\n**{}**", markdown_cell(&totals(d)));
-    out.push_str("\n<details><summary>Entry diffs</summary>\n\n```diff\n");
-    for r in &d.resources {
-        out.push_str(&r.text_diff);
-    }
-    out.push_str("```\n\n</details>\n");
-    out
 }

@@ -10,6 +10,9 @@
 //! built.
 
 pub mod add;
+pub mod diff;
+pub mod drift;
+pub mod gc;
 pub mod metrics;
 pub mod status;
 pub mod sync;

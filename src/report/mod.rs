@@ -1,6 +1,12 @@
 //! Everything crp prints: text for people, one versioned JSON document for
 //! programs. Data goes to stdout; progress, warnings and errors to stderr.
 
+pub mod diff;
+pub mod drift;
+pub mod gc;
+pub mod metrics;
+pub mod verify;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;

@@ -1,0 +1,104 @@
+//! `crp gc`: archive what no project needs, and remove what was archived.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::digest::Sha256Digest;
+use crate::inspect::gc::{self, GcPlan, GcSettings};
+use crate::policy::Policy;
+use crate::progress::Reporter;
+use crate::provenance::{EventLog, actor};
+use crate::store::Store;
+
+/// What to collect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request {
+    /// Archive what the plan says (and remove unfinished downloads).
+    pub apply: bool,
+    /// How long an unreferenced object is kept; else the store's setting.
+    pub grace: Option<Duration>,
+    /// Remove archived objects from cold storage...
+    pub remove: bool,
+    /// ... archived longer ago than this ...
+    pub older_than: Option<Duration>,
+    /// ... which takes this explicit consent.
+    pub yes: bool,
+}
+
+/// What gc found and did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// There is no store at this path yet: nothing to collect.
+    NoStore(PathBuf),
+    /// `remove` without `yes`: the plan, and nothing done.
+    NeedsConsent(GcPlan),
+    Collected {
+        plan: GcPlan,
+        /// Whether anything was done (`apply`, or `remove` with `yes`).
+        applied: bool,
+        archived: Vec<Sha256Digest>,
+        removed: Vec<Sha256Digest>,
+    },
+}
+
+/// Plans the collection of the store at `store` and, when asked, carries it
+/// out under the store's exclusive lock (no sync runs meanwhile).
+///
+/// # Errors
+/// A store, config, policy or record that cannot be read, a lock that
+/// cannot be taken, or an archive or removal that fails.
+pub async fn gc(
+    store: Option<&Path>,
+    request: Request,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Outcome> {
+    let store = Store::open(store)?;
+    if !store.check()? {
+        return Ok(Outcome::NoStore(store.root().to_owned()));
+    }
+    let config = Config::load(store.root())?;
+    let settings = GcSettings::resolve(&store, &config, request.grace);
+    let quota = Policy::load(store.root())?.limits.quota;
+    let acting = request.apply || (request.remove && request.yes);
+    // Acting plans under the store's exclusive lock: no sync runs meanwhile.
+    let _lock = if acting {
+        Some(
+            store
+                .lock_store_exclusive("collecting garbage", &*reporter)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let plan = gc::plan(
+        &store,
+        &settings,
+        quota,
+        request.older_than.filter(|_| request.remove),
+    )?;
+    if request.remove && !request.yes {
+        return Ok(Outcome::NeedsConsent(plan));
+    }
+    let events = EventLog::open(&store);
+    let archived = if request.apply {
+        tokio::task::block_in_place(|| gc::archive(&store, &settings, &plan, &events))?
+    } else {
+        Vec::new()
+    };
+    if request.apply {
+        gc::collect_parts(&plan)?;
+    }
+    let removed = if request.remove && request.yes {
+        tokio::task::block_in_place(|| gc::remove(&store, &plan, &actor(), &events))?
+    } else {
+        Vec::new()
+    };
+    Ok(Outcome::Collected {
+        plan,
+        applied: acting,
+        archived,
+        removed,
+    })
+}
