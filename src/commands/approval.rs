@@ -1,186 +1,15 @@
 //! `crp pending`, `crp approve`, `crp deny`: people's decisions.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
 use crate::cli::{ApproveArgs, DenyArgs, GlobalArgs};
-use crate::digest::Sha256Digest;
-use crate::error::{ExitStatus, UsageError};
-use crate::manifest::Manifest;
-use crate::name::Name;
-use crate::policy::approval::{self, Decision, Kind, Ledger, PendingRequest};
-use crate::provenance::{Event, EventLog, State};
-use crate::report::{Printer, SCHEMA_VERSION};
-use crate::source::IdentityKey;
-use crate::store::Store;
-use crate::time::Timestamp;
-use crate::units::ByteCount;
-
-/// `crp pending` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingDocument {
-    pub schema_version: u32,
-    pub command: String,
-    pub pending: Vec<PendingRequest>,
-}
-
-/// `crp approve` and `crp deny` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecisionDocument {
-    pub schema_version: u32,
-    pub command: String,
-    pub decision: Decision,
-    /// The approvals file it went to; absent for the store's ledger.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<std::path::PathBuf>,
-}
+use crate::error::ExitStatus;
+use crate::ops::approval::{self, Deciding};
+use crate::report::Printer;
+use crate::report::approval::print_decision;
 
 pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(global.store.as_deref())?;
-    let ledger = Ledger::load(&store)?;
-    // A decision made since the last sync settles a request already, and a
-    // project whose manifest is gone asks for nothing any more.
-    let pending: Vec<PendingRequest> = approval::pending(&store)?
-        .into_iter()
-        .filter(|p| ledger.decided(p.sha256, p.ids()).is_none() && p.manifest.exists())
-        .collect();
-    if printer.format() == crate::cli::Format::Json {
-        printer.json(&PendingDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "pending".into(),
-            pending,
-        });
-        return Ok(ExitStatus::Success);
-    }
-    let mut out = String::new();
-    for p in &pending {
-        let _ = writeln!(
-            out,
-            "{} (project `{}`) {}",
-            p.name,
-            p.project,
-            p.size
-                .map_or_else(|| "size unknown".into(), |s| ByteCount(s).to_string())
-        );
-        let _ = writeln!(out, "    source:       {}", p.sources.join(", "));
-        let _ = writeln!(out, "    purpose:      {}", p.purpose);
-        if let Some(who) = &p.requested_by {
-            let _ = writeln!(out, "    requested by: {who}");
-        }
-        if let Some(sha256) = p.sha256 {
-            let _ = writeln!(out, "    sha256:       {sha256}");
-        }
-        let _ = writeln!(out, "    waiting since {}", p.requested_at);
-        for reason in &p.reasons {
-            let _ = writeln!(out, "    - {reason}");
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{} request{} awaiting approval",
-        pending.len(),
-        if pending.len() == 1 { "" } else { "s" }
-    );
-    printer.out(out.trim_end());
+    let pending = approval::pending(global.store.as_deref())?;
+    crate::report::approval::pending(printer, pending);
     Ok(ExitStatus::Success)
-}
-
-/// What a decision is about.
-#[derive(Debug, Clone)]
-struct Target {
-    name: Name,
-    sha256: Option<Sha256Digest>,
-    /// For people.
-    sources: Vec<String>,
-    /// What a decision in the store's ledger binds.
-    ids: Vec<String>,
-    /// What a decision in an approvals file binds; `None` when only the
-    /// manifest could say (the request names a source with a secret).
-    portable_ids: Option<Vec<String>>,
-    project: Option<Name>,
-}
-
-/// Finds what `target` (a name or a sha256) refers to: the resource in the
-/// manifest here, else the store's pending requests.
-fn resolve(global: &GlobalArgs, store: &Store, target: &str) -> anyhow::Result<Target> {
-    let digest: Option<Sha256Digest> = target.parse().ok();
-    if let Ok(manifest) = Manifest::load(&global.manifest) {
-        let found = manifest
-            .resources
-            .iter()
-            .find(|r| r.name.as_str() == target || (digest.is_some() && r.sha256 == digest));
-        if let Some(resource) = found {
-            return Ok(Target {
-                name: resource.name.clone(),
-                sha256: resource.sha256,
-                sources: approval::bound_sources(&resource.sources),
-                ids: approval::bound_ids(&resource.sources, &store.identity_key()),
-                portable_ids: Some(approval::bound_ids(
-                    &resource.sources,
-                    &IdentityKey::PORTABLE,
-                )),
-                project: Some(manifest.project.name.clone()),
-            });
-        }
-    }
-    let mut matches: Vec<PendingRequest> = approval::pending(store)?
-        .into_iter()
-        .filter(|p| p.name.as_str() == target || (digest.is_some() && p.sha256 == digest))
-        .collect();
-    matches.dedup_by(|a, b| a.sha256 == b.sha256 && a.ids() == b.ids());
-    match matches.len() {
-        0 => Err(UsageError::new(format!(
-            "no resource named `{target}` in `{}`, and no pending request for it",
-            global.manifest.display()
-        ))
-        .hint("`crp pending` lists the requests awaiting approval")
-        .into()),
-        1 => {
-            let p = matches.remove(0);
-            // Identities that are the sources' own text travel as they are.
-            let portable_ids = (p.ids() == p.sources).then(|| p.sources.clone());
-            let ids = p.ids().to_vec();
-            Ok(Target {
-                name: p.name,
-                sha256: p.sha256,
-                ids,
-                portable_ids,
-                sources: p.sources,
-                project: Some(p.project),
-            })
-        }
-        _ => {
-            let listed: Vec<String> = matches
-                .iter()
-                .map(|p| {
-                    format!(
-                        "`{}` in project `{}` ({})",
-                        p.name,
-                        p.project,
-                        p.sha256
-                            .map_or_else(|| "not pinned".into(), |d| d.to_string())
-                    )
-                })
-                .collect();
-            Err(UsageError::new(format!(
-                "`{target}` names {} different requests: {}",
-                matches.len(),
-                listed.join("; ")
-            ))
-            .hint("name the one you mean by its sha256, or run this in its project")
-            .into())
-        }
-    }
-}
-
-fn check_person(by: &str) -> anyhow::Result<()> {
-    if by.trim().is_empty() {
-        return Err(UsageError::new("`--by` cannot be empty")
-            .hint("say who decides, e.g. `--by alice`")
-            .into());
-    }
-    Ok(())
 }
 
 pub(super) fn approve(
@@ -188,30 +17,21 @@ pub(super) fn approve(
     args: &ApproveArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    check_person(&args.by)?;
-    let (store, target) = prepare(global, &args.target)?;
-    let mut decision = target.decision(Kind::Approve, &args.by, args.note.clone(), None);
-    match &args.file {
-        Some(path) => {
-            decision.source_ids = target.portable_ids.clone().ok_or_else(|| {
-                UsageError::new(format!(
-                    "`{}` has a source with a secret, which an approvals file can only bind from its manifest",
-                    target.name
-                ))
-                .hint("run `crp approve … --file` in the project, beside its `resources.toml`")
-            })?;
-            approval::write_file_approval(path, &decision)?;
-        }
-        None => {
-            store.create()?;
-            Ledger::append(&store, &decision)?;
-        }
-    }
-    record_event(&store, &target, &decision, State::Approved);
+    let decision = approval::approve(
+        global.store.as_deref(),
+        &global.manifest,
+        &Deciding {
+            target: &args.target,
+            by: &args.by,
+            note: args.note.clone(),
+            reason: None,
+            file: args.file.as_deref(),
+        },
+    )?;
     printer.note(format!(
         "approved `{}` ({}) {}",
-        target.name,
-        target
+        decision.name,
+        decision
             .sha256
             .map_or_else(|| "not pinned".into(), |d| d.short()),
         match &args.file {
@@ -228,117 +48,18 @@ pub(super) fn deny(
     args: &DenyArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    check_person(&args.by)?;
-    if args.reason.trim().is_empty() {
-        return Err(UsageError::new("`--reason` cannot be empty").into());
-    }
-    let (store, target) = prepare(global, &args.target)?;
-    let decision = target.decision(Kind::Deny, &args.by, None, Some(args.reason.clone()));
-    store.create()?;
-    Ledger::append(&store, &decision)?;
-    record_event(&store, &target, &decision, State::Denied);
-    printer.note(format!("denied `{}`: {}", target.name, args.reason));
+    let decision = approval::deny(
+        global.store.as_deref(),
+        &global.manifest,
+        &Deciding {
+            target: &args.target,
+            by: &args.by,
+            note: None,
+            reason: Some(args.reason.clone()),
+            file: None,
+        },
+    )?;
+    printer.note(format!("denied `{}`: {}", decision.name, args.reason));
     print_decision(printer, "deny", decision, None);
     Ok(ExitStatus::Success)
-}
-
-/// The store, and the request `target` names.
-fn prepare(global: &GlobalArgs, target: &str) -> anyhow::Result<(Store, Target)> {
-    let store = Store::open(global.store.as_deref())?;
-    let target = resolve(global, &store, target)?;
-    Ok((store, target))
-}
-
-impl Target {
-    /// A decision about exactly this hash and these sources, made now.
-    fn decision(
-        &self,
-        kind: Kind,
-        by: &str,
-        note: Option<String>,
-        reason: Option<String>,
-    ) -> Decision {
-        Decision {
-            decision: kind,
-            name: self.name.clone(),
-            sha256: self.sha256,
-            sources: self.sources.clone(),
-            source_ids: self.ids.clone(),
-            by: by.to_owned(),
-            at: Timestamp::now(),
-            note,
-            reason,
-        }
-    }
-}
-
-fn print_decision(
-    printer: &Printer,
-    command: &str,
-    decision: Decision,
-    file: Option<std::path::PathBuf>,
-) {
-    if printer.format() == crate::cli::Format::Json {
-        printer.json(&DecisionDocument {
-            schema_version: SCHEMA_VERSION,
-            command: command.into(),
-            decision,
-            file,
-        });
-    }
-}
-
-fn record_event(store: &Store, target: &Target, decision: &Decision, to: State) {
-    // An approval written to a file where no store exists yet leaves none behind.
-    if !store.check().unwrap_or(false) {
-        return;
-    }
-    let events = EventLog::open(store);
-    let mut event = Event::new(Some(State::AwaitingApproval), to)
-        .object(target.sha256)
-        .resource(&target.name)
-        .actor(&decision.by);
-    if let Some(project) = &target.project {
-        event = event.project(project);
-    }
-    if let Some(note) = &decision.note {
-        event = event.detail("note", note.clone());
-    }
-    if let Some(reason) = &decision.reason {
-        event = event.detail("reason", reason.clone());
-    }
-    events.record(&event);
-    // An object already in the store takes the decision's state, so its
-    // record and its last event agree: denied, or (approved) back to where
-    // it is, in the store or in cold storage.
-    if let Some(digest) = target.sha256
-        && let Ok(Some(mut record)) = store.read_object_record(&digest)
-    {
-        let now = match to {
-            State::Denied => Some(State::Denied),
-            _ if store.has_object(&digest) && record.status == State::Seeding => {
-                Some(State::Seeding)
-            }
-            _ if store.has_object(&digest) => Some(State::Available),
-            _ if record.archived.is_some() && record.removed.is_none() => Some(State::Archived),
-            _ => None,
-        };
-        if let Some(now) = now {
-            if now != to {
-                events.record(
-                    &Event::new(Some(to), now)
-                        .object(Some(digest))
-                        .resource(&target.name)
-                        .actor(&decision.by),
-                );
-            }
-            if record.status != now {
-                record.status = now;
-                if let Err(err) = store.write_object_record(&record) {
-                    tracing::warn!("could not record the decision on {digest}: {err}");
-                }
-            }
-        }
-    }
-    events.flush();
 }

@@ -1,37 +1,25 @@
 //! `crp torrent daemon start|stop`: the store's private transmission-daemon.
 
 use crate::cli::{DaemonCommand, Format, GlobalArgs};
-use crate::config::Config;
 use crate::error::ExitStatus;
+use crate::ops::torrent;
 use crate::report::{DaemonDocument, Printer, SCHEMA_VERSION};
-use crate::store::Store;
-use crate::torrent::daemon::{self, DaemonError, Peers};
-use crate::torrent::{TorrentSettings, UrlOrigin};
+use crate::torrent::daemon::Peers;
 
 pub(super) async fn daemon(
     global: &GlobalArgs,
     command: &DaemonCommand,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(global.store.as_deref())?;
-    store.create()?;
+    let store = global.store.as_deref();
     let (state, running, message) = match command {
         DaemonCommand::Start(args) => {
-            let config = Config::load(store.root())?;
-            let settings = TorrentSettings::resolve(&store, &config)?;
-            if matches!(settings.origin, UrlOrigin::Environment | UrlOrigin::Config) {
-                return Err(DaemonError::Configured {
-                    url: crate::source::redact_url(&settings.rpc_url),
-                    origin: settings.origin.to_string(),
-                }
-                .into());
-            }
             let peers = if args.loopback {
                 Peers::Loopback
             } else {
                 Peers::Everywhere
             };
-            let started = daemon::start(&store, peers, args.rpc_port).await?;
+            let (started, store) = torrent::start(store, peers, args.rpc_port).await?;
             let verb = if started.already {
                 "is already running"
             } else {
@@ -46,7 +34,7 @@ pub(super) async fn daemon(
             );
             (Some(started.state), true, message)
         }
-        DaemonCommand::Stop => match daemon::stop(&store).await? {
+        DaemonCommand::Stop => match torrent::stop(store).await? {
             Some(state) => {
                 let message = format!("stopped transmission-daemon (pid {})", state.pid);
                 (Some(state), false, message)

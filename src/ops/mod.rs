@@ -10,12 +10,19 @@
 //! built.
 
 pub mod add;
+pub mod approval;
 pub mod diff;
 pub mod drift;
 pub mod gc;
+pub mod hook;
+pub mod init;
 pub mod metrics;
+pub mod policy;
+pub mod provenance;
+pub mod request;
 pub mod status;
 pub mod sync;
+pub mod torrent;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

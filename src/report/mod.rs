@@ -1,10 +1,13 @@
 //! Everything crp prints: text for people, one versioned JSON document for
 //! programs. Data goes to stdout; progress, warnings and errors to stderr.
 
+pub mod approval;
 pub mod diff;
 pub mod drift;
 pub mod gc;
 pub mod metrics;
+pub mod policy;
+pub mod provenance;
 pub mod verify;
 
 use std::collections::BTreeMap;
