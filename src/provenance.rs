@@ -84,10 +84,14 @@ impl Event {
 
 /// Who runs crp: `CRP_ACTOR`, else the login name.
 pub fn actor() -> String {
-    [crate::settings::ACTOR, "USER", "LOGNAME"]
-        .into_iter()
-        .find_map(crate::settings::var)
-        .unwrap_or_else(|| "unknown".into())
+    [
+        crate::settings::ACTOR,
+        crate::settings::USER,
+        crate::settings::LOGNAME,
+    ]
+    .into_iter()
+    .find_map(crate::settings::var)
+    .unwrap_or_else(|| "unknown".into())
 }
 
 /// The event log's path in a store.

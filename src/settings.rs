@@ -32,6 +32,21 @@ pub const TRANSMISSION_URL: &str = "CRP_TRANSMISSION_URL";
 /// Seconds to wait for the daemon's answers.
 pub const TRANSMISSION_TIMEOUT: &str = "CRP_TRANSMISSION_TIMEOUT";
 
+// Read, but not crp's own.
+/// The login name, for records and events when [`ACTOR`] is unset.
+pub const USER: &str = "USER";
+/// The login name when [`USER`] is unset too.
+pub const LOGNAME: &str = "LOGNAME";
+/// Any non-empty value turns colour off (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Where `transmission-daemon` is looked for.
+pub const PATH: &str = "PATH";
+/// The finished torrent, as transmission-daemon gives it to
+/// `crp hook torrent-done` (its `script-torrent-done` environment).
+pub const TR_TORRENT_HASH: &str = "TR_TORRENT_HASH";
+/// The finished torrent's name (see [`TR_TORRENT_HASH`]).
+pub const TR_TORRENT_NAME: &str = "TR_TORRENT_NAME";
+
 /// Defaults, documented in the README's configuration table.
 pub const DEFAULT_JOBS: u16 = 8;
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);

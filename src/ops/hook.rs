@@ -60,7 +60,7 @@ pub async fn torrent_done(
     messages: &dyn Messages,
 ) -> anyhow::Result<Ingested> {
     let info_hash = info_hash
-        .or_else(|| crate::settings::var("TR_TORRENT_HASH"))
+        .or_else(|| crate::settings::var(crate::settings::TR_TORRENT_HASH))
         .filter(|h| h.len() == 40 && h.chars().all(|c| c.is_ascii_hexdigit()))
         .map(|h| h.to_ascii_lowercase())
         .ok_or_else(|| {
@@ -76,7 +76,7 @@ pub async fn torrent_done(
     let notifier = Notifier::new(&store, &config);
     let daemon = Daemon::connect(&settings).await?;
     // The daemon names it; a person running this by hand need not.
-    let name = match crate::settings::var("TR_TORRENT_NAME") {
+    let name = match crate::settings::var(crate::settings::TR_TORRENT_NAME) {
         Some(name) => name,
         None => daemon
             .get(&info_hash)

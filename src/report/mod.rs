@@ -274,7 +274,9 @@ fn use_color(choice: ColorChoice, terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorChoice::Auto => {
+            terminal && crate::settings::var_os(crate::settings::NO_COLOR).is_none()
+        }
     }
 }
 

@@ -268,7 +268,7 @@ fn free_port(preferred: u16) -> std::io::Result<u16> {
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
+    crate::settings::var_os(crate::settings::PATH).and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(program))
             .find(|path| path.is_file())

@@ -179,3 +179,33 @@ fn the_check_sees_a_use_of_a_higher_layer() {
     assert_eq!(layers["store"], 0);
     assert_eq!(layers["net"], 1);
 }
+
+#[test]
+fn only_the_settings_module_reads_the_environment() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut readers = Vec::new();
+    for file in files {
+        if file.ends_with("settings.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            if ["env::var(", "env::var_os(", "env::vars("]
+                .iter()
+                .any(|call| line.contains(call))
+            {
+                readers.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        readers.is_empty(),
+        "read environment variables through `crate::settings`, where each is named and documented:\n{}",
+        readers.join("\n")
+    );
+}
