@@ -14,6 +14,7 @@ mod policy;
 mod properties;
 mod scale;
 mod server;
+mod snapshots;
 mod sync;
 mod torrents;
 mod trust;
