@@ -30,14 +30,12 @@ use std::sync::Arc;
 
 use crate::fetch::{Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::manifest::Manifest;
-use crate::plan::Plan;
 use crate::policy::Policy;
 use crate::policy::approval::Ledger;
 use crate::progress::{Messages, Reporter};
 use crate::store::Store;
 use crate::store::lock::Lock;
 use crate::store::quota::Quota;
-use crate::store::record::ProjectRecord;
 use crate::torrent::TorrentSettings;
 use crate::torrent::fetch::WaitMode;
 
@@ -142,34 +140,6 @@ impl<'a> Session<'a> {
         Ok(ledger)
     }
 
-    /// Reviews `plan` against the store's policy and `ledger`. `quota` is
-    /// this process's share of the store's quota, when it has joined it;
-    /// else the store is measured, if the review needs it.
-    ///
-    /// # Errors
-    /// Records or a store that cannot be read.
-    pub fn judge(
-        &self,
-        judged: Judged<'_>,
-        plan: &mut Plan,
-        quota: Option<&Quota>,
-    ) -> anyhow::Result<()> {
-        let used = || match quota {
-            Some(quota) => Ok(quota.limit.saturating_sub(quota.left())),
-            None => Ok(self.store.usage()?.bytes),
-        };
-        crate::plan::review::review(
-            plan,
-            judged.manifest,
-            &self.store,
-            judged.policy,
-            judged.ledger,
-            judged.previous,
-            used,
-        )?;
-        Ok(())
-    }
-
     /// The fetcher: the one place one is built.
     ///
     /// # Errors
@@ -186,15 +156,6 @@ impl<'a> Session<'a> {
         .with_refresh(options.refresh)
         .with_quota(options.quota))
     }
-}
-
-/// What a plan is judged by.
-#[derive(Debug, Clone, Copy)]
-pub struct Judged<'a> {
-    pub manifest: &'a Manifest,
-    pub policy: &'a Policy,
-    pub ledger: &'a Ledger,
-    pub previous: Option<&'a ProjectRecord>,
 }
 
 impl std::fmt::Debug for Session<'_> {

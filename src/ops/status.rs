@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::manifest::{Manifest, Resource};
 use crate::name::Name;
-use crate::plan::{Plan, plan};
+use crate::plan::{Plan, Planner};
 use crate::source::Source;
 use crate::store::Store;
 use crate::torrent::{Daemon, TorrentSettings, TorrentState, info_hash_of_file};
 
-use super::{Judged, Session};
+use super::Session;
 
 /// Torrent resources' states for `crp status`, as far as the daemon told.
 #[derive(Debug, Clone, Default)]
@@ -38,19 +38,16 @@ pub fn read_only_plan(
     } else {
         None
     };
-    let mut plan = plan(manifest, store, previous.as_ref());
     let policy = crate::policy::Policy::load(store.root())?;
     let ledger = session.ledger(&policy, approvals)?;
-    session.judge(
-        Judged {
-            manifest,
-            policy: &policy,
-            ledger: &ledger,
-            previous: previous.as_ref(),
-        },
-        &mut plan,
-        None,
-    )?;
+    let plan = Planner {
+        manifest,
+        store,
+        previous: previous.as_ref(),
+        policy: &policy,
+        ledger: &ledger,
+    }
+    .plan(|| Ok(store.usage()?.bytes))?;
     Ok(plan)
 }
 

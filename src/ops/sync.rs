@@ -9,14 +9,14 @@ use crate::diagnostic::Diagnostic;
 use crate::execute::{self, Oversight, SyncReport};
 use crate::manifest::Manifest;
 use crate::notify::Notifier;
-use crate::plan::{Plan, plan};
+use crate::plan::{Plan, Planner};
 use crate::progress::{Messages, Reporter};
 use crate::provenance::EventLog;
 use crate::store::Store;
 use crate::torrent::fetch::WaitMode;
 use crate::torrent::{Daemon, TorrentSettings, enforce_seed_time};
 
-use super::{FetchOptions, Judged, Session};
+use super::{FetchOptions, Session};
 
 /// What a sync is asked to do.
 #[derive(Debug, Clone)]
@@ -90,26 +90,27 @@ pub async fn sync(
         check_locked(&manifest)?;
     }
     let previous = crate::plan::previous_record(store, &manifest)?;
-    let mut plan = plan(&manifest, store, previous.as_ref());
     let policy = crate::policy::Policy::load(store.root())?;
-    // The HTTP client is built only when something is to be fetched, so a
-    // sync with nothing to do stays cheap; so is the store's quota joined.
-    let downloads = plan.resources.iter().any(|r| r.fetch.is_some()) && !options.offline;
-    let quota = match policy.limits.quota {
-        Some(limit) if downloads => Some(store.join_quota(limit)?),
-        _ => None,
-    };
     let ledger = session.ledger(&policy, &options.approvals)?;
-    session.judge(
-        Judged {
-            manifest: &manifest,
-            policy: &policy,
-            ledger: &ledger,
-            previous: previous.as_ref(),
-        },
-        &mut plan,
-        quota.as_ref(),
-    )?;
+    // The store's quota is joined only when something is to be downloaded
+    // under one: a sync with nothing to do stays cheap.
+    let mut quota = None;
+    let plan = Planner {
+        manifest: &manifest,
+        store,
+        previous: previous.as_ref(),
+        policy: &policy,
+        ledger: &ledger,
+    }
+    .plan(|| match policy.limits.quota {
+        Some(limit) if !options.offline => {
+            let joined = quota.insert(store.join_quota(limit)?);
+            Ok(joined.limit.saturating_sub(joined.left()))
+        }
+        _ => Ok(store.usage()?.bytes),
+    })?;
+    // The HTTP client is built only when something is to be fetched.
+    let downloads = plan.resources.iter().any(|r| r.fetch.is_some()) && !options.offline;
     let config = Config::load(store.root())?;
     let events = EventLog::open(store);
     let notifier = Notifier::new(store, &config);

@@ -19,9 +19,10 @@ use crate::digest::Sha256Digest;
 use crate::link::{self, LinkState, PreviousLink, Want};
 use crate::manifest::{LinkMode, Manifest, Resource};
 use crate::name::Name;
-use crate::policy::Verdict;
-use crate::store::Store;
+use crate::policy::approval::Ledger;
+use crate::policy::{Policy, Verdict};
 use crate::store::record::{LinkRecord, ProjectRecord};
+use crate::store::{Store, StoreError};
 
 /// What a sync would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +123,7 @@ pub struct FetchStep {
     /// Some source is a torrent.
     pub torrent: bool,
     /// The object is in cold storage (`crp gc`): it is restored, not
-    /// downloaded. Set by the review, which reads records.
+    /// downloaded (its record says so).
     #[serde(default)]
     pub restore: bool,
     /// For an entry to pin: what the store remembers its sources served
@@ -212,9 +213,49 @@ pub fn previous_record(
     }))
 }
 
-/// Plans the sync of `manifest` against `store`, given the project's record
-/// from the last sync.
-pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>) -> Plan {
+/// What a plan is made from: the manifest, the store, the project's record
+/// from its last sync, and what judges each resource — the store's policy
+/// and the decisions people recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Planner<'a> {
+    pub manifest: &'a Manifest,
+    pub store: &'a Store,
+    pub previous: Option<&'a ProjectRecord>,
+    pub policy: &'a Policy,
+    pub ledger: &'a Ledger,
+}
+
+impl Planner<'_> {
+    /// The complete plan: each resource's state in the store and in the
+    /// project, what will be done about it, and its verdict. `used` is how
+    /// much of the store's quota is spoken for; it is asked only when the
+    /// policy has a quota and something is to be fetched.
+    ///
+    /// # Errors
+    /// Records that cannot be read.
+    pub fn plan(&self, used: impl FnOnce() -> Result<u64, StoreError>) -> Result<Plan, StoreError> {
+        let mut plan = survey(self.manifest, self.store, self.previous)?;
+        review::review(
+            &mut plan,
+            self.manifest,
+            self.store,
+            self.policy,
+            self.ledger,
+            self.previous,
+            used,
+        )?;
+        Ok(plan)
+    }
+}
+
+/// The state of each resource of `manifest` in `store` and in the project,
+/// given the project's record from the last sync: a plan whose verdicts are
+/// still to be given by [`review::review`].
+fn survey(
+    manifest: &Manifest,
+    store: &Store,
+    previous: Option<&ProjectRecord>,
+) -> Result<Plan, StoreError> {
     let project = &manifest.project;
     let objects_dir = store.objects_dir();
     // Keyed by the paths' bytes: hashing those is much cheaper than
@@ -251,13 +292,14 @@ pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>
         let parts: Vec<_> = manifest
             .resources
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(plan_one).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(|| part.iter().map(plan_one).collect::<Result<Vec<_>, _>>()))
             .collect();
         parts
             .into_iter()
-            .flat_map(|part| part.join().expect("planning does not panic"))
-            .collect()
-    });
+            .map(|part| part.join().expect("planning does not panic"))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|parts| parts.into_iter().flatten().collect())
+    })?;
     let wanted_paths: HashSet<&OsStr> = resources.iter().map(|r| r.link_path.as_os_str()).collect();
     let unlinks = previous
         .into_iter()
@@ -294,7 +336,7 @@ pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>
             })
         })
         .collect();
-    Plan {
+    Ok(Plan {
         project: ProjectInfo {
             name: project.name.clone(),
             id: manifest.project_id(),
@@ -305,7 +347,7 @@ pub fn plan(manifest: &Manifest, store: &Store, previous: Option<&ProjectRecord>
         store: store.root().to_owned(),
         resources,
         unlinks,
-    }
+    })
 }
 
 /// What a resource will weigh, as far as can be known before fetching it:
@@ -352,14 +394,22 @@ fn plan_resource(
     objects_dir: &std::path::Path,
     link_path: PathBuf,
     previous: Option<&PreviousLink<'_>>,
-) -> ResourcePlan {
+) -> Result<ResourcePlan, StoreError> {
     let object = resource.sha256.map(|d| store.object_path(&d));
     let stored = object.as_deref().and_then(crate::store::stat_object);
     let present = stored.is_some();
+    // An object `crp gc` archived comes back from cold storage, judged as
+    // when it arrived.
+    let archived = match resource.sha256.filter(|_| !present) {
+        Some(digest) => store.read_object_record(&digest)?.filter(|record| {
+            record.status == crate::lifecycle::State::Archived && record.archived.is_some()
+        }),
+        None => None,
+    };
     let fetch = (!present).then(|| FetchStep {
         pin: resource.sha256.is_none(),
         torrent: resource.needs_torrent(),
-        restore: false,
+        restore: archived.is_some(),
         remembered: resource
             .sha256
             .is_none()
@@ -391,20 +441,23 @@ fn plan_resource(
         (None, LinkStep::Replace { .. }) => Action::Relink,
         (None, LinkStep::UpToDate) => Action::UpToDate,
     };
-    ResourcePlan {
+    Ok(ResourcePlan {
         name: resource.name.clone(),
         action,
         sha256: resource.sha256,
         size: resource
             .size
             .or(stored.and_then(|s| s.size))
-            .or_else(|| (!present).then(|| torrent_size(resource)).flatten()),
+            .or_else(|| (!present).then(|| torrent_size(resource)).flatten())
+            .or(archived.as_ref().map(|record| record.size)),
         source: resource.primary_source().spec.to_string(),
         present,
         fetch,
         link_path,
         link,
         verdict: Verdict::AutoApproved,
-        stored_executable: stored.and_then(|s| s.executable),
-    }
+        stored_executable: stored
+            .and_then(|s| s.executable)
+            .or(archived.map(|record| record.executable)),
+    })
 }

@@ -19,11 +19,12 @@ use crate::store::record::ProjectRecord;
 use crate::store::{Store, StoreError};
 
 /// Fills in every resource's verdict, and turns the actions of those that
-/// may not go ahead into [`Action::AwaitingApproval`] or [`Action::Denied`].
+/// may not go ahead into [`Action::AwaitingApproval`] or [`Action::Denied`]:
+/// the last step of [`Planner::plan`](super::Planner::plan).
 /// `used` is how much of the store's quota is spoken for (what it holds,
 /// and what other processes have reserved), when the policy has a quota;
 /// it is asked for only when something is to be fetched.
-pub fn review(
+pub(super) fn review(
     plan: &mut Plan,
     manifest: &Manifest,
     store: &Store,
@@ -48,24 +49,12 @@ pub fn review(
     for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
         // An object `crp gc` archived was judged when it arrived: it comes
         // back from cold storage like one that is present.
-        let archived = match (&mut r.fetch, r.sha256) {
-            (Some(step), Some(digest)) => {
-                let record = store.read_object_record(&digest)?;
-                step.restore = record.as_ref().is_some_and(|rec| {
-                    rec.status == crate::provenance::State::Archived && rec.archived.is_some()
-                });
-                record.filter(|_| step.restore)
-            }
-            _ => None,
-        };
-        if let Some(record) = &archived {
-            r.size = r.size.or(Some(record.size));
-        }
-        let verdict = if r.fetch.is_none() || archived.is_some() {
-            let executable = match (&archived, r.sha256) {
-                (Some(record), _) => record.executable,
-                (None, Some(digest)) => store.object_executable(&digest, r.stored_executable),
-                (None, None) => false,
+        let restore = r.fetch.is_some_and(|step| step.restore);
+        let verdict = if r.fetch.is_none() || restore {
+            let executable = match r.sha256 {
+                _ if restore => r.stored_executable.unwrap_or(false),
+                Some(digest) => store.object_executable(&digest, r.stored_executable),
+                None => false,
             };
             if executable && !resource.executable {
                 Verdict::refused(
