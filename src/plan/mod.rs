@@ -461,3 +461,247 @@ fn plan_resource(
             .or(archived.map(|record| record.executable)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::Rule;
+    use crate::policy::approval::{Decision, Kind};
+    use crate::store::record::{Archived, ObjectKind, ObjectRecord};
+    use crate::time::Timestamp;
+
+    /// A store and a project folder, with the project's manifest.
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        project: PathBuf,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::at(dir.path().join("store"));
+            store.create().unwrap();
+            let project = dir.path().join("project");
+            std::fs::create_dir_all(&project).unwrap();
+            Self {
+                _dir: dir,
+                store,
+                project,
+            }
+        }
+
+        fn manifest(&self, resources: &str) -> Manifest {
+            Manifest::from_text(
+                &self.project.join("resources.toml"),
+                format!("[project]\nname = \"p\"\n\n{resources}"),
+            )
+            .unwrap()
+        }
+
+        /// Puts `bytes` into the store as an object, as a fetch leaves it.
+        fn put(&self, bytes: &[u8]) -> Sha256Digest {
+            let digest = Sha256Digest::of_bytes(bytes);
+            let path = self.store.object_path(&digest);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            digest
+        }
+
+        fn plan_with(&self, manifest: &Manifest, policy: &Policy, ledger: &Ledger) -> Plan {
+            Planner {
+                manifest,
+                store: &self.store,
+                previous: None,
+                policy,
+                ledger,
+            }
+            .plan(|| Ok(0))
+            .unwrap()
+        }
+
+        fn plan(&self, manifest: &Manifest) -> Plan {
+            self.plan_with(manifest, &Policy::default(), &Ledger::default())
+        }
+    }
+
+    fn entry(name: &str, sha256: Option<Sha256Digest>, size: u64) -> String {
+        let pin = sha256.map_or_else(String::new, |d| format!("sha256 = \"{}\"\n", d.hex()));
+        format!(
+            "[resources.{name}]\nsource = \"https://example.org/{name}\"\n{pin}size = {size}\npurpose = \"a test\"\n\n"
+        )
+    }
+
+    fn actions(plan: &Plan) -> Vec<(&str, Action)> {
+        plan.resources
+            .iter()
+            .map(|r| (r.name.as_str(), r.action))
+            .collect()
+    }
+
+    #[test]
+    fn what_the_store_lacks_is_fetched_and_what_is_not_pinned_is_pinned() {
+        let world = World::new();
+        let digest = Sha256Digest::of_bytes(b"absent");
+        let manifest = world.manifest(&(entry("a", Some(digest), 6) + &entry("b", None, 3)));
+        let plan = world.plan(&manifest);
+        assert_eq!(
+            actions(&plan),
+            [("a", Action::Fetch), ("b", Action::FetchAndPin)]
+        );
+        let a = &plan.resources[0];
+        assert_eq!(a.link, LinkStep::Create);
+        assert_eq!(a.size, Some(6));
+        assert!(!a.present);
+        assert_eq!(a.verdict, Verdict::AutoApproved);
+        assert!(plan.resources[1].fetch.is_some_and(|f| f.pin));
+        assert_eq!(plan.project.link_dir, world.project.join("resources"));
+    }
+
+    #[test]
+    fn a_present_object_is_linked_and_then_up_to_date() {
+        let world = World::new();
+        let digest = world.put(b"present");
+        let manifest = world.manifest(&entry("a", Some(digest), 7));
+        assert_eq!(actions(&world.plan(&manifest)), [("a", Action::Link)]);
+
+        let links = world.project.join("resources");
+        std::fs::create_dir_all(&links).unwrap();
+        std::os::unix::fs::symlink(world.store.object_path(&digest), links.join("a")).unwrap();
+        let plan = world.plan(&manifest);
+        assert_eq!(actions(&plan), [("a", Action::UpToDate)]);
+        assert!(plan.resources[0].present);
+        assert!(plan.resources[0].fetch.is_none());
+    }
+
+    #[test]
+    fn someone_elses_file_where_a_link_goes_is_a_conflict() {
+        let world = World::new();
+        let digest = world.put(b"present");
+        let manifest = world.manifest(&entry("a", Some(digest), 7));
+        let links = world.project.join("resources");
+        std::fs::create_dir_all(&links).unwrap();
+        std::fs::write(links.join("a"), b"mine").unwrap();
+        let plan = world.plan(&manifest);
+        assert_eq!(actions(&plan), [("a", Action::Conflict)]);
+        assert!(matches!(plan.resources[0].link, LinkStep::Conflict { .. }));
+    }
+
+    #[test]
+    fn an_archived_object_is_restored_at_the_size_its_record_gives() {
+        let world = World::new();
+        let digest = Sha256Digest::of_bytes(b"cold");
+        let mut record = ObjectRecord::new(digest, ObjectKind::File, 4, PathBuf::new());
+        record.status = crate::lifecycle::State::Archived;
+        record.archived = Some(Archived {
+            path: world.store.root().join("cold").join(digest.hex()),
+            at: Timestamp::now(),
+        });
+        world.store.write_object_record(&record).unwrap();
+        let manifest = world.manifest(&format!(
+            "[resources.a]\nsource = \"https://example.org/a\"\nsha256 = \"{}\"\npurpose = \"x\"\n",
+            digest.hex()
+        ));
+        let plan = world.plan(&manifest);
+        let a = &plan.resources[0];
+        assert!(a.fetch.is_some_and(|f| f.restore));
+        assert_eq!(a.size, Some(4));
+        assert_eq!(a.verdict, Verdict::AutoApproved);
+    }
+
+    #[test]
+    fn the_review_holds_what_a_rule_names_and_refuses_what_a_person_denied() {
+        let world = World::new();
+        let big = Sha256Digest::of_bytes(b"big");
+        let denied = Sha256Digest::of_bytes(b"denied");
+        let manifest = world.manifest(
+            &(entry("big", Some(big), 5_000_000)
+                + &entry("denied", Some(denied), 10)
+                + &entry("small", None, 10)),
+        );
+        let policy = Policy::parse(
+            Path::new("policy.toml"),
+            "[approval]\nlarger_than = \"1 MB\"\n",
+        )
+        .unwrap();
+        let resource = manifest.resource("denied").unwrap();
+        Ledger::append(
+            &world.store,
+            &Decision {
+                decision: Kind::Deny,
+                name: resource.name.clone(),
+                sha256: Some(denied),
+                sources: crate::policy::approval::bound_sources(&resource.sources),
+                source_ids: crate::policy::approval::bound_ids(
+                    &resource.sources,
+                    &world.store.identity_key(),
+                ),
+                by: "alice".into(),
+                at: Timestamp::now(),
+                note: None,
+                reason: Some("not here".into()),
+            },
+        )
+        .unwrap();
+        let ledger = Ledger::load(&world.store).unwrap();
+        let plan = world.plan_with(&manifest, &policy, &ledger);
+        assert_eq!(
+            actions(&plan),
+            [
+                ("big", Action::AwaitingApproval),
+                ("denied", Action::Denied),
+                ("small", Action::FetchAndPin)
+            ]
+        );
+        match &plan.resources[0].verdict {
+            Verdict::AwaitingApproval { reasons } => assert_eq!(reasons[0].rule, Rule::LargerThan),
+            other => panic!("{other:?}"),
+        }
+        match &plan.resources[1].verdict {
+            Verdict::Denied { by, reason, .. } => {
+                assert_eq!(by.as_deref(), Some("alice"));
+                assert_eq!(reason, "not here");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_quota_in_use_is_asked_only_when_something_is_fetched_under_one() {
+        let world = World::new();
+        let digest = world.put(b"present");
+        let quota =
+            Policy::parse(Path::new("policy.toml"), "[limits]\nquota = \"100 B\"\n").unwrap();
+        let asked = Cell::new(0);
+        let plan = |manifest: &Manifest, policy: &Policy, used: u64| {
+            Planner {
+                manifest,
+                store: &world.store,
+                previous: None,
+                policy,
+                ledger: &Ledger::default(),
+            }
+            .plan(|| {
+                asked.set(asked.get() + 1);
+                Ok(used)
+            })
+            .unwrap()
+        };
+        let present = world.manifest(&entry("a", Some(digest), 7));
+        plan(&present, &quota, 0);
+        assert_eq!(asked.get(), 0, "nothing to fetch");
+        let missing = world.manifest(&(entry("a", None, 60) + &entry("b", None, 60)));
+        plan(&missing, &Policy::default(), 0);
+        assert_eq!(asked.get(), 0, "no quota");
+        // 30 used: the first 60 fit, the second would pass 100.
+        let judged = plan(&missing, &quota, 30);
+        assert_eq!(asked.get(), 1);
+        assert_eq!(
+            actions(&judged),
+            [("a", Action::FetchAndPin), ("b", Action::Denied)]
+        );
+    }
+}

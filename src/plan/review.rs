@@ -182,3 +182,78 @@ fn known_names(store: &Store) -> Result<BTreeMap<Name, Vec<(Sha256Digest, Name)>
     }
     Ok(known)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::approval::{Decision, Kind};
+    use crate::source::SourceSpec;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_hard_limit_beats_a_decision_and_a_decision_beats_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().to_path_buf());
+        store.create().unwrap();
+        let name: Name = "r".parse().unwrap();
+        let spec: SourceSpec = "https://example.org/r".parse().unwrap();
+        let sources = [crate::manifest::SourceEntry {
+            source: spec.resolve(Path::new("/")),
+            spec,
+        }];
+        let sha256 = Some(Sha256Digest::of_bytes(b"r"));
+        let approve = Decision {
+            decision: Kind::Approve,
+            name: name.clone(),
+            sha256,
+            sources: crate::policy::approval::bound_sources(&sources),
+            source_ids: crate::policy::approval::bound_ids(&sources, &store.identity_key()),
+            by: "alice".into(),
+            at: Timestamp::now(),
+            note: None,
+            reason: None,
+        };
+        Ledger::append(&store, &approve).unwrap();
+        let ledger = Ledger::load(&store).unwrap();
+        let policy = Policy::parse(
+            Path::new("policy.toml"),
+            "[limits]\nmax_size = \"1 MB\"\n[approval]\nlarger_than = \"1 KB\"\n",
+        )
+        .unwrap();
+        let request = |size| Request {
+            name: &name,
+            sha256,
+            size: Some(size),
+            sources: &sources,
+            executable: false,
+        };
+        let history = History::default();
+        // Over the rule's 1 KB, but approved: a person's decision wins.
+        assert!(matches!(
+            judge(&policy, &ledger, &history, &name, &request(10_000), None),
+            Verdict::Approved { .. }
+        ));
+        // Over the hard limit: no decision overrides it.
+        assert!(matches!(
+            judge(&policy, &ledger, &history, &name, &request(2_000_000), None),
+            Verdict::Denied {
+                rule: Some(Rule::MaxSize),
+                ..
+            }
+        ));
+        // Without a decision, the rule holds it for a person.
+        assert!(matches!(
+            judge(
+                &policy,
+                &Ledger::default(),
+                &history,
+                &name,
+                &request(10_000),
+                None
+            ),
+            Verdict::AwaitingApproval { .. }
+        ));
+    }
+}

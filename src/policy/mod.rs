@@ -643,3 +643,197 @@ impl Policy {
         reasons
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceSpec;
+
+    fn policy(text: &str) -> Policy {
+        Policy::parse(Path::new("/store/meta/policy.toml"), text).unwrap()
+    }
+
+    fn sources(specs: &[&str]) -> Vec<SourceEntry> {
+        specs
+            .iter()
+            .map(|text| {
+                let spec: SourceSpec = text.parse().unwrap();
+                SourceEntry {
+                    source: spec.resolve(Path::new("/project")),
+                    spec,
+                }
+            })
+            .collect()
+    }
+
+    fn request<'a>(name: &'a Name, size: Option<u64>, sources: &'a [SourceEntry]) -> Request<'a> {
+        Request {
+            name,
+            sha256: None,
+            size,
+            sources,
+            executable: false,
+        }
+    }
+
+    fn rules(reasons: &[Reason]) -> Vec<Rule> {
+        reasons.iter().map(|r| r.rule).collect()
+    }
+
+    #[test]
+    fn trusted_hosts_match_exactly_or_under_a_wildcard_domain() {
+        let p = policy("[approval]\ntrusted_hosts = [\"data.example.org\", \"*.mirror.net\"]\n");
+        assert!(p.trusts_host("data.example.org"));
+        assert!(p.trusts_host("DATA.Example.org"));
+        assert!(p.trusts_host("eu.mirror.net"));
+        assert!(p.trusts_host("a.b.mirror.net"));
+        assert!(
+            !p.trusts_host("mirror.net"),
+            "the wildcard needs a subdomain"
+        );
+        assert!(
+            !p.trusts_host("evilmirror.net"),
+            "a suffix is not a subdomain"
+        );
+        assert!(!p.trusts_host("example.org"));
+    }
+
+    #[test]
+    fn hard_limits_refuse_by_scheme_then_size_then_quota() {
+        let name: Name = "r".parse().unwrap();
+        let p = policy("[limits]\nschemes = [\"https\"]\nmax_size = \"1 MB\"\nquota = \"10 MB\"\n");
+        let http = sources(&["http://example.org/r"]);
+        let https = sources(&["https://example.org/r"]);
+        let refused_by = |v: Option<Verdict>| match v {
+            Some(Verdict::Denied { rule, by: None, .. }) => rule,
+            other => panic!("not refused by a limit: {other:?}"),
+        };
+        assert_eq!(
+            refused_by(p.limit(&request(&name, Some(10), &http), None)),
+            Some(Rule::Scheme)
+        );
+        assert_eq!(
+            refused_by(p.limit(&request(&name, Some(2_000_000), &https), None)),
+            Some(Rule::MaxSize)
+        );
+        assert_eq!(
+            refused_by(p.limit(&request(&name, Some(900_000), &https), Some(9_500_000))),
+            Some(Rule::Quota)
+        );
+        assert_eq!(
+            p.limit(&request(&name, Some(900_000), &https), Some(9_000_000)),
+            None
+        );
+        // An unknown size is capped while it streams instead.
+        assert_eq!(
+            p.limit(&request(&name, None, &https), Some(9_999_999)),
+            None
+        );
+    }
+
+    #[test]
+    fn the_cap_of_an_unknown_size_is_the_smaller_limit_for_what_no_person_approved() {
+        let p = policy("[limits]\nmax_size = \"5 GB\"\n[approval]\nlarger_than = \"1 GB\"\n");
+        assert_eq!(p.cap(&Verdict::AutoApproved), Some(1_000_000_000));
+        let approved = Verdict::Approved {
+            by: "alice".into(),
+            at: Timestamp::now(),
+            note: None,
+            file: None,
+        };
+        assert_eq!(p.cap(&approved), Some(5_000_000_000));
+        assert_eq!(policy("").cap(&approved), None);
+    }
+
+    #[test]
+    fn each_approval_rule_gives_its_reason() {
+        let name: Name = "model".parse().unwrap();
+        let project: Name = "p".parse().unwrap();
+        let p = policy(
+            "[approval]\nlarger_than = \"1 MB\"\nunknown_source = true\nfirst_request = true\nexecutable = true\nversion_change = true\ntrusted_hosts = [\"good.org\"]\n",
+        );
+        let good = sources(&["https://good.org/m", "files/m.bin"]);
+        let other = sources(&["https://other.org/m"]);
+        let old = Sha256Digest::of_bytes(b"old");
+        let new = Sha256Digest::of_bytes(b"new");
+        let trusted = History {
+            project_trusted: true,
+            known: BTreeMap::new(),
+        };
+        // Nothing to say: small, trusted, a trusted project, not executable.
+        assert!(
+            p.reasons(&request(&name, Some(10), &good), &trusted, &project)
+                .is_empty()
+        );
+
+        let mut r = request(&name, Some(2_000_000), &other);
+        r.executable = true;
+        r.sha256 = Some(new);
+        let history = History {
+            project_trusted: false,
+            known: BTreeMap::from([(name.clone(), vec![(old, "q".parse().unwrap())])]),
+        };
+        assert_eq!(
+            rules(&p.reasons(&r, &history, &project)),
+            [
+                Rule::LargerThan,
+                Rule::UnknownSource,
+                Rule::FirstRequest,
+                Rule::Executable,
+                Rule::VersionChange
+            ]
+        );
+        // A version the store knows already is no change; off, nothing is asked.
+        r.sha256 = Some(old);
+        assert!(!rules(&p.reasons(&r, &history, &project)).contains(&Rule::VersionChange));
+        assert!(policy("").reasons(&r, &history, &project).is_empty());
+    }
+
+    #[test]
+    fn magnets_are_never_trusted_by_host_and_local_files_always_are() {
+        let p = policy("[approval]\nunknown_source = true\ntrusted_hosts = [\"*\"]\n");
+        let name: Name = "t".parse().unwrap();
+        let history = History {
+            project_trusted: true,
+            ..History::default()
+        };
+        let magnet = sources(&["magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"]);
+        let file = sources(&["files/t.bin"]);
+        assert_eq!(
+            rules(&p.reasons(&request(&name, None, &magnet), &history, &name)),
+            [Rule::UnknownSource]
+        );
+        assert!(
+            p.reasons(&request(&name, None, &file), &history, &name)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn settings_say_where_they_come_from() {
+        let p = policy("[limits]\n\nmax_size = \"2 GB\"\n");
+        assert_eq!(
+            p.origin("limits.max_size"),
+            Origin::File {
+                path: "/store/meta/policy.toml".into(),
+                line: 3
+            }
+        );
+        assert_eq!(p.origin("approval.larger_than"), Origin::Default);
+        assert_eq!(p.limits.max_size, Some(2_000_000_000));
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_at_its_line() {
+        let text = "[approval]\nlarger = \"1 GB\"\n";
+        let Err(ManifestError::Invalid(report)) = Policy::parse(Path::new("policy.toml"), text)
+        else {
+            panic!("an unknown key was accepted");
+        };
+        let problem = &report.diagnostics[0];
+        let label = problem.label.as_deref().unwrap_or_default();
+        assert!(label.contains("unknown field `larger`"), "{problem:?}");
+        let at = problem.span.clone().expect("a place in the file");
+        assert_eq!(crate::diagnostic::line_col(text, at.start).0, 2);
+    }
+}
