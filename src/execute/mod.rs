@@ -24,7 +24,8 @@ use crate::policy::{Policy, Verdict};
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::EventLog;
 use crate::store::record::{
-    LinkRecord, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord, ProjectResource, RECORD_VERSION,
+    Asked, LinkRecord, NewObject, ObjectKind, ObjectRecord, ObjectUse, ProjectRecord,
+    ProjectResource, RECORD_VERSION, Verification,
 };
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
@@ -842,15 +843,25 @@ async fn update_object_uses(
                 } else {
                     (ObjectKind::File, meta.len())
                 };
-                let mut object = ObjectRecord::new(digest, kind, size, path).with_sources(
-                    resource
-                        .sources
-                        .iter()
-                        .map(|s| s.source.to_string())
-                        .collect(),
+                let mut object = ObjectRecord::new(
+                    NewObject {
+                        sha256: digest,
+                        kind,
+                        size,
+                        path,
+                    },
+                    Asked {
+                        sources: resource
+                            .sources
+                            .iter()
+                            .map(|s| s.source.to_string())
+                            .collect(),
+                        purpose: resource.purpose.clone(),
+                        requested_by: resource.requested_by.clone(),
+                        requested_at: None,
+                        verification: Verification::Manifest,
+                    },
                 );
-                object.purpose.clone_from(&resource.purpose);
-                object.requested_by.clone_from(&resource.requested_by);
                 object.fetched_at = when;
                 object.verified_at = when;
                 object

@@ -26,7 +26,8 @@ use crate::source::Source;
 use crate::store::lock::LockError;
 use crate::store::quota::Quota;
 use crate::store::record::{
-    FileStamp, HttpValidators, ObjectKind, ObjectRecord, ObjectUse, SourceRecord, Verification,
+    Asked, FileStamp, HttpValidators, NewObject, ObjectKind, ObjectRecord, ObjectUse, SourceRecord,
+    Verification,
 };
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
@@ -1194,30 +1195,29 @@ impl Fetcher {
         let now = Timestamp::now();
         let mut record = match self.store.read_object_record(&digest)? {
             Some(existing) => existing,
-            None => {
-                let mut record = ObjectRecord::new(
-                    digest,
-                    ObjectKind::File,
+            None => ObjectRecord::new(
+                NewObject {
+                    sha256: digest,
+                    kind: ObjectKind::File,
                     size,
-                    self.store.object_path(&digest),
-                )
-                .with_sources(
-                    request
+                    path: self.store.object_path(&digest),
+                },
+                Asked {
+                    sources: request
                         .sources
                         .iter()
                         .map(|s| s.source.to_string())
                         .collect(),
-                );
-                record.purpose.clone_from(&request.purpose);
-                record.requested_by.clone_from(&request.requested_by);
-                record.requested_at = Some(now);
-                record.verification = if request.sha256.is_some() {
-                    Verification::Manifest
-                } else {
-                    Verification::FirstUse
-                };
-                record
-            }
+                    purpose: request.purpose.clone(),
+                    requested_by: request.requested_by.clone(),
+                    requested_at: Some(now),
+                    verification: if request.sha256.is_some() {
+                        Verification::Manifest
+                    } else {
+                        Verification::FirstUse
+                    },
+                },
+            ),
         };
         if !already {
             record.served_by = Some(source.to_owned());

@@ -26,7 +26,7 @@ use crate::digest::Sha256Digest;
 use crate::inspect::verify::{Check, check};
 use crate::progress::Reporter;
 use crate::provenance::{Event, EventLog, State};
-use crate::store::record::{Archived, ObjectKind, ObjectRecord, Removed};
+use crate::store::record::{Archived, Asked, NewObject, ObjectKind, ObjectRecord, Removed};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
@@ -492,10 +492,13 @@ pub fn archive(
         }
         let mut record = store.read_object_record(&digest)?.unwrap_or_else(|| {
             ObjectRecord::new(
-                digest,
-                ObjectKind::File,
-                candidate.size,
-                store.object_path(&digest),
+                NewObject {
+                    sha256: digest,
+                    kind: ObjectKind::File,
+                    size: candidate.size,
+                    path: store.object_path(&digest),
+                },
+                Asked::default(),
             )
         });
         // Seeding began since the plan: it stays.

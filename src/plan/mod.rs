@@ -470,7 +470,7 @@ mod tests {
     use super::*;
     use crate::policy::Rule;
     use crate::policy::approval::{Decision, Kind};
-    use crate::store::record::{Archived, ObjectKind, ObjectRecord};
+    use crate::store::record::{Archived, Asked, NewObject, ObjectKind, ObjectRecord};
     use crate::time::Timestamp;
 
     /// A store and a project folder, with the project's manifest.
@@ -594,7 +594,15 @@ mod tests {
     fn an_archived_object_is_restored_at_the_size_its_record_gives() {
         let world = World::new();
         let digest = Sha256Digest::of_bytes(b"cold");
-        let mut record = ObjectRecord::new(digest, ObjectKind::File, 4, PathBuf::new());
+        let mut record = ObjectRecord::new(
+            NewObject {
+                sha256: digest,
+                kind: ObjectKind::File,
+                size: 4,
+                path: PathBuf::new(),
+            },
+            Asked::default(),
+        );
         record.status = crate::lifecycle::State::Archived;
         record.archived = Some(Archived {
             path: world.store.root().join("cold").join(digest.hex()),

@@ -206,6 +206,30 @@ pub struct Removed {
     pub at: Timestamp,
 }
 
+/// What a new object is: the first half of [`ObjectRecord::new`].
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    pub sha256: Sha256Digest,
+    pub kind: ObjectKind,
+    /// Bytes (a folder's: the sum of its files').
+    pub size: u64,
+    /// Where it is in the store.
+    pub path: PathBuf,
+}
+
+/// Where a new object came from and who asked for it: the second half of
+/// [`ObjectRecord::new`]. `sources` as the manifest lists them (the first
+/// is the record's `source`); nothing asked, for an object found without a
+/// request.
+#[derive(Debug, Clone, Default)]
+pub struct Asked {
+    pub sources: Vec<String>,
+    pub purpose: String,
+    pub requested_by: Option<String>,
+    pub requested_at: Option<Timestamp>,
+    pub verification: Verification,
+}
+
 impl ObjectRecord {
     /// Adds or refreshes one project's use of this object (a project uses
     /// an object under one resource name at a time). False when the use was
@@ -220,24 +244,33 @@ impl ObjectRecord {
         true
     }
 
-    /// A record for a new object, to be completed by the caller.
-    pub fn new(sha256: Sha256Digest, kind: ObjectKind, size: u64, path: PathBuf) -> Self {
+    /// The record of a new object: the one place records are built. What
+    /// the object is comes from `object`; where it came from, who asked and
+    /// why from `asked` (see [`Asked`]); it is available, fetched and
+    /// verified now, until the caller says otherwise.
+    pub fn new(object: NewObject, asked: Asked) -> Self {
+        let NewObject {
+            sha256,
+            kind,
+            size,
+            path,
+        } = object;
         let now = Timestamp::now();
         Self {
             schema_version: RECORD_VERSION,
             sha256,
             kind,
             size,
-            source: String::new(),
-            sources: Vec::new(),
+            source: asked.sources.first().cloned().unwrap_or_default(),
+            sources: asked.sources,
             served_by: None,
-            purpose: String::new(),
-            requested_by: None,
-            requested_at: None,
+            purpose: asked.purpose,
+            requested_by: asked.requested_by,
+            requested_at: asked.requested_at,
             file_path: path,
             fetched_at: now,
             verified_at: now,
-            verification: Verification::Manifest,
+            verification: asked.verification,
             status: State::Available,
             executable: false,
             info_hash: None,
@@ -252,13 +285,6 @@ impl ObjectRecord {
             archived: None,
             removed: None,
         }
-    }
-
-    /// Sets the sources a manifest listed: the first one is `source`.
-    pub fn with_sources(mut self, sources: Vec<String>) -> Self {
-        self.source = sources.first().cloned().unwrap_or_default();
-        self.sources = sources;
-        self
     }
 }
 

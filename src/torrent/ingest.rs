@@ -14,7 +14,9 @@ use crate::digest::{Sha256Digest, hash_file};
 use crate::progress::{NoteKind, Reporter};
 use crate::provenance::State;
 use crate::store::lock::LockError;
-use crate::store::record::{ObjectKind, ObjectRecord, RECORD_VERSION, Verification};
+use crate::store::record::{
+    Asked, NewObject, ObjectKind, ObjectRecord, RECORD_VERSION, Verification,
+};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 use crate::tree::{TreeError, hash_tree};
@@ -408,31 +410,34 @@ impl Ingest<'_> {
         (digest, kind, size, executable): (Sha256Digest, ObjectKind, u64, bool),
         unrequested: &str,
     ) -> Result<(), StoreError> {
-        let now = Timestamp::now();
         let mut object = self.store.read_object_record(&digest)?.unwrap_or_else(|| {
-            let mut object = ObjectRecord::new(digest, kind, size, self.store.object_path(&digest))
-                .with_sources(record.map(|r| vec![r.source.clone()]).unwrap_or_default());
+            let asked = record.and_then(|r| r.requested_for.as_ref());
+            let mut object = ObjectRecord::new(
+                NewObject {
+                    sha256: digest,
+                    kind,
+                    size,
+                    path: self.store.object_path(&digest),
+                },
+                Asked {
+                    sources: record.map(|r| vec![r.source.clone()]).unwrap_or_default(),
+                    purpose: asked.map_or_else(|| describe(unrequested), |u| u.purpose.clone()),
+                    requested_by: asked.and_then(|u| u.requested_by.clone()),
+                    requested_at: record.map(|r| r.added_at),
+                    verification: match record {
+                        Some(TorrentRecord {
+                            sha256: Some(_), ..
+                        }) => Verification::Manifest,
+                        Some(_) => Verification::FirstUse,
+                        None => Verification::Unverified,
+                    },
+                },
+            );
             object.served_by =
                 Some(record.map_or_else(|| unrequested.to_owned(), |r| r.source.clone()));
             if object.source.is_empty() {
                 unrequested.clone_into(&mut object.source);
             }
-            object.purpose = record
-                .and_then(|r| r.requested_for.as_ref())
-                .map_or_else(|| describe(unrequested), |u| u.purpose.clone());
-            object.requested_by = record
-                .and_then(|r| r.requested_for.as_ref())
-                .and_then(|u| u.requested_by.clone());
-            object.requested_at = record.map(|r| r.added_at);
-            object.fetched_at = now;
-            object.verified_at = now;
-            object.verification = match record {
-                Some(TorrentRecord {
-                    sha256: Some(_), ..
-                }) => Verification::Manifest,
-                Some(_) => Verification::FirstUse,
-                None => Verification::Unverified,
-            };
             object.info_hash = Some(view.info_hash.clone());
             object.origin = record.is_none().then(|| unrequested.to_owned());
             object.executable = executable;
