@@ -1,0 +1,391 @@
+//! Direct sources (HTTP and local files): tried in order, each with its
+//! retries, resumed where a part allows, verified while streaming.
+
+use crate::manifest::SourceEntry;
+use crate::progress::{Download, NoteKind};
+use crate::source::Source;
+use crate::store::record::{FileStamp, SourceRecord};
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+use super::part::{Finished, Part};
+use super::{
+    Expect, FetchError, FetchRequest, Fetched, Fetcher, SourceError, SourceFailure, Transferred,
+    file, http, part, resolved,
+};
+
+impl Fetcher {
+    /// Fetches from the direct sources (http, files), in order.
+    pub(super) async fn fetch_direct(
+        &self,
+        request: &FetchRequest,
+        sources: &[&SourceEntry],
+    ) -> Result<Fetched, FetchError> {
+        let what = format!("fetching `{}`", request.name);
+        let store_err = |source: StoreError| FetchError::Store {
+            resource: request.name.clone(),
+            source,
+        };
+        if let Some(present) = request.sha256.and_then(|d| self.present(&d)) {
+            return Ok(present);
+        }
+        // The job slot comes first and the lock second, so that what a fetch
+        // holds open (its lock file, its part, its connection) is bounded by
+        // `--jobs`, however many objects wait their turn.
+        let _permit = self
+            .jobs
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let (part_path, _lock, remembered) = match request.sha256 {
+            Some(digest) => {
+                let lock = self
+                    .store
+                    .lock_object(&digest, &what, &*self.reporter)
+                    .await?;
+                // Another process may have published it while this one waited.
+                if let Some(present) = self.present(&digest) {
+                    return Ok(present);
+                }
+                (
+                    self.store
+                        .incomplete_dir()
+                        .join(Store::object_part_name(&digest)),
+                    lock,
+                    None,
+                )
+            }
+            None => {
+                let resolved = resolved(sources);
+                let key = self.store.source_key(&resolved);
+                let lock = self.store.lock_source(&key, &what, &*self.reporter).await?;
+                // What these sources served before (perhaps to another
+                // project, perhaps while this one waited) is reused only once
+                // the source confirms it still serves it.
+                let remembered = match self.store.read_source(&key).map_err(store_err)? {
+                    Some(known)
+                        if !self.refresh
+                            && self.store.remembered_reusable(
+                                &known,
+                                request.size,
+                                request.executable,
+                            ) =>
+                    {
+                        Some(known)
+                    }
+                    _ => None,
+                };
+                let part_path = self
+                    .store
+                    .incomplete_dir()
+                    .join(Store::sources_part_name(&key));
+                // `--refresh` takes nothing an earlier run left, not even
+                // bytes that only wait to be confirmed.
+                if self.refresh {
+                    part::discard(&part_path);
+                }
+                (part_path, lock, remembered)
+            }
+        };
+        // A declared size is taken from the quota whole, before the first
+        // byte; an undeclared one chunk by chunk.
+        let quota = self.quota.as_deref();
+        if let (Some(quota), Some(size)) = (quota, request.size)
+            && !quota.take(size)
+        {
+            return Err(FetchError::Failed {
+                resource: request.name.clone(),
+                failures: vec![SourceFailure {
+                    source: sources[0].source.to_string(),
+                    error: SourceError::Quota { quota: quota.limit },
+                }],
+            });
+        }
+        let expect = Expect {
+            sha256: request.sha256,
+            size: request.size,
+            cap: request.cap,
+            quota: quota.filter(|_| request.size.is_none()),
+        };
+        let result = self
+            .fetch_sources(request, sources, &part_path, expect, remembered.as_ref())
+            .await;
+        // What was taken from the quota is now part of the store, or was
+        // not kept: the store had it already, or the fetch failed.
+        if let Some(quota) = quota {
+            match (&result, request.size) {
+                (Ok(fetched), _) if fetched.source.is_some() => quota.commit(fetched.size),
+                (Ok(fetched), None) => quota.give_back(fetched.size),
+                (_, Some(size)) => quota.give_back(size),
+                (Err(_), None) => {}
+            }
+            quota.release_spare();
+        }
+        result
+    }
+
+    /// Tries each direct source in turn until one delivers the right bytes.
+    /// `remembered` is what these sources served before, when the digest is
+    /// not pinned: the source that served it is asked whether it changed.
+    pub(super) async fn fetch_sources(
+        &self,
+        request: &FetchRequest,
+        sources: &[&SourceEntry],
+        part_path: &std::path::Path,
+        expect: Expect<'_>,
+        remembered: Option<&SourceRecord>,
+    ) -> Result<Fetched, FetchError> {
+        let store_err = |source: StoreError| FetchError::Store {
+            resource: request.name.clone(),
+            source,
+        };
+        let key = self.store.identity_key();
+        let mut failures = Vec::new();
+        let count = sources.len();
+        for (i, entry) in sources.iter().enumerate() {
+            let shown = entry.source.to_string();
+            let id = entry.source.identity(&key);
+            let unless = remembered.filter(|r| r.served_by.as_deref() == Some(id.as_str()));
+            match self
+                .try_source(request, &entry.source, &id, part_path, expect, unless)
+                .await
+            {
+                Ok(Transferred::Unchanged(known)) => {
+                    tracing::debug!(
+                        "`{}`: {shown} still serves what it served at {}",
+                        request.name,
+                        known.fetched_at
+                    );
+                    return Ok(Fetched {
+                        sha256: known.sha256,
+                        size: known.size,
+                        source: None,
+                        torrent: None,
+                    });
+                }
+                Ok(Transferred::Bytes(finished, delivered)) => {
+                    let finding = tokio::task::block_in_place(|| {
+                        crate::policy::exec::detect_written(&finished.path, &finished.blocks)
+                    })
+                    .map_err(|e| store_err(e.into()))?;
+                    if let Some(finding) = finding.as_ref().filter(|_| !request.executable) {
+                        let sha256 = finished.sha256;
+                        drop(finished.file);
+                        part::forget_origin(part_path);
+                        let quarantined = self
+                            .store
+                            .quarantine(
+                                &finished.path,
+                                &format!("{}-{}", request.name, sha256.short()),
+                            )
+                            .map_err(|e| store_err(e.into()))?;
+                        return Err(FetchError::Executable {
+                            resource: request.name.clone(),
+                            finding: finding.to_string(),
+                            sha256,
+                            quarantined,
+                        });
+                    }
+                    let validators = delivered.validators.clone();
+                    let stamp = delivered.stamp;
+                    let fetched = self
+                        .publish(request, finished, &shown, delivered, finding.is_some())
+                        .await
+                        .map_err(store_err)?;
+                    part::forget_origin(part_path);
+                    if request.sha256.is_none() {
+                        let resolved = resolved(sources);
+                        let record = SourceRecord {
+                            schema_version: crate::store::record::RECORD_VERSION,
+                            sha256: fetched.sha256,
+                            size: fetched.size,
+                            fetched_at: Timestamp::now(),
+                            served_by: Some(id),
+                            http: validators,
+                            stamp,
+                        };
+                        self.store
+                            .write_source(&self.store.source_key(&resolved), &record)
+                            .map_err(store_err)?;
+                    }
+                    return Ok(fetched);
+                }
+                Err(error) => {
+                    let local = error.is_local();
+                    if !local && i + 1 < count {
+                        self.reporter.note(
+                            NoteKind::Warning,
+                            &format!(
+                                "`{}` from {shown}: {error}; trying the next source",
+                                request.name
+                            ),
+                        );
+                    }
+                    failures.push(SourceFailure {
+                        source: shown,
+                        error,
+                    });
+                    if local {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(FetchError::Failed {
+            resource: request.name.clone(),
+            failures,
+        })
+    }
+
+    /// Downloads from one source into the part and verifies it. On success
+    /// the part holds exactly the expected bytes, or the source confirmed
+    /// that `unless` (what it served before) is still what it serves.
+    pub(super) async fn try_source(
+        &self,
+        request: &FetchRequest,
+        source: &Source,
+        source_id: &str,
+        part_path: &std::path::Path,
+        expect: Expect<'_>,
+        unless: Option<&SourceRecord>,
+    ) -> Result<Transferred, SourceError> {
+        let shown = source.to_string();
+        let progress = self
+            .reporter
+            .download(request.name.as_str(), &shown, request.size);
+        let result = self
+            .transfer(
+                request, source, source_id, part_path, expect, unless, &*progress,
+            )
+            .await;
+        progress.finish(matches!(result, Ok(Transferred::Bytes(..))));
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn transfer(
+        &self,
+        request: &FetchRequest,
+        source: &Source,
+        source_id: &str,
+        part_path: &std::path::Path,
+        expect: Expect<'_>,
+        unless: Option<&SourceRecord>,
+        progress: &dyn Download,
+    ) -> Result<Transferred, SourceError> {
+        // A local file that looks as it did when it was fetched is what it was.
+        if let (Source::File(path), Some(known)) = (source, unless)
+            && known.stamp.is_some()
+            && fs_err::metadata(path).ok().map(|m| FileStamp::of(&m)) == known.stamp
+        {
+            return Ok(Transferred::Unchanged(known.clone()));
+        }
+        // Bytes an earlier run left are kept only when they are known to
+        // come from this source, with a validator to resume them by.
+        let mut origin = match source {
+            Source::Http(_) => part::read_origin(part_path).filter(|o| o.source == source_id),
+            _ => None,
+        };
+        // Set once bytes combined from several responses failed to verify:
+        // the file is then taken in one response, whose verdict stands.
+        let mut whole = false;
+        loop {
+            let path = part_path.to_owned();
+            let resumable = origin.is_some();
+            let part = tokio::task::spawn_blocking(move || Part::open(&path, resumable))
+                .await
+                .expect("opening a part does not panic")
+                .map_err(SourceError::Write)?;
+            let resumed = part.len() > 0;
+            let transferred = match source {
+                Source::Http(url) => self
+                    .http
+                    .download(
+                        url,
+                        part,
+                        origin.take(),
+                        whole,
+                        source_id,
+                        unless.and_then(|k| k.http.as_ref()),
+                        expect,
+                        progress,
+                        &self.retry,
+                        &*self.reporter,
+                        &request.name,
+                    )
+                    .await
+                    .map(|downloaded| match downloaded {
+                        http::Downloaded::Body(body) => Some(*body),
+                        http::Downloaded::NotModified => None,
+                    }),
+                Source::File(path) => file::copy(path, part, expect, progress).await.map(Some),
+                Source::Magnet(_) | Source::Torrent(_) => {
+                    unreachable!("torrent sources are filtered out")
+                }
+            };
+            let (part, delivered) = match transferred {
+                Ok(Some(done)) => done,
+                Ok(None) => {
+                    let known = unless.expect("only a conditional request is answered 304");
+                    return Ok(Transferred::Unchanged(known.clone()));
+                }
+                Err(err) => {
+                    // Bytes cut off by a network failure are kept for the
+                    // next attempt to resume from (verification covers
+                    // them); anything else is of no further use.
+                    if !err.is_transient() {
+                        part::discard(part_path);
+                    }
+                    return Err(err);
+                }
+            };
+            let combined = resumed || delivered.combined;
+            let finished = part.finish().map_err(SourceError::Write)?;
+            match verify(&finished, expect) {
+                Ok(()) => return Ok(Transferred::Bytes(finished, delivered)),
+                // Bytes of two responses that do not verify may be two
+                // versions of the file spliced by a server that lied about
+                // its validators: a transport fault, not the content's.
+                // Start over once with one whole response.
+                Err(SourceError::HashMismatch { .. } | SourceError::SizeMismatch { .. })
+                    if combined && !whole =>
+                {
+                    tracing::debug!(
+                        "`{}` combined from several responses did not verify; starting over",
+                        request.name
+                    );
+                    drop(finished);
+                    part::discard(part_path);
+                    origin = None;
+                    whole = true;
+                }
+                Err(err) => {
+                    drop(finished);
+                    part::discard(part_path);
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+/// Checks size and digest of a finished transfer.
+fn verify(finished: &Finished, expect: Expect) -> Result<(), SourceError> {
+    if let Some(expected) = expect.size
+        && finished.len != expected
+    {
+        return Err(SourceError::SizeMismatch {
+            expected,
+            actual: finished.len,
+        });
+    }
+    if let Some(expected) = expect.sha256
+        && finished.sha256 != expected
+    {
+        return Err(SourceError::HashMismatch {
+            expected,
+            actual: finished.sha256,
+        });
+    }
+    Ok(())
+}
