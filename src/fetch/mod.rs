@@ -5,7 +5,10 @@
 //! want it), tries the sources in order, streams the bytes into
 //! `.incomplete/` while hashing them, checks size and sha256, and only then
 //! publishes the object and its record. The transports live in `http` and
-//! `file`; `part` is the hashing writer they share.
+//! `file`; `part` is the hashing writer they share; `direct` tries direct
+//! sources in order, `torrents` hands torrent sources to the daemon and
+//! races them with direct ones, `publish` makes a verified transfer an
+//! object, and `error` says why a fetch failed.
 
 mod direct;
 mod error;
