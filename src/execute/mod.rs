@@ -231,6 +231,15 @@ pub struct Oversight<'a> {
 /// Carries out `plan` for `manifest`. `fetcher` is `None` when nothing may
 /// be downloaded (`--offline`, or nothing to download). The plan's verdicts
 /// (see [`crate::plan::review`]) decide what may be fetched and linked.
+///
+/// The stages below work on one row per resource held in three columns:
+/// `manifest.resources[i]` is what was declared, `plan.resources[i]` what
+/// was planned for it (the [`Planner`](crate::plan::Planner) keeps the
+/// manifest's order), and `outcomes[i]` what happened. That order is
+/// checked here, once.
+///
+/// # Panics
+/// When `plan` was not made from `manifest`.
 #[allow(clippy::too_many_arguments)] // each is a separate input of the sync
 pub async fn sync(
     manifest: &Manifest,
@@ -242,6 +251,15 @@ pub async fn sync(
     options: SyncOptions,
     oversight: Oversight<'_>,
 ) -> Result<SyncReport, SyncError> {
+    assert!(
+        plan.resources.len() == manifest.resources.len()
+            && plan
+                .resources
+                .iter()
+                .zip(&manifest.resources)
+                .all(|(planned, declared)| planned.name == declared.name),
+        "the plan was made from another manifest"
+    );
     let previous = previous.as_ref();
     let mut outcomes: Vec<Outcome> = plan.resources.iter().map(Outcome::planned).collect();
     let mut notices = Vec::new();

@@ -7,15 +7,15 @@
 //! publishes the object and its record. The transports live in `http` and
 //! `file`; `part` is the hashing writer they share; `direct` tries direct
 //! sources in order, `torrents` hands torrent sources to the daemon and
-//! races them with direct ones, `publish` makes a verified transfer an
+//! races them with direct ones, `finish` makes a verified transfer an
 //! object, and `error` says why a fetch failed.
 
 mod direct;
 mod error;
 mod file;
+mod finish;
 mod http;
 mod part;
-mod publish;
 mod torrents;
 
 use std::fmt;

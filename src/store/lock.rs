@@ -11,7 +11,10 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::digest::Sha256Digest;
 use crate::progress::{NoteKind, Reporter};
+
+use super::Store;
 
 /// How often a waiting process tries again.
 const POLL: Duration = Duration::from_millis(50);
@@ -179,6 +182,103 @@ fn holder(file: &mut fs_err::File, what: &str) -> String {
         format!("another crp process {what}")
     } else {
         text.to_owned()
+    }
+}
+
+/// Which locks the store hands out, and where their files are (`lib.rs`
+/// says what each guards).
+impl Store {
+    /// Takes the lock `<meta>/locks/<kind>/<key>.lock`.
+    pub(super) async fn lock(
+        &self,
+        kind: &str,
+        key: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        let path = self
+            .root
+            .join("meta")
+            .join("locks")
+            .join(kind)
+            .join(format!("{key}.lock"));
+        acquire(&path, what, reporter, self.lock_timeout).await
+    }
+
+    /// Excludes other processes from fetching (or re-recording) this object.
+    pub async fn lock_object(
+        &self,
+        digest: &Sha256Digest,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        self.lock("objects", &digest.hex(), what, reporter).await
+    }
+
+    /// Excludes other processes from adding or ingesting this torrent.
+    pub async fn lock_torrent(
+        &self,
+        info_hash: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        self.lock("torrents", info_hash, what, reporter).await
+    }
+
+    /// Excludes other processes from fetching from this source when the
+    /// digest is not known yet (trust on first use).
+    pub async fn lock_source(
+        &self,
+        key: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        self.lock("sources", key, what, reporter).await
+    }
+
+    /// The source lock, if no other process holds it; `None` otherwise.
+    pub fn try_lock_source(&self, key: &str) -> Option<Lock> {
+        let path = self
+            .root
+            .join("meta")
+            .join("locks")
+            .join("sources")
+            .join(format!("{key}.lock"));
+        try_acquire(&path)
+    }
+
+    /// Keeps garbage collection (and `crp verify`'s quarantine) away while
+    /// this process reads or adds objects. Any number of readers share it.
+    pub async fn lock_store_shared(
+        &self,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        acquire_shared(&self.store_lock_path(), what, reporter, self.lock_timeout).await
+    }
+
+    /// Excludes every reader and writer of objects: for moving objects out
+    /// of the store (archiving, quarantining corrupted ones).
+    pub async fn lock_store_exclusive(
+        &self,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        acquire(&self.store_lock_path(), what, reporter, self.lock_timeout).await
+    }
+
+    pub(super) fn store_lock_path(&self) -> PathBuf {
+        self.root.join("meta").join("locks").join("store.lock")
+    }
+
+    /// Excludes other processes from syncing the same project.
+    pub async fn lock_project(
+        &self,
+        id: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        self.lock("projects", id, what, reporter).await
     }
 }
 

@@ -19,8 +19,17 @@
 //! An object only appears under `objects/` by an atomic rename of a file whose
 //! size and sha256 were verified and which was flushed to disk first, so a
 //! reader never sees a partial or wrong object, whatever else is running.
+//! `lib.rs` lists every file with who writes it and what guards it.
+//!
+//! Here: where things are and the store's identity; `publish` makes bytes
+//! visible objects (durably, in batches) and moves bad ones to quarantine;
+//! `meta` reads and writes the records of [`record`]; [`lock`] is the lock
+//! and the locks the store hands out; [`quota`] shares one budget between
+//! processes.
 
 pub mod lock;
+mod meta;
+mod publish;
 pub mod quota;
 pub mod record;
 
@@ -31,15 +40,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
 use crate::fsutil;
-use crate::progress::Reporter;
 use crate::source::IdentityKey;
-use lock::{Lock, LockError};
-use record::{ObjectKind, ObjectRecord, ProjectRecord, SourceRecord};
+
+use lock::LockError;
+pub(crate) use meta::{read_json, write_json};
+use publish::Flusher;
+use record::ObjectKind;
 
 /// How long a folder whose marker is on its way in is waited for.
 const CREATION_WAIT: Duration = Duration::from_secs(2);
@@ -161,19 +171,6 @@ pub struct Store {
     flusher: Arc<Flusher>,
 }
 
-/// One `syncfs(2)` for many writers: each writer takes a ticket once its
-/// bytes are written, and a flush that starts after a ticket was taken
-/// covers it. While one flush runs, the writers that arrive queue behind
-/// it, and the next flush covers all of them: the batching of git's
-/// `core.fsyncMethod = batch`, with the file system's own flush.
-#[derive(Debug, Default)]
-struct Flusher {
-    /// Tickets handed out.
-    issued: std::sync::atomic::AtomicU64,
-    /// Every ticket up to this one is durable.
-    durable: tokio::sync::Mutex<u64>,
-}
-
 impl Store {
     /// Where the store is: the flag, else `CRP_STORE`, else the
     /// collective's conventional place under home.
@@ -221,31 +218,6 @@ impl Store {
             identity: Arc::default(),
             flusher: Arc::default(),
         }
-    }
-
-    /// Makes durable every byte this process wrote into the store before
-    /// the call: one `syncfs(2)` of the store's file system, shared by every
-    /// task that asks while it runs (see `Flusher`). Objects are renamed
-    /// into place only after it, so what is visible is on disk.
-    ///
-    /// # Errors
-    ///
-    /// The store's folder cannot be opened, or the file system reports a
-    /// write-back error.
-    pub async fn flush(&self) -> io::Result<()> {
-        use std::sync::atomic::Ordering;
-        let ticket = self.flusher.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut durable = self.flusher.durable.lock().await;
-        if *durable >= ticket {
-            return Ok(());
-        }
-        let upto = self.flusher.issued.load(Ordering::SeqCst);
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || fsutil::sync_file_system(&root))
-            .await
-            .map_err(io::Error::other)??;
-        *durable = upto;
-        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -559,225 +531,12 @@ impl Store {
         format!("src-{key}.part")
     }
 
-    /// Publishes a verified file as the object `digest`: read-only (and
-    /// executable when crp found it to be), flushed to disk, then renamed
-    /// into place. `file` (open at `path`) must hold
-    /// exactly the bytes whose digest is `digest`.
-    ///
-    /// The folder holding the new name is synced by [`Store::sync_dirs`]: a
-    /// crash before that can lose the object (it is fetched again) but never
-    /// show a partial one, since its bytes were on disk before its name.
-    pub fn publish(
-        &self,
-        file: std::fs::File,
-        path: &Path,
-        digest: &Sha256Digest,
-        executable: bool,
-    ) -> io::Result<PathBuf> {
-        let target = self.object_path(digest);
-        let mode = if executable { 0o555 } else { 0o444 };
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .and_then(|()| file.sync_all())
-            .map_err(|err| fsutil::with_path(err, path))?;
-        drop(file);
-        with_parent(&target, || fs_err::rename(path, &target))?;
-        self.dirty(fsutil::parent_of(&target));
-        Ok(target)
-    }
-
-    /// Renames a verified part into place as the object `digest`, after
-    /// [`Store::flush`] made its bytes durable: [`Store::publish`] with the
-    /// flush of many objects shared.
-    pub fn publish_flushed(&self, path: &Path, digest: &Sha256Digest) -> io::Result<PathBuf> {
-        let target = self.object_path(digest);
-        with_parent(&target, || fs_err::rename(path, &target))?;
-        self.dirty(fsutil::parent_of(&target));
-        Ok(target)
-    }
-
-    /// Publishes a verified directory as the object `digest`: every file
-    /// read-only and flushed to disk, every folder read-only, then renamed
-    /// into place, like [`Store::publish`] for a file.
-    pub fn publish_dir(&self, path: &Path, digest: &Sha256Digest) -> io::Result<PathBuf> {
-        let target = self.object_path(digest);
-        seal_tree(path, false)?;
-        with_parent(&target, || fs_err::rename(path, &target))?;
-        // Moving a folder needs write permission on it (for its `..`), so
-        // the top folder is sealed only once in place.
-        seal_dir(&target)?;
-        self.dirty(fsutil::parent_of(&target));
-        Ok(target)
-    }
-
-    /// Moves data that failed verification out of the way, to
-    /// `quarantine/<time>-<label>`, where nothing uses it and a person can
-    /// look at it. Returns where it went.
-    pub fn quarantine(&self, path: &Path, label: &str) -> io::Result<PathBuf> {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace(':', "");
-        let target = self
-            .root
-            .join("quarantine")
-            .join(format!("{stamp}-{label}"));
-        with_parent(&target, || fs_err::rename(path, &target))?;
-        Ok(target)
-    }
-
-    /// Remembers a folder whose entries changed, for [`Store::sync_dirs`].
-    fn dirty(&self, dir: &Path) {
-        let mut dirty = self.dirty_dirs.lock().expect("not poisoned");
-        if !dirty.contains(dir) {
-            dirty.insert(dir.to_owned());
-        }
-    }
-
-    /// Flushes to disk the folders that new objects and records were renamed
-    /// into. Each folder is synced once, however many names it gained; past
-    /// a few dozen folders, one `syncfs(2)` of the store's file system does
-    /// it in one call.
-    pub fn sync_dirs(&self) -> io::Result<()> {
-        let dirs: Vec<PathBuf> =
-            std::mem::take(&mut *self.dirty_dirs.lock().expect("not poisoned"))
-                .into_iter()
-                .collect();
-        if dirs.len() > 32 {
-            return fsutil::sync_file_system(&self.root);
-        }
-        // Syncs issued together share the file system's journal commits, so
-        // a few threads finish many folders in the time of a few.
-        let chunk = dirs.len().div_ceil(8).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = dirs
-                .chunks(chunk)
-                .map(|part| scope.spawn(|| part.iter().try_for_each(|dir| fsutil::sync_dir(dir))))
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().expect("syncing does not panic"))
-        })
-    }
-
-    fn record_path(&self, digest: &Sha256Digest) -> PathBuf {
-        Self::fanout(
-            &self.root.join("meta").join("objects").join("sha256"),
-            digest,
-            ".json",
-        )
-    }
-
-    pub fn read_object_record(
-        &self,
-        digest: &Sha256Digest,
-    ) -> Result<Option<ObjectRecord>, StoreError> {
-        read_json(&self.record_path(digest))
-    }
-
-    /// Writes an object's record beside its place, unflushed and not yet
-    /// visible: [`fsutil::Staged::commit`] renames it into place once a
-    /// [`Store::flush`] made it durable.
-    pub fn stage_object_record(&self, record: &ObjectRecord) -> Result<fsutil::Staged, StoreError> {
-        let path = self.record_path(&record.sha256);
-        let bytes = json_bytes(record);
-        let staged = with_parent(&path, || fsutil::stage(&path, &bytes))?;
-        self.dirty(fsutil::parent_of(&path));
-        Ok(staged)
-    }
-
-    pub fn write_object_record(&self, record: &ObjectRecord) -> Result<(), StoreError> {
-        let path = self.record_path(&record.sha256);
-        let bytes = json_bytes(record);
-        with_parent(&path, || fsutil::write_atomic_deferred(&path, &bytes))?;
-        self.dirty(fsutil::parent_of(&path));
-        Ok(())
-    }
-
-    fn project_path(&self, id: &str) -> PathBuf {
-        self.root
-            .join("meta")
-            .join("projects")
-            .join(format!("{id}.json"))
-    }
-
-    pub fn read_project(&self, id: &str) -> Result<Option<ProjectRecord>, StoreError> {
-        read_json_within(&self.project_path(id), MAX_PROJECT_RECORD)
-    }
-
-    pub fn write_project(&self, record: &ProjectRecord) -> Result<(), StoreError> {
-        write_json(&self.project_path(&record.id), record)
-    }
-
-    fn quarantined_path(&self, digest: &Sha256Digest) -> PathBuf {
-        self.root
-            .join("meta")
-            .join("quarantined")
-            .join(format!("{}.json", digest.hex()))
-    }
-
-    /// Remembers that content with this digest was quarantined for being
-    /// executable without a declaration, so it is not downloaded again to
-    /// be quarantined again.
-    pub fn write_quarantined(&self, note: &record::QuarantineNote) -> Result<(), StoreError> {
-        write_json(&self.quarantined_path(&note.sha256), note)
-    }
-
-    pub fn read_quarantined(
-        &self,
-        digest: &Sha256Digest,
-    ) -> Result<Option<record::QuarantineNote>, StoreError> {
-        read_json(&self.quarantined_path(digest))
-    }
-
-    /// Every object record in the store.
-    pub fn object_records(&self) -> Result<Vec<ObjectRecord>, StoreError> {
-        let root = self.root.join("meta").join("objects").join("sha256");
-        let fanouts = match fs_err::read_dir(&root) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(err) => return Err(err.into()),
-        };
-        let mut records = Vec::new();
-        for fanout in fanouts {
-            for entry in fs_err::read_dir(fanout?.path())? {
-                let path = entry?.path();
-                if path.extension().is_some_and(|e| e == "json")
-                    && let Some(record) = read_json(&path)?
-                {
-                    records.push(record);
-                }
-            }
-        }
-        records.sort_by_key(|r: &ObjectRecord| r.sha256);
-        Ok(records)
-    }
-
     /// Joins the store's quota of `limit` bytes, shared with every other
     /// process adding to the store (see [`quota`]).
     pub fn join_quota(&self, limit: u64) -> Result<quota::Quota, StoreError> {
         Ok(quota::Quota::join(&self.root.join("meta"), limit, || {
             self.usage().map(|u| u.bytes)
         })?)
-    }
-
-    /// Every project record in the store.
-    pub fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
-        let dir = self.root.join("meta").join("projects");
-        let entries = match fs_err::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(err) => return Err(err.into()),
-        };
-        let mut projects = Vec::new();
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json")
-                && let Some(project) = read_json_within(&path, MAX_PROJECT_RECORD)?
-            {
-                projects.push(project);
-            }
-        }
-        projects.sort_by(|a: &ProjectRecord, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        Ok(projects)
     }
 
     /// How much the store's objects take on disk (apparent sizes, each file
@@ -825,135 +584,6 @@ impl Store {
         Ok(usage)
     }
 
-    fn source_path(&self, key: &str) -> PathBuf {
-        self.root
-            .join("meta")
-            .join("sources")
-            .join(format!("{key}.json"))
-    }
-
-    /// Whether what unpinned sources served before (`known`) may be offered
-    /// to them for confirmation, for a resource of `size` (if declared)
-    /// that does or does not declare `executable`: the source can be asked,
-    /// the object is still here and of that size, and executable content
-    /// another project declared is not reused for one that does not (its
-    /// bytes are fetched and judged as on a first fetch).
-    pub fn remembered_reusable(
-        &self,
-        known: &SourceRecord,
-        size: Option<u64>,
-        executable: bool,
-    ) -> bool {
-        known.can_revalidate()
-            && self.has_object(&known.sha256)
-            && size.is_none_or(|declared| declared == known.size)
-            && (executable || !self.object_executable(&known.sha256, None))
-    }
-
-    /// What unpinned sources delivered when they were first fetched, so
-    /// every project that leaves them unpinned shares one object.
-    pub fn read_source(&self, key: &str) -> Result<Option<SourceRecord>, StoreError> {
-        read_json(&self.source_path(key))
-    }
-
-    pub fn write_source(&self, key: &str, record: &SourceRecord) -> Result<(), StoreError> {
-        write_json(&self.source_path(key), record)
-    }
-
-    /// Names a list of sources for locks and what the store remembers of
-    /// them: a hash of their identities (see
-    /// [`Source::identity`](crate::source::Source::identity)), so sources
-    /// that differ anywhere, a secret query value included, never share a
-    /// name.
-    pub fn source_key(&self, sources: &[&crate::source::Source]) -> String {
-        let key = self.identity_key();
-        let joined: Vec<String> = sources.iter().map(|s| s.identity(&key)).collect();
-        Sha256Digest::of_bytes(joined.join("\n").as_bytes()).hex()
-    }
-
-    /// Takes the lock `<meta>/locks/<kind>/<key>.lock`.
-    async fn lock(
-        &self,
-        kind: &str,
-        key: &str,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        let path = self
-            .root
-            .join("meta")
-            .join("locks")
-            .join(kind)
-            .join(format!("{key}.lock"));
-        lock::acquire(&path, what, reporter, self.lock_timeout).await
-    }
-
-    /// Excludes other processes from fetching (or re-recording) this object.
-    pub async fn lock_object(
-        &self,
-        digest: &Sha256Digest,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        self.lock("objects", &digest.hex(), what, reporter).await
-    }
-
-    /// Excludes other processes from adding or ingesting this torrent.
-    pub async fn lock_torrent(
-        &self,
-        info_hash: &str,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        self.lock("torrents", info_hash, what, reporter).await
-    }
-
-    /// Excludes other processes from fetching from this source when the
-    /// digest is not known yet (trust on first use).
-    pub async fn lock_source(
-        &self,
-        key: &str,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        self.lock("sources", key, what, reporter).await
-    }
-
-    /// The source lock, if no other process holds it; `None` otherwise.
-    pub fn try_lock_source(&self, key: &str) -> Option<Lock> {
-        let path = self
-            .root
-            .join("meta")
-            .join("locks")
-            .join("sources")
-            .join(format!("{key}.lock"));
-        lock::try_acquire(&path)
-    }
-
-    /// Keeps garbage collection (and `crp verify`'s quarantine) away while
-    /// this process reads or adds objects. Any number of readers share it.
-    pub async fn lock_store_shared(
-        &self,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        lock::acquire_shared(&self.store_lock_path(), what, reporter, self.lock_timeout).await
-    }
-
-    /// Excludes every reader and writer of objects: for moving objects out
-    /// of the store (archiving, quarantining corrupted ones).
-    pub async fn lock_store_exclusive(
-        &self,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        lock::acquire(&self.store_lock_path(), what, reporter, self.lock_timeout).await
-    }
-
-    fn store_lock_path(&self) -> PathBuf {
-        self.root.join("meta").join("locks").join("store.lock")
-    }
-
     /// Every object in the store, by walking `objects/`.
     pub fn object_digests(&self) -> io::Result<Vec<Sha256Digest>> {
         let mut digests = Vec::new();
@@ -971,16 +601,6 @@ impl Store {
         }
         digests.sort();
         Ok(digests)
-    }
-
-    /// Excludes other processes from syncing the same project.
-    pub async fn lock_project(
-        &self,
-        id: &str,
-        what: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Lock, LockError> {
-        self.lock("projects", id, what, reporter).await
     }
 }
 
@@ -1020,76 +640,6 @@ pub fn stat_object(path: &Path) -> Option<ObjectStat> {
     } else {
         None
     }
-}
-
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    read_json_within(path, MAX_RECORD)
-}
-
-/// [`read_json`] of a file of at most `limit` bytes.
-fn read_json_within<T: DeserializeOwned>(path: &Path, limit: u64) -> Result<Option<T>, StoreError> {
-    match fsutil::read_bounded(path, limit) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::BadRecord {
-                    path: path.to_owned(),
-                    source,
-                })
-        }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// A record as stored: pretty JSON with every URL in it redacted, whatever
-/// put it there (see [`crate::redact::text`]).
-fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut text = serde_json::to_string_pretty(value).expect("records serialize");
-    if let std::borrow::Cow::Owned(safe) = crate::redact::text(&text) {
-        text = safe;
-    }
-    text.push('\n');
-    text.into_bytes()
-}
-
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let bytes = json_bytes(value);
-    with_parent(path, || fsutil::write_atomic(path, &bytes))?;
-    Ok(())
-}
-
-/// Makes everything below `dir` read-only and flushes it to disk: files
-/// first, then each folder once its entries are final. With `top`, `dir`
-/// itself too.
-fn seal_tree(dir: &Path, top: bool) -> io::Result<()> {
-    for entry in fs_err::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let meta = fs_err::symlink_metadata(&path)?;
-        if meta.is_dir() {
-            seal_tree(&path, true)?;
-        } else {
-            let executable = meta.permissions().mode() & 0o111 != 0;
-            let file = fs_err::File::open(&path)?;
-            file.set_permissions(std::fs::Permissions::from_mode(if executable {
-                0o555
-            } else {
-                0o444
-            }))?;
-            file.sync_all()?;
-        }
-    }
-    if top {
-        seal_dir(dir)
-    } else {
-        fsutil::sync_dir(dir)
-    }
-}
-
-fn seal_dir(dir: &Path) -> io::Result<()> {
-    fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
-    fsutil::sync_dir(dir)
 }
 
 /// `path` with every symbolic link and `..` resolved, as far as it exists;
