@@ -1,5 +1,6 @@
-//! The command line: arguments only. Each command's work is in
-//! [`crate::commands`].
+//! The command line: arguments only. [`crate::commands`] turns them into
+//! an operation's inputs ([`crate::ops`]) and prints what it returns
+//! ([`crate::report`]).
 
 use std::path::PathBuf;
 

@@ -17,12 +17,12 @@
 //! |---|---|---|
 //! | 0 | [`units`], [`name`], [`digest`], [`time`], [`lifecycle`], [`diagnostic`], [`redact`], [`settings`], [`fsutil`], [`stdio`], [`tree`], [`source`], [`net`], [`progress`] | shared scalars and helpers: sizes, names, sha256 digests, timestamps, lifecycle states, `file:line:col` problems, secrets kept out of URLs, every environment variable, safe file operations, redacted printing, a folder's tree digest, sources and what identifies one, failed requests in words, progress |
 //! | 1 | [`manifest`], [`config`] | what people declare: `resources.toml` (format, schema, validation, edits that keep comments) and the store's `config.toml` |
-//! | 2 | [`store`] | the content-addressed store: layout, atomic publication, records ([`store::record`]), locks ([`store::lock`]), the quota |
+//! | 2 | [`store`] | the content-addressed store: layout, atomic publication, records ([`store::record`]), locks ([`store::lock`]), the quota; torrent records and the seeding and watch folders are [`torrent`]'s `impl Store` |
 //! | 3 | [`policy`], [`provenance`], [`link`], [`notify`] | the rules and people's decisions ([`policy::exec`], [`policy::approval`]), the event log, links in a project, hooks and bridge messages |
 //! | 4 | [`torrent`], [`fetch`] | sources: transmission-daemon (RPC, metainfo, ingesting, seeding) and the one door that turns sources into verified objects (http, local files, resume, quarantine); `torrent` never uses `fetch` |
 //! | 5 | [`plan`] | what a sync would do, as data, and each resource's verdict ([`plan::review`]) |
 //! | 6 | [`inspect`] | verify, drift, diff, gc: looking at and curating the store |
-//! | 7 | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; restores archived objects through [`inspect::gc`]; `execute::oversight` accounts for it |
+//! | 7 | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; `execute::oversight` holds back what may not go ahead, restores archived objects (through [`inspect::gc`]), and accounts for it (events, incidents, notices) |
 //! | 8 | [`ops`], [`error`] | the only code that wires stages together (a [`ops::Session`] per operation: the store, its locks, the one fetcher builder), and exit codes and hints |
 //! | 9 | [`report`], [`cli`] | everything printed (text, JSON), the arguments |
 //! | 10 | [`commands`] | one module per subcommand: arguments → [`ops`] → [`report`] |

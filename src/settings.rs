@@ -29,6 +29,10 @@ pub const LOCK_TIMEOUT: &str = "CRP_LOCK_TIMEOUT";
 pub const ACTOR: &str = "CRP_ACTOR";
 /// The transmission-daemon's RPC URL (see the README's Torrents section).
 pub const TRANSMISSION_URL: &str = "CRP_TRANSMISSION_URL";
+/// The daemon's RPC user name, and its password (the README's Torrents
+/// section; the store's `config.toml` can say them too).
+pub const TRANSMISSION_USER: &str = "CRP_TRANSMISSION_USER";
+pub const TRANSMISSION_PASSWORD: &str = "CRP_TRANSMISSION_PASSWORD";
 /// Seconds to wait for the daemon's answers.
 pub const TRANSMISSION_TIMEOUT: &str = "CRP_TRANSMISSION_TIMEOUT";
 

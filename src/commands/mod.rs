@@ -1,6 +1,9 @@
-//! One module per subcommand: parse nothing, decide little. Each resolves
-//! its inputs, calls the planner, executor or fetcher, and hands the result
-//! to the [`Printer`].
+//! One module per subcommand, or per family of them (`plan.rs`: plan and
+//! status; `approval.rs`: pending, approve, deny; `provenance.rs`: show and
+//! dag; `policy.rs`: policy show, check, init): parse nothing, decide
+//! little. Each turns its arguments into the inputs of one operation in
+//! [`crate::ops`] and hands what it returns to [`crate::report`] through
+//! the [`Printer`].
 
 mod add;
 mod approval;

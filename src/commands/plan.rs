@@ -1,10 +1,8 @@
-//! `crp plan`, `crp status` and `crp sync --dry-run`: the plan, changing nothing.
+//! `crp plan` and `crp status`: the plan, changing nothing.
 
 use crate::cli::GlobalArgs;
 use crate::error::ExitStatus;
-use crate::manifest::Manifest;
-use crate::ops::Session;
-use crate::ops::status::{read_only_plan, torrent_states};
+use crate::ops::status;
 use crate::report::Printer;
 
 /// How to show the plan.
@@ -19,13 +17,12 @@ pub(super) async fn run(
     printer: &Printer,
     view: View,
 ) -> anyhow::Result<ExitStatus> {
-    let manifest = Manifest::load(&global.manifest)?;
-    let session = Session::read_only(global.store.as_deref(), printer.reporter(), printer)?;
-    let plan = read_only_plan(&session, &manifest, &[])?;
+    let (store, manifest) = (global.store.as_deref(), &global.manifest);
     match view {
-        View::Plan => printer.plan(&plan),
+        View::Plan => printer.plan(&status::plan(store, manifest, printer.reporter(), printer)?),
         View::Status => {
-            let torrents = torrent_states(global.store.as_deref(), &manifest, &plan).await;
+            let (plan, torrents) =
+                status::status(store, manifest, printer.reporter(), printer).await?;
             printer.status(&plan, &torrents);
         }
     }

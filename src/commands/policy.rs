@@ -3,14 +3,11 @@
 use crate::cli::{GlobalArgs, PolicyCheckArgs, PolicyInitArgs};
 use crate::error::ExitStatus;
 use crate::ops::policy;
-use crate::policy::Policy;
 use crate::report::Printer;
-use crate::store::Store;
 
 pub(super) fn show(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let store = Store::open(global.store.as_deref())?;
-    let policy = Policy::load(store.root())?;
-    crate::report::policy::show(printer, store.root(), policy);
+    let (root, policy) = policy::show(global.store.as_deref())?;
+    crate::report::policy::show(printer, &root, policy);
     Ok(ExitStatus::Success)
 }
 

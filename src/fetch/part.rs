@@ -1,5 +1,8 @@
 //! A download in flight: a file in `.incomplete/` and the hash of every byte
-//! in it, kept in step so the content is read exactly once.
+//! in it, kept in step so the content is read exactly once. Beside a part
+//! of 1 MiB or more, `<part>.json` records which source and validator its
+//! bytes came from, so a later run resumes it only from the same version
+//! (`direct` decides; `http` sends the range request).
 
 use std::io::{self, Seek, SeekFrom, Write};
 use std::num::NonZeroU64;

@@ -1,7 +1,7 @@
 //! `crp hook torrent-done`: transmission-daemon's completion script.
 //!
 //! The daemon runs it with no arguments and the finished torrent in
-//! `TR_TORRENT_HASH`, `TR_TORRENT_NAME` and `TR_TORRENT_DIR`; a person runs
+//! `TR_TORRENT_HASH` and `TR_TORRENT_NAME`; a person runs
 //! it with `--info-hash` to bring in a torrent the policy held once it is
 //! approved. A torrent a manifest asked for is verified and ingested exactly
 //! as `crp sync` would. One nobody asked for (from the watch folder, or

@@ -14,6 +14,7 @@ pub mod approval;
 pub mod diff;
 pub mod drift;
 pub mod gc;
+pub mod hash;
 pub mod hook;
 pub mod init;
 pub mod metrics;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use crate::fetch::{Fetcher, HttpSettings, RetryPolicy, Torrents};
 use crate::manifest::Manifest;
+use crate::plan::{Plan, Planner};
 use crate::policy::Policy;
 use crate::policy::approval::Ledger;
 use crate::progress::{Messages, Reporter};
@@ -138,6 +140,34 @@ impl<'a> Session<'a> {
             }
         }
         Ok(ledger)
+    }
+
+    /// Plans, with each resource's verdict, without writing anything, not even
+    /// a new store. `approvals` are approvals files to honour too.
+    ///
+    /// # Errors
+    /// A store, policy, ledger or record that cannot be read.
+    pub fn read_only_plan(
+        &self,
+        manifest: &Manifest,
+        approvals: &[PathBuf],
+    ) -> anyhow::Result<Plan> {
+        let store = &self.store;
+        let previous = if store.check()? {
+            crate::plan::previous_record(store, manifest)?
+        } else {
+            None
+        };
+        let policy = crate::policy::Policy::load(store.root())?;
+        let ledger = self.ledger(&policy, approvals)?;
+        Ok(Planner {
+            manifest,
+            store,
+            previous: previous.as_ref(),
+            policy: &policy,
+            ledger: &ledger,
+        }
+        .plan(|| Ok(store.usage()?.bytes))?)
     }
 
     /// The fetcher: the one place one is built.

@@ -12,7 +12,6 @@ use crate::policy::{self, Policy, Verdict};
 use crate::progress::{Messages, Reporter};
 
 use super::Session;
-use super::status::read_only_plan;
 
 /// A resource, judged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +38,7 @@ pub fn check(
 ) -> anyhow::Result<(Name, Vec<CheckedResource>)> {
     let manifest = Manifest::load(manifest)?;
     let session = Session::read_only(store, reporter, messages)?;
-    let plan = read_only_plan(&session, &manifest, approvals)?;
+    let plan = session.read_only_plan(&manifest, approvals)?;
     Ok((
         manifest.project.name.clone(),
         plan.resources
@@ -51,6 +50,16 @@ pub fn check(
             })
             .collect(),
     ))
+}
+
+/// The store's root and its effective policy.
+///
+/// # Errors
+/// A store path that cannot be resolved, or a policy that does not parse.
+pub fn show(store: Option<&Path>) -> anyhow::Result<(std::path::PathBuf, Policy)> {
+    let store = crate::store::Store::open(store)?;
+    let policy = Policy::load(store.root())?;
+    Ok((store.root().to_owned(), policy))
 }
 
 /// Writes a policy file into the store at `store` (created if needed): the

@@ -2,12 +2,14 @@
 //! changing nothing; and where torrents stand in the daemon.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::manifest::{Manifest, Resource};
 use crate::name::Name;
-use crate::plan::{Plan, Planner};
+use crate::plan::Plan;
+use crate::progress::{Messages, Reporter};
 use crate::source::Source;
 use crate::store::Store;
 use crate::torrent::{Daemon, TorrentSettings, TorrentState, info_hash_of_file};
@@ -22,43 +24,46 @@ pub struct TorrentStates {
     pub error: Option<String>,
 }
 
-/// Plans, with each resource's verdict, without writing anything, not even
-/// a new store. `approvals` are approvals files to honour too.
+/// `crp plan`: the plan of the manifest at `manifest`, judged, changing
+/// nothing (see [`Session::read_only_plan`]).
 ///
 /// # Errors
-/// A store, policy, ledger or record that cannot be read.
-pub fn read_only_plan(
-    session: &Session<'_>,
-    manifest: &Manifest,
-    approvals: &[PathBuf],
+/// An invalid manifest, or a store, policy, ledger or record that cannot be
+/// read.
+pub fn plan(
+    store: Option<&Path>,
+    manifest: &Path,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn Messages,
 ) -> anyhow::Result<Plan> {
-    let store = &session.store;
-    let previous = if store.check()? {
-        crate::plan::previous_record(store, manifest)?
-    } else {
-        None
-    };
-    let policy = crate::policy::Policy::load(store.root())?;
-    let ledger = session.ledger(&policy, approvals)?;
-    let plan = Planner {
-        manifest,
-        store,
-        previous: previous.as_ref(),
-        policy: &policy,
-        ledger: &ledger,
-    }
-    .plan(|| Ok(store.usage()?.bytes))?;
-    Ok(plan)
+    let manifest = Manifest::load(manifest)?;
+    let session = Session::read_only(store, reporter, messages)?;
+    session.read_only_plan(&manifest, &[])
+}
+
+/// `crp status`: the plan, and where each torrent resource stands in the
+/// daemon.
+///
+/// # Errors
+/// As [`plan`]; a daemon that cannot be asked is said in the states.
+pub async fn status(
+    store: Option<&Path>,
+    manifest: &Path,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn Messages,
+) -> anyhow::Result<(Plan, TorrentStates)> {
+    let manifest_path = manifest;
+    let manifest = Manifest::load(manifest_path)?;
+    let session = Session::read_only(store, reporter, messages)?;
+    let plan = session.read_only_plan(&manifest, &[])?;
+    let torrents = torrent_states(store, &manifest, &plan).await;
+    Ok((plan, torrents))
 }
 
 /// Asks the daemon about every resource with a torrent source: how far a
 /// missing one got, and whether a present one is seeding. Without torrent
 /// resources the daemon is not contacted; an unreachable one is a note.
-pub async fn torrent_states(
-    store: Option<&Path>,
-    manifest: &Manifest,
-    plan: &Plan,
-) -> TorrentStates {
+async fn torrent_states(store: Option<&Path>, manifest: &Manifest, plan: &Plan) -> TorrentStates {
     let wanted: Vec<(&Resource, Vec<String>)> = manifest
         .resources
         .iter()

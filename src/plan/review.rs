@@ -5,7 +5,9 @@
 //! is checked again for them is whether their content is executable without
 //! the manifest saying so (then they are not linked), and what people have
 //! decided since. Only resources to be fetched go through every rule, so a
-//! plan with nothing to fetch stays as cheap as before.
+//! plan with nothing to fetch stays as cheap as before. `crp add` judges its
+//! one request with [`judge`]; a torrent nobody asked for is judged by the
+//! completion hook (`ops::hook`, `admission`).
 
 use std::collections::BTreeMap;
 

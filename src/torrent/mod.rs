@@ -35,8 +35,8 @@ pub use client::{Daemon, TorrentView};
 
 /// Environment variables that configure the daemon connection.
 pub const URL_ENV: &str = crate::settings::TRANSMISSION_URL;
-pub const USER_ENV: &str = "CRP_TRANSMISSION_USER";
-pub const PASSWORD_ENV: &str = "CRP_TRANSMISSION_PASSWORD";
+pub const USER_ENV: &str = crate::settings::TRANSMISSION_USER;
+pub const PASSWORD_ENV: &str = crate::settings::TRANSMISSION_PASSWORD;
 pub const TIMEOUT_ENV: &str = crate::settings::TRANSMISSION_TIMEOUT;
 
 /// Where the RPC URL came from, so errors can say what to change.

@@ -81,7 +81,14 @@ fn uses(src: &Path) -> Vec<Use> {
                     .chars()
                     .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
                     .collect();
-                if !to.is_empty() && to != from {
+                if rest.starts_with('{') {
+                    // `use crate::{a, b}` hides which modules are used.
+                    uses.push(Use {
+                        from: from.clone(),
+                        to: "{".to_owned(),
+                        at: format!("src/{}:{}", rel.display(), n + 1),
+                    });
+                } else if !to.is_empty() && to != from {
                     uses.push(Use {
                         from: from.clone(),
                         to,
@@ -109,6 +116,13 @@ fn no_module_uses_a_higher_layer_and_no_two_modules_use_each_other() {
     let mut problems = Vec::new();
     let mut graph: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for u in &uses {
+        if u.to == "{" {
+            problems.push(format!(
+                "{}: write one `use crate::<module>::…` per module, so this check sees what is used",
+                u.at
+            ));
+            continue;
+        }
         let (Some(&from), Some(&to)) = (layers.get(&u.from), layers.get(&u.to)) else {
             problems.push(format!(
                 "{}: `{}` or `{}` is not in the layers table of src/lib.rs",
@@ -155,7 +169,11 @@ fn no_module_uses_a_higher_layer_and_no_two_modules_use_each_other() {
 fn the_check_sees_a_use_of_a_higher_layer() {
     // The same reading, on a made-up tree where `store` uses `fetch`.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("store.rs"), "use crate::fetch::Fetcher;\n").unwrap();
+    std::fs::write(
+        dir.path().join("store.rs"),
+        "use crate::fetch::Fetcher;\nuse crate::{net, tree};\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("fetch.rs"),
         "// crate::nothing in a comment\nuse crate::store::Store;\n#[cfg(test)]\nuse crate::zzz;\n",
@@ -169,7 +187,8 @@ fn the_check_sees_a_use_of_a_higher_layer() {
         found.iter().collect::<BTreeSet<_>>(),
         [
             ("fetch".to_owned(), "store".to_owned()),
-            ("store".to_owned(), "fetch".to_owned())
+            ("store".to_owned(), "fetch".to_owned()),
+            ("store".to_owned(), "{".to_owned())
         ]
         .iter()
         .collect()
