@@ -1,11 +1,9 @@
 //! `crp add SOURCE --purpose TEXT`: fetch into the store, then declare it.
 
-use crate::cli::{AddArgs, Format, GlobalArgs};
+use crate::cli::{AddArgs, GlobalArgs};
 use crate::error::ExitStatus;
-use crate::fsutil::display_path;
 use crate::ops::add::{self, Request};
-use crate::report::{AddDocument, Printer, SCHEMA_VERSION};
-use crate::units::ByteCount;
+use crate::report::Printer;
 
 pub(super) async fn run(
     global: &GlobalArgs,
@@ -28,24 +26,6 @@ pub(super) async fn run(
         printer,
     )
     .await?;
-    match printer.format {
-        Format::Json => printer.json(&AddDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "add".into(),
-            manifest: added.manifest,
-            name: added.name,
-            source: added.source,
-            sha256: added.sha256,
-            size: added.size,
-            fetched_from: added.fetched_from,
-        }),
-        _ => printer.out(format!(
-            "added `{}` ({}, sha256 {}) to `{}`; `crp sync` links it",
-            added.name,
-            ByteCount(added.size),
-            added.sha256.short(),
-            display_path(&added.manifest)
-        )),
-    }
+    crate::report::add::print(printer, added);
     Ok(ExitStatus::Success)
 }

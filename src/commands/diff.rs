@@ -1,10 +1,9 @@
 //! `crp diff BASE [HEAD]`: a manifest change, for the people reviewing it.
 
-use crate::cli::{DiffArgs, Format, GlobalArgs};
+use crate::cli::{DiffArgs, GlobalArgs};
 use crate::error::ExitStatus;
 use crate::ops::diff;
-use crate::report::diff::{DiffDocument, markdown, text};
-use crate::report::{Printer, SCHEMA_VERSION};
+use crate::report::Printer;
 
 pub(super) fn run(
     global: &GlobalArgs,
@@ -17,14 +16,6 @@ pub(super) fn run(
         &args.base,
         args.head.as_deref(),
     )?;
-    match printer.format() {
-        Format::Json => printer.json(&DiffDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "diff".into(),
-            diff,
-        }),
-        Format::Markdown => printer.data_out(&markdown(&diff)),
-        _ => printer.out(text(&diff).trim_end()),
-    }
+    crate::report::diff::print(printer, diff);
     Ok(ExitStatus::Success)
 }

@@ -1,10 +1,9 @@
 //! `crp drift`: how reality differs from the declarations. Read-only.
 
-use crate::cli::{DriftArgs, Format, GlobalArgs};
+use crate::cli::{DriftArgs, GlobalArgs};
 use crate::error::ExitStatus;
 use crate::ops::drift::{self, Request};
-use crate::report::drift::{DriftDocument, markdown, text};
-use crate::report::{Printer, SCHEMA_VERSION};
+use crate::report::Printer;
 
 pub(super) async fn run(
     global: &GlobalArgs,
@@ -19,16 +18,7 @@ pub(super) async fn run(
     };
     let report = drift::drift(global.store.as_deref(), &global.manifest, &request, printer).await?;
     let ok = report.items.is_empty();
-    match printer.format() {
-        Format::Json => printer.json(&DriftDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "drift".into(),
-            ok,
-            report,
-        }),
-        Format::Markdown => printer.data_out(&markdown(&report)),
-        _ => printer.out(text(&report).trim_end()),
-    }
+    crate::report::drift::print(printer, report);
     Ok(if ok {
         ExitStatus::Success
     } else {

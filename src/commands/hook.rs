@@ -1,10 +1,10 @@
 //! `crp hook torrent-done`: transmission-daemon's completion script (see
 //! [`crate::ops::hook`]).
 
-use crate::cli::{Format, GlobalArgs, HookArgs};
+use crate::cli::{GlobalArgs, HookArgs};
 use crate::error::ExitStatus;
 use crate::ops::hook;
-use crate::report::{HookDocument, Printer, SCHEMA_VERSION};
+use crate::report::Printer;
 
 pub(super) async fn torrent_done(
     global: &GlobalArgs,
@@ -18,22 +18,6 @@ pub(super) async fn torrent_done(
         printer,
     )
     .await?;
-    let hook::Ingested {
-        info_hash,
-        name,
-        sha256,
-        size,
-    } = ingested;
-    match printer.format {
-        Format::Json => printer.json(&HookDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "hook torrent-done".into(),
-            info_hash,
-            name,
-            sha256,
-            size,
-        }),
-        _ => printer.out(format!("ingested `{name}` ({info_hash}) as {}", sha256)),
-    }
+    crate::report::hook::print(printer, ingested);
     Ok(ExitStatus::Success)
 }

@@ -21,13 +21,6 @@ pub(super) fn run(
             requested_by: args.requested_by.clone(),
         },
     )?;
-    printer.note(format!("wrote a resource request to `{}`", path.display()));
-    if printer.format() == crate::cli::Format::Json {
-        printer.json(&serde_json::json!({
-            "schema_version": crate::report::SCHEMA_VERSION,
-            "command": "request",
-            "message": path,
-        }));
-    }
+    crate::report::request::print(printer, &path);
     Ok(ExitStatus::Success)
 }

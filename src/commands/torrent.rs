@@ -1,9 +1,9 @@
 //! `crp torrent daemon start|stop`: the store's private transmission-daemon.
 
-use crate::cli::{DaemonCommand, Format, GlobalArgs};
+use crate::cli::{DaemonCommand, GlobalArgs};
 use crate::error::ExitStatus;
 use crate::ops::torrent;
-use crate::report::{DaemonDocument, Printer, SCHEMA_VERSION};
+use crate::report::Printer;
 use crate::torrent::daemon::Peers;
 
 pub(super) async fn daemon(
@@ -46,15 +46,6 @@ pub(super) async fn daemon(
             ),
         },
     };
-    match printer.format {
-        Format::Json => printer.json(&DaemonDocument {
-            schema_version: SCHEMA_VERSION,
-            command: "torrent daemon".into(),
-            running,
-            pid: state.as_ref().map(|s| s.pid),
-            rpc_url: state.map(|s| s.rpc_url.to_string()),
-        }),
-        _ => printer.out(message),
-    }
+    crate::report::torrent::print(printer, state, running, message);
     Ok(ExitStatus::Success)
 }

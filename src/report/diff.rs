@@ -5,11 +5,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::Format;
 use crate::inspect::diff::{Change, ManifestDiff};
 use crate::policy::Verdict;
 use crate::units::ByteCount;
 
-use super::markdown_cell;
+use super::{Printer, SCHEMA_VERSION, markdown_cell};
 
 /// `crp diff --format json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,4 +153,17 @@ pub fn markdown(d: &ManifestDiff) -> String {
     }
     out.push_str("```\n\n</details>\n");
     out
+}
+
+/// Prints a manifest change in the chosen format.
+pub fn print(printer: &Printer, diff: ManifestDiff) {
+    match printer.format() {
+        Format::Json => printer.json(&DiffDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "diff".into(),
+            diff,
+        }),
+        Format::Markdown => printer.data_out(&markdown(&diff)),
+        _ => printer.out(text(&diff).trim_end()),
+    }
 }

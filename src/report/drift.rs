@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::Format;
 use crate::inspect::drift::DriftReport;
 
-use super::markdown_cell;
+use super::{Printer, SCHEMA_VERSION, markdown_cell};
 
 /// `crp drift --format json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,4 +135,19 @@ pub fn markdown(report: &DriftReport) -> String {
         }
     );
     out
+}
+
+/// Prints a drift report in the chosen format.
+pub fn print(printer: &Printer, report: DriftReport) {
+    let ok = report.items.is_empty();
+    match printer.format() {
+        Format::Json => printer.json(&DriftDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "drift".into(),
+            ok,
+            report,
+        }),
+        Format::Markdown => printer.data_out(&markdown(&report)),
+        _ => printer.out(text(&report).trim_end()),
+    }
 }

@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::Format;
 use crate::ops::metrics::Metrics;
 use crate::units::ByteCount;
+
+use super::{Printer, SCHEMA_VERSION};
 
 /// `crp metrics --format json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,4 +168,17 @@ pub fn prometheus(m: &Metrics) -> String {
         ],
     );
     out
+}
+
+/// Prints the metrics in the chosen format.
+pub fn print(printer: &Printer, m: Metrics) {
+    match printer.format() {
+        Format::Json => printer.json(&MetricsDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "metrics".into(),
+            metrics: m,
+        }),
+        Format::Prometheus => printer.data_out(&prometheus(&m)),
+        _ => printer.out(text(&m).trim_end()),
+    }
 }

@@ -1,20 +1,25 @@
 //! Everything crp prints: text for people, one versioned JSON document for
 //! programs. Data goes to stdout; progress, warnings and errors to stderr.
 
+pub mod add;
 pub mod approval;
 pub mod diff;
 pub mod drift;
 pub mod gc;
+pub mod hash;
+pub mod hook;
+pub mod init;
 pub mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod provenance;
+pub mod request;
 pub mod sync;
+pub mod torrent;
 pub mod verify;
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use console::style;
@@ -22,15 +27,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{ColorChoice, Format, GlobalArgs};
 use crate::diagnostic::DiagnosticJson;
-use crate::digest::Sha256Digest;
 use crate::error::{ExitStatus, hint_of, status_of};
 use crate::manifest::ManifestError;
 use crate::name::Name;
 use crate::plan::Action;
 use crate::progress::{Bars, Lines, Reporter, Silent};
 
+pub use add::AddDocument;
+pub use hash::HashDocument;
+pub use hook::HookDocument;
+pub use init::InitDocument;
 pub use plan::{PlanDocument, PlanSummary};
 pub use sync::{SyncDocument, SyncSummary};
+pub use torrent::DaemonDocument;
 
 pub(crate) use crate::stdio::{errln, out, outln};
 
@@ -48,65 +57,6 @@ impl crate::progress::Messages for Printer {
 pub const SCHEMA_VERSION: u32 = 1;
 
 pub use crate::ops::status::TorrentStates;
-
-/// `crp hash` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HashDocument {
-    pub schema_version: u32,
-    pub command: String,
-    pub path: PathBuf,
-    pub kind: crate::store::record::ObjectKind,
-    pub sha256: Sha256Digest,
-    pub size: u64,
-}
-
-/// `crp add` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddDocument {
-    pub schema_version: u32,
-    pub command: String,
-    pub manifest: PathBuf,
-    pub name: Name,
-    pub source: String,
-    pub sha256: Sha256Digest,
-    pub size: u64,
-    /// Set when the bytes were downloaded now; absent when the store had them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fetched_from: Option<String>,
-}
-
-/// `crp torrent daemon start|stop` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DaemonDocument {
-    pub schema_version: u32,
-    pub command: String,
-    /// Whether the daemon runs now.
-    pub running: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpc_url: Option<String>,
-}
-
-/// `crp hook torrent-done` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HookDocument {
-    pub schema_version: u32,
-    pub command: String,
-    pub info_hash: String,
-    pub name: String,
-    pub sha256: Sha256Digest,
-    pub size: u64,
-}
-
-/// `crp init` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InitDocument {
-    pub schema_version: u32,
-    pub command: String,
-    pub manifest: PathBuf,
-    pub project: Name,
-}
 
 /// Any command that failed, in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
