@@ -33,8 +33,9 @@
 //! |---|---|---|
 //! | `resources.toml` | `init`, `add`, `sync` (pinning) | atomic replace; the project lock for `add` and `sync` |
 //! | `<link_dir>/<name>` | `sync` | the project lock |
+//! | `<link_dir>/.gitignore` | `sync`, when it makes the link folder | made once, with the folder |
 //! | `<store>/objects/sha256/ab/<digest>` | fetches | written once, by rename after verification; the object lock prevents duplicate downloads |
-//! | `<store>/.incomplete/*.part` | fetches | the object lock (or the source lock, before a digest is known) |
+//! | `<store>/.incomplete/*.part`, `*.part.json` (where a part of 1 MiB or more came from) | fetches | the object lock (or the source lock, before a digest is known) |
 //! | `<store>/meta/objects/sha256/ab/<digest>.json` | fetches, `sync` | the object lock |
 //! | `<store>/meta/projects/<id>.json` | `sync` | the project lock |
 //! | `<store>/meta/sources/<key>.json` | fetches of unpinned sources | the source lock |
@@ -55,6 +56,8 @@
 //! | `<store>/meta/store.json`, `resources.schema.json` | store creation, `init` | atomic replace of identical content |
 //! | `<store>/cold/sha256/ab/<digest>` | `gc --apply`, `gc --remove`, restoring syncs | the store lock (exclusive for gc; restores hold it shared and take the object lock) |
 //! | `<store>/meta/locks/{objects,sources,projects,torrents}/*.lock` | every lock | `flock`; never deleted |
+//! | `<store>/meta/quota/<pid>-<n>.json`, `meta/quota/committed` | each process that joins the quota (see [`store::quota`]) | `meta/locks/quota.lock` |
+//! | `<store>/watch/` | people (`.torrent` files to fetch) | — |
 //! | `<store>/meta/locks/store.lock` | syncs, `add`, the hook (shared); `gc`, `verify` quarantine (exclusive) | `flock` |
 //!
 //! Locks keep work from being done twice, and keep objects from leaving

@@ -2,7 +2,7 @@
 //! inputs (no command-line arguments), drives manifest → plan → review →
 //! execute or an inspection, and returns data for [`crate::report`] to
 //! print; what people should know on the way goes to a
-//! [`Messages`](crate::progress::Messages) sink, progress to a
+//! [`Messages`] sink, progress to a
 //! [`Reporter`].
 //!
 //! [`Session`] holds what every operation on a store needs: the store, the

@@ -1,6 +1,6 @@
 //! The difference between a manifest and the world, as data.
 //!
-//! [`plan`] compares the manifest with the store (is each object present?),
+//! [`Planner::plan`] compares the manifest with the store (is each object present?),
 //! with the project's link folder (is each link what it should be?) and with
 //! the project's record in the store (which links did crp make before?). It
 //! reads metadata only: a plan with nothing to do costs a `stat` and a
