@@ -120,6 +120,16 @@ pub enum Command {
     Drift(DriftArgs),
     /// Review a manifest change: what each resource change brings, what the policy says, what it costs
     Diff(DiffArgs),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish
+    Completions(CompletionsArgs),
+    /// Print crp's man page (roff), e.g. `crp man > ~/.local/share/man/man1/crp.1`
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

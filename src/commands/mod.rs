@@ -11,6 +11,7 @@ mod diff;
 mod drift;
 mod gc;
 mod hash;
+mod help;
 mod hook;
 mod init;
 mod metrics;
@@ -53,6 +54,8 @@ pub fn name(command: &Command) -> &'static str {
         Command::Gc(_) => "gc",
         Command::Drift(_) => "drift",
         Command::Diff(_) => "diff",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
     }
 }
 
@@ -62,6 +65,7 @@ fn formats(command: &Command) -> &'static [Format] {
         Command::Dag => &[Format::Dot, Format::Text, Format::Json],
         Command::Metrics => &[Format::Text, Format::Json, Format::Prometheus],
         Command::Drift(_) | Command::Diff(_) => &[Format::Text, Format::Json, Format::Markdown],
+        Command::Completions(_) | Command::Man => &[Format::Text],
         _ => &[Format::Text, Format::Json],
     }
 }
@@ -120,5 +124,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Gc(args) => gc::run(global, &args, printer).await,
         Command::Drift(args) => drift::run(global, &args, printer).await,
         Command::Diff(args) => diff::run(global, &args, printer),
+        Command::Completions(args) => Ok(help::completions(&args, printer)),
+        Command::Man => help::man(printer),
     }
 }

@@ -248,3 +248,66 @@ fn help_documents_exit_codes() {
     let run = ctx.crp(&["sync", "--jobs", "0"]);
     run.code(2);
 }
+
+/// What bash offers after `words`, with crp's completion script loaded.
+fn bash_completes(ctx: &TestContext, words: &[&str]) -> Vec<String> {
+    let script = ctx.crp(&["completions", "bash"]);
+    script.success();
+    let path = ctx.root.path().join("crp.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let words_list = words.join(" ");
+    let program = format!(
+        "source {path}; COMP_WORDS=({words_list}); COMP_CWORD={cword}; _crp crp {cur} {prev}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        path = path.display(),
+        cword = words.len() - 1,
+        cur = words[words.len() - 1],
+        prev = words[words.len() - 2],
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &program])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn completions_are_generated_for_each_shell_and_bash_completes_with_them() {
+    let ctx = TestContext::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = ctx.crp(&["completions", shell]);
+        run.success();
+        for word in ["sync", "status", "locked", "format"] {
+            assert!(
+                run.stdout.contains(word),
+                "{shell} completion lacks `{word}`\n{run}"
+            );
+        }
+    }
+    assert_eq!(bash_completes(&ctx, &["crp", "sy"]), ["sync"]);
+    assert_eq!(bash_completes(&ctx, &["crp", "sync", "--lo"]), ["--locked"]);
+    // A shell clap does not know is a usage error.
+    ctx.crp(&["completions", "tcsh"]).code(2);
+}
+
+#[test]
+fn the_man_page_is_roff_with_every_subcommand() {
+    let ctx = TestContext::new();
+    let run = ctx.crp(&["man"]);
+    run.success();
+    assert!(run.stdout.contains(".TH crp 1"), "{run}");
+    for subcommand in ["sync", "status", "drift", "diff", "completions"] {
+        assert!(
+            run.stdout.contains(&format!("crp\\-{subcommand}")),
+            "the man page lacks `{subcommand}`"
+        );
+    }
+    ctx.crp(&["man", "--format", "json"]).code(2);
+}
