@@ -82,7 +82,9 @@ impl Event {
     }
 }
 
-/// Who runs crp: `CRP_ACTOR`, else the login name.
+/// Who runs crp: `CRP_ACTOR`, else the login name (`USER`, `LOGNAME`),
+/// else — in a CI container that sets neither — the name the system's user
+/// database gives this process's user ID, else `uid <n>`.
 pub fn actor() -> String {
     [
         crate::settings::ACTOR,
@@ -91,7 +93,21 @@ pub fn actor() -> String {
     ]
     .into_iter()
     .find_map(crate::settings::var)
-    .unwrap_or_else(|| "unknown".into())
+    .unwrap_or_else(|| {
+        let uid = rustix::process::getuid().as_raw();
+        user_name(uid).unwrap_or_else(|| format!("uid {uid}"))
+    })
+}
+
+/// The name `/etc/passwd` gives `uid` (`name:password:uid:…`, passwd(5)).
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = crate::fsutil::read_bounded(std::path::Path::new("/etc/passwd"), 16 << 20).ok()?;
+    String::from_utf8_lossy(&passwd).lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse() == Ok(uid) && !name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 /// The event log's path in a store.

@@ -311,3 +311,29 @@ fn the_man_page_is_roff_with_every_subcommand() {
     }
     ctx.crp(&["man", "--format", "json"]).code(2);
 }
+
+#[test]
+fn without_user_or_logname_the_actor_is_the_system_user_name() {
+    let ctx = TestContext::new();
+    ctx.write_file("files/a.txt", b"a\n");
+    ctx.write_manifest(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"files/a.txt\"\npurpose = \"x\"\n",
+    );
+    // The test context passes neither `USER` nor `LOGNAME`, as CI containers.
+    ctx.crp(&["sync"]).success();
+    let expected = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(expected.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let events = ctx.events();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e.actor == expected),
+        "{:?}",
+        events.iter().map(|e| &e.actor).collect::<Vec<_>>()
+    );
+}
