@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     raise_open_file_limit();
     let cli = Cli::parse();
     let printer = Printer::new(&cli.global, commands::name(&cli.command));
-    init_logging(cli.global.verbose, cli.global.quiet);
+    init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,9 +56,12 @@ fn raise_open_file_limit() {
     }
 }
 
-/// `-v` shows crp's debug log on stderr, `-vv` everything's.
-fn init_logging(verbose: u8, quiet: bool) {
+/// `-v` shows crp's debug log on stderr, `-vv` everything's, coloured as
+/// `--color` says for stderr.
+fn init_logging(global: &crp::cli::GlobalArgs) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::filter::LevelFilter;
+    let (verbose, quiet) = (global.verbose, global.quiet);
     let level = match (quiet, verbose) {
         (true, _) => LevelFilter::ERROR,
         (false, 0) => LevelFilter::WARN,
@@ -69,6 +72,10 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_max_level(level)
         .with_writer(crp::stdio::LogWriter::default)
         .without_time()
+        .with_ansi(crp::report::use_color(
+            global.color,
+            std::io::stderr().is_terminal(),
+        ))
         .with_target(verbose > 1)
         .init();
 }

@@ -91,7 +91,9 @@ pub struct Printer {
     command: &'static str,
 }
 
-fn use_color(choice: ColorChoice, terminal: bool) -> bool {
+/// Whether to colour a stream: `--color`, else (`auto`) a terminal without
+/// `NO_COLOR`.
+pub fn use_color(choice: ColorChoice, terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

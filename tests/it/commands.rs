@@ -337,3 +337,58 @@ fn without_user_or_logname_the_actor_is_the_system_user_name() {
         events.iter().map(|e| &e.actor).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn color_never_keeps_escape_codes_out_of_the_debug_log_too() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(41, 5_000);
+    server.route("d.bin", content.clone(), Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.d]\nsource = \"{}\"\nsha256 = \"{}\"\npurpose = \"x\"\n",
+        server.url("d.bin"),
+        Sha256Digest::of_bytes(&content).hex()
+    ));
+    // Each run downloads into a store of its own, so there is a log to see.
+    let run = |store: &str, args: &[&str]| {
+        let _ = std::fs::remove_dir_all(ctx.project.join("resources"));
+        let out = ctx
+            .command()
+            .env_remove("NO_COLOR") // which the test context sets
+            .env("CRP_STORE", ctx.root.path().join(store))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = run("never", &["-vv", "--color", "never", "sync"]);
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("TRACE"),
+        "no debug log:\n{stderr}"
+    );
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "{stderr}"
+    );
+    // Not a terminal: `auto` colours nothing either.
+    let (stdout, stderr) = run("auto", &["-vv", "sync"]);
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("TRACE"),
+        "no debug log:\n{stderr}"
+    );
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "{stderr}"
+    );
+    // And `always` is obeyed.
+    let (_, stderr) = run("always", &["-vv", "--color", "always", "sync"]);
+    assert!(stderr.contains('\x1b'), "{stderr}");
+}
