@@ -84,7 +84,7 @@ pub enum Command {
     /// Fetch what the store lacks, verify it, and link every resource into the project
     Sync(SyncArgs),
     /// Show each resource's size, hash, presence in the store and link
-    Status,
+    Status(StatusArgs),
     /// Print a file's sha256, or a folder's tree digest, as the manifest expects it
     Hash(HashArgs),
     /// Print the JSON Schema of `resources.toml`
@@ -124,6 +124,14 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print crp's man page (roff), e.g. `crp man > ~/.local/share/man/man1/crp.1`
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Exit 1 unless every resource is in the store, linked, and allowed
+    /// (for CI and scripts; like `terraform plan -detailed-exitcode`)
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

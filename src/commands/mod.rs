@@ -37,7 +37,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Add(_) => "add",
         Command::Plan => "plan",
         Command::Sync(_) => "sync",
-        Command::Status => "status",
+        Command::Status(_) => "status",
         Command::Hash(_) => "hash",
         Command::Schema => "schema",
         Command::Torrent(_) => "torrent",
@@ -100,7 +100,9 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Init(args) => init::run(global, &args, printer),
         Command::Add(args) => add::run(global, &args, printer).await,
         Command::Plan => plan::run(global, printer, plan::View::Plan).await,
-        Command::Status => plan::run(global, printer, plan::View::Status).await,
+        Command::Status(args) => {
+            plan::run(global, printer, plan::View::Status { check: args.check }).await
+        }
         Command::Sync(args) => sync::run(global, &args, printer).await,
         Command::Hash(args) => hash::run(&args, printer),
         Command::Schema => Ok(schema::run()),

@@ -1,4 +1,4 @@
-//! `crp plan` and `crp status`: the plan, changing nothing.
+//! `crp plan` and `crp status [--check]`: the plan, changing nothing.
 
 use crate::cli::GlobalArgs;
 use crate::error::ExitStatus;
@@ -9,7 +9,10 @@ use crate::report::Printer;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum View {
     Plan,
-    Status,
+    /// `check`: exit 1 unless every resource is ready.
+    Status {
+        check: bool,
+    },
 }
 
 pub(super) async fn run(
@@ -20,10 +23,13 @@ pub(super) async fn run(
     let (store, manifest) = (global.store.as_deref(), &global.manifest);
     match view {
         View::Plan => printer.plan(&status::plan(store, manifest, printer.reporter(), printer)?),
-        View::Status => {
+        View::Status { check } => {
             let (plan, torrents) =
                 status::status(store, manifest, printer.reporter(), printer).await?;
             printer.status(&plan, &torrents);
+            if check && !plan.ready() {
+                return Ok(ExitStatus::Failure);
+            }
         }
     }
     Ok(ExitStatus::Success)

@@ -172,6 +172,18 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Whether every resource is ready to use: in the store, linked as
+    /// declared, and allowed by the policy and people (`crp status
+    /// --check`). Missing, unlinked, in conflict, awaiting approval, denied
+    /// and quarantined resources are not.
+    pub fn ready(&self) -> bool {
+        self.resources
+            .iter()
+            .all(|r| r.present && r.link == LinkStep::UpToDate && r.verdict.allows())
+    }
+}
+
 /// The project's record from its last sync, if it had one.
 ///
 /// A project's id hashes its manifest's path, so a project moved to another

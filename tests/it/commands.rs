@@ -392,3 +392,58 @@ fn color_never_keeps_escape_codes_out_of_the_debug_log_too() {
     let (_, stderr) = run("always", &["-vv", "--color", "always", "sync"]);
     assert!(stderr.contains('\x1b'), "{stderr}");
 }
+
+/// A project of one local file, `a`, pinned; synced when `sync`.
+fn one_file(content: &[u8], sync: bool) -> TestContext {
+    let ctx = TestContext::new();
+    let digest = ctx.write_file("files/a.bin", content);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"files/a.bin\"\nsha256 = \"{}\"\npurpose = \"x\"\n",
+        digest.hex()
+    ));
+    if sync {
+        ctx.crp(&["sync"]).success();
+    }
+    ctx
+}
+
+#[track_caller]
+fn check_exits(ctx: &TestContext, code: i32) {
+    ctx.crp(&["status", "--check"]).code(code);
+    ctx.crp(&["status", "--check", "--format", "json"])
+        .code(code);
+    // Plain `status` only informs.
+    ctx.crp(&["status"]).success();
+}
+
+#[test]
+fn status_check_fails_for_every_state_that_is_not_ready() {
+    // Ready: in the store, linked, allowed.
+    let ctx = one_file(b"ready\n", true);
+    check_exits(&ctx, 0);
+
+    // Not linked.
+    std::fs::remove_file(ctx.link("a")).unwrap();
+    check_exits(&ctx, 1);
+    // In conflict: someone else's file where the link goes.
+    std::fs::write(ctx.link("a"), b"mine").unwrap();
+    check_exits(&ctx, 1);
+
+    // Missing from the store.
+    let ctx = one_file(b"missing\n", false);
+    check_exits(&ctx, 1);
+
+    // Awaiting approval, then denied.
+    let ctx = one_file(b"a resource over the limit\n", false);
+    ctx.write_policy("[approval]\nlarger_than = \"1 B\"\n");
+    ctx.crp(&["sync"]).code(1);
+    check_exits(&ctx, 1);
+    ctx.crp(&["deny", "a", "--by", "bob", "--reason", "no"])
+        .success();
+    check_exits(&ctx, 1);
+
+    // Quarantined: executable content the manifest does not declare.
+    let ctx = one_file(b"#!/bin/sh\necho hi\n", false);
+    ctx.crp(&["sync"]).code(1);
+    check_exits(&ctx, 1);
+}
