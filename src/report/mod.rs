@@ -191,7 +191,9 @@ impl Printer {
                 Some(ManifestError::Invalid(report)) => Some(report),
                 _ => None,
             });
-        if !self.text() {
+        // A JSON error for JSON output; for text, Markdown, dot or
+        // Prometheus, words on stderr, where people and CI logs see them.
+        if self.format == Format::Json {
             self.json(&ErrorDocument {
                 schema_version: SCHEMA_VERSION,
                 command: self.command.into(),

@@ -447,3 +447,26 @@ fn status_check_fails_for_every_state_that_is_not_ready() {
     ctx.crp(&["sync"]).code(1);
     check_exits(&ctx, 1);
 }
+
+#[test]
+fn a_format_a_command_lacks_is_named_with_those_it_has_in_words() {
+    let ctx = TestContext::new();
+    for (args, has) in [
+        (&["init", "--format", "dot"][..], "it writes `text`, `json`"),
+        (
+            &["status", "--format", "prometheus"][..],
+            "it writes `text`, `json`",
+        ),
+        (
+            &["dag", "--format", "markdown"][..],
+            "it writes `dot`, `text`, `json`",
+        ),
+    ] {
+        let run = ctx.crp(args);
+        run.code(2);
+        assert!(run.stdout.is_empty(), "{run}");
+        assert!(run.stderr.contains("cannot write `--format"), "{run}");
+        assert!(run.stderr.contains(has), "{run}");
+    }
+    assert!(!ctx.manifest_path().exists(), "nothing was written");
+}
