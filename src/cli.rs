@@ -79,6 +79,8 @@ pub enum Command {
     Init(InitArgs),
     /// Fetch a source into the store and add it to `resources.toml`
     Add(AddArgs),
+    /// Remove resources from `resources.toml`, and their links from the project
+    Remove(RemoveArgs),
     /// Show what `sync` would do, changing nothing
     Plan,
     /// Fetch what the store lacks, verify it, and link every resource into the project
@@ -124,6 +126,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print crp's man page (roff), e.g. `crp man > ~/.local/share/man/man1/crp.1`
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The resources to remove (their objects stay in the store for `crp gc`)
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]

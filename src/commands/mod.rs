@@ -18,6 +18,7 @@ mod metrics;
 mod plan;
 mod policy;
 mod provenance;
+mod remove;
 mod request;
 mod schema;
 mod sync;
@@ -35,6 +36,7 @@ pub fn name(command: &Command) -> &'static str {
     match command {
         Command::Init(_) => "init",
         Command::Add(_) => "add",
+        Command::Remove(_) => "remove",
         Command::Plan => "plan",
         Command::Sync(_) => "sync",
         Command::Status(_) => "status",
@@ -99,6 +101,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Init(args) => init::run(global, &args, printer),
         Command::Add(args) => add::run(global, &args, printer).await,
+        Command::Remove(args) => remove::run(global, &args, printer).await,
         Command::Plan => plan::run(global, printer, plan::View::Plan).await,
         Command::Status(args) => {
             plan::run(global, printer, plan::View::Status { check: args.check }).await

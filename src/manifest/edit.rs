@@ -32,6 +32,26 @@ pub struct NewResource<'a> {
     pub executable: bool,
 }
 
+/// Removes the entries of `names` — `[resources.NAME]` tables, with the
+/// comments above them, or keys of an inline `resources` table. Nothing
+/// else changes. Every name must be there, or nothing is removed.
+pub fn remove_resources(text: &str, names: &[&str]) -> Result<String, EditError> {
+    let mut doc: DocumentMut = text.parse()?;
+    let resources = doc.get_mut("resources").and_then(Item::as_table_like_mut);
+    let Some(resources) = resources else {
+        return Err(EditError::NoSuchResource(
+            names.first().copied().unwrap_or_default().to_owned(),
+        ));
+    };
+    if let Some(missing) = names.iter().find(|name| !resources.contains_key(name)) {
+        return Err(EditError::NoSuchResource((*missing).to_owned()));
+    }
+    for name in names {
+        resources.remove(name);
+    }
+    Ok(doc.to_string())
+}
+
 /// Writes `sha256` and `size` into the entry of resource `name`, right after
 /// its source, unless they are already there. Nothing else changes.
 pub fn pin(text: &str, name: &str, sha256: Sha256Digest, size: u64) -> Result<String, EditError> {
@@ -293,6 +313,25 @@ purpose = "b"
                 }
             ),
             Err(EditError::Exists(_))
+        ));
+    }
+
+    #[test]
+    fn removes_entries_and_keeps_everything_else() {
+        let text = "# my project\n[project]\nname = \"p\" # the name\n\n# the data\n[resources.a]\nsource = \"a\"\npurpose = \"x\"\n\n# the notes\n[resources.b] # keep me\nsource = \"b\"\npurpose = \"y\"\n";
+        let out = remove_resources(text, &["a"]).unwrap();
+        assert_eq!(
+            out,
+            "# my project\n[project]\nname = \"p\" # the name\n\n# the notes\n[resources.b] # keep me\nsource = \"b\"\npurpose = \"y\"\n"
+        );
+        let inline = "[project]\nname = \"p\"\n[resources]\na = { source = \"a\", purpose = \"x\" }\nb = { source = \"b\", purpose = \"y\" } # b\n";
+        assert_eq!(
+            remove_resources(inline, &["a"]).unwrap(),
+            "[project]\nname = \"p\"\n[resources]\nb = { source = \"b\", purpose = \"y\" } # b\n"
+        );
+        assert!(matches!(
+            remove_resources(text, &["b", "nope"]),
+            Err(EditError::NoSuchResource(name)) if name == "nope"
         ));
     }
 }

@@ -82,6 +82,23 @@ pub async fn sync(
         messages,
     )
     .await?;
+    sync_locked(&session, manifest, options)
+        .await
+        .map(Outcome::Synced)
+}
+
+/// The sync itself, for a caller that holds the project's lock (`session`
+/// was opened [`for_project`](Session::for_project)): re-reads `manifest`
+/// under the lock, plans, judges and carries the plan out.
+///
+/// # Errors
+/// As [`sync`].
+pub(super) async fn sync_locked(
+    session: &Session<'_>,
+    manifest: Manifest,
+    options: &Options,
+) -> anyhow::Result<SyncReport> {
+    let messages = session.messages;
     let store = &session.store;
     // Planned under the lock, so what another sync of this project did is
     // seen: its links, its record, and the hashes it pinned.
@@ -149,7 +166,7 @@ pub async fn sync(
     {
         stop_seeding_after(store, &torrent_settings, limit, messages).await;
     }
-    Ok(Outcome::Synced(report))
+    Ok(report)
 }
 
 /// Applies the configured `seed_time`: transmission cannot, so each sync of a

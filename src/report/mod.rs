@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod provenance;
+pub mod remove;
 pub mod request;
 pub mod sync;
 pub mod torrent;

@@ -470,3 +470,46 @@ fn a_format_a_command_lacks_is_named_with_those_it_has_in_words() {
     }
     assert!(!ctx.manifest_path().exists(), "nothing was written");
 }
+
+#[test]
+fn remove_takes_entries_and_links_out_and_leaves_objects_and_the_rest() {
+    let ctx = TestContext::new();
+    let a = ctx.write_file("files/a.txt", b"a\n");
+    ctx.write_file("files/b.txt", b"b\n");
+    ctx.write_file("files/c.txt", b"c\n");
+    let manifest = "# top\n[project]\nname = \"p\" # mine\n\n# the a\n[resources.a]\nsource = \"files/a.txt\"\npurpose = \"x\"\n\n# the b\n[resources.b]\nsource = \"files/b.txt\"\npurpose = \"y\"\n\n[resources.c]\nsource = \"files/c.txt\"\npurpose = \"z\"\nderived_from = [\"b\"]\n";
+    ctx.write_manifest(manifest);
+    ctx.crp(&["sync"]).success();
+    let pinned = ctx.read_manifest();
+
+    // Unknown names, and a name another entry derives from: nothing changes.
+    let run = ctx.crp(&["remove", "a", "nope"]);
+    run.code(2);
+    assert!(run.stderr.contains("has no resource `nope`"), "{run}");
+    ctx.crp(&["remove", "b"]).code(2);
+    assert_eq!(ctx.read_manifest(), pinned);
+    assert!(ctx.link("a").exists() && ctx.link("b").exists());
+
+    let run = ctx.crp(&["remove", "a"]);
+    run.success();
+    assert!(run.stdout.contains("unlinked     a  resources/a"), "{run}");
+    // Only the entry's lines (and the comment above it) are gone.
+    let expected = pinned.replace(
+        &pinned[pinned.find("# the a").unwrap()..pinned.find("# the b").unwrap()],
+        "",
+    );
+    assert_eq!(ctx.read_manifest(), expected);
+    assert!(!ctx.link("a").exists());
+    assert!(ctx.link("b").exists() && ctx.link("c").exists());
+    assert!(ctx.object(&a).exists(), "the object stays for gc");
+    ctx.crp(&["status", "--check"]).success();
+
+    // Someone else's file where a link was is left alone.
+    std::fs::remove_file(ctx.link("c")).unwrap();
+    std::fs::write(ctx.link("c"), b"mine").unwrap();
+    let run = ctx.crp(&["remove", "c", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["removed"], serde_json::json!(["c"]));
+    assert_eq!(std::fs::read(ctx.link("c")).unwrap(), b"mine");
+}

@@ -1238,6 +1238,20 @@ fn a_daemon_that_wants_a_password_gets_it_and_never_shows_it() {
     let server = Server::start();
     // The store's daemon, restarted by hand to require a user and password.
     let url = PrivateDaemon::start(&ctx).url.clone(); // stopped again at the end of this line
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    // The first daemon must be gone, or the check below may reach it
+    // instead of the one that asks for a password.
+    wait_for("the first daemon to stop", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
     let config = ctx.store.join("meta/transmission");
     let mut settings: serde_json::Value =
         serde_json::from_slice(&std::fs::read(config.join("settings.json")).unwrap()).unwrap();
@@ -1255,15 +1269,6 @@ fn a_daemon_that_wants_a_password_gets_it_and_never_shows_it() {
             .spawn()
             .unwrap(),
     );
-    let port = url
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse::<u16>()
-        .unwrap();
     wait_for("the daemon", Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });

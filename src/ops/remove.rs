@@ -1,0 +1,112 @@
+//! `crp remove NAME…`: take resources out of the manifest, and their links
+//! out of the project. Their objects stay in the store, for `crp gc`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::error::UsageError;
+use crate::execute::UnlinkOutcome;
+use crate::fsutil;
+use crate::manifest::Manifest;
+use crate::manifest::edit::{self, EditError};
+use crate::name::Name;
+use crate::progress::{Messages, Reporter};
+
+use super::Session;
+use super::sync::{Options, sync_locked};
+
+/// What `crp remove` did.
+#[derive(Debug, Clone)]
+pub struct Removed {
+    pub manifest: PathBuf,
+    /// The entries taken out of the manifest.
+    pub removed: Vec<Name>,
+    /// What became of their links (and of any other link the project no
+    /// longer wants).
+    pub unlinked: Vec<UnlinkOutcome>,
+}
+
+/// Removes the entries `names` from the manifest at `manifest` (keeping
+/// its formatting and comments), then brings the project in line without
+/// the network: their links go, and the project's record no longer holds
+/// their objects, which `crp gc` archives in time.
+///
+/// # Errors
+/// A name the manifest does not have, or a manifest that would no longer
+/// be valid without them (another entry's `derived_from` names one): a
+/// usage error, and nothing is written. A store that cannot be opened or
+/// locked, or a manifest that cannot be written.
+pub async fn remove(
+    store: Option<&Path>,
+    manifest: &Path,
+    names: &[String],
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn Messages,
+) -> anyhow::Result<Removed> {
+    let manifest = Manifest::load(manifest)?;
+    check_names(&manifest, names)?;
+    let session = Session::for_project(
+        store,
+        &manifest,
+        &format!(
+            "removing resources from project `{}`",
+            manifest.project.name
+        ),
+        reporter,
+        messages,
+    )
+    .await?;
+    // Re-read under the lock: the edit applies to the file as it is now.
+    let manifest = manifest.reload()?;
+    check_names(&manifest, names)?;
+    let text = crate::manifest::read_text(&manifest.path)?;
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let edited = edit::remove_resources(&text, &wanted).map_err(|err| match err {
+        EditError::NoSuchResource(_) => anyhow::Error::new(UsageError::new(err.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    let edited_manifest = Manifest::from_text(&manifest.path, edited.clone())
+        .context("without them, the manifest would not be valid; nothing was changed")?;
+    fsutil::write_atomic(&manifest.path, edited.as_bytes())
+        .with_context(|| format!("failed to write `{}`", manifest.path.display()))?;
+    let report = sync_locked(
+        &session,
+        edited_manifest,
+        &Options {
+            locked: false,
+            offline: true,
+            refresh: false,
+            dry_run: false,
+            wait: crate::torrent::fetch::WaitMode {
+                wait: false,
+                timeout: None,
+            },
+            jobs: None,
+            approvals: Vec::new(),
+        },
+    )
+    .await?;
+    Ok(Removed {
+        manifest: manifest.path.clone(),
+        removed: names
+            .iter()
+            .filter_map(|n| manifest.resource(n).map(|r| r.name.clone()))
+            .collect(),
+        unlinked: report.unlinked,
+    })
+}
+
+/// Every name must be an entry of the manifest.
+fn check_names(manifest: &Manifest, names: &[String]) -> anyhow::Result<()> {
+    if let Some(name) = names.iter().find(|n| manifest.resource(n).is_none()) {
+        return Err(UsageError::new(format!(
+            "`{}` has no resource `{name}`",
+            manifest.path.display()
+        ))
+        .hint("`crp status` lists the project's resources")
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! `crp remove`: the JSON document and the text of what was removed.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Format;
+use crate::execute::{UnlinkOutcome, UnlinkStatus};
+use crate::fsutil::display_path;
+use crate::name::Name;
+use crate::ops::remove::Removed;
+
+use super::{Printer, SCHEMA_VERSION};
+
+/// `crp remove` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveDocument {
+    pub schema_version: u32,
+    pub command: String,
+    pub manifest: PathBuf,
+    /// The entries taken out of the manifest.
+    pub removed: Vec<Name>,
+    /// What became of the links the project no longer wants.
+    pub unlinked: Vec<UnlinkOutcome>,
+}
+
+/// Prints what `crp remove` did.
+pub fn print(printer: &Printer, removed: Removed) {
+    if printer.format() == Format::Json {
+        printer.json(&RemoveDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "remove".into(),
+            manifest: removed.manifest,
+            removed: removed.removed,
+            unlinked: removed.unlinked,
+        });
+        return;
+    }
+    let mut out = String::new();
+    for u in &removed.unlinked {
+        let path = display_path(&u.path);
+        let _ = match u.status {
+            UnlinkStatus::Removed => writeln!(out, "  unlinked     {}  {path}", u.name),
+            UnlinkStatus::Conflict | UnlinkStatus::Failed => writeln!(
+                out,
+                "  kept         {}  {path}: {}",
+                u.name,
+                u.reason.as_deref().unwrap_or("not crp's")
+            ),
+        };
+    }
+    let names: Vec<String> = removed.removed.iter().map(|n| format!("`{n}`")).collect();
+    let _ = write!(
+        out,
+        "removed {} from `{}`; their objects stay in the store until `crp gc` archives them",
+        names.join(", "),
+        display_path(&removed.manifest)
+    );
+    printer.out(out);
+}
