@@ -19,13 +19,21 @@ pub(super) async fn run(
         older_than: args.older_than,
         yes: args.yes,
     };
+    // The command a hint suggests repeats the options given.
+    let mut given = String::new();
+    if let Some(store) = &global.store {
+        given.push_str(&format!(" --store {}", store.display()));
+    }
+    if let Some(grace) = args.grace {
+        given.push_str(&format!(" --grace {}", humantime::format_duration(grace)));
+    }
     match gc::gc(global.store.as_deref(), request, printer.reporter()).await? {
         Outcome::NoStore(root) => printer.note(format!(
             "there is no store at `{}` yet: nothing to collect",
             root.display()
         )),
         Outcome::NeedsConsent(plan) => {
-            print(printer, &plan, false, &[], &[]);
+            print(printer, &plan, &given, false, &[], &[]);
             return Err(UsageError::new(format!(
                 "removing {} object{} ({}) from cold storage needs `--yes`",
                 plan.remove.len(),
@@ -40,7 +48,7 @@ pub(super) async fn run(
             applied,
             archived,
             removed,
-        } => print(printer, &plan, applied, &archived, &removed),
+        } => print(printer, &plan, &given, applied, &archived, &removed),
     }
     Ok(ExitStatus::Success)
 }

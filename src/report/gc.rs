@@ -24,10 +24,12 @@ pub struct GcDocument {
     pub removed: Vec<crate::digest::Sha256Digest>,
 }
 
-/// Prints a gc plan and what was done.
+/// Prints a gc plan and what was done. `given` repeats the options the
+/// user gave (` --grace 0s`) in the command the text suggests.
 pub fn print(
     printer: &Printer,
     plan: &GcPlan,
+    given: &str,
     applied: bool,
     archived: &[crate::digest::Sha256Digest],
     removed: &[crate::digest::Sha256Digest],
@@ -170,7 +172,7 @@ pub fn print(
     let summary = match (applied, nothing) {
         (_, true) => "\nnothing to collect".to_owned(),
         (false, false) if !plan.archive.is_empty() || !plan.parts.is_empty() => {
-            "\nrun `crp gc --apply` to collect them".to_owned()
+            format!("\nrun `crp gc --apply{given}` to collect them")
         }
         (false, false) => String::new(),
         (true, false) => format!("\narchived {}, removed {}", archived.len(), removed.len()),

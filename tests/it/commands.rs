@@ -513,3 +513,27 @@ fn remove_takes_entries_and_links_out_and_leaves_objects_and_the_rest() {
     assert_eq!(doc["removed"], serde_json::json!(["c"]));
     assert_eq!(std::fs::read(ctx.link("c")).unwrap(), b"mine");
 }
+
+#[test]
+fn gc_suggests_the_command_with_the_options_given() {
+    let ctx = one_file(b"old\n", true);
+    ctx.crp(&["remove", "a"]).success();
+    let run = ctx.crp(&["gc", "--grace", "0s"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("run `crp gc --apply --grace 0s` to collect them"),
+        "{run}"
+    );
+    // With the store given, the suggestion names it too.
+    let store = ctx.store.display().to_string();
+    let run = ctx.crp(&["gc", "--store", &store, "--grace", "0s"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!(
+            "`crp gc --apply --store {} --grace 0s`",
+            ctx.redact(&store)
+        )),
+        "{run}"
+    );
+}
