@@ -32,10 +32,47 @@ pub struct NewResource<'a> {
     pub executable: bool,
 }
 
+/// Makes `edit` on `text` without what toml_edit does not keep of how a
+/// file is written — a UTF-8 byte-order mark, and CRLF line endings — and
+/// gives them back, so that only the lines an edit touches change (git
+/// shows those, not the whole file); a file without a newline at its end
+/// stays without one. A file that mixes line endings is edited as it is.
+fn keeping_spelling(
+    text: &str,
+    edit: impl FnOnce(&str) -> Result<String, EditError>,
+) -> Result<String, EditError> {
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let crlf = body.contains("\r\n") && !body.replace("\r\n", "").contains('\n');
+    let plain = if crlf {
+        body.replace("\r\n", "\n")
+    } else {
+        body.to_owned()
+    };
+    let mut edited = edit(&plain)?;
+    if !plain.is_empty() && !plain.ends_with('\n') && edited.ends_with('\n') {
+        edited.pop();
+    }
+    if crlf {
+        edited = edited.replace('\n', "\r\n");
+    }
+    Ok(if bom {
+        format!("\u{feff}{edited}")
+    } else {
+        edited
+    })
+}
+
 /// Removes the entries of `names` — `[resources.NAME]` tables, with the
 /// comments above them, or keys of an inline `resources` table. Nothing
 /// else changes. Every name must be there, or nothing is removed.
 pub fn remove_resources(text: &str, names: &[&str]) -> Result<String, EditError> {
+    keeping_spelling(text, |text| remove_resources_plain(text, names))
+}
+
+fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditError> {
     let mut doc: DocumentMut = text.parse()?;
     let resources = doc.get_mut("resources").and_then(Item::as_table_like_mut);
     let Some(resources) = resources else {
@@ -67,6 +104,19 @@ pub fn pin(text: &str, name: &str, sha256: Sha256Digest, size: u64) -> Result<St
 /// and print the whole manifest once per resource). Returns the new text
 /// and the names the manifest no longer has.
 pub fn pin_all(
+    text: &str,
+    pins: &[(&str, Sha256Digest, u64)],
+) -> Result<(String, Vec<String>), EditError> {
+    let mut missing = Vec::new();
+    let edited = keeping_spelling(text, |text| {
+        let (edited, gone) = pin_all_plain(text, pins)?;
+        missing = gone;
+        Ok(edited)
+    })?;
+    Ok((edited, missing))
+}
+
+fn pin_all_plain(
     text: &str,
     pins: &[(&str, Sha256Digest, u64)],
 ) -> Result<(String, Vec<String>), EditError> {
@@ -119,6 +169,10 @@ fn insert_after_source(entry: &mut dyn TableLike, new: Vec<(&str, Item)>) {
 
 /// Appends a `[resources.NAME]` table at the end of the manifest.
 pub fn append_resource(text: &str, new: &NewResource<'_>) -> Result<String, EditError> {
+    keeping_spelling(text, |text| append_resource_plain(text, new))
+}
+
+fn append_resource_plain(text: &str, new: &NewResource<'_>) -> Result<String, EditError> {
     let mut doc: DocumentMut = text.parse()?;
     let resources = doc
         .entry("resources")
@@ -333,5 +387,57 @@ purpose = "b"
             remove_resources(text, &["b", "nope"]),
             Err(EditError::NoSuchResource(name)) if name == "nope"
         ));
+    }
+
+    /// A manifest spelled as editors on Windows leave it: a byte-order
+    /// mark, CRLF, an inline table, a multi-line array with comments, and
+    /// no newline at the end.
+    const SPELLED: &str = "\u{feff}# top\r\n[project]\r\nname = \"p\"\r\n\r\n[resources.a]\r\nsources = [\r\n  \"https://one.example/a\", # first\r\n  \"https://two.example/a\",  # second\r\n]\r\npurpose = \"x\"\r\n\r\n[resources.b]\r\nsource = \"b\"\r\npurpose = \"y\"\r\nmeta = { kind = \"z\" } # inline";
+
+    /// The lines of `text` (split at CRLF), for comparing edits.
+    fn lines(text: &str) -> Vec<&str> {
+        text.split("\r\n").collect()
+    }
+
+    #[test]
+    fn edits_keep_the_byte_order_mark_crlf_and_every_other_line() {
+        let digest = Sha256Digest::of_bytes(b"a");
+        let pinned = pin(SPELLED, "a", digest, 1).unwrap();
+        assert!(pinned.starts_with('\u{feff}'));
+        assert!(!pinned.replace("\r\n", "").contains('\n'), "{pinned:?}");
+        let sha = format!("sha256 = \"{}\"", digest.hex());
+        let mut expected = lines(SPELLED);
+        // After the multi-line `sources` array.
+        expected.insert(9, "size = 1");
+        expected.insert(9, &sha);
+        assert_eq!(lines(&pinned), expected);
+
+        let removed = remove_resources(SPELLED, &["a"]).unwrap();
+        let mut expected = lines(SPELLED);
+        // The table's lines, and the blank line that set it apart.
+        expected.drain(3..10);
+        assert_eq!(lines(&removed), expected);
+        assert!(removed.starts_with('\u{feff}'));
+
+        let name: Name = "c".parse().unwrap();
+        let appended = append_resource(
+            SPELLED,
+            &NewResource {
+                name: &name,
+                source: "c",
+                sha256: digest,
+                size: 1,
+                purpose: "z",
+                requested_by: None,
+                executable: false,
+            },
+        )
+        .unwrap();
+        assert!(appended.starts_with(SPELLED), "{appended:?}");
+        assert!(!appended.replace("\r\n", "").contains('\n'), "{appended:?}");
+        // A plain LF file stays LF, without a mark.
+        let plain = SPELLED.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+        let pinned = pin(&plain, "a", digest, 1).unwrap();
+        assert!(!pinned.contains('\r') && !pinned.starts_with('\u{feff}'));
     }
 }

@@ -537,3 +537,32 @@ fn gc_suggests_the_command_with_the_options_given() {
         "{run}"
     );
 }
+
+#[test]
+fn pinning_adding_and_removing_keep_crlf_and_the_byte_order_mark() {
+    let ctx = TestContext::new();
+    let a = ctx.write_file("files/a.txt", b"a\n");
+    let b = ctx.write_file("files/b.txt", b"b\n");
+    let original = "\u{feff}# mine\r\n[project]\r\nname = \"p\"\r\n\r\n[resources.a]\r\nsource = \"files/a.txt\"\r\npurpose = \"x\" # keep\r\n";
+    ctx.write_manifest(original);
+    ctx.crp(&["sync"]).success();
+    let pinned = ctx.read_manifest();
+    assert_eq!(
+        pinned,
+        original.replace(
+            "source = \"files/a.txt\"\r\n",
+            &format!(
+                "source = \"files/a.txt\"\r\nsha256 = \"{}\"\r\nsize = 2\r\n",
+                a.hex()
+            )
+        )
+    );
+    ctx.crp(&["add", "files/b.txt", "--name", "b", "--purpose", "y"])
+        .success();
+    let added = ctx.read_manifest();
+    assert!(added.starts_with(&pinned), "{added:?}");
+    assert!(added.contains(&b.hex()));
+    assert!(!added.replace("\r\n", "").contains('\n'), "{added:?}");
+    ctx.crp(&["remove", "b"]).success();
+    assert_eq!(ctx.read_manifest(), pinned);
+}
