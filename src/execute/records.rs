@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::digest::Sha256Digest;
-use crate::fsutil;
 use crate::manifest::{Manifest, edit};
 use crate::name::Name;
 use crate::plan::Plan;
@@ -130,7 +129,7 @@ pub(super) fn pin(
             &format!("`{name}` left the manifest during the sync; not pinned"),
         );
     }
-    fsutil::write_atomic(&manifest.path, text.as_bytes()).map_err(|e| pin_err(e.into()))
+    crate::manifest::write_text(&manifest.path, &text).map_err(|e| pin_err(e.into()))
 }
 
 /// Keeps the `projects` lists of object records in step with the project's

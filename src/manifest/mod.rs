@@ -52,6 +52,19 @@ pub fn read_text_capped(path: &Path, limit: u64) -> Result<String, ManifestError
     })
 }
 
+/// Replaces the manifest at `path` with `text`, atomically. A manifest
+/// that is a symbolic link is edited where it points, and stays a link.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_text(path: &Path, text: &str) -> std::io::Result<()> {
+    let target = match fs_err::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs_err::canonicalize(path)?,
+        _ => path.to_owned(),
+    };
+    crate::fsutil::write_atomic(&target, text.as_bytes())
+}
+
 /// A manifest's text (see [`MAX_SIZE`]).
 pub fn read_text(path: &Path) -> Result<String, ManifestError> {
     read_text_capped(path, MAX_SIZE)

@@ -224,7 +224,7 @@ pub async fn add(
     })?;
     Manifest::from_text(&manifest.path, new.clone())
         .context("the edited manifest does not validate")?;
-    fsutil::write_atomic(&manifest.path, new.as_bytes())
+    crate::manifest::write_text(&manifest.path, &new)
         .with_context(|| format!("failed to write `{}`", manifest.path.display()))?;
 
     Ok(Added {

@@ -8,7 +8,6 @@ use anyhow::Context as _;
 
 use crate::error::UsageError;
 use crate::execute::UnlinkOutcome;
-use crate::fsutil;
 use crate::manifest::Manifest;
 use crate::manifest::edit::{self, EditError};
 use crate::name::Name;
@@ -69,7 +68,7 @@ pub async fn remove(
     })?;
     let edited_manifest = Manifest::from_text(&manifest.path, edited.clone())
         .context("without them, the manifest would not be valid; nothing was changed")?;
-    fsutil::write_atomic(&manifest.path, edited.as_bytes())
+    crate::manifest::write_text(&manifest.path, &edited)
         .with_context(|| format!("failed to write `{}`", manifest.path.display()))?;
     let report = sync_locked(
         &session,

@@ -566,3 +566,30 @@ fn pinning_adding_and_removing_keep_crlf_and_the_byte_order_mark() {
     ctx.crp(&["remove", "b"]).success();
     assert_eq!(ctx.read_manifest(), pinned);
 }
+
+#[test]
+fn a_manifest_that_is_a_symbolic_link_is_edited_where_it_points() {
+    let ctx = TestContext::new();
+    ctx.write_file("files/a.txt", b"a\n");
+    ctx.write_file("files/b.txt", b"b\n");
+    let real = ctx.project.join("real.toml");
+    std::fs::write(
+        &real,
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"files/a.txt\"\npurpose = \"x\"\n\n[resources.b]\nsource = \"files/b.txt\"\npurpose = \"y\"\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("real.toml", ctx.manifest_path()).unwrap();
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["remove", "b"]).success();
+    let link = std::fs::symlink_metadata(ctx.manifest_path()).unwrap();
+    assert!(
+        link.file_type().is_symlink(),
+        "the manifest is still a link"
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(text.contains("sha256 = "), "pinned where it points: {text}");
+    assert!(
+        !text.contains("[resources.b]"),
+        "removed where it points: {text}"
+    );
+}
