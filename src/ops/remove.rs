@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::error::UsageError;
-use crate::execute::UnlinkOutcome;
+use serde::{Deserialize, Serialize};
+
+use crate::execute::{LinkOutcome, UnlinkOutcome};
 use crate::manifest::Manifest;
 use crate::manifest::edit::{self, EditError};
 use crate::name::Name;
@@ -25,12 +27,25 @@ pub struct Removed {
     /// What became of their links (and of any other link the project no
     /// longer wants).
     pub unlinked: Vec<UnlinkOutcome>,
+    /// Links of the remaining resources that bringing the project in line
+    /// made, replaced or removed (one the user deleted is made again; a
+    /// denied resource's goes).
+    pub relinked: Vec<LinkChange>,
+}
+
+/// A remaining resource's link that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkChange {
+    pub name: Name,
+    pub path: PathBuf,
+    pub link: LinkOutcome,
 }
 
 /// Removes the entries `names` from the manifest at `manifest` (keeping
 /// its formatting and comments), then brings the project in line without
 /// the network: their links go, and the project's record no longer holds
-/// their objects, which `crp gc` archives in time.
+/// their objects, which `crp gc` archives in time. Other links that this
+/// changes are reported in [`Removed::relinked`].
 ///
 /// # Errors
 /// A name the manifest does not have, or a manifest that would no longer
@@ -61,7 +76,9 @@ pub async fn remove(
     let manifest = manifest.reload()?;
     check_names(&manifest, names)?;
     let text = crate::manifest::read_text(&manifest.path)?;
-    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let edited = edit::remove_resources(&text, &wanted).map_err(|err| match err {
         EditError::NoSuchResource(_) => anyhow::Error::new(UsageError::new(err.to_string())),
         other => anyhow::Error::new(other),
@@ -89,9 +106,24 @@ pub async fn remove(
     .await?;
     Ok(Removed {
         manifest: manifest.path.clone(),
-        removed: names
+        removed: wanted
             .iter()
             .filter_map(|n| manifest.resource(n).map(|r| r.name.clone()))
+            .collect(),
+        relinked: report
+            .resources
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r.link,
+                    LinkOutcome::Created | LinkOutcome::Replaced | LinkOutcome::Removed
+                )
+            })
+            .map(|r| LinkChange {
+                name: r.name,
+                path: r.link_path,
+                link: r.link,
+            })
             .collect(),
         unlinked: report.unlinked,
     })

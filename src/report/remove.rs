@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
+use crate::execute::LinkOutcome;
 use crate::execute::{UnlinkOutcome, UnlinkStatus};
 use crate::fsutil::display_path;
 use crate::name::Name;
-use crate::ops::remove::Removed;
+use crate::ops::remove::{LinkChange, Removed};
 
 use super::{Printer, SCHEMA_VERSION};
 
@@ -23,6 +24,9 @@ pub struct RemoveDocument {
     pub removed: Vec<Name>,
     /// What became of the links the project no longer wants.
     pub unlinked: Vec<UnlinkOutcome>,
+    /// Links of the remaining resources that were made, replaced or
+    /// removed on the way.
+    pub relinked: Vec<LinkChange>,
 }
 
 /// Prints what `crp remove` did.
@@ -34,6 +38,7 @@ pub fn print(printer: &Printer, removed: Removed) {
             manifest: removed.manifest,
             removed: removed.removed,
             unlinked: removed.unlinked,
+            relinked: removed.relinked,
         });
         return;
     }
@@ -50,12 +55,31 @@ pub fn print(printer: &Printer, removed: Removed) {
             ),
         };
     }
+    for change in &removed.relinked {
+        let verb = match change.link {
+            LinkOutcome::Created => "linked",
+            LinkOutcome::Replaced => "relinked",
+            _ => "unlinked",
+        };
+        let _ = writeln!(
+            out,
+            "  {verb:<12} {}  {}",
+            change.name,
+            display_path(&change.path)
+        );
+    }
     let names: Vec<String> = removed.removed.iter().map(|n| format!("`{n}`")).collect();
     let _ = write!(
         out,
-        "removed {} from `{}`; their objects stay in the store until `crp gc` archives them",
+        "removed {} from `{}`; {} in the store until `crp gc` archives {}",
         names.join(", "),
-        display_path(&removed.manifest)
+        display_path(&removed.manifest),
+        if names.len() == 1 {
+            "its object stays"
+        } else {
+            "their objects stay"
+        },
+        if names.len() == 1 { "it" } else { "them" },
     );
     printer.out(out);
 }

@@ -490,9 +490,17 @@ fn remove_takes_entries_and_links_out_and_leaves_objects_and_the_rest() {
     assert_eq!(ctx.read_manifest(), pinned);
     assert!(ctx.link("a").exists() && ctx.link("b").exists());
 
-    let run = ctx.crp(&["remove", "a"]);
+    // A link the user deleted is made again on the way, and said so.
+    std::fs::remove_file(ctx.link("b")).unwrap();
+    let run = ctx.crp(&["remove", "a", "a"]);
     run.success();
     assert!(run.stdout.contains("unlinked     a  resources/a"), "{run}");
+    assert!(run.stdout.contains("linked       b  resources/b"), "{run}");
+    assert!(
+        run.stdout
+            .contains("removed `a` from `resources.toml`; its object stays"),
+        "{run}"
+    );
     // Only the entry's lines (and the comment above it) are gone.
     let expected = pinned.replace(
         &pinned[pinned.find("# the a").unwrap()..pinned.find("# the b").unwrap()],
