@@ -1,6 +1,6 @@
 //! `crp plan` and `crp status [--check]`: the plan, changing nothing.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{Format, GlobalArgs};
 use crate::error::ExitStatus;
 use crate::ops::status;
 use crate::report::Printer;
@@ -26,7 +26,10 @@ pub(super) async fn run(
         View::Status { check } => {
             let (plan, torrents) =
                 status::status(store, manifest, printer.reporter(), printer).await?;
-            printer.status(&plan, &torrents);
+            // `--check -q` answers with its exit code alone.
+            if !(check && global.quiet && printer.format() == Format::Text) {
+                printer.status(&plan, &torrents);
+            }
             if check && !plan.ready() {
                 return Ok(ExitStatus::Failure);
             }

@@ -27,6 +27,10 @@ pub struct PlanDocument {
     /// `crp status`: where each torrent resource stands in the daemon.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub torrents: BTreeMap<Name, TorrentState>,
+    /// `crp status`: whether every resource is ready — in the store,
+    /// linked and allowed (what `--check` exits 1 on when false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
     /// `crp status`: why the daemon could not be asked, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daemon_error: Option<String>,
@@ -83,6 +87,7 @@ impl Printer {
                 plan: plan.clone(),
                 summary,
                 torrents: BTreeMap::new(),
+                ready: None,
                 daemon_error: None,
             });
         }
@@ -154,6 +159,7 @@ impl Printer {
                 plan: plan.clone(),
                 summary: PlanSummary::of(plan),
                 torrents: torrents.states.clone(),
+                ready: Some(plan.ready()),
                 daemon_error: torrents.error.clone(),
             });
         }

@@ -410,8 +410,14 @@ fn one_file(content: &[u8], sync: bool) -> TestContext {
 #[track_caller]
 fn check_exits(ctx: &TestContext, code: i32) {
     ctx.crp(&["status", "--check"]).code(code);
-    ctx.crp(&["status", "--check", "--format", "json"])
-        .code(code);
+    let json = ctx.crp(&["status", "--check", "--format", "json"]);
+    json.code(code);
+    let doc: serde_json::Value = json.json();
+    assert_eq!(doc["ready"], serde_json::json!(code == 0), "{json}");
+    // With `-q`, the exit code is the whole answer.
+    let quiet = ctx.crp(&["status", "--check", "-q"]);
+    quiet.code(code);
+    assert!(quiet.stdout.is_empty(), "{quiet}");
     // Plain `status` only informs.
     ctx.crp(&["status"]).success();
 }
