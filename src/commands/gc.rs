@@ -22,7 +22,10 @@ pub(super) async fn run(
     // The command a hint suggests repeats the options given.
     let mut given = String::new();
     if let Some(store) = &global.store {
-        given.push_str(&format!(" --store {}", store.display()));
+        given.push_str(&format!(
+            " --store {}",
+            shell_word(&store.display().to_string())
+        ));
     }
     if let Some(grace) = args.grace {
         given.push_str(&format!(" --grace {}", humantime::format_duration(grace)));
@@ -51,4 +54,15 @@ pub(super) async fn run(
         } => print(printer, &plan, &given, applied, &archived, &removed),
     }
     Ok(ExitStatus::Success)
+}
+
+/// `word` as a POSIX shell reads it back: as it is when it is made of
+/// characters no shell treats specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }

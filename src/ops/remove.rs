@@ -129,7 +129,8 @@ pub async fn remove(
     })
 }
 
-/// Every name must be an entry of the manifest.
+/// Every name must be an entry of the manifest, and no entry that stays
+/// may derive from one that goes.
 fn check_names(manifest: &Manifest, names: &[String]) -> anyhow::Result<()> {
     if let Some(name) = names.iter().find(|n| manifest.resource(n).is_none()) {
         return Err(UsageError::new(format!(
@@ -138,6 +139,20 @@ fn check_names(manifest: &Manifest, names: &[String]) -> anyhow::Result<()> {
         ))
         .hint("`crp status` lists the project's resources")
         .into());
+    }
+    let going = |name: &Name| names.iter().any(|n| n == name.as_str());
+    for resource in manifest.resources.iter().filter(|r| !going(&r.name)) {
+        if let Some(parent) = resource.derived_from.iter().find(|p| going(p)) {
+            return Err(UsageError::new(format!(
+                "`{}` is derived from `{parent}`, which would be removed",
+                resource.name
+            ))
+            .hint(format!(
+                "remove `{}` too, or take `{parent}` out of its `derived_from` first",
+                resource.name
+            ))
+            .into());
+        }
     }
     Ok(())
 }

@@ -492,7 +492,10 @@ fn remove_takes_entries_and_links_out_and_leaves_objects_and_the_rest() {
     let run = ctx.crp(&["remove", "a", "nope"]);
     run.code(2);
     assert!(run.stderr.contains("has no resource `nope`"), "{run}");
-    ctx.crp(&["remove", "b"]).code(2);
+    let run = ctx.crp(&["remove", "b"]);
+    run.code(2);
+    assert!(run.stderr.contains("`c` is derived from `b`"), "{run}");
+    assert!(run.stderr.contains("remove `c` too"), "{run}");
     assert_eq!(ctx.read_manifest(), pinned);
     assert!(ctx.link("a").exists() && ctx.link("b").exists());
 
@@ -606,4 +609,43 @@ fn a_manifest_that_is_a_symbolic_link_is_edited_where_it_points() {
         !text.contains("[resources.b]"),
         "removed where it points: {text}"
     );
+}
+
+#[test]
+fn gc_quotes_a_store_path_the_shell_would_split() {
+    let ctx = one_file(b"old\n", false);
+    let store = ctx.root.path().join("my st'ore");
+    let store = store.display().to_string();
+    ctx.crp(&["sync", "--store", &store]).success();
+    ctx.crp(&["remove", "a", "--store", &store]).success();
+    let run = ctx.crp(&["gc", "--store", &store, "--grace", "0s"]);
+    run.success();
+    let quoted = format!("'{}'", ctx.redact(&store).replace('\'', r"'\''"));
+    assert!(
+        run.stdout
+            .contains(&format!("`crp gc --apply --store {quoted} --grace 0s`")),
+        "{run}"
+    );
+    // The shell reads the suggestion back as the same path.
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("crp gc --apply"))
+        .unwrap();
+    let command = line
+        .split('`')
+        .nth(1)
+        .unwrap()
+        .replace("[ROOT]", &ctx.root.path().display().to_string());
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "set -- {}; printf '%s' \"$4\"",
+                command.trim_start_matches("crp ")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), store);
 }
