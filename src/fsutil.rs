@@ -133,6 +133,12 @@ pub fn own_file(open: io::Result<fs_err::File>, path: &Path) -> io::Result<std::
     Ok(file)
 }
 
+/// `text` in single quotes, as a POSIX shell reads it back whatever it
+/// holds (a quote inside is closed, escaped and reopened).
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 /// Appends `bytes` to `path` with a single write, and flushes them to disk.
 /// Appends of whole lines by several processes interleave without tearing.
 /// Every store log goes through here: URLs in the lines are redacted (see

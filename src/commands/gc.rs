@@ -57,12 +57,12 @@ pub(super) async fn run(
 }
 
 /// `word` as a POSIX shell reads it back: as it is when it is made of
-/// characters no shell treats specially, else in single quotes.
+/// characters no shell treats specially, else quoted.
 fn shell_word(word: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:,@%".contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         word.to_owned()
     } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+        crate::fsutil::shell_quote(word)
     }
 }

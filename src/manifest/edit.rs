@@ -45,7 +45,8 @@ fn keeping_spelling(
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let crlf = body.contains("\r\n") && !body.replace("\r\n", "").contains('\n');
+    // Every line break is CRLF (counted, not copied: manifests can be large).
+    let crlf = body.contains("\r\n") && body.matches("\r\n").count() == body.matches('\n').count();
     let plain = if crlf {
         body.replace("\r\n", "\n")
     } else {

@@ -52,8 +52,7 @@ pub async fn status(
     reporter: Arc<dyn Reporter>,
     messages: &dyn Messages,
 ) -> anyhow::Result<(Plan, TorrentStates)> {
-    let manifest_path = manifest;
-    let manifest = Manifest::load(manifest_path)?;
+    let manifest = Manifest::load(manifest)?;
     let session = Session::read_only(store, reporter, messages)?;
     let plan = session.read_only_plan(&manifest, &[])?;
     let torrents = torrent_states(store, &manifest, &plan).await;

@@ -247,17 +247,13 @@ fn write_hook(store: &Store, config: &Path) -> std::io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let script = format!(
         "#!/bin/sh\n# Written by `crp torrent daemon start`: ingests finished torrents into the store.\nexec {} --store {} hook torrent-done\n",
-        shell_quote(&exe.to_string_lossy()),
-        shell_quote(&store.root().to_string_lossy())
+        fsutil::shell_quote(&exe.to_string_lossy()),
+        fsutil::shell_quote(&store.root().to_string_lossy())
     );
     let path = config.join("torrent-done.sh");
     fsutil::write_atomic(&path, script.as_bytes())?;
     fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     Ok(path)
-}
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// `preferred` if nothing listens there, else any free port.
