@@ -5,7 +5,7 @@ use std::path::Path;
 use crp::digest::Sha256Digest;
 use crp::manifest::Manifest;
 
-use crate::common::{TestContext, bytes};
+use crate::common::{TestContext, bytes, local_manifest};
 use crate::server::{Behavior, Server};
 
 #[test]
@@ -369,25 +369,21 @@ fn color_never_keeps_escape_codes_out_of_the_debug_log_too() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (stdout, stderr) = run("never", &["-vv", "--color", "never", "sync"]);
-    assert!(
-        stderr.contains("DEBUG") || stderr.contains("TRACE"),
-        "no debug log:\n{stderr}"
-    );
-    assert!(
-        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
-        "{stderr}"
-    );
-    // Not a terminal: `auto` colours nothing either.
-    let (stdout, stderr) = run("auto", &["-vv", "sync"]);
-    assert!(
-        stderr.contains("DEBUG") || stderr.contains("TRACE"),
-        "no debug log:\n{stderr}"
-    );
-    assert!(
-        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
-        "{stderr}"
-    );
+    // `never`, and `auto` on what is not a terminal, colour nothing.
+    for (store, args) in [
+        ("never", &["-vv", "--color", "never", "sync"][..]),
+        ("auto", &["-vv", "sync"][..]),
+    ] {
+        let (stdout, stderr) = run(store, args);
+        assert!(
+            stderr.contains("DEBUG") || stderr.contains("TRACE"),
+            "no debug log:\n{stderr}"
+        );
+        assert!(
+            !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+            "{stderr}"
+        );
+    }
     // And `always` is obeyed.
     let (_, stderr) = run("always", &["-vv", "--color", "always", "sync"]);
     assert!(stderr.contains('\x1b'), "{stderr}");
@@ -396,11 +392,7 @@ fn color_never_keeps_escape_codes_out_of_the_debug_log_too() {
 /// A project of one local file, `a`, pinned; synced when `sync`.
 fn one_file(content: &[u8], sync: bool) -> TestContext {
     let ctx = TestContext::new();
-    let digest = ctx.write_file("files/a.bin", content);
-    ctx.write_manifest(&format!(
-        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"files/a.bin\"\nsha256 = \"{}\"\npurpose = \"x\"\n",
-        digest.hex()
-    ));
+    local_manifest(&ctx, &[("a", content)]);
     if sync {
         ctx.crp(&["sync"]).success();
     }

@@ -245,6 +245,22 @@ impl fmt::Display for Run {
     }
 }
 
+/// A manifest of local files, each pinned: `files/<name>` holding its
+/// content, declared as resource `<name>`. Returns their digests.
+pub fn local_manifest(ctx: &TestContext, files: &[(&str, &[u8])]) -> Vec<Sha256Digest> {
+    let mut text = String::from("[project]\nname = \"life\"\n");
+    let mut digests = Vec::new();
+    for (name, content) in files {
+        let digest = ctx.write_file(&format!("files/{name}"), content);
+        text.push_str(&format!(
+            "\n[resources.{name}]\nsource = \"files/{name}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n"
+        ));
+        digests.push(digest);
+    }
+    ctx.write_manifest(&text);
+    digests
+}
+
 /// Bytes that differ from test to test, `len` long.
 pub fn bytes(seed: u8, len: usize) -> Vec<u8> {
     let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;

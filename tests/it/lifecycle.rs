@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use crp::digest::Sha256Digest;
 
-use crate::common::{TestContext, bytes, files_under};
+use crate::common::{TestContext, bytes, files_under, local_manifest};
 
 /// Makes a read-only object writable and flips one of its bytes.
 fn corrupt(path: &std::path::Path) {
@@ -14,20 +14,6 @@ fn corrupt(path: &std::path::Path) {
     content[0] ^= 0xff;
     std::fs::write(path, content).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
-}
-
-fn local_manifest(ctx: &TestContext, files: &[(&str, &[u8])]) -> Vec<Sha256Digest> {
-    let mut text = String::from("[project]\nname = \"life\"\n");
-    let mut digests = Vec::new();
-    for (name, content) in files {
-        let digest = ctx.write_file(&format!("files/{name}"), content);
-        text.push_str(&format!(
-            "\n[resources.{name}]\nsource = \"files/{name}\"\nsha256 = \"{digest}\"\npurpose = \"testing\"\n"
-        ));
-        digests.push(digest);
-    }
-    ctx.write_manifest(&text);
-    digests
 }
 
 #[test]
