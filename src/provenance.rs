@@ -86,17 +86,23 @@ impl Event {
 /// else — in a CI container that sets neither — the name the system's user
 /// database gives this process's user ID, else `uid <n>`.
 pub fn actor() -> String {
-    [
-        crate::settings::ACTOR,
-        crate::settings::USER,
-        crate::settings::LOGNAME,
-    ]
-    .into_iter()
-    .find_map(crate::settings::var)
-    .unwrap_or_else(|| {
-        let uid = rustix::process::getuid().as_raw();
-        user_name(uid).unwrap_or_else(|| format!("uid {uid}"))
-    })
+    // Asked for every event: looked up once per process.
+    static ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ACTOR
+        .get_or_init(|| {
+            [
+                crate::settings::ACTOR,
+                crate::settings::USER,
+                crate::settings::LOGNAME,
+            ]
+            .into_iter()
+            .find_map(crate::settings::var)
+            .unwrap_or_else(|| {
+                let uid = rustix::process::getuid().as_raw();
+                user_name(uid).unwrap_or_else(|| format!("uid {uid}"))
+            })
+        })
+        .clone()
 }
 
 /// The name `/etc/passwd` gives `uid` (`name:password:uid:…`, passwd(5)).
