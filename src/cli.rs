@@ -81,6 +81,8 @@ pub enum Command {
     Add(AddArgs),
     /// Remove resources from `resources.toml`, and their links from the project
     Remove(RemoveArgs),
+    /// Ask the sources whether their content changed, fetch what did, and re-pin it
+    Update(UpdateArgs),
     /// Show what `sync` would do, changing nothing
     Plan,
     /// Fetch what the store lacks, verify it, and link every resource into the project
@@ -133,6 +135,21 @@ pub struct RemoveArgs {
     /// The resources to remove (their objects stay in the store for `crp gc`)
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The resources to update [default: every one]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Ask the sources without downloading, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How many downloads may run at once [default: `CRP_JOBS`, else 8]
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ mod request;
 mod schema;
 mod sync;
 mod torrent;
+mod update;
 mod verify;
 
 use clap::ValueEnum;
@@ -37,6 +38,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Init(_) => "init",
         Command::Add(_) => "add",
         Command::Remove(_) => "remove",
+        Command::Update(_) => "update",
         Command::Plan => "plan",
         Command::Sync(_) => "sync",
         Command::Status(_) => "status",
@@ -102,6 +104,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Init(args) => init::run(global, &args, printer),
         Command::Add(args) => add::run(global, &args, printer).await,
         Command::Remove(args) => remove::run(global, &args, printer).await,
+        Command::Update(args) => update::run(global, &args, printer).await,
         Command::Plan => plan::run(global, printer, plan::View::Plan).await,
         Command::Status(args) => {
             plan::run(global, printer, plan::View::Status { check: args.check }).await

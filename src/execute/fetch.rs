@@ -82,6 +82,8 @@ pub(super) async fn fetch_missing(
             user: Some(ObjectUse::of(manifest, first)),
             executable: indices.iter().any(|&i| manifest.resources[i].executable),
             cap: oversight.policy.cap(verdict),
+            known: None,
+            admit: None,
         };
         Subject::of(manifest, first).record_started(
             oversight.events,

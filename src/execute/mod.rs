@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{FetchError, Fetcher, SourceError};
 use crate::manifest::Manifest;
 use crate::name::Name;
 use crate::notify::Notifier;
@@ -198,7 +198,21 @@ impl From<&FetchError> for ErrorReport {
                         error: f.error.to_string(),
                     })
                     .collect(),
-                hint: None,
+                // Every source served other bytes than the pinned ones:
+                // perhaps a new version, on purpose.
+                hint: (!failures.is_empty()
+                    && failures.iter().all(|f| {
+                        matches!(
+                            f.error,
+                            SourceError::HashMismatch { .. }
+                                | SourceError::QuarantinedMismatch { .. }
+                        )
+                    }))
+                .then(|| {
+                        format!(
+                            "if the source changed its content on purpose, `crp update {resource}` fetches it and re-pins it (after checking it is what you expect)"
+                        )
+                    }),
             },
             FetchError::Lock(lock) => Self {
                 hint: lock.hint(),

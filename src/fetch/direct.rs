@@ -62,7 +62,11 @@ impl Fetcher {
                 // What these sources served before (perhaps to another
                 // project, perhaps while this one waited) is reused only once
                 // the source confirms it still serves it.
-                let remembered = match self.store.read_source(&key).map_err(store_err)? {
+                let known = match &request.known {
+                    Some(known) => Some(known.clone()),
+                    None => self.store.read_source(&key).map_err(store_err)?,
+                };
+                let remembered = match known {
                     Some(known)
                         if !self.refresh
                             && self.store.remembered_reusable(
@@ -184,6 +188,19 @@ impl Fetcher {
                             finding: finding.to_string(),
                             sha256,
                             quarantined,
+                        });
+                    }
+                    if let Some(admit) = &request.admit
+                        && !self.store.has_object(&finished.sha256)
+                        && let Some(verdict) = (admit.0)(finished.sha256, finished.len)
+                    {
+                        drop(finished.file);
+                        part::discard(part_path);
+                        return Err(FetchError::Held {
+                            resource: request.name.clone(),
+                            sha256: finished.sha256,
+                            size: finished.len,
+                            verdict: Box::new(verdict),
                         });
                     }
                     let validators = delivered.validators.clone();

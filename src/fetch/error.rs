@@ -158,6 +158,14 @@ pub enum FetchError {
         sha256: Sha256Digest,
         quarantined: PathBuf,
     },
+    /// New content that [`Admit`](super::Admit) kept out of the store.
+    #[error("`{resource}` now serves {sha256} ({}), which may not come in: {verdict}", crate::units::ByteCount(*size))]
+    Held {
+        resource: Name,
+        sha256: Sha256Digest,
+        size: u64,
+        verdict: Box<crate::policy::Verdict>,
+    },
     #[error("failed to store `{resource}`")]
     Store {
         resource: Name,

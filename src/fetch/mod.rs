@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 use crate::digest::Sha256Digest;
 use crate::manifest::SourceEntry;
 use crate::name::Name;
+use crate::policy::Verdict;
 use crate::progress::{NoteKind, Reporter};
 use crate::source::Source;
 use crate::store::Store;
@@ -87,6 +88,26 @@ pub struct FetchRequest {
     pub executable: bool,
     /// The most bytes to accept when `size` is not declared (the policy's).
     pub cap: Option<u64>,
+    /// With `sha256: None`: what the store holds from these sources, offered
+    /// to them for a conditional request in place of what it remembers of
+    /// them (`crp update` offers the pinned object).
+    pub known: Option<SourceRecord>,
+    /// Judges new bytes from a direct source once their digest is known,
+    /// before they become an object (see [`Admit`]).
+    pub admit: Option<Admit>,
+}
+
+/// A judgement of new content by its digest and size in bytes, before it
+/// is published: `Some(verdict)` keeps it out of the store, and the fetch
+/// ends in [`FetchError::Held`]. Content the store holds already is not
+/// judged again.
+#[derive(Clone)]
+pub struct Admit(pub Arc<dyn Fn(Sha256Digest, u64) -> Option<Verdict> + Send + Sync>);
+
+impl fmt::Debug for Admit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Admit(..)")
+    }
 }
 
 /// An object that is now in the store.

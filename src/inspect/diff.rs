@@ -159,6 +159,7 @@ pub fn diff(
             size: crate::plan::expected_size(r),
             sources: &r.sources,
             executable: r.executable,
+            replaces: None,
         };
         crate::plan::review::judge(policy, ledger, &history, &head.project.name, &request, None)
     };

@@ -329,6 +329,7 @@ pub async fn project_drift(
             size: resource.size,
             sources: &resource.sources,
             executable: resource.executable,
+            replaces: None,
         };
         let verdict = crate::plan::review::judge(
             policy,
@@ -464,40 +465,12 @@ async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, Store
                     Some(format!("`{shown}` answers HTTP {}", probe.status))
                 }
                 Ok(probe) => {
-                    let expected = resource.size.or(record.as_ref().map(|r| r.size));
-                    let served_here = record.as_ref().is_some_and(|r| {
-                        r.served_by.as_deref().unwrap_or(r.source.as_str()) == shown
-                    });
-                    let before = record
-                        .as_ref()
-                        .and_then(|r| r.http.clone())
-                        .filter(|_| served_here);
-                    match (probe.size, expected) {
-                        (Some(now), Some(then)) if now != then => {
-                            Some(format!("`{shown}` now has {now} bytes, not {then}"))
-                        }
-                        _ => before.and_then(|before| {
-                            let now = &probe.validators;
-                            let changed = |a: &Option<String>, b: &Option<String>| {
-                                a.is_some() && b.is_some() && a != b
-                            };
-                            if changed(&before.etag, &now.etag) {
-                                Some(format!(
-                                    "`{shown}` changed since it was fetched: ETag {} → {}",
-                                    before.etag.unwrap_or_default(),
-                                    now.etag.clone().unwrap_or_default()
-                                ))
-                            } else if changed(&before.last_modified, &now.last_modified) {
-                                Some(format!(
-                                    "`{shown}` changed since it was fetched: Last-Modified {} → {}",
-                                    before.last_modified.unwrap_or_default(),
-                                    now.last_modified.clone().unwrap_or_default()
-                                ))
-                            } else {
-                                None
-                            }
-                        }),
-                    }
+                    changed_upstream(&probe, resource, record.as_ref(), &shown).map(|detail| {
+                        format!(
+                            "{detail}; `crp update {}` fetches it and re-pins it",
+                            resource.name
+                        )
+                    })
                 }
             };
             if let Some(detail) = detail {
@@ -510,6 +483,43 @@ async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, Store
         }
     }
     Ok(items)
+}
+
+/// How what an HTTP source answers (`probe`) differs from what it served
+/// before: another length, or other validators.
+fn changed_upstream(
+    probe: &crate::fetch::Probe,
+    resource: &Resource,
+    record: Option<&crate::store::record::ObjectRecord>,
+    shown: &str,
+) -> Option<String> {
+    let expected = resource.size.or(record.map(|r| r.size));
+    let served_here =
+        record.is_some_and(|r| r.served_by.as_deref().unwrap_or(r.source.as_str()) == shown);
+    let before = record.and_then(|r| r.http.clone()).filter(|_| served_here);
+    if let (Some(now), Some(then)) = (probe.size, expected)
+        && now != then
+    {
+        return Some(format!("`{shown}` now has {now} bytes, not {then}"));
+    }
+    let before = before?;
+    let now = &probe.validators;
+    let changed = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+    if changed(&before.etag, &now.etag) {
+        Some(format!(
+            "`{shown}` changed since it was fetched: ETag {} → {}",
+            before.etag.unwrap_or_default(),
+            now.etag.clone().unwrap_or_default()
+        ))
+    } else if changed(&before.last_modified, &now.last_modified) {
+        Some(format!(
+            "`{shown}` changed since it was fetched: Last-Modified {} → {}",
+            before.last_modified.unwrap_or_default(),
+            now.last_modified.clone().unwrap_or_default()
+        ))
+    } else {
+        None
+    }
 }
 
 /// Store-wide drift: objects no project references, and projects whose

@@ -3,7 +3,7 @@
 //! Both edits work on text and return text: the caller decides when and how to
 //! write it (atomically, under the project's lock, after re-reading the file).
 
-use toml_edit::{DocumentMut, Item, Table, TableLike, value};
+use toml_edit::{DocumentMut, Item, Table, TableLike, Value, value};
 
 use crate::digest::Sha256Digest;
 use crate::name::Name;
@@ -90,8 +90,8 @@ fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditErro
     Ok(doc.to_string())
 }
 
-/// Writes `sha256` and `size` into the entry of resource `name`, right after
-/// its source, unless they are already there. Nothing else changes.
+/// Writes `sha256` and `size` into the entry of resource `name`: in place
+/// of the values it has, else right after its source. Nothing else changes.
 pub fn pin(text: &str, name: &str, sha256: Sha256Digest, size: u64) -> Result<String, EditError> {
     let (text, missing) = pin_all(text, &[(name, sha256, size)])?;
     match missing.into_iter().next() {
@@ -133,11 +133,21 @@ fn pin_all_plain(
             continue;
         };
         let mut new = Vec::new();
-        if !entry.contains_key("sha256") {
-            new.push(("sha256", value(sha256.hex())));
-        }
-        if !entry.contains_key("size") {
-            new.push(("size", value(i64::try_from(size).unwrap_or(i64::MAX))));
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        for (key, pinned) in [
+            ("sha256", Value::from(sha256.hex())),
+            ("size", Value::from(size)),
+        ] {
+            match entry.get_mut(key).and_then(Item::as_value_mut) {
+                // Re-pinned in place, with the spacing and comment around
+                // the old value.
+                Some(old) => {
+                    let decor = old.decor().clone();
+                    *old = pinned;
+                    *old.decor_mut() = decor;
+                }
+                None => new.push((key, Item::Value(pinned))),
+            }
         }
         insert_after_source(entry, new);
     }
@@ -291,6 +301,23 @@ purpose = "b"
             digest()
         );
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn repins_in_place_keeping_comments_and_order() {
+        let old = "0".repeat(64);
+        let text = format!(
+            "[project]\nname = \"p\"\n\n[resources.a]\npurpose = \"a\"\nsize = 5  # bytes\nsource = \"a.bin\"\nsha256 = \"{old}\"   # v1\n\n[resources.b]\nsource = \"b.bin\"\nsha256 = \"{old}\"\nsize = 5\npurpose = \"b\"\n"
+        );
+        let out = pin(&text, "a", digest(), 7).unwrap();
+        let expected = text
+            .replacen("size = 5  # bytes", "size = 7  # bytes", 1)
+            .replacen(
+                &format!("\"{old}\"   # v1"),
+                &format!("\"{}\"   # v1", digest()),
+                1,
+            );
+        assert_eq!(out, expected, "only entry `a`'s two values change");
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct Added {
     pub size: u64,
     /// The source that delivered it; `None` when the store had it.
     pub fetched_from: Option<String>,
+    /// The entry written to the manifest, as TOML.
+    pub entry: String,
 }
 
 /// Fetches `request`'s source into the store, judged by the store's policy
@@ -93,7 +95,9 @@ pub async fn add(
             "`{}` already has a resource `{name}`",
             manifest.path.display()
         ))
-        .hint("choose another `--name`, or edit the entry by hand")
+        .hint(format!(
+            "choose another `--name`; to take what its sources serve now, `crp update {name}`"
+        ))
         .into());
     }
     let sha256 = request
@@ -146,6 +150,7 @@ pub async fn add(
             size: None,
             sources: std::slice::from_ref(&entry),
             executable: false,
+            replaces: None,
         },
         used,
     );
@@ -187,6 +192,8 @@ pub async fn add(
             // wants a person for executable content: then it is quarantined.
             executable: !policy.approval.executable,
             cap: policy.cap(&verdict),
+            known: None,
+            admit: None,
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,
@@ -234,6 +241,12 @@ pub async fn add(
         sha256: fetched.sha256,
         size: fetched.size,
         fetched_from: fetched.source,
+        // Appended: the new text begins with the old.
+        entry: new
+            .strip_prefix(text.as_str())
+            .unwrap_or_default()
+            .trim()
+            .replace("\r\n", "\n"),
     })
 }
 

@@ -249,6 +249,7 @@ fn admission(
         size: Some(torrent.size),
         sources: &sources,
         executable: false,
+        replaces: None,
     };
     let project: Name = WATCH_FOLDER.parse().expect("a name");
     let used = quota.map(|q| q.limit.saturating_sub(q.left()));

@@ -25,6 +25,7 @@ pub mod request;
 pub mod status;
 pub mod sync;
 pub mod torrent;
+pub mod update;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

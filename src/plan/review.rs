@@ -75,6 +75,7 @@ pub(super) fn review(
                 size: r.size,
                 sources: &resource.sources,
                 executable: resource.executable,
+                replaces: None,
             };
             // Content quarantined before as undeclared executable is not
             // downloaded again until the manifest declares it.
@@ -230,6 +231,7 @@ mod tests {
             size: Some(size),
             sources: &sources,
             executable: false,
+            replaces: None,
         };
         let history = History::default();
         // Over the rule's 1 KB, but approved: a person's decision wins.

@@ -349,6 +349,9 @@ pub struct Request<'a> {
     pub sources: &'a [SourceEntry],
     /// `executable = true` in the manifest.
     pub executable: bool,
+    /// The pinned version this request would replace (`crp update`): a new
+    /// version even while its digest is unknown.
+    pub replaces: Option<Sha256Digest>,
 }
 
 /// What the store knows that some rules need.
@@ -625,11 +628,15 @@ impl Policy {
                 message: "the content is executable".into(),
             });
         }
+        // Unknown content that replaces a pinned version is new too.
+        let new_version = |d: &Sha256Digest| match request.sha256 {
+            Some(digest) => *d != digest,
+            None => request.replaces.is_some(),
+        };
         if rules.version_change
-            && let Some(digest) = request.sha256
             && let Some(known) = history.known.get(request.name)
-            && let Some((old, user)) = known.iter().find(|(d, _)| *d != digest)
-            && !known.iter().any(|(d, _)| *d == digest)
+            && let Some((old, user)) = known.iter().find(|(d, _)| new_version(d))
+            && !known.iter().any(|(d, _)| Some(*d) == request.sha256)
         {
             reasons.push(Reason {
                 rule: Rule::VersionChange,
@@ -673,6 +680,7 @@ mod tests {
             size,
             sources,
             executable: false,
+            replaces: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct AddDocument {
     /// Set when the bytes were downloaded now; absent when the store had them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetched_from: Option<String>,
+    /// The entry written to the manifest, as TOML.
+    pub entry: String,
 }
 
 /// Prints what `crp add` added.
@@ -40,13 +42,18 @@ pub fn print(printer: &Printer, added: Added) {
             sha256: added.sha256,
             size: added.size,
             fetched_from: added.fetched_from,
+            entry: added.entry,
         }),
-        _ => printer.out(format!(
-            "added `{}` ({}, sha256 {}) to `{}`; `crp sync` links it",
-            added.name,
-            ByteCount(added.size),
-            added.sha256.short(),
-            display_path(&added.manifest)
-        )),
+        _ => {
+            let entry: Vec<String> = added.entry.lines().map(|l| format!("  {l}")).collect();
+            printer.out(format!(
+                "added `{}` ({}, sha256 {}) to `{}`:\n{}\n`crp sync` links it",
+                added.name,
+                ByteCount(added.size),
+                added.sha256.short(),
+                display_path(&added.manifest),
+                entry.join("\n")
+            ));
+        }
     }
 }

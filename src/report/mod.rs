@@ -17,6 +17,7 @@ pub mod remove;
 pub mod request;
 pub mod sync;
 pub mod torrent;
+pub mod update;
 pub mod verify;
 
 use std::fmt::Write as _;
@@ -172,6 +173,13 @@ impl Printer {
     pub fn note(&self, message: impl std::fmt::Display) {
         if self.text() && !self.quiet {
             errln!("{}: {message}", style("note").bold());
+        }
+    }
+
+    /// Prints a hint on stderr (text format, unless quiet).
+    pub fn hint(&self, message: impl std::fmt::Display) {
+        if self.text() && !self.quiet {
+            errln!("  {}: {message}", style("hint").cyan().bold());
         }
     }
 

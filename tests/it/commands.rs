@@ -85,12 +85,14 @@ fn add_fetches_and_appends_keeping_comments() {
         run.stdout.contains("added `pico-8_0.2.7.zip` (12.1 KiB"),
         "{run}"
     );
-    assert_eq!(
-        ctx.read_manifest(),
-        format!(
-            "{original}\n[resources.\"pico-8_0.2.7.zip\"]\nsource = \"{url}\"\nsha256 = \"{digest}\"\nsize = 12345\npurpose = \"PICO-8 for development\"\nrequested_by = \"chat\"\n"
-        )
+    let entry = format!(
+        "[resources.\"pico-8_0.2.7.zip\"]\nsource = \"{url}\"\nsha256 = \"{digest}\"\nsize = 12345\npurpose = \"PICO-8 for development\"\nrequested_by = \"chat\"\n"
     );
+    assert_eq!(ctx.read_manifest(), format!("{original}\n{entry}"));
+    // What was written is shown, line by line.
+    for line in entry.lines() {
+        assert!(run.stdout.contains(&format!("\n  {line}\n")), "{run}");
+    }
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
     // Its lifecycle is logged like a sync's.
     let states: Vec<&str> = ctx.events().iter().map(|e| e.to_state.as_str()).collect();
@@ -119,6 +121,10 @@ fn add_fetches_and_appends_keeping_comments() {
     assert!(
         run.stderr
             .contains("already has a resource `pico-8_0.2.7.zip`"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("`crp update pico-8_0.2.7.zip`"),
         "{run}"
     );
     assert_eq!(ctx.read_manifest(), before);

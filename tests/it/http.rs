@@ -75,6 +75,11 @@ fn a_hash_mismatch_leaves_nothing_in_the_store() {
     assert!(run.stderr.contains(&format!("expected {digest}")), "{run}");
     assert!(run.stderr.contains(&format!("actual   {actual}")), "{run}");
     assert!(
+        run.stderr
+            .contains("hint: if the source changed its content on purpose, `crp update data`"),
+        "{run}"
+    );
+    assert!(
         ctx.objects().is_empty(),
         "a wrong download became an object"
     );

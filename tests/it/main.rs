@@ -18,3 +18,4 @@ mod snapshots;
 mod sync;
 mod torrents;
 mod trust;
+mod update;

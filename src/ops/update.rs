@@ -1,0 +1,632 @@
+//! `crp update [NAME…]`: accept what the sources serve now.
+//!
+//! Each pinned resource's direct sources are asked whether their content
+//! changed: a conditional request (`If-None-Match`, `If-Modified-Since`,
+//! RFC 9110 §13.1) with the validators of the response that served the
+//! pinned object, or for a local file its size, inode and modification
+//! time. What changed is downloaded and judged by the store's policy as
+//! the new version it is, before it becomes an object. The manifest is then
+//! re-pinned in place — only the `sha256` and `size` values of those entries
+//! change — and the project is brought in line without the network. A
+//! torrent's content is fixed by its info-hash: there is nothing to ask.
+//!
+//! `--dry-run` asks without downloading: an HTTP source for its first byte
+//! (its status, length and validators), a local file for its digest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+
+use crate::digest::Sha256Digest;
+use crate::error::UsageError;
+use crate::execute::LinkOutcome;
+use crate::fetch::{Admit, FetchError, FetchRequest, Fetched, Fetcher, HttpSettings};
+use crate::manifest::{Manifest, Resource, SourceEntry};
+use crate::name::Name;
+use crate::plan::review::{history, judge};
+use crate::policy::approval::Ledger;
+use crate::policy::{History, Policy, Request, Verdict};
+use crate::progress::{Messages, Reporter};
+use crate::source::Source;
+use crate::store::Store;
+use crate::store::record::{ObjectUse, SourceRecord};
+
+use super::remove::LinkChange;
+use super::sync::{Options as SyncOptions, sync_locked};
+use super::{FetchOptions, Session};
+
+/// What to update.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The resources to update; empty for every one.
+    pub names: Vec<String>,
+    /// Ask the sources, and change nothing.
+    pub dry_run: bool,
+    /// Downloads at once; `None` for `CRP_JOBS` or its default.
+    pub jobs: Option<u16>,
+}
+
+/// What became of one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// The sources serve what is pinned.
+    UpToDate,
+    /// Re-pinned to what the sources serve now.
+    Updated,
+    /// Re-pinned; the new version waits for a person (`crp approve`).
+    AwaitingApproval,
+    /// The new version is refused; the manifest keeps the old pin.
+    Denied,
+    /// `--dry-run`: the sources serve other content.
+    Changed,
+    /// `--dry-run`: the source gives nothing to compare (no validator, the
+    /// same length); only a download tells.
+    Unknown,
+    /// Nothing to ask: only torrent sources, or not pinned yet.
+    Skipped,
+    /// The sources could not be asked, or what they served was refused on
+    /// the way in (quarantined executable content).
+    Failed,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UpToDate => "up to date",
+            Self::Updated => "updated",
+            Self::AwaitingApproval => "awaiting approval",
+            Self::Denied => "denied",
+            Self::Changed => "changed",
+            Self::Unknown => "unknown",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A digest and a size in bytes, either of which may be unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub sha256: Option<Sha256Digest>,
+    pub size: Option<u64>,
+}
+
+/// One resource's update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub name: Name,
+    pub change: Change,
+    /// What the manifest pinned.
+    pub old: Version,
+    /// What the sources serve now, as far as it is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Version>,
+    /// The source that was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The policy's verdict on the new version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Why, in words: what changed, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Item {
+    fn new(resource: &Resource, change: Change) -> Self {
+        Self {
+            name: resource.name.clone(),
+            change,
+            old: Version {
+                sha256: resource.sha256,
+                size: resource.size,
+            },
+            new: None,
+            source: None,
+            verdict: None,
+            detail: None,
+        }
+    }
+
+    fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// What `crp update` did, or with `--dry-run` would do.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub manifest: PathBuf,
+    pub dry_run: bool,
+    pub items: Vec<Item>,
+    /// Whether `resources.toml` was re-pinned.
+    pub manifest_updated: bool,
+    /// Links that bringing the project in line made, replaced or removed.
+    pub links: Vec<LinkChange>,
+}
+
+impl Updated {
+    /// Whether every resource asked about is up to date or updated: none
+    /// failed, waits for a person, or was refused.
+    pub fn ok(&self) -> bool {
+        !self.items.iter().any(|i| {
+            matches!(
+                i.change,
+                Change::Failed | Change::AwaitingApproval | Change::Denied
+            )
+        })
+    }
+}
+
+/// Updates the resources `options.names` (or every one) of the project
+/// whose manifest is at `manifest`.
+///
+/// # Errors
+/// An invalid manifest, or a name it does not have (a usage error, nothing
+/// written); a store that cannot be opened or locked; a manifest that
+/// cannot be written. A source that cannot be asked is an [`Item`] with
+/// [`Change::Failed`] instead.
+pub async fn update(
+    store: Option<&Path>,
+    manifest: &Path,
+    options: &Options,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn Messages,
+) -> anyhow::Result<Updated> {
+    let manifest = Manifest::load(manifest)?;
+    check_names(&manifest, &options.names)?;
+    if options.dry_run {
+        let session = Session::read_only(store, reporter, messages)?;
+        return dry_run(&session, &manifest, &options.names).await;
+    }
+    let session = Session::for_project(
+        store,
+        &manifest,
+        &format!("updating project `{}`", manifest.project.name),
+        reporter,
+        messages,
+    )
+    .await?;
+    // Re-read under the lock: the edit applies to the file as it is now.
+    let manifest = manifest.reload()?;
+    check_names(&manifest, &options.names)?;
+    let store = &session.store;
+    let judged = Judge::load(&session, &manifest)?;
+    let (mut items, asked) = select(&manifest, &options.names);
+    if !asked.is_empty() {
+        let config = crate::config::Config::load(store.root())?;
+        let fetcher = session.fetcher(FetchOptions {
+            jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),
+            refresh: false,
+            quota: None,
+            torrents: crate::torrent::TorrentSettings::resolve(store, &config)?,
+            wait: crate::torrent::fetch::WaitMode {
+                wait: false,
+                timeout: None,
+            },
+        })?;
+        items.extend(fetch_all(&fetcher, store, &manifest, &judged, asked).await);
+    }
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    let pins: Vec<(&str, Sha256Digest, u64)> = items
+        .iter()
+        .filter(|i| matches!(i.change, Change::Updated | Change::AwaitingApproval))
+        .filter_map(|i| {
+            let new = i.new?;
+            Some((i.name.as_str(), new.sha256?, new.size?))
+        })
+        .collect();
+    let mut current = manifest;
+    if !pins.is_empty() {
+        let text = crate::manifest::read_text(&current.path)?;
+        let (edited, _) = crate::manifest::edit::pin_all(&text, &pins)?;
+        let edited_manifest = Manifest::from_text(&current.path, edited.clone())?;
+        crate::manifest::write_text(&current.path, &edited)
+            .with_context(|| format!("failed to write `{}`", current.path.display()))?;
+        current = edited_manifest;
+    }
+    let manifest_path = current.path.clone();
+    let report = sync_locked(
+        &session,
+        current,
+        &SyncOptions {
+            locked: false,
+            offline: true,
+            refresh: false,
+            dry_run: false,
+            wait: crate::torrent::fetch::WaitMode {
+                wait: false,
+                timeout: None,
+            },
+            jobs: None,
+            approvals: Vec::new(),
+        },
+    )
+    .await?;
+    Ok(Updated {
+        manifest: manifest_path,
+        dry_run: false,
+        manifest_updated: !pins.is_empty(),
+        links: report
+            .resources
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r.link,
+                    LinkOutcome::Created | LinkOutcome::Replaced | LinkOutcome::Removed
+                )
+            })
+            .map(|r| LinkChange {
+                name: r.name,
+                path: r.link_path,
+                link: r.link,
+            })
+            .collect(),
+        items,
+    })
+}
+
+/// Every name must be an entry of the manifest.
+fn check_names(manifest: &Manifest, names: &[String]) -> anyhow::Result<()> {
+    match names.iter().find(|n| manifest.resource(n).is_none()) {
+        Some(name) => Err(UsageError::new(format!(
+            "`{}` has no resource `{name}`",
+            manifest.path.display()
+        ))
+        .hint("`crp status` lists the project's resources; `crp add` declares a new one")
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// The resources to ask, and items for those there is nothing to ask
+/// about.
+fn select<'m>(manifest: &'m Manifest, names: &[String]) -> (Vec<Item>, Vec<&'m Resource>) {
+    let mut skipped = Vec::new();
+    let mut asked = Vec::new();
+    for resource in &manifest.resources {
+        if !names.is_empty() && !names.iter().any(|n| n == resource.name.as_str()) {
+            continue;
+        }
+        if resource.sha256.is_none() {
+            skipped.push(
+                Item::new(resource, Change::Skipped)
+                    .detail("not pinned yet: `crp sync` pins what its source serves"),
+            );
+        } else if direct(resource).next().is_none() {
+            skipped.push(
+                Item::new(resource, Change::Skipped)
+                    .detail("its torrent's info-hash fixes its content: there is nothing to ask"),
+            );
+        } else {
+            asked.push(resource);
+        }
+    }
+    (skipped, asked)
+}
+
+fn direct(resource: &Resource) -> impl Iterator<Item = &SourceEntry> {
+    resource.sources.iter().filter(|s| !s.source.is_torrent())
+}
+
+/// The policy, the decisions and what the store knows, to judge new
+/// versions with.
+#[derive(Clone)]
+struct Judge {
+    policy: Policy,
+    ledger: Ledger,
+    history: History,
+    project: Name,
+    /// What the store holds, when the policy has a quota.
+    used: Option<u64>,
+}
+
+impl Judge {
+    fn load(session: &Session<'_>, manifest: &Manifest) -> anyhow::Result<Self> {
+        let store = &session.store;
+        let exists = store.check()?;
+        let policy = Policy::load(store.root())?;
+        let previous = if exists {
+            crate::plan::previous_record(store, manifest)?
+        } else {
+            None
+        };
+        let ledger = if exists {
+            session.ledger(&policy, &[])?
+        } else {
+            Ledger::default()
+        };
+        let history = history(store, &policy, previous.as_ref())?;
+        let used = match policy.limits.quota {
+            Some(_) => Some(store.usage()?.bytes),
+            None => None,
+        };
+        Ok(Self {
+            policy,
+            ledger,
+            history,
+            project: manifest.project.name.clone(),
+            used,
+        })
+    }
+
+    /// The verdict on `resource`'s new version: `sha256` when known, else
+    /// unknown content that replaces the pinned one.
+    fn verdict(
+        &self,
+        resource: &Resource,
+        sha256: Option<Sha256Digest>,
+        size: Option<u64>,
+    ) -> Verdict {
+        let sources: Vec<SourceEntry> = direct(resource).cloned().collect();
+        judge(
+            &self.policy,
+            &self.ledger,
+            &self.history,
+            &self.project,
+            &Request {
+                name: &resource.name,
+                sha256,
+                size,
+                sources: &sources,
+                executable: resource.executable,
+                replaces: resource.sha256,
+            },
+            self.used,
+        )
+    }
+}
+
+/// What the store holds from `resource`'s direct sources, to offer them:
+/// what they served when unpinned, if that is the pinned object, else the
+/// pinned object's record (the validators of the response that served it).
+fn known(store: &Store, resource: &Resource) -> Option<SourceRecord> {
+    let pinned = resource.sha256?;
+    let sources: Vec<&Source> = direct(resource).map(|s| &s.source).collect();
+    if let Ok(Some(remembered)) = store.read_source(&store.source_key(&sources))
+        && remembered.sha256 == pinned
+    {
+        return Some(remembered);
+    }
+    let record = store.read_object_record(&pinned).ok().flatten()?;
+    let served_by = record.served_by.as_deref().unwrap_or(&record.source);
+    let key = store.identity_key();
+    let id = direct(resource)
+        .find(|s| s.source.to_string() == served_by)
+        .map(|s| s.source.identity(&key))?;
+    Some(SourceRecord {
+        schema_version: crate::store::record::RECORD_VERSION,
+        sha256: pinned,
+        size: record.size,
+        fetched_at: record.fetched_at,
+        served_by: Some(id),
+        http: record.http,
+        stamp: None,
+    })
+}
+
+/// Asks every resource's sources at once (as many downloads as `--jobs`),
+/// judging what is new before it becomes an object.
+async fn fetch_all(
+    fetcher: &Fetcher,
+    store: &Store,
+    manifest: &Manifest,
+    judged: &Judge,
+    asked: Vec<&Resource>,
+) -> Vec<Item> {
+    let verdicts: Arc<Mutex<BTreeMap<Name, Verdict>>> = Arc::default();
+    let mut set = JoinSet::new();
+    for resource in &asked {
+        let admit = {
+            let judged = judged.clone();
+            let resource = (*resource).clone();
+            let verdicts = verdicts.clone();
+            Admit(Arc::new(move |sha256, size| {
+                let verdict = judged.verdict(&resource, Some(sha256), Some(size));
+                if verdict.allows() {
+                    verdicts
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(resource.name.clone(), verdict);
+                    None
+                } else {
+                    Some(verdict)
+                }
+            }))
+        };
+        let request = FetchRequest {
+            name: resource.name.clone(),
+            sources: direct(resource).cloned().collect(),
+            sha256: None,
+            size: None,
+            purpose: resource.purpose.clone(),
+            requested_by: resource.requested_by.clone(),
+            seed: resource.seed,
+            user: Some(ObjectUse::of(manifest, resource)),
+            executable: resource.executable,
+            // The new size is unknown: only the hard limit bounds the
+            // download; the rules judge the bytes before they come in.
+            cap: judged.policy.limits.max_size,
+            known: known(store, resource),
+            admit: Some(admit),
+        };
+        let fetcher = fetcher.clone();
+        let index = asked.iter().position(|r| r.name == resource.name);
+        set.spawn(async move { (index, fetcher.fetch(&request).await) });
+    }
+    let mut items = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (index, result) = joined.expect("fetch tasks do not panic");
+        let resource = asked[index.expect("asked above")];
+        let verdict = verdicts
+            .lock()
+            .expect("not poisoned")
+            .remove(&resource.name);
+        items.push(outcome(judged, resource, result, verdict));
+    }
+    items
+}
+
+/// One resource's item, from what its fetch brought.
+fn outcome(
+    judged: &Judge,
+    resource: &Resource,
+    result: Result<Fetched, FetchError>,
+    verdict: Option<Verdict>,
+) -> Item {
+    let mut item = Item::new(resource, Change::UpToDate);
+    match result {
+        Ok(fetched) => {
+            item.source = fetched.source.clone();
+            item.new = Some(Version {
+                sha256: Some(fetched.sha256),
+                size: Some(fetched.size),
+            });
+            if Some(fetched.sha256) != resource.sha256 {
+                item.change = Change::Updated;
+                // Content the store held already was judged when it came.
+                item.verdict = Some(verdict.unwrap_or_else(|| {
+                    judged
+                        .ledger
+                        .verdict_for(Some(fetched.sha256), &resource.sources)
+                        .unwrap_or(Verdict::AutoApproved)
+                }));
+            }
+        }
+        Err(FetchError::Held {
+            sha256,
+            size,
+            verdict,
+            ..
+        }) => {
+            item.change = match *verdict {
+                Verdict::AwaitingApproval { .. } => Change::AwaitingApproval,
+                _ => Change::Denied,
+            };
+            item.new = Some(Version {
+                sha256: Some(sha256),
+                size: Some(size),
+            });
+            item.verdict = Some(*verdict);
+        }
+        Err(err) => {
+            item.change = Change::Failed;
+            item.detail = Some(crate::fetch::error_text(&err));
+        }
+    }
+    item
+}
+
+/// `--dry-run`: asks each source without downloading, and writes nothing.
+async fn dry_run(
+    session: &Session<'_>,
+    manifest: &Manifest,
+    names: &[String],
+) -> anyhow::Result<Updated> {
+    let store = &session.store;
+    let judged = Judge::load(session, manifest)?;
+    let (mut items, asked) = select(manifest, names);
+    let settings = HttpSettings::from_env();
+    for resource in asked {
+        items.push(ask(store, &settings, &judged, resource).await);
+    }
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Updated {
+        manifest: manifest.path.clone(),
+        dry_run: true,
+        items,
+        manifest_updated: false,
+        links: Vec::new(),
+    })
+}
+
+/// Asks the source that served the pinned object (else the first direct
+/// one) whether it serves something else now.
+async fn ask(store: &Store, settings: &HttpSettings, judged: &Judge, resource: &Resource) -> Item {
+    let mut item = Item::new(resource, Change::UpToDate);
+    let known = known(store, resource);
+    let key = store.identity_key();
+    let entry = direct(resource)
+        .find(|s| {
+            known
+                .as_ref()
+                .and_then(|k| k.served_by.as_deref())
+                .is_some_and(|id| s.source.identity(&key) == id)
+        })
+        .or_else(|| direct(resource).next())
+        .expect("selected for a direct source");
+    item.source = Some(entry.source.to_string());
+    let old_size = resource.size.or(known.as_ref().map(|k| k.size));
+    let (sha256, size) = match &entry.source {
+        Source::File(path) => match crate::digest::hash_file(path) {
+            Ok((sha256, _)) if Some(sha256) == resource.sha256 => return item,
+            Ok((sha256, size)) => (Some(sha256), Some(size)),
+            Err(err) => {
+                return item
+                    .detail(format!("cannot read `{}`: {err}", path.display()))
+                    .failed();
+            }
+        },
+        Source::Http(url) => match crate::fetch::probe(settings, url).await {
+            Err(err) => return item.detail(format!("cannot be reached: {err}")).failed(),
+            Ok(probe) if probe.status >= 400 => {
+                return item
+                    .detail(format!("answers HTTP {}", probe.status))
+                    .failed();
+            }
+            Ok(probe) => {
+                let before = known.as_ref().and_then(|k| k.http.clone());
+                let now = &probe.validators;
+                let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+                let differ =
+                    |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+                let resized = matches!((probe.size, old_size), (Some(n), Some(o)) if n != o);
+                let detail = match &before {
+                    _ if resized => None,
+                    Some(b) if differ(&b.etag, &now.etag) => Some(format!(
+                        "ETag {} → {}",
+                        b.etag.as_deref().unwrap_or_default(),
+                        now.etag.as_deref().unwrap_or_default()
+                    )),
+                    Some(b) if same(&b.etag, &now.etag) => return item,
+                    Some(b) if differ(&b.last_modified, &now.last_modified) => Some(format!(
+                        "Last-Modified {} → {}",
+                        b.last_modified.as_deref().unwrap_or_default(),
+                        now.last_modified.as_deref().unwrap_or_default()
+                    )),
+                    Some(b) if same(&b.last_modified, &now.last_modified) => return item,
+                    _ => {
+                        item.change = Change::Unknown;
+                        item.new = Some(Version {
+                            sha256: None,
+                            size: probe.size,
+                        });
+                        return item.detail(
+                            "the source sends no validator to compare, and the same length: only `crp update` (downloading it) can tell",
+                        );
+                    }
+                };
+                item.detail = detail;
+                (None, probe.size)
+            }
+        },
+        _ => unreachable!("direct sources are http and files"),
+    };
+    item.change = Change::Changed;
+    item.new = Some(Version { sha256, size });
+    item.verdict = Some(judged.verdict(resource, sha256, size));
+    item
+}
+
+impl Item {
+    fn failed(mut self) -> Self {
+        self.change = Change::Failed;
+        self
+    }
+}

@@ -1,0 +1,195 @@
+//! `crp update`: asking sources whether their content changed, and
+//! re-pinning what did, through the real binary and a real HTTP server.
+
+use crp::digest::Sha256Digest;
+
+use crate::common::{TestContext, bytes, files_under};
+use crate::server::{Server, Version};
+
+/// A project with one resource `a` served over HTTP, synced and pinned to
+/// `v1`, and a comment on its pin that must survive re-pinning.
+fn pinned_over_http(v1: &[u8]) -> (TestContext, Server) {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.versions("a.bin", vec![Version::new(v1.to_vec())]);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n# the data\n[resources.a]\nsource = \"{}\"\npurpose = \"data\"\n\n[resources.b]\nsource = \"files/b.txt\"\npurpose = \"other\"\n",
+        server.url("a.bin")
+    ));
+    ctx.write_file("files/b.txt", b"b\n");
+    ctx.crp(&["sync"]).success();
+    (ctx, server)
+}
+
+#[test]
+fn update_asks_conditionally_and_repins_only_what_changed() {
+    let v1 = bytes(1, 5_000);
+    let v2 = bytes(2, 7_000);
+    let (ctx, server) = pinned_over_http(&v1);
+    let pinned = ctx.read_manifest();
+    let (d1, d2) = (Sha256Digest::of_bytes(&v1), Sha256Digest::of_bytes(&v2));
+    assert!(pinned.contains(&d1.hex()));
+
+    // Unchanged upstream: one conditional request, answered 304, no body.
+    let before = server.requests("/a.bin").len();
+    let run = ctx.crp(&["update", "-v"]);
+    run.success();
+    assert!(run.stdout.contains("2 up to date"), "{run}");
+    let asked = &server.requests("/a.bin")[before..];
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].if_none_match.is_some(), "{asked:?}");
+    assert_eq!((asked[0].status, asked[0].sent), (304, 0));
+    assert_eq!(ctx.read_manifest(), pinned);
+
+    // The upstream file changes. Drift sees it and points at `crp update`.
+    server.versions("a.bin", vec![Version::new(v2.clone())]);
+    let run = ctx.crp(&["drift", "--upstream"]);
+    assert!(
+        run.stdout.contains("crp update a") || run.stderr.contains("crp update a"),
+        "{run}"
+    );
+
+    // `--dry-run` says what changed from the first byte alone, and writes
+    // nothing: not the manifest, not an object.
+    let objects = ctx.objects();
+    let before = server.requests("/a.bin").len();
+    let run = ctx.crp(&["update", "--dry-run", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["dry_run"], true);
+    let a = &doc["resources"][0];
+    assert_eq!(
+        (a["name"].as_str(), a["change"].as_str()),
+        (Some("a"), Some("changed"))
+    );
+    assert_eq!(a["old"]["sha256"], d1.hex());
+    assert_eq!(a["new"]["size"], 7_000);
+    assert_eq!(a["verdict"]["verdict"], "auto-approved");
+    assert!(
+        server.requests("/a.bin")[before..]
+            .iter()
+            .all(|r| r.sent <= 1)
+    );
+    assert_eq!(ctx.read_manifest(), pinned);
+    assert_eq!(ctx.objects(), objects);
+
+    // The update downloads it, re-pins only the entry's two values, and
+    // relinks; `b` (a local file, unchanged) is untouched.
+    let run = ctx.crp(&["update"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!(
+            "updated      a  {} (4.9 KiB) → {} (6.8 KiB)",
+            d1.short(),
+            d2.short()
+        )),
+        "{run}"
+    );
+    assert!(run.stdout.contains("(auto-approved)"), "{run}");
+    assert!(run.stdout.contains("relinked     a  resources/a"), "{run}");
+    let expected = pinned
+        .replace(&d1.hex(), &d2.hex())
+        .replace("size = 5000", "size = 7000");
+    assert_eq!(ctx.read_manifest(), expected);
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v2);
+    assert!(ctx.object(&d1).exists(), "the old object stays for gc");
+    ctx.crp(&["status", "--check"]).success();
+    ctx.crp(&["sync", "--locked", "--offline"]).success();
+
+    // Naming a resource the manifest lacks changes nothing.
+    let run = ctx.crp(&["update", "nope"]);
+    run.code(2);
+    assert!(run.stderr.contains("has no resource `nope`"), "{run}");
+    assert_eq!(ctx.read_manifest(), expected);
+}
+
+#[test]
+fn a_new_version_that_needs_approval_is_pinned_but_not_let_in() {
+    let v1 = bytes(3, 3_000);
+    let v2 = bytes(4, 3_500);
+    let (ctx, server) = pinned_over_http(&v1);
+    ctx.write_policy("[approval]\nversion_change = true\n");
+    let (d1, d2) = (Sha256Digest::of_bytes(&v1), Sha256Digest::of_bytes(&v2));
+    server.versions("a.bin", vec![Version::new(v2.clone())]);
+
+    let run = ctx.crp(&["update", "a", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    let a = &doc["resources"][0];
+    assert_eq!(a["change"], "awaiting-approval", "{doc:#}");
+    assert_eq!(a["new"]["sha256"], d2.hex());
+    assert_eq!(a["verdict"]["verdict"], "awaiting-approval");
+    assert!(
+        a["verdict"]["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a new version"),
+        "{doc:#}"
+    );
+    // Pinned, but its bytes are not an object, nor anywhere in the store.
+    assert!(ctx.read_manifest().contains(&d2.hex()));
+    assert!(!ctx.object(&d2).exists());
+    assert!(
+        files_under(&ctx.store)
+            .iter()
+            .filter(|p| p.is_file())
+            .all(|p| std::fs::read(p).unwrap() != v2),
+        "the held bytes were not kept"
+    );
+    assert_eq!(
+        std::fs::read(ctx.link("a")).unwrap(),
+        v1,
+        "the old version stays linked"
+    );
+    let pending = ctx.crp(&["pending"]);
+    assert!(pending.stdout.contains(&d2.short()), "{pending}");
+
+    // A person approves; the next sync fetches and links it.
+    ctx.crp(&["approve", "a", "--by", "alice"]).success();
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v2);
+    assert!(ctx.object(&d1).exists());
+}
+
+#[test]
+fn update_skips_what_has_nothing_to_ask_and_reads_local_files() {
+    let ctx = TestContext::new();
+    ctx.write_file("files/f.txt", b"one\n");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.f]\nsource = \"files/f.txt\"\npurpose = \"x\"\n\n[resources.t]\nsource = \"magnet:?xt=urn:btih:{}\"\nsha256 = \"{}\"\npurpose = \"y\"\n",
+        "a".repeat(40),
+        "b".repeat(64)
+    ));
+    ctx.crp(&["sync", "--no-wait"]);
+    let d2 = ctx.write_file("files/f.txt", b"two\n");
+    let run = ctx.crp(&["update", "f", "t", "--dry-run"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!("→ {} (4 B)", d2.short())),
+        "{run}"
+    );
+    assert!(run.stdout.contains("skipped      t"), "{run}");
+    assert!(run.stdout.contains("info-hash fixes its content"), "{run}");
+    let run = ctx.crp(&["update", "f"]);
+    run.success();
+    assert!(ctx.read_manifest().contains(&d2.hex()));
+    assert_eq!(std::fs::read(ctx.link("f")).unwrap(), b"two\n");
+}
+
+#[test]
+fn a_refused_new_version_keeps_the_old_pin() {
+    let v1 = bytes(5, 3_000);
+    let v2 = bytes(6, 3_500);
+    let (ctx, server) = pinned_over_http(&v1);
+    let pinned = ctx.read_manifest();
+    // The store holds 3,002 bytes: 3,500 more would pass its quota.
+    ctx.write_policy("[limits]\nquota = \"5 KB\"\n");
+    server.versions("a.bin", vec![Version::new(v2.clone())]);
+    let run = ctx.crp(&["update"]);
+    run.code(1);
+    assert!(run.stdout.contains("denied       a"), "{run}");
+    assert!(run.stdout.contains("over its quota"), "{run}");
+    assert_eq!(ctx.read_manifest(), pinned);
+    assert!(!ctx.object(&Sha256Digest::of_bytes(&v2)).exists());
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v1);
+}
