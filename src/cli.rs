@@ -24,14 +24,19 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The project's manifest
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "resources.toml"
-    )]
+    /// The project's manifest [default: `resources.toml` in this folder, else
+    /// in the nearest folder above it that has one]
+    #[arg(long = "manifest", global = true, value_name = "PATH")]
+    pub manifest_arg: Option<PathBuf>,
+
+    /// The manifest to use: `--manifest`, else the one found (see
+    /// [`GlobalArgs::find_manifest`]).
+    #[arg(skip)]
     pub manifest: PathBuf,
+
+    /// Where the search for a manifest began, when it found none.
+    #[arg(skip)]
+    pub searched_from: Option<PathBuf>,
 
     /// The shared store [default: `CRP_STORE`, else ~/infrastructure/shared-resources]
     #[arg(long, global = true, value_name = "PATH")]
@@ -52,6 +57,23 @@ pub struct GlobalArgs {
     /// When to use colours (`NO_COLOR` turns them off in `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+impl GlobalArgs {
+    /// Sets [`manifest`](Self::manifest): `--manifest` if given; else, with
+    /// `search`, the manifest of the project the folder `cwd` is in (see
+    /// [`crate::manifest::find`]); else `resources.toml` here.
+    pub fn find_manifest(&mut self, search: bool, cwd: Option<&std::path::Path>) {
+        let default = || PathBuf::from(crate::manifest::DEFAULT_FILE);
+        self.manifest = match (&self.manifest_arg, cwd) {
+            (Some(path), _) => path.clone(),
+            (None, Some(cwd)) if search => crate::manifest::find(cwd).unwrap_or_else(|| {
+                self.searched_from = Some(cwd.to_owned());
+                default()
+            }),
+            (None, _) => default(),
+        };
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -31,7 +31,7 @@
 //!
 //! | file | written by | guarded by |
 //! |---|---|---|
-//! | `resources.toml` | `init`, `add`, `sync` (pinning) | atomic replace; the project lock for `add` and `sync` |
+//! | `resources.toml` | `init`, `add`, `remove`, `update`, `sync` (pinning) | atomic replace; the project lock for all but `init` |
 //! | `<link_dir>/<name>` | `sync` | the project lock |
 //! | `<link_dir>/.gitignore` | `sync`, when it makes the link folder | made once, with the folder |
 //! | `<store>/objects/sha256/ab/<digest>` | fetches | written once, by rename after verification; the object lock prevents duplicate downloads |
@@ -53,7 +53,8 @@
 //! | `<store>/meta/transmission/` | `torrent daemon start`, and the daemon itself | — |
 //! | `<store>/seeding/<infohash>/<name>` | torrent ingestion | the torrent lock |
 //! | `<store>/quarantine/` | verification failures | unique names |
-//! | `<store>/meta/store.json`, `resources.schema.json` | store creation, `init` | atomic replace of identical content |
+//! | `<store>/meta/store.json` | store creation | atomic replace of identical content |
+//! | `resources.schema.json` (beside the manifest) | `init`, when absent | atomic write |
 //! | `<store>/cold/sha256/ab/<digest>` | `gc --apply`, `gc --remove`, restoring syncs | the store lock (exclusive for gc; restores hold it shared and take the object lock) |
 //! | `<store>/meta/locks/{objects,sources,projects,torrents}/*.lock` | every lock | `flock`; never deleted |
 //! | `<store>/meta/quota/<pid>-<n>.json`, `meta/quota/committed` | each process that joins the quota (see [`store::quota`]) | `meta/locks/quota.lock` |

@@ -12,7 +12,12 @@ use crp::report::Printer;
 
 fn main() -> ExitCode {
     raise_open_file_limit();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // `crp init` writes here; every other command works on the project the
+    // current folder is in.
+    let search = !matches!(cli.command, crp::cli::Command::Init(_));
+    cli.global
+        .find_manifest(search, std::env::current_dir().ok().as_deref());
     let printer = Printer::new(&cli.global, commands::name(&cli.command));
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

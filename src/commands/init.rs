@@ -11,7 +11,7 @@ pub(super) fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let path = &global.manifest;
-    let name = init::init(global.store.as_deref(), path, args.name.as_deref())?;
-    crate::report::init::print(printer, path, name);
+    let initialized = init::init(path, args.name.as_deref())?;
+    crate::report::init::print(printer, path, initialized);
     Ok(ExitStatus::Success)
 }

@@ -24,6 +24,22 @@ use toml::Spanned;
 /// The file name `crp` looks for when `--manifest` is not given.
 pub const DEFAULT_FILE: &str = "resources.toml";
 
+/// The manifest of the project `start` is in, as cargo finds `Cargo.toml`:
+/// [`DEFAULT_FILE`] in `start` (returned as the relative
+/// `resources.toml`), else in the nearest folder above it that has one
+/// (returned as an absolute path, `start` being absolute). `None` when no
+/// folder up to the root has one.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    if start.join(DEFAULT_FILE).is_file() {
+        return Some(PathBuf::from(DEFAULT_FILE));
+    }
+    start
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join(DEFAULT_FILE))
+        .find(|path| path.is_file())
+}
+
 /// The largest manifest crp reads: room for a few hundred thousand
 /// resources, and a bound on memory whatever `--manifest` names
 /// (`/dev/zero`, say).

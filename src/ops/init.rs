@@ -1,6 +1,6 @@
 //! `crp init`: a commented `resources.toml` to start from.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -8,16 +8,31 @@ use crate::error::UsageError;
 use crate::fsutil;
 use crate::manifest::Manifest;
 use crate::name::{NAME_RULES, Name};
-use crate::store::Store;
+
+/// The copy of the schema `crp init` writes beside the manifest.
+pub const SCHEMA_FILE: &str = "resources.schema.json";
+
+/// What `crp init` wrote.
+#[derive(Debug, Clone)]
+pub struct Initialized {
+    pub name: Name,
+    /// The schema beside the manifest, which its `#:schema` line names.
+    pub schema: PathBuf,
+    /// Whether `crp init` wrote it (else it was there already).
+    pub schema_written: bool,
+}
 
 /// Writes a commented manifest at `path` for the project `name` (else the
-/// folder's name, made a valid name), pointing editors at the store's copy
-/// of the schema. Returns the project's name.
+/// folder's name, made a valid name), and beside it a copy of its JSON
+/// Schema ([`SCHEMA_FILE`], unless a file has that name already), which
+/// the manifest's `#:schema` line names by a relative path: the pair works
+/// in every clone of the repository, and nothing in it names a path of
+/// this machine. No store is needed.
 ///
 /// # Errors
 /// A file at `path` already, an invalid or underivable name, no folder to
-/// write into, or a store that cannot be created.
-pub fn init(store: Option<&Path>, path: &Path, name: Option<&str>) -> anyhow::Result<Name> {
+/// write into, or a file that cannot be written.
+pub fn init(path: &Path, name: Option<&str>) -> anyhow::Result<Initialized> {
     if fs_err::symlink_metadata(path).is_ok() {
         return Err(
             UsageError::new(format!("`{}` already exists", path.display()))
@@ -42,13 +57,7 @@ pub fn init(store: Option<&Path>, path: &Path, name: Option<&str>) -> anyhow::Re
             })?,
     };
 
-    // Editors validate the manifest against the store's copy of the schema.
-    let store = Store::open(store)?;
-    store.create()?;
-    let schema = store.write_schema()?;
-    let schema_ref = fsutil::relative_to(&schema, &dir).unwrap_or(schema);
-
-    let text = template(&schema_ref.display().to_string(), &name);
+    let text = template(SCHEMA_FILE, &name);
     // What init writes must itself be a valid manifest.
     Manifest::from_text(path, text.clone()).context("the generated manifest does not validate")?;
     if !dir.is_dir() {
@@ -58,10 +67,21 @@ pub fn init(store: Option<&Path>, path: &Path, name: Option<&str>) -> anyhow::Re
         ))
         .into());
     }
+    // Editors validate the manifest against the copy beside it.
+    let schema = path.with_file_name(SCHEMA_FILE);
+    let schema_written = fs_err::symlink_metadata(&schema).is_err();
+    if schema_written {
+        fsutil::write_atomic(&schema, crate::manifest::schema::json_schema().as_bytes())
+            .with_context(|| format!("failed to write `{}`", schema.display()))?;
+    }
     fsutil::write_atomic(path, text.as_bytes())
         .with_context(|| format!("failed to write `{}`", path.display()))?;
 
-    Ok(name)
+    Ok(Initialized {
+        name,
+        schema,
+        schema_written,
+    })
 }
 
 fn template(schema: &str, name: &Name) -> String {

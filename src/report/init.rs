@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::Format;
 use crate::fsutil::display_path;
 use crate::name::Name;
+use crate::ops::init::Initialized;
 
 use super::{Printer, SCHEMA_VERSION};
 
@@ -17,20 +18,35 @@ pub struct InitDocument {
     pub command: String,
     pub manifest: PathBuf,
     pub project: Name,
+    /// The copy of the schema beside the manifest, which it names.
+    pub schema: PathBuf,
+    /// Whether `crp init` wrote it (else a file had its name already).
+    pub schema_written: bool,
 }
 
-/// Prints the manifest `crp init` created for `project`.
-pub fn print(printer: &Printer, manifest: &Path, project: Name) {
+/// Prints what `crp init` created.
+pub fn print(printer: &Printer, manifest: &Path, initialized: Initialized) {
     match printer.format() {
         Format::Json => printer.json(&InitDocument {
             schema_version: SCHEMA_VERSION,
             command: "init".into(),
             manifest: manifest.to_owned(),
-            project,
+            project: initialized.name,
+            schema: initialized.schema,
+            schema_written: initialized.schema_written,
         }),
         _ => printer.out(format!(
-            "created `{}` for project `{project}`; add resources with `crp add SOURCE --purpose TEXT`",
-            display_path(manifest)
+            "created `{}` for project `{}`{}; add resources with `crp add SOURCE --purpose TEXT`",
+            display_path(manifest),
+            initialized.name,
+            if initialized.schema_written {
+                format!(
+                    ", and `{}` beside it for editors (commit both)",
+                    display_path(&initialized.schema)
+                )
+            } else {
+                String::new()
+            }
         )),
     }
 }

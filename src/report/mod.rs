@@ -91,6 +91,8 @@ pub struct Printer {
     pub verbose: u8,
     color_err: bool,
     command: &'static str,
+    /// Where the search for a manifest began, when it found none.
+    searched_from: Option<std::path::PathBuf>,
 }
 
 /// Whether to colour a stream: `--color`, else (`auto`) a terminal without
@@ -117,6 +119,7 @@ impl Printer {
             verbose: global.verbose,
             color_err,
             command,
+            searched_from: global.searched_from.clone(),
         }
     }
 
@@ -193,7 +196,19 @@ impl Printer {
     /// Reports the error that stopped a command and returns its exit status.
     pub fn error(&self, err: &anyhow::Error) -> ExitStatus {
         let status = status_of(err);
-        let hint = hint_of(err);
+        let mut hint = hint_of(err);
+        // A manifest that was looked for: where.
+        if let Some(dir) = &self.searched_from
+            && err
+                .chain()
+                .any(|c| matches!(c.downcast_ref(), Some(ManifestError::NotFound { .. })))
+        {
+            hint = Some(format!(
+                "crp looked for `{}` in `{}` and every folder above it; run `crp init` to create one here, or point at one with `--manifest PATH`",
+                crate::manifest::DEFAULT_FILE,
+                dir.display()
+            ));
+        }
         let report = err
             .chain()
             .find_map(|cause| match cause.downcast_ref::<ManifestError>() {

@@ -447,17 +447,6 @@ impl Store {
         }
     }
 
-    /// Writes the store's copy of the manifest schema if it differs from this
-    /// crp's, and returns its path. Manifests made by `crp init` point at it.
-    pub fn write_schema(&self) -> Result<PathBuf, StoreError> {
-        let path = self.root.join("meta").join("resources.schema.json");
-        let schema = crate::manifest::schema::json_schema();
-        if fsutil::read_regular(&path, MAX_RECORD).ok().as_deref() != Some(schema.as_bytes()) {
-            fsutil::write_atomic(&path, schema.as_bytes())?;
-        }
-        Ok(path)
-    }
-
     /// `base/ab/abcdef…suffix`, built as one string: plans call this for
     /// every resource.
     fn fanout(base: &Path, digest: &Sha256Digest, suffix: &str) -> PathBuf {

@@ -18,15 +18,27 @@ fn init_writes_a_valid_commented_manifest() {
             .contains("created `resources.toml` for project `project`"),
         "{run}"
     );
+    assert!(
+        run.stdout
+            .contains("and `resources.schema.json` beside it for editors"),
+        "{run}"
+    );
     let text = ctx.read_manifest();
     let first = text.lines().next().unwrap();
-    assert_eq!(first, "#:schema ../store/meta/resources.schema.json");
-    // The schema it points at exists, beside the manifest's own folder.
+    assert_eq!(first, "#:schema resources.schema.json");
+    // The schema it points at is beside it, to commit with it: nothing
+    // names a path of this machine, and no store was needed.
     let schema = ctx.project.join(first.trim_start_matches("#:schema "));
     assert_eq!(
         std::fs::read_to_string(schema).unwrap(),
         crp::manifest::schema::json_schema()
     );
+    for machine in [&ctx.root.path().to_path_buf(), &ctx.home, &ctx.store] {
+        let machine = machine.display().to_string();
+        assert!(!text.contains(&machine), "{text}");
+    }
+    assert!(!text.contains(" /") && !text.contains("\"/"), "{text}");
+    assert!(!ctx.store.exists(), "init needs no store");
     let manifest = Manifest::from_text(Path::new("resources.toml"), text.clone()).unwrap();
     assert_eq!(manifest.project.name.as_str(), "project");
     assert!(manifest.resources.is_empty());
@@ -646,4 +658,41 @@ fn gc_quotes_a_store_path_the_shell_would_split() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), store);
+}
+
+#[test]
+fn the_manifest_is_found_in_the_nearest_folder_above() {
+    let ctx = TestContext::new();
+    let digests = local_manifest(&ctx, &[("a", b"a\n")]);
+    let deeper = ctx.project.join("src/deeper");
+    std::fs::create_dir_all(&deeper).unwrap();
+
+    // From a subfolder, every command works on the project's manifest, and
+    // links land in the project's link folder, not the current one.
+    ctx.crp_in(&deeper, &["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), b"a\n");
+    assert!(!deeper.join("resources").exists());
+    let run = ctx.crp_in(&deeper, &["status", "--check", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["resources"][0]["sha256"], digests[0].hex());
+
+    // `--manifest` still wins, and `init` writes where it runs.
+    let run = ctx.crp_in(&deeper, &["status", "--manifest", "resources.toml"]);
+    run.code(2);
+    ctx.crp_in(&deeper, &["init", "--name", "inner"]).success();
+    assert!(deeper.join("resources.toml").exists());
+    assert!(ctx.read_manifest().contains("[resources.a]"));
+
+    // Nowhere to be found: the hint says where crp looked.
+    let lonely = tempfile::tempdir().unwrap();
+    let run = ctx.crp_in(lonely.path(), &["status"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "crp looked for `resources.toml` in `{}` and every folder above it",
+            lonely.path().display()
+        )),
+        "{run}"
+    );
 }
