@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 /// Collective resource provisioning: fetch the large external resources a
 /// project declares in `resources.toml` once into a verified, content-addressed
@@ -23,6 +24,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The project's manifest [default: `resources.toml` in this folder, else
     /// in the nearest folder above it that has one]
@@ -74,6 +76,173 @@ impl GlobalArgs {
             (None, _) => default(),
         };
     }
+}
+
+/// crp's command line as clap sees it: [`Cli`], with each subcommand's
+/// `--format` narrowed to the formats it writes (so its help lists only
+/// those, and clap refuses the others), its examples after its help, and
+/// clap's own colours as `--color` says. The parser, completions and the
+/// man page all use it.
+pub fn command(color: ColorChoice) -> clap::Command {
+    let mut cli = Cli::command().color(match color {
+        ColorChoice::Auto => clap::ColorChoice::Auto,
+        ColorChoice::Always => clap::ColorChoice::Always,
+        ColorChoice::Never => clap::ColorChoice::Never,
+    });
+    let format = cli
+        .get_arguments()
+        .find(|a| a.get_id() == "format")
+        .cloned()
+        .expect("a global `--format`");
+    for sub in cli.get_subcommands_mut() {
+        let name = sub.get_name().to_owned();
+        *sub = narrow(std::mem::take(sub), &format, formats(&name));
+        if let Some(examples) = examples(&name) {
+            *sub = std::mem::take(sub).after_help(format!("Examples:\n{examples}"));
+        }
+    }
+    cli
+}
+
+/// `sub` and its own subcommands, with their own copy of the global
+/// `format` argument that accepts only `formats` (clap copies a global
+/// argument only into subcommands that lack one).
+fn narrow(sub: clap::Command, format: &clap::Arg, formats: &'static [Format]) -> clap::Command {
+    let mut sub = sub.arg(
+        format
+            .clone()
+            .value_parser(FormatParser(formats))
+            .hide_possible_values(formats.len() == 1),
+    );
+    for nested in sub.get_subcommands_mut() {
+        *nested = narrow(std::mem::take(nested), format, formats);
+    }
+    sub
+}
+
+/// `--color` as the arguments give it, before they are parsed, so that
+/// clap's own errors and help follow it too.
+pub fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
+    let mut value = None;
+    let mut args = args.iter().map(|a| a.to_string_lossy());
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        } else if arg == "--color" {
+            value = args.next().map(|v| v.into_owned());
+        } else if let Some(v) = arg.strip_prefix("--color=") {
+            value = Some(v.to_owned());
+        }
+    }
+    value
+        .and_then(|v| ColorChoice::from_str(&v, false).ok())
+        .unwrap_or(ColorChoice::Auto)
+}
+
+/// The formats a command writes, by its name.
+pub fn formats(command: &str) -> &'static [Format] {
+    match command {
+        "dag" => &[Format::Dot, Format::Text, Format::Json],
+        "metrics" => &[Format::Text, Format::Json, Format::Prometheus],
+        "drift" | "diff" => &[Format::Text, Format::Json, Format::Markdown],
+        "completions" | "man" | "schema" => &[Format::Text],
+        _ => &[Format::Text, Format::Json],
+    }
+}
+
+/// `--format`, limited to some formats.
+#[derive(Debug, Clone, Copy)]
+struct FormatParser(&'static [Format]);
+
+impl TypedValueParser for FormatParser {
+    type Value = Format;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Format, clap::Error> {
+        let names: Vec<&'static str> = self.0.iter().map(|f| format_name(*f)).collect();
+        let name = clap::builder::PossibleValuesParser::new(names).parse_ref(cmd, arg, value)?;
+        Ok(Format::from_str(&name, false).expect("one of the possible values"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().filter_map(|f| f.to_possible_value()),
+        ))
+    }
+}
+
+/// A format's name on the command line.
+pub fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::Json => "json",
+        Format::Dot => "dot",
+        Format::Prometheus => "prometheus",
+        Format::Markdown => "markdown",
+    }
+}
+
+/// A few typical uses of each command, shown after its help.
+fn examples(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "init" => "  crp init                       # resources.toml here, named after the folder
+  crp init --name barkour        # with a project name of your choice",
+        "add" => "  crp add https://example.org/data.csv --purpose \"training data\"
+  crp add ./vendor/tool.tar.gz --name tool --purpose \"build tool\" --sha256 0f3c…",
+        "remove" => "  crp remove data.csv            # the entry and its link go; the object stays for `crp gc`
+  crp remove a b c",
+        "update" => "  crp update --dry-run           # which sources serve something new, downloading nothing
+  crp update                     # fetch and re-pin every resource that changed upstream
+  crp update data.csv            # only this one",
+        "plan" => "  crp plan
+  crp plan --format json | jq '.resources[] | select(.action != \"up-to-date\")'",
+        "sync" => "  crp sync                       # fetch, verify, link and pin
+  crp sync --locked              # in CI: the manifest must not change
+  crp sync --offline             # link what the store has, touch no network
+  crp sync --no-wait --format json   # for agents: one document, torrents left running",
+        "status" => "  crp status
+  crp status --check -q          # exit 1 unless every resource is ready (CI)",
+        "hash" => "  crp hash ./data.csv            # the sha256 to write in `sha256 = \"…\"`
+  crp hash ./dataset/            # a folder's tree digest",
+        "schema" => "  crp schema > resources.schema.json",
+        "torrent" => "  crp torrent daemon start
+  crp torrent daemon stop",
+        "hook" => "  crp hook torrent-done --info-hash 0123…   # bring in a held torrent once it is approved",
+        "policy" => "  crp policy show
+  crp policy check --format json
+  crp policy init --collective",
+        "pending" => "  crp pending
+  crp pending --format json",
+        "approve" => "  crp approve dataset --by alice --note \"reviewed the license\"
+  crp approve dataset --by alice --file resources.approvals.toml   # for CI runners",
+        "deny" => "  crp deny dataset --by alice --reason \"not licensed for this use\"",
+        "show" => "  crp show data.csv
+  crp show 1f0c9a2e --format json",
+        "dag" => "  crp dag | dot -Tsvg > store.svg
+  crp dag --format json",
+        "request" => "  crp request https://example.org/corpus.tar --purpose \"eval corpus\" --size \"2 GB\"",
+        "metrics" => "  crp metrics
+  crp metrics --format prometheus > /var/lib/node_exporter/crp.prom",
+        "verify" => "  crp verify                     # the project's objects
+  crp verify --all               # every object in the store",
+        "gc" => "  crp gc                         # what would be archived
+  crp gc --apply --grace 7d
+  crp gc --remove --older-than 90d --yes",
+        "drift" => "  crp drift
+  crp drift --upstream --format markdown   # for an issue
+  crp drift --all-projects --verify",
+        "diff" => "  crp diff origin/main           # the working tree's manifest against main
+  crp diff HEAD~1 HEAD --format markdown",
+        "completions" => "  crp completions bash > ~/.local/share/bash-completion/completions/crp
+  crp completions zsh > \"${fpath[1]}/_crp\"
+  crp completions fish > ~/.config/fish/completions/crp.fish",
+        "man" => "  crp man > ~/.local/share/man/man1/crp.1 && man crp",
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

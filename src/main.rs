@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 
 use crp::cli::Cli;
 use crp::commands;
@@ -12,7 +12,9 @@ use crp::report::Printer;
 
 fn main() -> ExitCode {
     raise_open_file_limit();
-    let mut cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = crp::cli::command(crp::cli::color_in(&args)).get_matches_from(args);
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     // `crp init` writes here; every other command works on the project the
     // current folder is in.
     let search = !matches!(cli.command, crp::cli::Command::Init(_));

@@ -26,9 +26,7 @@ mod torrent;
 mod update;
 mod verify;
 
-use clap::ValueEnum;
-
-use crate::cli::{Cli, Command, Format, HookCommand, PolicyCommand, TorrentCommand};
+use crate::cli::{Cli, Command, HookCommand, PolicyCommand, TorrentCommand};
 use crate::error::ExitStatus;
 use crate::report::Printer;
 
@@ -63,39 +61,21 @@ pub fn name(command: &Command) -> &'static str {
     }
 }
 
-/// The formats a command can write.
-fn formats(command: &Command) -> &'static [Format] {
-    match command {
-        Command::Dag => &[Format::Dot, Format::Text, Format::Json],
-        Command::Metrics => &[Format::Text, Format::Json, Format::Prometheus],
-        Command::Drift(_) | Command::Diff(_) => &[Format::Text, Format::Json, Format::Markdown],
-        Command::Completions(_) | Command::Man => &[Format::Text],
-        _ => &[Format::Text, Format::Json],
-    }
-}
-
 /// Runs the command.
 pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let global = &cli.global;
     crate::settings::check()?;
-    if !formats(&cli.command).contains(&global.format) {
-        let allowed: Vec<String> = formats(&cli.command)
+    // `--format` before the subcommand escapes clap's narrowing.
+    let formats = crate::cli::formats(name(&cli.command));
+    if !formats.contains(&global.format) {
+        let allowed: Vec<String> = formats
             .iter()
-            .map(|f| {
-                format!(
-                    "`{}`",
-                    f.to_possible_value().expect("no skipped values").get_name()
-                )
-            })
+            .map(|f| format!("`{}`", crate::cli::format_name(*f)))
             .collect();
         return Err(crate::error::UsageError::new(format!(
             "`crp {}` cannot write `--format {}`",
             name(&cli.command),
-            global
-                .format
-                .to_possible_value()
-                .expect("no skipped values")
-                .get_name()
+            crate::cli::format_name(global.format)
         ))
         .hint(format!("it writes {}", allowed.join(", ")))
         .into());

@@ -407,6 +407,41 @@ fn color_never_keeps_escape_codes_out_of_the_debug_log_too() {
     assert!(stderr.contains('\x1b'), "{stderr}");
 }
 
+#[test]
+fn color_never_holds_for_clap_s_own_errors_and_help_on_a_terminal() {
+    let ctx = TestContext::new();
+    // On a terminal (`script` gives one), as a person sees them.
+    let on_terminal = |args: &str| {
+        let out = std::process::Command::new("script")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &ctx.home)
+            .env("CRP_STORE", &ctx.store)
+            .env("TERM", "xterm")
+            .current_dir(&ctx.project)
+            .args([
+                "-qec",
+                &format!("{} {args}", env!("CARGO_BIN_EXE_crp")),
+                "/dev/null",
+            ])
+            .output()
+            .expect("script runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for args in ["sync --bogus", "sync --help", "init --format dot"] {
+        let coloured = on_terminal(args);
+        assert!(coloured.contains('\x1b'), "{args}: {coloured}");
+        for never in [
+            format!("{args} --color never"),
+            format!("--color=never {args}"),
+        ] {
+            let plain = on_terminal(&never);
+            assert!(!plain.contains('\x1b'), "{never}: {plain}");
+            assert!(plain.len() > 20, "{never}: {plain}");
+        }
+    }
+}
+
 /// A project of one local file, `a`, pinned; synced when `sync`.
 fn one_file(content: &[u8], sync: bool) -> TestContext {
     let ctx = TestContext::new();
@@ -467,24 +502,97 @@ fn status_check_fails_for_every_state_that_is_not_ready() {
 #[test]
 fn a_format_a_command_lacks_is_named_with_those_it_has_in_words() {
     let ctx = TestContext::new();
-    for (args, has) in [
-        (&["init", "--format", "dot"][..], "it writes `text`, `json`"),
-        (
-            &["status", "--format", "prometheus"][..],
-            "it writes `text`, `json`",
-        ),
-        (
-            &["dag", "--format", "markdown"][..],
-            "it writes `dot`, `text`, `json`",
-        ),
+    for (command, has) in [
+        ("init", "text, json"),
+        ("status", "text, json"),
+        ("dag", "dot, text, json"),
+        ("man", "text"),
     ] {
-        let run = ctx.crp(args);
+        // After the command, clap knows its formats.
+        let run = ctx.crp(&[command, "--format", "markdown"]);
         run.code(2);
         assert!(run.stdout.is_empty(), "{run}");
-        assert!(run.stderr.contains("cannot write `--format"), "{run}");
-        assert!(run.stderr.contains(has), "{run}");
+        assert!(
+            run.stderr
+                .contains("invalid value 'markdown' for '--format <FORMAT>'"),
+            "{run}"
+        );
+        assert!(
+            run.stderr.contains(&format!("[possible values: {has}]")),
+            "{run}"
+        );
+        // Before it, crp does.
+        let run = ctx.crp(&["--format", "markdown", command]);
+        run.code(2);
+        assert!(run.stdout.is_empty(), "{run}");
+        assert!(
+            run.stderr
+                .contains(&format!("`crp {command}` cannot write `--format markdown`")),
+            "{run}"
+        );
+        let listed: Vec<String> = has.split(", ").map(|f| format!("`{f}`")).collect();
+        assert!(
+            run.stderr
+                .contains(&format!("it writes {}", listed.join(", "))),
+            "{run}"
+        );
     }
     assert!(!ctx.manifest_path().exists(), "nothing was written");
+}
+
+#[test]
+fn each_command_helps_with_its_own_formats_examples_and_no_required_global() {
+    let ctx = TestContext::new();
+    let cli = crp::cli::command(crp::cli::ColorChoice::Never);
+    let mut paths: Vec<Vec<String>> = Vec::new();
+    for sub in cli.get_subcommands() {
+        let top = sub.get_name().to_owned();
+        paths.push(vec![top.clone()]);
+        for nested in sub.get_subcommands() {
+            paths.push(vec![top.clone(), nested.get_name().to_owned()]);
+        }
+    }
+    assert!(paths.len() > 25, "{paths:?}");
+    for path in paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let run = ctx.crp(&args);
+        run.success();
+        let help = &run.stdout;
+        let usage = help.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        for global in ["--manifest", "--store", "--format", "--color", "--quiet"] {
+            assert!(!usage.contains(global), "{path:?}: {usage}");
+        }
+        // `--format`'s entry names the formats the command writes, and no
+        // other.
+        let writes = crp::cli::formats(&path[0]);
+        let start = help.find("--format <FORMAT>").expect("a --format entry");
+        let end = start + help[start..].find("--quiet").unwrap();
+        let entry =
+            help[start..end].replace("Output format; `json` prints one versioned document", "");
+        for format in [
+            crp::cli::Format::Text,
+            crp::cli::Format::Json,
+            crp::cli::Format::Dot,
+            crp::cli::Format::Prometheus,
+            crp::cli::Format::Markdown,
+        ] {
+            let name = crp::cli::format_name(format);
+            if writes.len() > 1 {
+                assert_eq!(
+                    entry.contains(name),
+                    writes.contains(&format),
+                    "{path:?}, {name}: {entry}"
+                );
+            } else {
+                assert!(!entry.contains("possible values"), "{path:?}: {entry}");
+            }
+        }
+        if path.len() == 1 {
+            assert!(help.contains("\nExamples:\n  crp "), "{path:?}: {help}");
+        }
+        assert!(help.contains("\nGlobal options:\n"), "{path:?}: {help}");
+    }
 }
 
 #[test]

@@ -91,3 +91,19 @@ fn diff_text_and_markdown() {
         );
     });
 }
+
+#[test]
+fn help_text() {
+    let ctx = TestContext::new();
+    settings().bind(|| {
+        for (name, args) in [
+            ("help", &["--help"][..]),
+            ("help_sync", &["sync", "--help"][..]),
+            ("help_update", &["update", "--help"][..]),
+            ("help_status", &["status", "--help"][..]),
+            ("help_dag", &["dag", "-h"][..]),
+        ] {
+            insta::assert_snapshot!(name, shown(&ctx.crp(args)));
+        }
+    });
+}
