@@ -62,6 +62,51 @@ impl Sha256Digest {
     }
 }
 
+/// Abbreviations of digests that stay unique among those shown together,
+/// as git abbreviates object names: at least [`Abbrev::MIN`] hex digits,
+/// more where two digests shown begin alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abbrev {
+    len: usize,
+}
+
+impl Default for Abbrev {
+    fn default() -> Self {
+        Self { len: Self::MIN }
+    }
+}
+
+impl Abbrev {
+    /// The fewest hex digits shown, as [`Sha256Digest::short`] shows.
+    pub const MIN: usize = 12;
+
+    /// The abbreviation that tells every one of `digests` apart (equal
+    /// digests are one).
+    pub fn among<'a>(digests: impl IntoIterator<Item = &'a Sha256Digest>) -> Self {
+        let mut all: Vec<&Sha256Digest> = digests.into_iter().collect();
+        all.sort_unstable();
+        all.dedup();
+        let common = all
+            .windows(2)
+            .map(|pair| {
+                let (a, b) = (pair[0].hex_bytes(), pair[1].hex_bytes());
+                a.iter().zip(&b).take_while(|(x, y)| x == y).count()
+            })
+            .max()
+            .unwrap_or(0);
+        Self {
+            len: (common + 1).clamp(Self::MIN, 64),
+        }
+    }
+
+    /// `digest`'s first hex digits.
+    pub fn of(&self, digest: &Sha256Digest) -> String {
+        let mut hex = digest.hex();
+        hex.truncate(self.len);
+        hex
+    }
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Sha256Digest {
@@ -199,6 +244,27 @@ mod tests {
         assert_eq!(Sha256Digest::of_bytes(b""), digest);
         assert_eq!(hash_reader(&b""[..]).unwrap(), (digest, 0));
         assert_eq!(digest.short(), "e3b0c44298fc");
+    }
+
+    #[test]
+    fn abbreviations_grow_until_every_digest_shown_is_told_apart() {
+        let a: Sha256Digest = EMPTY.parse().unwrap();
+        let twin = |from: usize| -> Sha256Digest {
+            let mut hex = EMPTY.to_owned();
+            let flipped = if &hex[from..=from] == "0" { "1" } else { "0" };
+            hex.replace_range(from..=from, flipped);
+            hex.parse().unwrap()
+        };
+        assert_eq!(Abbrev::among([&a]).of(&a), "e3b0c44298fc");
+        assert_eq!(Abbrev::among([&a, &a]).of(&a).len(), Abbrev::MIN);
+        assert_eq!(Abbrev::among([&a, &twin(5)]).of(&a).len(), Abbrev::MIN);
+        let (b, c) = (twin(14), twin(30));
+        let abbrev = Abbrev::among([&a, &b, &c]);
+        assert_eq!(abbrev.of(&a).len(), 31);
+        let shown: std::collections::BTreeSet<String> =
+            [&a, &b, &c].iter().map(|d| abbrev.of(d)).collect();
+        assert_eq!(shown.len(), 3);
+        assert_eq!(Abbrev::among([&a, &twin(63)]).of(&a), EMPTY);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
+use crate::digest::Abbrev;
 use crate::inspect::diff::{Change, ManifestDiff};
 use crate::policy::Verdict;
 use crate::units::ByteCount;
@@ -38,7 +39,7 @@ fn verdict_text(verdict: &Option<Verdict>) -> String {
     }
 }
 
-fn what(r: &crate::inspect::diff::ResourceDiff) -> String {
+fn what(r: &crate::inspect::diff::ResourceDiff, abbrev: Abbrev) -> String {
     match r.change {
         Change::Added => format!("{} new", size(r.new_size)),
         Change::Removed => format!("{} no longer needed", size(r.old_size)),
@@ -50,9 +51,9 @@ fn what(r: &crate::inspect::diff::ResourceDiff) -> String {
                     "sha256" => format!(
                         "a new version ({} → {})",
                         r.old_sha256
-                            .map_or_else(|| "unpinned".into(), |d| d.short()),
+                            .map_or_else(|| "unpinned".into(), |d| abbrev.of(&d)),
                         r.new_sha256
-                            .map_or_else(|| "unpinned".into(), |d| d.short())
+                            .map_or_else(|| "unpinned".into(), |d| abbrev.of(&d))
                     ),
                     "size" => format!("size {} → {}", size(r.old_size), size(r.new_size)),
                     other => other.to_owned(),
@@ -93,6 +94,16 @@ fn totals(d: &ManifestDiff) -> String {
     line
 }
 
+/// Abbreviations that tell apart every digest the diff shows.
+fn abbrev(d: &ManifestDiff) -> Abbrev {
+    Abbrev::among(
+        d.resources
+            .iter()
+            .flat_map(|r| [r.old_sha256.as_ref(), r.new_sha256.as_ref()])
+            .flatten(),
+    )
+}
+
 pub fn text(d: &ManifestDiff) -> String {
     let mut out = format!(
         "manifest change of `{}`: {} → {}\n",
@@ -103,13 +114,14 @@ pub fn text(d: &ManifestDiff) -> String {
         return out;
     }
     let width = d.resources.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let abbrev = abbrev(d);
     for r in &d.resources {
         let _ = write!(
             out,
             "  {:<8} {:<width$}  {}",
             change_name(r.change),
             r.name,
-            what(r)
+            what(r, abbrev)
         );
         let verdict = verdict_text(&r.verdict);
         if !verdict.is_empty() {
@@ -131,6 +143,7 @@ pub fn markdown(d: &ManifestDiff) -> String {
         return out;
     }
     out.push_str("| change | resource | what | size | policy |\n|---|---|---|---:|---|\n");
+    let abbrev = abbrev(d);
     for r in &d.resources {
         let bytes = match r.change {
             Change::Removed => format!("−{}", ByteCount(r.bytes_freed)),
@@ -142,7 +155,7 @@ pub fn markdown(d: &ManifestDiff) -> String {
             "| {} | `{}` | {} | {bytes} | {} |",
             change_name(r.change),
             markdown_cell(&r.name),
-            markdown_cell(&what(r)),
+            markdown_cell(&what(r, abbrev)),
             markdown_cell(&verdict_text(&r.verdict))
         );
     }

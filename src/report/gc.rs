@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
+use crate::digest::Abbrev;
 use crate::inspect::gc::{self, GcPlan, Why};
 use crate::units::ByteCount;
 
@@ -51,6 +52,13 @@ pub fn print(
         s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
     };
     let mut out = String::new();
+    let abbrev = Abbrev::among(
+        [&plan.archive, &plan.keep, &plan.seeding]
+            .into_iter()
+            .flatten()
+            .map(|c| &c.sha256)
+            .chain(plan.remove.iter().map(|c| &c.sha256)),
+    );
     let _ = write!(
         out,
         "store: {} objects, {} (hard links counted once)",
@@ -100,7 +108,7 @@ pub fn print(
             let _ = writeln!(
                 out,
                 "  {}  {:>10}  {why}{}",
-                c.sha256.short(),
+                abbrev.of(&c.sha256),
                 ByteCount(c.size),
                 names(&c.names)
             );
@@ -116,7 +124,7 @@ pub fn print(
             let _ = writeln!(
                 out,
                 "  {}  {:>10}  unreferenced since {}{}",
-                c.sha256.short(),
+                abbrev.of(&c.sha256),
                 ByteCount(c.size),
                 c.unreferenced_since,
                 names(&c.names)
@@ -162,7 +170,7 @@ pub fn print(
             let _ = writeln!(
                 out,
                 "  {}  {:>10}  archived {}",
-                c.sha256.short(),
+                abbrev.of(&c.sha256),
                 ByteCount(c.size),
                 c.archived_at
             );

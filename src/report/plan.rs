@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use console::style;
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Abbrev;
 use crate::fsutil::display_path;
 use crate::name::Name;
 use crate::plan::{Action, LinkStep, Plan};
@@ -163,6 +164,7 @@ impl Printer {
                 daemon_error: torrents.error.clone(),
             });
         }
+        let abbrev = Abbrev::among(plan.resources.iter().filter_map(|r| r.sha256.as_ref()));
         let rows: Vec<[String; 5]> = plan
             .resources
             .iter()
@@ -180,7 +182,7 @@ impl Printer {
                     r.size
                         .map_or_else(|| "-".to_owned(), |s| ByteCount(s).to_string()),
                     r.sha256
-                        .map_or_else(|| "(not pinned)".to_owned(), |d| d.short()),
+                        .map_or_else(|| "(not pinned)".to_owned(), |d| abbrev.of(&d)),
                     match (torrents.states.get(&r.name), r.present, r.action) {
                         (_, _, Action::AwaitingApproval) => "awaiting approval".to_owned(),
                         (_, _, Action::Denied) => "denied".to_owned(),

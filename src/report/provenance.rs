@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
+use crate::digest::Abbrev;
 use crate::ops::provenance::{Dag, DagEdge, DagNode};
 use crate::provenance::Event;
 use crate::store::record::ObjectRecord;
@@ -150,6 +151,10 @@ pub fn dag(printer: &Printer, dag: Dag) {
 fn dot(nodes: &[DagNode], edges: &[DagEdge], missing: &BTreeSet<String>) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let mut out = String::from("digraph crp {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
+    let abbrev = Abbrev::among(nodes.iter().filter_map(|n| match n {
+        DagNode::Object { sha256, .. } => Some(sha256),
+        DagNode::Project { .. } => None,
+    }));
     for node in nodes {
         match node {
             DagNode::Project { id, name, .. } => {
@@ -170,7 +175,7 @@ fn dot(nodes: &[DagNode], edges: &[DagEdge], missing: &BTreeSet<String>) -> Stri
                 let label = format!(
                     "{}\\n{}\\n{} · {status}",
                     names.join(", "),
-                    sha256.short(),
+                    abbrev.of(sha256),
                     ByteCount(*size_bytes)
                 );
                 let _ = writeln!(

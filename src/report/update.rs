@@ -7,6 +7,7 @@ use console::style;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
+use crate::digest::Abbrev;
 use crate::execute::LinkOutcome;
 use crate::fsutil::display_path;
 use crate::ops::remove::LinkChange;
@@ -57,6 +58,18 @@ pub fn print(printer: &Printer, updated: Updated) {
             .chain(updated.links.iter().map(|l| &l.name)),
     );
     let mut out = String::new();
+    let abbrev = Abbrev::among(
+        updated
+            .items
+            .iter()
+            .flat_map(|i| {
+                [
+                    i.old.sha256.as_ref(),
+                    i.new.as_ref().and_then(|n| n.sha256.as_ref()),
+                ]
+            })
+            .flatten(),
+    );
     for item in &updated.items {
         if item.change == Change::UpToDate && printer.verbose == 0 {
             continue;
@@ -70,11 +83,11 @@ pub fn print(printer: &Printer, updated: Updated) {
             Change::Denied => style("denied").red().bold(),
             Change::Failed => style("failed").red().bold(),
         };
-        let mut detail = version(&item.old);
+        let mut detail = version(&item.old, abbrev);
         if let Some(new) = &item.new
             && item.change != Change::UpToDate
         {
-            let _ = write!(detail, " → {}", version(new));
+            let _ = write!(detail, " → {}", version(new, abbrev));
         }
         if let Some(source) = &item.source
             && matches!(item.change, Change::Updated | Change::Changed)
@@ -151,10 +164,10 @@ pub fn print(printer: &Printer, updated: Updated) {
 }
 
 /// `1a2b3c4d (224 B)`, as far as it is known.
-fn version(v: &Version) -> String {
+fn version(v: &Version, abbrev: Abbrev) -> String {
     let digest = v.sha256.map_or_else(
         || "(digest unknown until downloaded)".to_owned(),
-        |d| d.short(),
+        |d| abbrev.of(&d),
     );
     match v.size {
         Some(size) => format!("{digest} ({})", ByteCount(size)),

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
+use crate::digest::Abbrev;
 use crate::inspect::verify::Corrupted;
 use crate::ops::verify::Verified;
 use crate::units::ByteCount;
@@ -40,13 +41,14 @@ pub fn print(printer: &Printer, verified: Verified) {
         return;
     }
     let mut out = String::new();
+    let abbrev = Abbrev::among(corrupted.iter().map(|c| &c.sha256));
     for c in &corrupted {
         let names = if c.resources.is_empty() {
             String::new()
         } else {
             format!(" ({})", c.resources.join(", "))
         };
-        let _ = writeln!(out, "corrupted {}{names}", c.sha256.short());
+        let _ = writeln!(out, "corrupted {}{names}", abbrev.of(&c.sha256));
         let _ = writeln!(out, "    expected {}", c.sha256);
         match (&c.actual, &c.error) {
             (Some(actual), _) => {

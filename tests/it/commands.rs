@@ -804,3 +804,29 @@ fn the_manifest_is_found_in_the_nearest_folder_above() {
         "{run}"
     );
 }
+
+#[test]
+fn short_hashes_grow_until_those_shown_are_told_apart() {
+    let ctx = TestContext::new();
+    let twin = |last: char| format!("{}{last}", "ab".repeat(31) + "c");
+    let (a, b) = (twin('1'), twin('2'));
+    let other = Sha256Digest::of_bytes(b"other").hex();
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"a.bin\"\nsha256 = \"{a}\"\npurpose = \"x\"\n\n[resources.b]\nsource = \"b.bin\"\nsha256 = \"{b}\"\npurpose = \"x\"\n"
+    ));
+    let run = ctx.crp(&["status"]);
+    run.success();
+    // Alike to their last digit: shown whole.
+    assert!(run.stdout.contains(&a) && run.stdout.contains(&b), "{run}");
+    // Told apart early: twelve digits.
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"a.bin\"\nsha256 = \"{a}\"\npurpose = \"x\"\n\n[resources.o]\nsource = \"o.bin\"\nsha256 = \"{other}\"\npurpose = \"x\"\n"
+    ));
+    let run = ctx.crp(&["status"]);
+    assert!(run.stdout.contains(&format!("{}  ", &a[..12])), "{run}");
+    assert!(!run.stdout.contains(&a[..13]), "{run}");
+    assert!(run.stdout.contains(&other[..12]) && !run.stdout.contains(&other[..13]), "{run}");
+    // JSON always has the whole digest.
+    let doc: serde_json::Value = ctx.crp(&["status", "--format", "json"]).json();
+    assert_eq!(doc["resources"][0]["sha256"], a);
+}
