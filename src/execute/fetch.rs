@@ -136,14 +136,22 @@ pub(super) async fn fetch_missing(
                     outcome.incident = true;
                     outcome.fail(Status::Quarantined, ErrorReport::from(err));
                 }
-                // What the store holds already, executable and undeclared:
+                // What the store holds already, or what a source still
+                // serves as it was quarantined, executable and undeclared:
                 // refused, as the plan refuses a pinned one.
-                Err(err @ FetchError::Failed { failures, .. })
-                    if failures
-                        .iter()
-                        .any(|f| matches!(f.error, SourceError::UndeclaredExecutable { .. })) =>
+                Err(FetchError::Failed { failures, .. })
+                    if let Some(refusal) = failures.iter().find(|f| {
+                        matches!(
+                            f.error,
+                            SourceError::UndeclaredExecutable { .. }
+                                | SourceError::StillQuarantined { .. }
+                        )
+                    }) =>
                 {
-                    outcome.fail(Status::Denied, ErrorReport::from(err));
+                    outcome.fail(
+                        Status::Denied,
+                        ErrorReport::text(&format!("{}: {}", refusal.source, refusal.error)),
+                    );
                 }
                 Err(err) => {
                     outcome.incident = is_mismatch(err);

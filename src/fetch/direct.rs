@@ -77,6 +77,22 @@ impl Fetcher {
                     {
                         Some(known)
                     }
+                    // Executable content these sources served before was
+                    // quarantined: asked whether it changed, so that the
+                    // same bytes are refused without downloading them again.
+                    Some(known)
+                        if !self.refresh
+                            && !request.executable
+                            && known.can_revalidate()
+                            && !self.store.has_object(&known.sha256)
+                            && self
+                                .store
+                                .read_quarantined(&known.sha256)
+                                .map_err(store_err)?
+                                .is_some() =>
+                    {
+                        Some(known)
+                    }
                     _ => None,
                 };
                 let part_path = self
@@ -160,6 +176,23 @@ impl Fetcher {
                         request.name,
                         known.fetched_at
                     );
+                    if !self.store.has_object(&known.sha256)
+                        && let Some(note) = self
+                            .store
+                            .read_quarantined(&known.sha256)
+                            .map_err(store_err)?
+                    {
+                        return Err(FetchError::Failed {
+                            resource: request.name.clone(),
+                            failures: vec![SourceFailure {
+                                source: shown,
+                                error: SourceError::StillQuarantined {
+                                    finding: note.finding,
+                                    quarantined: note.quarantined,
+                                },
+                            }],
+                        });
+                    }
                     return Ok(Fetched {
                         sha256: known.sha256,
                         size: known.size,
@@ -174,8 +207,26 @@ impl Fetcher {
                     .map_err(|e| store_err(e.into()))?;
                     if let Some(finding) = finding.as_ref().filter(|_| !request.executable) {
                         let sha256 = finished.sha256;
+                        let size = finished.len;
                         drop(finished.file);
                         part::forget_origin(part_path);
+                        // What unpinned sources served is remembered even so:
+                        // the next run asks them whether it changed instead
+                        // of downloading it to quarantine it again.
+                        if request.sha256.is_none() {
+                            let record = SourceRecord {
+                                schema_version: crate::store::record::RECORD_VERSION,
+                                sha256,
+                                size,
+                                fetched_at: Timestamp::now(),
+                                served_by: Some(id.clone()),
+                                http: delivered.validators.clone(),
+                                stamp: delivered.stamp,
+                            };
+                            self.store
+                                .write_source(&self.store.source_key(&resolved(sources)), &record)
+                                .map_err(store_err)?;
+                        }
                         let quarantined = self
                             .store
                             .quarantine(

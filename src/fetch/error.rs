@@ -73,6 +73,13 @@ pub enum SourceError {
         "its content ({sha256}, in the store already) is executable, and the manifest does not declare `executable = true`"
     )]
     UndeclaredExecutable { sha256: Sha256Digest },
+    /// The source confirmed it still serves what was quarantined on an
+    /// earlier try; nothing was downloaded.
+    #[error("it still serves the executable content ({finding}) that was quarantined in `{}`, and the manifest does not declare `executable = true`", quarantined.display())]
+    StillQuarantined {
+        finding: String,
+        quarantined: PathBuf,
+    },
     #[error("size mismatch: expected {expected} bytes, got {actual}")]
     SizeMismatch { expected: u64, actual: u64 },
     #[error("the server announced {announced} bytes, but the manifest declares {expected}")]

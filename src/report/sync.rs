@@ -224,11 +224,43 @@ impl Printer {
                 style("hint").cyan().bold()
             );
         }
+        let executable: Vec<String> = report
+            .resources
+            .iter()
+            .filter(|r| undeclared_executable(r))
+            .map(|r| format!("`{}`", r.name))
+            .collect();
+        if !executable.is_empty() && !self.quiet {
+            errln!(
+                "  {}: if {} {} meant to run, declare `executable = true` in {} entry; the store's policy then judges it (a person may need to `crp approve` it). Otherwise it stays out of the project",
+                style("hint").cyan().bold(),
+                executable.join(", "),
+                if executable.len() == 1 { "is" } else { "are" },
+                if executable.len() == 1 { "its" } else { "each" },
+            );
+        }
         if complete {
             ExitStatus::Success
         } else {
             ExitStatus::Failure
         }
+    }
+}
+
+/// Held back for executable content the manifest does not declare: just
+/// quarantined, refused for content quarantined or stored before, or
+/// still served as it was quarantined.
+fn undeclared_executable(r: &crate::execute::ResourceOutcome) -> bool {
+    match r.status {
+        Status::Quarantined => true,
+        Status::Denied => match &r.verdict {
+            crate::policy::Verdict::Denied { rule, .. } => {
+                *rule == Some(crate::policy::Rule::UndeclaredExecutable)
+            }
+            // Allowed by the plan, refused once the content was known.
+            verdict => verdict.allows() && r.error.is_some(),
+        },
+        _ => false,
     }
 }
 

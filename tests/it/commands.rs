@@ -825,7 +825,10 @@ fn short_hashes_grow_until_those_shown_are_told_apart() {
     let run = ctx.crp(&["status"]);
     assert!(run.stdout.contains(&format!("{}  ", &a[..12])), "{run}");
     assert!(!run.stdout.contains(&a[..13]), "{run}");
-    assert!(run.stdout.contains(&other[..12]) && !run.stdout.contains(&other[..13]), "{run}");
+    assert!(
+        run.stdout.contains(&other[..12]) && !run.stdout.contains(&other[..13]),
+        "{run}"
+    );
     // JSON always has the whole digest.
     let doc: serde_json::Value = ctx.crp(&["status", "--format", "json"]).json();
     assert_eq!(doc["resources"][0]["sha256"], a);

@@ -1246,3 +1246,64 @@ fn crp_add_is_judged_like_a_declared_resource() {
     assert!(ctx.objects().is_empty());
     assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
 }
+
+#[test]
+fn an_unpinned_source_of_quarantined_content_is_asked_not_downloaded_again() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let script = b"#!/bin/sh\necho hello\n".to_vec();
+    server.route("tool.sh", script.clone(), Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "exec",
+        &[entry("tool", &server.url("tool.sh"), None, None, "")],
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stdout.contains("quarantined  tool"), "{run}");
+    assert!(
+        run.stderr
+            .contains("hint: if `tool` is meant to run, declare `executable = true` in its entry"),
+        "{run}"
+    );
+    assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
+
+    // The source is asked whether it changed; it did not, so nothing is
+    // downloaded and nothing more is quarantined.
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stdout.contains("denied       tool"), "{run}");
+    assert!(
+        run.stdout.contains("still serves the executable content"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("declare `executable = true`"), "{run}");
+    let asked = server.requests("tool.sh");
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[1].if_none_match.is_some(), "{asked:?}");
+    assert_eq!((asked[1].status, asked[1].sent), (304, 0));
+    assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
+    assert!(
+        ctx.read_manifest().find("sha256").is_none(),
+        "nothing pinned"
+    );
+
+    // Once the source serves something else, it is downloaded and judged.
+    server.route("tool.sh", b"plain data\n".to_vec(), Behavior::Normal);
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("tool")).unwrap(), b"plain data\n");
+
+    // Declared executable, what is served is fetched and linked.
+    server.route("tool.sh", script.clone(), Behavior::Normal);
+    ctx.write_manifest(&manifest(
+        "exec",
+        &[entry(
+            "tool",
+            &server.url("tool.sh"),
+            None,
+            None,
+            "executable = true\n",
+        )],
+    ));
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("tool")).unwrap(), script);
+}
