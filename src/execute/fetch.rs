@@ -111,7 +111,7 @@ pub(super) async fn fetch_missing(
         account(manifest, store, &indices, &result, took, oversight, notices);
         // The fetcher records the first resource's use with a new object.
         let first = indices[0];
-        for i in indices {
+        for &i in &indices {
             let outcome = &mut outcomes[i];
             match &result {
                 Ok(Fetched {
@@ -156,6 +156,16 @@ pub(super) async fn fetch_missing(
                 Err(err) => {
                     outcome.incident = is_mismatch(err);
                     outcome.fail(Status::Failed, ErrorReport::from(err));
+                }
+            }
+        }
+        // The error names the first resource; each other one is told in
+        // its own name.
+        if result.is_err() {
+            let named = &manifest.resources[first].name;
+            for &i in &indices[1..] {
+                if let Some(error) = &outcomes[i].error {
+                    outcomes[i].error = Some(error.renamed(named, &manifest.resources[i].name));
                 }
             }
         }

@@ -224,6 +224,22 @@ impl From<&FetchError> for ErrorReport {
 }
 
 impl ErrorReport {
+    /// The report for `to`, a resource sharing its object with `from`,
+    /// whose name the fetch's error carries: each resource's error names
+    /// it, and says whose fetch it was.
+    fn renamed(&self, from: &Name, to: &Name) -> Self {
+        let (from, to_quoted) = (format!("`{from}`"), format!("`{to}`"));
+        let rename = |text: &str| text.replace(&from, &to_quoted);
+        Self {
+            message: format!(
+                "{} (it shares its object with {from})",
+                rename(&self.message)
+            ),
+            failures: self.failures.clone(),
+            hint: self.hint.as_deref().map(rename),
+        }
+    }
+
     fn text(message: &str) -> Self {
         Self {
             message: message.to_owned(),

@@ -599,3 +599,35 @@ fn https_with_a_trusted_certificate_and_without() {
         .expect("a resumed request");
     assert_eq!((resumed.status, resumed.sent), (206, 50_000));
 }
+
+#[test]
+fn an_error_names_each_resource_that_shares_the_failed_object() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    server.route("gone.bin", b"x".to_vec(), Behavior::Status(404));
+    let digest = Sha256Digest::of_bytes(b"wanted");
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.first]\nsource = \"{url}\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n\n[resources.second]\nsource = \"{url}\"\nsha256 = \"{digest}\"\npurpose = \"y\"\n",
+        url = server.url("gone.bin")
+    ));
+    let run = ctx.crp(&["sync", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    let message = |i: usize| {
+        doc["resources"][i]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(message(0), "failed to fetch `first`");
+    assert_eq!(
+        message(1),
+        "failed to fetch `second` (it shares its object with `first`)"
+    );
+    let run = ctx.crp(&["sync"]);
+    assert!(
+        run.stderr.contains("error: failed to fetch `second`"),
+        "{run}"
+    );
+    assert_eq!(server.requests("gone.bin").len(), 2, "one fetch per sync");
+}
