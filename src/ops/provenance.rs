@@ -24,8 +24,12 @@ pub enum DagNode {
     Object {
         id: String,
         sha256: Sha256Digest,
-        /// The names projects give it.
+        /// The names the projects the store knows give it now; empty for
+        /// an object no project names any more.
         names: Vec<String>,
+        /// Names it had in projects that no longer use it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        former_names: Vec<String>,
         size_bytes: u64,
         status: crate::provenance::State,
     },
@@ -147,6 +151,16 @@ pub fn dag(store: Option<&Path>) -> anyhow::Result<Dag> {
     let object_id = |d: &Sha256Digest| format!("sha256:{}", d.hex());
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
+    let mut current: std::collections::BTreeMap<Sha256Digest, BTreeSet<String>> =
+        std::collections::BTreeMap::new();
+    for p in &projects {
+        for (name, r) in &p.resources {
+            current
+                .entry(r.sha256)
+                .or_default()
+                .insert(name.to_string());
+        }
+    }
     for p in &projects {
         nodes.push(DagNode::Project {
             id: format!("project:{}", p.id),
@@ -164,11 +178,18 @@ pub fn dag(store: Option<&Path>) -> anyhow::Result<Dag> {
     }
     let known: BTreeSet<Sha256Digest> = objects.iter().map(|o| o.sha256).collect();
     for o in &objects {
-        let names: BTreeSet<String> = o.projects.iter().map(|u| u.resource.to_string()).collect();
+        let names = current.get(&o.sha256).cloned().unwrap_or_default();
+        let former: BTreeSet<String> = o
+            .projects
+            .iter()
+            .map(|u| u.resource.to_string())
+            .filter(|n| !names.contains(n))
+            .collect();
         nodes.push(DagNode::Object {
             id: object_id(&o.sha256),
             sha256: o.sha256,
             names: names.into_iter().collect(),
+            former_names: former.into_iter().collect(),
             size_bytes: o.size,
             status: o.status,
         });

@@ -155,26 +155,42 @@ fn dot(nodes: &[DagNode], edges: &[DagEdge], missing: &BTreeSet<String>) -> Stri
         DagNode::Object { sha256, .. } => Some(sha256),
         DagNode::Project { .. } => None,
     }));
+    // Projects that share a name are told apart by their folders.
+    let mut named: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for node in nodes {
+        if let DagNode::Project { name, .. } = node {
+            *named.entry(name).or_default() += 1;
+        }
+    }
     for node in nodes {
         match node {
-            DagNode::Project { id, name, .. } => {
-                let _ = writeln!(
-                    out,
-                    "  {} [shape=folder, label={}];",
-                    quote(id),
-                    quote(&format!("project {name}"))
-                );
+            DagNode::Project { id, name, manifest } => {
+                let mut label = format!("project {name}");
+                if named.get(name.as_str()).is_some_and(|&n| n > 1) {
+                    let folder = crate::fsutil::parent_of(manifest);
+                    let _ = write!(label, "\n{}", crate::fsutil::display_path(folder));
+                }
+                // Quoted, then each line break a DOT one (`\n`).
+                let label = quote(&label).replace('\n', "\\n");
+                let _ = writeln!(out, "  {} [shape=folder, label={label}];", quote(id));
             }
             DagNode::Object {
                 id,
                 sha256,
                 names,
+                former_names,
                 size_bytes,
                 status,
             } => {
+                let who = match (names.is_empty(), former_names.is_empty()) {
+                    (false, _) => names.join(", "),
+                    (true, true) => "(no project names it)".to_owned(),
+                    (true, false) => {
+                        format!("(no project names it; was {})", former_names.join(", "))
+                    }
+                };
                 let label = format!(
-                    "{}\\n{}\\n{} · {status}",
-                    names.join(", "),
+                    "{who}\\n{}\\n{} · {status}",
                     abbrev.of(sha256),
                     ByteCount(*size_bytes)
                 );

@@ -907,11 +907,57 @@ fn the_dag_has_supersedes_and_derived_from_edges() {
         )),
         "{dot}"
     );
+    // The old version is labelled as what no project names any more.
+    assert!(
+        dot.stdout.contains(&format!(
+            "label=\"(no project names it)\\n{}\\n4 B",
+            v1.short()
+        )),
+        "{dot}"
+    );
+    assert!(dot.stdout.contains("label=\"project dag\"]"), "{dot}");
     let doc: serde_json::Value = ctx.crp(&["dag", "--format", "json"]).json();
     assert_eq!(
         doc["nodes"].as_array().unwrap().len(),
         4,
         "one project, three objects"
+    );
+    let old = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["sha256"] == v1.hex())
+        .unwrap();
+    assert_eq!(old["names"], serde_json::json!([]));
+
+    // Two projects of one name are told apart by their folders.
+    let twin = ctx.root.path().join("elsewhere/dag");
+    std::fs::create_dir_all(&twin).unwrap();
+    std::fs::write(
+        twin.join("resources.toml"),
+        manifest(
+            "dag",
+            &[entry(
+                "copy",
+                &ctx.project.join("data/v1.txt").display().to_string(),
+                Some(&v1),
+                None,
+                "",
+            )],
+        ),
+    )
+    .unwrap();
+    ctx.crp_in(&twin, &["sync"]).success();
+    let dot = ctx.crp(&["dag"]);
+    assert!(
+        dot.stdout
+            .contains("label=\"project dag\\n[ROOT]/elsewhere/dag\""),
+        "{dot}"
+    );
+    assert!(
+        dot.stdout
+            .contains("label=\"project dag\\n[ROOT]/project\""),
+        "{dot}"
     );
     // A name that is not a resource of this manifest is an error, at its place.
     ctx.write_manifest(&manifest(
