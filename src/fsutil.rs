@@ -287,7 +287,37 @@ pub fn parent_of(path: &Path) -> &Path {
 
 /// Adds the path to an error from a crate that does not name it.
 pub fn with_path(err: io::Error, path: &Path) -> io::Error {
-    io::Error::new(err.kind(), format!("{err} (at `{}`)", path.display()))
+    io::Error::new(
+        err.kind(),
+        AtPath {
+            error: err,
+            path: path.to_owned(),
+        },
+    )
+}
+
+/// An I/O error and the path it happened at: "… (at `path`)".
+#[derive(Debug)]
+struct AtPath {
+    error: io::Error,
+    path: PathBuf,
+}
+
+impl std::fmt::Display for AtPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at `{}`)", self.error, self.path.display())
+    }
+}
+
+impl std::error::Error for AtPath {}
+
+/// An I/O error's words without the path [`with_path`] added, for a
+/// message that names the path already.
+pub fn without_path(err: &io::Error) -> String {
+    match err.get_ref().and_then(|e| e.downcast_ref::<AtPath>()) {
+        Some(at) => at.error.to_string(),
+        None => err.to_string(),
+    }
 }
 
 /// `path` relative to `base`, both absolute; `None` when they share no root.
@@ -342,6 +372,17 @@ pub fn display_path(path: &Path) -> String {
         .unwrap_or_else(|| path.to_owned())
         .display()
         .to_string()
+}
+
+/// A source as people read it in progress and reports: a local file under
+/// the current folder by its relative path (as [`display_path`]), anything
+/// else as it is.
+pub fn display_source(source: &str) -> String {
+    if source.starts_with('/') {
+        display_path(Path::new(source))
+    } else {
+        source.to_owned()
+    }
 }
 
 /// Removes a file, or a folder tree even where it was made read-only

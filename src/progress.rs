@@ -143,8 +143,9 @@ impl Reporter for Lines {
             .map(|s| format!(" ({})", ByteCount(s)))
             .unwrap_or_default();
         crate::stdio::errln!(
-            "{:>10} {resource}{size} from {source}",
-            style("fetching").cyan().bold()
+            "{:>10} {resource}{size} from {}",
+            style("fetching").cyan().bold(),
+            crate::fsutil::display_source(source)
         );
         Box::new(LineDownload {
             resource: resource.to_owned(),

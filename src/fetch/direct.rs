@@ -284,8 +284,9 @@ impl Fetcher {
                         self.reporter.note(
                             NoteKind::Warning,
                             &format!(
-                                "`{}` from {shown}: {error}; trying the next source",
-                                request.name
+                                "`{}` from {}: {error}; trying the next source",
+                                request.name,
+                                crate::fsutil::display_source(&shown)
                             ),
                         );
                     }

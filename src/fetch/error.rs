@@ -90,7 +90,7 @@ pub enum SourceError {
     OverCap { limit: u64 },
     #[error("it would take the store over its quota of {}; refused before writing it", crate::units::Size(*quota))]
     Quota { quota: u64 },
-    #[error("cannot read it: {source}")]
+    #[error("cannot read it: {}", crate::fsutil::without_path(source))]
     Read {
         path: PathBuf,
         #[source]

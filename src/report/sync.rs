@@ -123,7 +123,11 @@ impl Printer {
                 line(
                     style("fetched").green(),
                     &r.name,
-                    format!("{size:>10}  from {from}  ({})", r.verdict),
+                    format!(
+                        "{size:>10}  from {}  ({})",
+                        crate::fsutil::display_source(from),
+                        r.verdict
+                    ),
                 );
             }
             if r.pinned

@@ -93,11 +93,14 @@ fn the_realistic_manifests_plan_as_expected() {
 }
 
 #[test]
-fn quickstart_syncs_offline_from_files_beside_it() {
+fn quickstart_syncs_offline_as_the_readme_shows() {
     let ctx = TestContext::new();
-    // A copy, so the test does not leave links in the source tree.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    let copy = ctx.root.path().join("quickstart");
+    // A copy laid out as in the repository, so the test leaves no links in
+    // the source tree and runs the README's command from the same place.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = root.join("examples/quickstart");
+    let repo = ctx.root.path().join("repo");
+    let copy = repo.join("examples/quickstart");
     for file in files_under(&source) {
         let rel = file.strip_prefix(&source).unwrap();
         if rel.starts_with("resources") {
@@ -108,16 +111,55 @@ fn quickstart_syncs_offline_from_files_beside_it() {
     }
     let manifest = copy.join("resources.toml");
     let before = std::fs::read_to_string(&manifest).unwrap();
-    let run = ctx.crp(&["sync", "--locked", "--manifest", manifest.to_str().unwrap()]);
-    run.success();
-    assert!(
-        run.stdout.contains("synced `quickstart`: 3 fetched"),
-        "{run}"
+    let run = ctx.crp_in(
+        &repo,
+        &["sync", "--manifest", "examples/quickstart/resources.toml"],
     );
-    assert!(run.stderr.contains("trying the next source"), "{run}");
+    run.success();
+
+    // The README's block, after cargo's lines, is what crp printed: the
+    // report line for line, the progress in some order.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```console\n$ cargo run --release -- sync --manifest examples/quickstart/resources.toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the quickstart block");
+    let shown: Vec<&str> = block
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("Running `"))
+        .skip(1)
+        .collect();
+    let stdout: Vec<&str> = run.stdout.lines().collect();
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    let shown_stdout: Vec<&str> = shown
+        .iter()
+        .copied()
+        .filter(|l| stdout.contains(l))
+        .collect();
+    assert_eq!(shown_stdout, stdout, "{run}");
+    let mut shown_sorted = shown.clone();
+    shown_sorted.sort_unstable();
+    let mut printed: Vec<&str> = stdout.iter().chain(&stderr).copied().collect();
+    printed.sort_unstable();
+    assert_eq!(shown_sorted, printed, "{run}");
+
     assert_eq!(
         std::fs::read(copy.join("resources/hello.txt")).unwrap(),
         std::fs::read(source.join("files/hello.txt")).unwrap()
     );
     assert_eq!(std::fs::read_to_string(&manifest).unwrap(), before);
+    // A second run: only its last line.
+    let again = ctx.crp_in(
+        &repo,
+        &[
+            "sync",
+            "--locked",
+            "--manifest",
+            "examples/quickstart/resources.toml",
+        ],
+    );
+    again.success();
+    assert_eq!(again.stdout, "synced `quickstart`: 3 up to date\n");
+    assert!(readme.contains("``synced `quickstart`: 3 up\nto date``"));
 }
