@@ -2,6 +2,14 @@
 
 use std::fmt;
 
+/// `n` and a noun, plural unless `n` is one: "1 object", "2 objects".
+pub fn count(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// A byte count shown in binary units: `512 B`, `22.4 MiB`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteCount(pub u64);

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
 use crate::digest::Abbrev;
+use crate::units::count;
 use crate::inspect::gc::{self, GcPlan, Why};
 use crate::units::ByteCount;
 
@@ -61,8 +62,8 @@ pub fn print(
     );
     let _ = write!(
         out,
-        "store: {} objects, {} (hard links counted once)",
-        plan.store_objects,
+        "store: {}, {} (hard links counted once)",
+        count(plan.store_objects, "object"),
         ByteCount(plan.store_bytes)
     );
     if let Some(quota) = plan.quota {
@@ -70,10 +71,10 @@ pub fn print(
     }
     let _ = writeln!(
         out,
-        "; {} referenced by live projects\ncold storage `{}`: {} objects, {}",
+        "; {} referenced by live projects\ncold storage `{}`: {}, {}",
         plan.referenced,
         plan.cold.display(),
-        plan.cold_objects,
+        count(plan.cold_objects, "object"),
         ByteCount(plan.cold_bytes)
     );
     if !plan.stale_projects.is_empty() {
@@ -81,11 +82,11 @@ pub fn print(
         for p in &plan.stale_projects {
             let _ = writeln!(
                 out,
-                "  {:<20} `{}` last synced {}; its {} references protect objects until {}",
+                "  {:<20} `{}` last synced {}; its {} protect objects until {}",
                 p.name,
                 p.manifest.display(),
                 p.synced_at,
-                p.objects,
+                count(p.objects as u64, "reference"),
                 p.protects_until
             );
         }
@@ -183,7 +184,11 @@ pub fn print(
             format!("\nrun `crp gc --apply{given}` to collect them")
         }
         (false, false) => String::new(),
-        (true, false) => format!("\narchived {}, removed {}", archived.len(), removed.len()),
+        (true, false) => format!(
+            "\narchived {}, removed {}",
+            count(archived.len() as u64, "object"),
+            count(removed.len() as u64, "object")
+        ),
     };
     out.push_str(&summary);
     printer.out(out.trim_end());

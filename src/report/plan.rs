@@ -241,8 +241,9 @@ impl Printer {
 fn plan_summary_line(plan: &Plan, s: &PlanSummary) -> String {
     if plan.is_noop() {
         return format!(
-            "`{}` is up to date ({} resources)",
-            plan.project.name, s.up_to_date
+            "`{}` is up to date ({})",
+            plan.project.name,
+            crate::units::count(s.up_to_date as u64, "resource")
         );
     }
     let mut parts = Vec::new();
