@@ -101,18 +101,55 @@ pub fn command(color: ColorChoice) -> clap::Command {
             *sub = std::mem::take(sub).after_help(format!("Examples:\n{examples}"));
         }
     }
-    cli
+    // clap's errors show the options already given in their usage line
+    // (`crp sync --store <PATH>`), as if they were required: each command
+    // keeps the usage its help shows.
+    let mut built = cli.clone();
+    built.build();
+    let usages = usages(&mut built);
+    fixed_usage(cli, &usages, "")
+}
+
+/// Each subcommand's usage as its help renders it, by its path ("policy
+/// check"), without the leading "Usage: ".
+fn usages(cmd: &mut clap::Command) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for sub in cmd.get_subcommands_mut() {
+        let path = sub
+            .get_bin_name()
+            .and_then(|b| b.strip_prefix("crp "))
+            .unwrap_or(sub.get_name())
+            .to_owned();
+        let usage = sub.render_usage().to_string();
+        found.push((path, usage.trim_start_matches("Usage: ").to_owned()));
+        found.extend(usages(sub));
+    }
+    found
+}
+
+/// `cmd` with each subcommand's usage fixed to `usages`'.
+fn fixed_usage(mut cmd: clap::Command, usages: &[(String, String)], prefix: &str) -> clap::Command {
+    for sub in cmd.get_subcommands_mut() {
+        let path = format!("{prefix}{}", sub.get_name());
+        let mut fixed = fixed_usage(std::mem::take(sub), usages, &format!("{path} "));
+        if let Some((_, usage)) = usages.iter().find(|(p, _)| *p == path) {
+            fixed = fixed.override_usage(usage.clone());
+        }
+        *sub = fixed;
+    }
+    cmd
 }
 
 /// `sub` and its own subcommands, with their own copy of the global
 /// `format` argument that accepts only `formats` (clap copies a global
 /// argument only into subcommands that lack one).
 fn narrow(sub: clap::Command, format: &clap::Arg, formats: &'static [Format]) -> clap::Command {
+    // A command that writes only text has no use for `--format`.
     let mut sub = sub.arg(
         format
             .clone()
             .value_parser(FormatParser(formats))
-            .hide_possible_values(formats.len() == 1),
+            .hide(formats.len() == 1),
     );
     for nested in sub.get_subcommands_mut() {
         *nested = narrow(std::mem::take(nested), format, formats);
@@ -120,23 +157,43 @@ fn narrow(sub: clap::Command, format: &clap::Arg, formats: &'static [Format]) ->
     sub
 }
 
-/// `--color` as the arguments give it, before they are parsed, so that
-/// clap's own errors and help follow it too.
-pub fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
+/// The value of the option `long` (`--color`) as the arguments give it,
+/// before they are parsed: the last one, in `--color never` or
+/// `--color=never` form, before any `--`.
+pub fn given(args: &[std::ffi::OsString], long: &str) -> Option<String> {
     let mut value = None;
     let mut args = args.iter().map(|a| a.to_string_lossy());
+    let joined = format!("{long}=");
     while let Some(arg) = args.next() {
         if arg == "--" {
             break;
-        } else if arg == "--color" {
+        } else if arg == long {
             value = args.next().map(|v| v.into_owned());
-        } else if let Some(v) = arg.strip_prefix("--color=") {
+        } else if let Some(v) = arg.strip_prefix(&joined) {
             value = Some(v.to_owned());
         }
     }
     value
+}
+
+/// `--color` as the arguments give it, so that clap's own errors and help
+/// follow it too.
+pub fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
+    given(args, "--color")
         .and_then(|v| ColorChoice::from_str(&v, false).ok())
         .unwrap_or(ColorChoice::Auto)
+}
+
+/// The subcommand the arguments name, if any: the first that is one.
+pub fn command_in(args: &[std::ffi::OsString]) -> Option<String> {
+    let names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .find(|a| names.contains(a))
 }
 
 /// The formats a command writes, by its name.
@@ -372,7 +429,7 @@ pub struct DriftArgs {
     #[arg(long)]
     pub verify: bool,
 
-    /// Ask every HTTP source whether it changed or went away (uses the network)
+    /// Ask every source whether it changed or went away (HTTP over the network; local files are re-read)
     #[arg(long)]
     pub upstream: bool,
 

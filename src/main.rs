@@ -13,7 +13,20 @@ use crp::report::Printer;
 fn main() -> ExitCode {
     raise_open_file_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let matches = crp::cli::command(crp::cli::color_in(&args)).get_matches_from(args);
+    let command = crp::cli::command(crp::cli::color_in(&args));
+    let matches = match command.try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        // `--format json` promises a document, even for a bad argument.
+        Err(err)
+            if err.use_stderr()
+                && crp::cli::given(&args, "--format").as_deref() == Some("json") =>
+        {
+            let name = crp::cli::command_in(&args).unwrap_or_else(|| "crp".into());
+            crp::report::argument_error(&name, &err);
+            return ExitCode::from(2);
+        }
+        Err(err) => err.exit(),
+    };
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     // `crp init` writes here; every other command works on the project the
     // current folder is in.

@@ -30,6 +30,11 @@ pub enum NoteKind {
 pub trait Reporter: Send + Sync {
     /// A transfer starts; the handle receives its progress.
     fn download(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download>;
+    /// A transfer that first asks the source whether what the store holds
+    /// is still what it serves: it may download nothing.
+    fn check(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
+        self.download(resource, source, size)
+    }
     /// A note for the user while work goes on.
     fn note(&self, kind: NoteKind, message: &str);
 }
@@ -137,14 +142,21 @@ impl Download for LineDownload {
     }
 }
 
-impl Reporter for Lines {
-    fn download(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
+impl Lines {
+    /// "fetching NAME (SIZE) from SOURCE": `how` is the verb and its preposition.
+    fn start(
+        how: (&str, &str),
+        resource: &str,
+        source: &str,
+        size: Option<u64>,
+    ) -> Box<dyn Download> {
         let size = size
             .map(|s| format!(" ({})", ByteCount(s)))
             .unwrap_or_default();
         crate::stdio::errln!(
-            "{:>10} {resource}{size} from {}",
-            style("fetching").cyan().bold(),
+            "{:>10} {resource}{size} {} {}",
+            style(how.0).cyan().bold(),
+            how.1,
             crate::fsutil::display_source(source)
         );
         Box::new(LineDownload {
@@ -154,6 +166,17 @@ impl Reporter for Lines {
             detail: Mutex::new(String::new()),
         })
     }
+}
+
+impl Reporter for Lines {
+    fn download(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
+        Self::start(("fetching", "from"), resource, source, size)
+    }
+
+    fn check(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
+        Self::start(("checking", "at"), resource, source, size)
+    }
+
     fn note(&self, kind: NoteKind, message: &str) {
         crate::stdio::errln!("{:>10} {message}", note_prefix(kind));
     }

@@ -206,6 +206,9 @@ impl From<&FetchError> for ErrorReport {
                             f.error,
                             SourceError::HashMismatch { .. }
                                 | SourceError::QuarantinedMismatch { .. }
+                                | SourceError::AnnouncedSize { .. }
+                                | SourceError::SizeMismatch { .. }
+                                | SourceError::TooLarge { .. }
                         )
                     }))
                 .then(|| {

@@ -319,9 +319,15 @@ impl Fetcher {
         unless: Option<&SourceRecord>,
     ) -> Result<Transferred, SourceError> {
         let shown = source.to_string();
-        let progress = self
-            .reporter
-            .download(request.name.as_str(), &shown, request.size);
+        // Asking whether what the store holds is current may download
+        // nothing, and says so.
+        let progress = if unless.is_some() {
+            self.reporter
+                .check(request.name.as_str(), &shown, request.size)
+        } else {
+            self.reporter
+                .download(request.name.as_str(), &shown, request.size)
+        };
         let result = self
             .transfer(
                 request, source, source_id, part_path, expect, unless, &*progress,

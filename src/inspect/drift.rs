@@ -452,8 +452,24 @@ async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, Store
                 }
                 continue;
             }
-            let Source::Http(url) = &entry.source else {
-                continue;
+            let url = match &entry.source {
+                Source::Http(url) => url,
+                Source::File(path) => {
+                    if let Some(detail) = changed_file(
+                        path,
+                        resource,
+                        record.as_ref(),
+                        &crate::fsutil::display_source(&shown),
+                    ) {
+                        let mut item = Item::new(Category::Upstream, detail);
+                        item.project = Some(manifest.project.name.to_string());
+                        item.name = Some(resource.name.to_string());
+                        item.sha256 = resource.sha256;
+                        items.push(item);
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             let detail = match crate::fetch::probe(&settings, url).await {
                 Err(err) => Some(format!("`{shown}` cannot be reached: {err}")),
@@ -483,6 +499,48 @@ async fn upstream(store: &Store, manifest: &Manifest) -> Result<Vec<Item>, Store
         }
     }
     Ok(items)
+}
+
+/// How a local file source differs from what it held when it was
+/// fetched: gone, another length, or (re-hashed) other bytes.
+fn changed_file(
+    path: &std::path::Path,
+    resource: &Resource,
+    record: Option<&crate::store::record::ObjectRecord>,
+    shown: &str,
+) -> Option<String> {
+    let update = |detail: String| {
+        format!(
+            "{detail}; `crp update {}` fetches it and re-pins it",
+            resource.name
+        )
+    };
+    let meta = match std::fs::metadata(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!("`{shown}` is gone"));
+        }
+        Err(err) => return Some(format!("`{shown}` cannot be read: {err}")),
+        Ok(meta) => meta,
+    };
+    let expected = resource.size.or(record.map(|r| r.size));
+    if let Some(then) = expected
+        && meta.len() != then
+    {
+        return Some(update(format!(
+            "`{shown}` now has {} bytes, not {then}",
+            meta.len()
+        )));
+    }
+    let pinned = resource.sha256?;
+    match crate::digest::hash_file(path) {
+        Ok((now, _)) if now != pinned => Some(update(format!(
+            "`{shown}` changed since it was fetched: sha256 {} → {}",
+            pinned.short(),
+            now.short()
+        ))),
+        Ok(_) => None,
+        Err(err) => Some(format!("`{shown}` cannot be read: {err}")),
+    }
 }
 
 /// How what an HTTP source answers (`probe`) differs from what it served

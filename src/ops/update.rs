@@ -214,6 +214,7 @@ pub async fn update(
         items.extend(fetch_all(&fetcher, store, &manifest, &judged, asked).await);
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
+    settle(&mut items);
     let pins: Vec<(&str, Sha256Digest, u64)> = items
         .iter()
         .filter(|i| matches!(i.change, Change::Updated | Change::AwaitingApproval))
@@ -537,6 +538,7 @@ async fn dry_run(
         items.push(ask(store, &settings, &judged, resource).await);
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
+    settle(&mut items);
     Ok(Updated {
         manifest: manifest.path.clone(),
         dry_run: true,
@@ -588,7 +590,11 @@ async fn ask(store: &Store, settings: &HttpSettings, judged: &Judge, resource: &
                     |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
                 let resized = matches!((probe.size, old_size), (Some(n), Some(o)) if n != o);
                 let detail = match &before {
-                    _ if resized => None,
+                    _ if resized => Some(format!(
+                        "length {} → {}",
+                        old_size.unwrap_or_default(),
+                        probe.size.unwrap_or_default()
+                    )),
                     Some(b) if differ(&b.etag, &now.etag) => Some(format!(
                         "ETag {} → {}",
                         b.etag.as_deref().unwrap_or_default(),
@@ -622,6 +628,17 @@ async fn ask(store: &Store, settings: &HttpSettings, judged: &Judge, resource: &
     item.new = Some(Version { sha256, size });
     item.verdict = Some(judged.verdict(resource, sha256, size));
     item
+}
+
+/// One shape for every run: an up-to-date resource's new version is its
+/// old one, and `source` names only a source that serves something new.
+fn settle(items: &mut [Item]) {
+    for item in items {
+        if item.change == Change::UpToDate {
+            item.new = Some(item.old);
+            item.source = None;
+        }
+    }
 }
 
 impl Item {

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
 use crate::digest::Abbrev;
-use crate::units::count;
 use crate::inspect::gc::{self, GcPlan, Why};
 use crate::units::ByteCount;
+use crate::units::count;
 
 use super::{Printer, SCHEMA_VERSION};
 

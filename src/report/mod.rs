@@ -83,6 +83,41 @@ pub struct ErrorBody {
     pub diagnostics: Vec<DiagnosticJson>,
 }
 
+/// Prints an error in the arguments themselves (clap's) as the JSON error
+/// document `--format json` promises, for `crp COMMAND`.
+pub fn argument_error(command: &str, err: &clap::Error) {
+    let rendered = err.render().to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let message = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    let causes: Vec<String> = lines
+        .filter(|l| !l.starts_with("For more information") && !l.starts_with("Usage:"))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    let help = match command {
+        "crp" => "`crp --help`".to_owned(),
+        command => format!("`crp {command} --help`"),
+    };
+    let doc = ErrorDocument {
+        schema_version: SCHEMA_VERSION,
+        command: command.to_owned(),
+        error: ErrorBody {
+            kind: "invalid-input".into(),
+            message,
+            causes,
+            hint: Some(format!("{help} lists what it takes")),
+            diagnostics: Vec::new(),
+        },
+    };
+    crate::stdio::outln!(
+        "{}",
+        serde_json::to_string_pretty(&doc).expect("documents serialize")
+    );
+}
+
 /// Prints results in the chosen format.
 #[derive(Debug, Clone)]
 pub struct Printer {

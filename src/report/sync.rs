@@ -178,11 +178,33 @@ impl Printer {
                         },
                         _ => style("failed").red().bold(),
                     };
-                    let message = r
-                        .error
-                        .as_ref()
-                        .map(|e| e.message.clone())
-                        .unwrap_or_default();
+                    // The first source's reason, on one line; every one is
+                    // detailed on stderr.
+                    let message = match &r.error {
+                        Some(e) => match e.failures.as_slice() {
+                            [] => e.message.clone(),
+                            [first, rest @ ..] => {
+                                let reason = first
+                                    .error
+                                    .lines()
+                                    .next()
+                                    .unwrap_or_default()
+                                    .trim_end_matches(':');
+                                let more = match rest.len() {
+                                    0 => String::new(),
+                                    n => format!(
+                                        " (and {} more)",
+                                        crate::units::count(n as u64, "source")
+                                    ),
+                                };
+                                format!(
+                                    "{reason} (from {}){more}",
+                                    crate::fsutil::display_source(&first.source)
+                                )
+                            }
+                        },
+                        None => String::new(),
+                    };
                     line(verb, &r.name, message);
                 }
             }

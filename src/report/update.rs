@@ -92,7 +92,7 @@ pub fn print(printer: &Printer, updated: Updated) {
         if let Some(source) = &item.source
             && matches!(item.change, Change::Updated | Change::Changed)
         {
-            let _ = write!(detail, "  from {source}");
+            let _ = write!(detail, "  from {}", crate::fsutil::display_source(source));
         }
         if let Some(verdict) = &item.verdict {
             let _ = write!(detail, "  ({verdict})");

@@ -147,6 +147,51 @@ fn failures_are_data_too() {
 }
 
 #[test]
+fn a_bad_argument_is_an_error_document_under_format_json() {
+    let ctx = TestContext::new();
+    for (args, command, message) in [
+        (
+            &["sync", "--format", "json", "--bogus"][..],
+            "sync",
+            "unexpected argument '--bogus' found",
+        ),
+        (
+            &["--format=json", "status", "--jobs", "2"][..],
+            "status",
+            "unexpected argument '--jobs' found",
+        ),
+        (
+            &["update", "--format", "json", "--jobs", "0"][..],
+            "update",
+            "invalid value '0' for '--jobs <N>'",
+        ),
+        (
+            &["--format", "json", "bogus"][..],
+            "crp",
+            "unrecognized subcommand 'bogus'",
+        ),
+    ] {
+        let run = ctx.crp(args);
+        run.code(2);
+        let doc: crp::report::ErrorDocument = run.json();
+        assert_eq!(doc.command, command, "{run}");
+        assert_eq!(doc.error.kind, "invalid-input");
+        assert!(doc.error.message.starts_with(message), "{run}");
+        assert!(
+            doc.error
+                .hint
+                .unwrap()
+                .ends_with("--help` lists what it takes")
+        );
+    }
+    // Without it, clap's words on stderr, with the usage help shows.
+    let run = ctx.crp(&["sync", "--store", "/x", "--bogus"]);
+    run.code(2);
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(run.stderr.contains("Usage: crp sync [OPTIONS]\n"), "{run}");
+}
+
+#[test]
 fn hash_and_add_documents() {
     let ctx = TestContext::new();
     let digest = ctx.write_file("data/x.bin", b"xyz");

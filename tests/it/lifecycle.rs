@@ -127,7 +127,10 @@ fn gc_archives_only_unreferenced_objects_and_sync_restores_them_offline() {
 
     let run = ctx.crp(&["gc", "--grace", "0s", "--apply"]);
     run.success();
-    assert!(run.stdout.contains("archived 1 object, removed 0 objects"), "{run}");
+    assert!(
+        run.stdout.contains("archived 1 object, removed 0 objects"),
+        "{run}"
+    );
     assert!(!ctx.object(&a_digest).exists());
     assert!(
         ctx.object(&b_digest).exists(),

@@ -40,12 +40,28 @@ fn update_asks_conditionally_and_repins_only_what_changed() {
     assert!(asked[0].if_none_match.is_some(), "{asked:?}");
     assert_eq!((asked[0].status, asked[0].sent), (304, 0));
     assert_eq!(ctx.read_manifest(), pinned);
+    // Asking is not downloading, and progress says so.
+    assert!(run.stderr.contains("checking a"), "{run}");
+    assert!(!run.stderr.contains("fetching a"), "{run}");
 
     // The upstream file changes. Drift sees it and points at `crp update`.
     server.versions("a.bin", vec![Version::new(v2.clone())]);
     let run = ctx.crp(&["drift", "--upstream"]);
+    assert!(run.stdout.contains("`crp update a` fetches it"), "{run}");
+    // So does a sync that needs the object: its size no longer fits.
+    let elsewhere = ctx.root.path().join("other-store");
+    let run = ctx.crp(&["sync", "--store", elsewhere.to_str().unwrap()]);
+    run.code(1);
     assert!(
-        run.stdout.contains("crp update a") || run.stderr.contains("crp update a"),
+        run.stdout.contains(&format!(
+            "failed       a  the server announced 7000 bytes, but the manifest declares 5000 (from {})",
+            server.url("a.bin")
+        )),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("hint: if the source changed its content on purpose, `crp update a`"),
         "{run}"
     );
 
@@ -170,6 +186,14 @@ fn update_skips_what_has_nothing_to_ask_and_reads_local_files() {
     );
     assert!(run.stdout.contains("skipped      t"), "{run}");
     assert!(run.stdout.contains("info-hash fixes its content"), "{run}");
+    let run = ctx.crp(&["drift", "--upstream"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("`files/f.txt` changed since it was fetched: sha256"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("`crp update f` fetches it"), "{run}");
     let run = ctx.crp(&["update", "f"]);
     run.success();
     assert!(ctx.read_manifest().contains(&d2.hex()));
