@@ -154,13 +154,16 @@ fn pin_all_plain(
     Ok((doc.to_string(), missing))
 }
 
-/// Inserts `new` keys after `source`/`sources`, keeping the other keys, their
-/// order and their decoration.
+/// Inserts `new` keys after `sha256`, else after `source`/`sources`,
+/// keeping the other keys, their order and their decoration.
 fn insert_after_source(entry: &mut dyn TableLike, new: Vec<(&str, Item)>) {
     let keys: Vec<String> = entry.iter().map(|(k, _)| k.to_owned()).collect();
+    // After a `sha256` the entry has (a `size` joins it), else after the
+    // source.
     let split = keys
         .iter()
-        .position(|k| k == "source" || k == "sources")
+        .position(|k| k == "sha256")
+        .or_else(|| keys.iter().position(|k| k == "source" || k == "sources"))
         .map_or(keys.len(), |i| i + 1);
     let moved: Vec<_> = keys[split..]
         .iter()
@@ -318,6 +321,22 @@ purpose = "b"
                 1,
             );
         assert_eq!(out, expected, "only entry `a`'s two values change");
+    }
+
+    #[test]
+    fn a_size_joins_the_sha256_an_entry_has() {
+        let old = "0".repeat(64);
+        let text = format!(
+            "[project]\nname = \"p\"\n[resources.a]\nsource = \"a.bin\"\npurpose = \"a\"\nsha256 = \"{old}\"\n"
+        );
+        let out = pin(&text, "a", digest(), 7).unwrap();
+        assert!(
+            out.ends_with(&format!(
+                "purpose = \"a\"\nsha256 = \"{}\"\nsize = 7\n",
+                digest()
+            )),
+            "{out}"
+        );
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub enum Change {
     UpToDate,
     /// Re-pinned to what the sources serve now.
     Updated,
+    /// Re-pinned and in the store, but its link could not be made: a file
+    /// crp did not make is in its place (see `crp sync`'s conflicts).
+    NotLinked,
     /// Re-pinned; the new version waits for a person (`crp approve`).
     AwaitingApproval,
     /// The new version is refused; the manifest keeps the old pin.
@@ -79,6 +82,7 @@ impl Change {
         match self {
             Self::UpToDate => "up to date",
             Self::Updated => "updated",
+            Self::NotLinked => "not linked",
             Self::AwaitingApproval => "awaiting approval",
             Self::Denied => "denied",
             Self::Changed => "changed",
@@ -158,7 +162,7 @@ impl Updated {
         !self.items.iter().any(|i| {
             matches!(
                 i.change,
-                Change::Failed | Change::AwaitingApproval | Change::Denied
+                Change::Failed | Change::AwaitingApproval | Change::Denied | Change::NotLinked
             )
         })
     }
@@ -199,12 +203,18 @@ pub async fn update(
     let store = &session.store;
     let judged = Judge::load(&session, &manifest)?;
     let (mut items, asked) = select(&manifest, &options.names);
+    let (refused, asked) = refuse(&judged, asked);
+    items.extend(refused);
     if !asked.is_empty() {
         let config = crate::config::Config::load(store.root())?;
+        let quota = match judged.policy.limits.quota {
+            Some(limit) => Some(store.join_quota(limit)?),
+            None => None,
+        };
         let fetcher = session.fetcher(FetchOptions {
             jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),
             refresh: false,
-            quota: None,
+            quota,
             torrents: crate::torrent::TorrentSettings::resolve(store, &config)?,
             wait: crate::torrent::fetch::WaitMode {
                 wait: false,
@@ -223,14 +233,54 @@ pub async fn update(
             Some((i.name.as_str(), new.sha256?, new.size?))
         })
         .collect();
+    // A new version that waits for a person while the store holds it
+    // already (another project's): recorded as waiting, so that the sync
+    // below does not link it until someone decides.
+    for item in &items {
+        if item.change == Change::AwaitingApproval
+            && let Some(Verdict::AwaitingApproval { reasons }) = &item.verdict
+            && let Some(Version {
+                sha256: Some(digest),
+                size,
+            }) = item.new
+            && store.has_object(&digest)
+            && let Some(resource) = manifest.resource(item.name.as_str())
+        {
+            crate::policy::approval::add_pending(
+                store,
+                crate::policy::approval::PendingRequest {
+                    name: resource.name.clone(),
+                    project: manifest.project.name.clone(),
+                    project_id: manifest.project_id(),
+                    manifest: manifest.path.clone(),
+                    sha256: Some(digest),
+                    size,
+                    sources: crate::policy::approval::bound_sources(&resource.sources),
+                    source_ids: crate::policy::approval::bound_ids(
+                        &resource.sources,
+                        &store.identity_key(),
+                    ),
+                    purpose: resource.purpose.clone(),
+                    requested_by: resource.requested_by.clone(),
+                    reasons: reasons.clone(),
+                    requested_at: crate::time::Timestamp::now(),
+                },
+            )?;
+        }
+    }
     let mut current = manifest;
+    let mut manifest_updated = false;
     if !pins.is_empty() {
         let text = crate::manifest::read_text(&current.path)?;
         let (edited, _) = crate::manifest::edit::pin_all(&text, &pins)?;
-        let edited_manifest = Manifest::from_text(&current.path, edited.clone())?;
-        crate::manifest::write_text(&current.path, &edited)
-            .with_context(|| format!("failed to write `{}`", current.path.display()))?;
-        current = edited_manifest;
+        // Pins it has already (a version still waiting) change nothing.
+        if edited != text {
+            let edited_manifest = Manifest::from_text(&current.path, edited.clone())?;
+            crate::manifest::write_text(&current.path, &edited)
+                .with_context(|| format!("failed to write `{}`", current.path.display()))?;
+            current = edited_manifest;
+            manifest_updated = true;
+        }
     }
     let manifest_path = current.path.clone();
     let report = sync_locked(
@@ -250,10 +300,20 @@ pub async fn update(
         },
     )
     .await?;
+    // An updated resource whose new version could not be linked (a file
+    // crp did not make is where its link goes) is not done.
+    for item in items.iter_mut().filter(|i| i.change == Change::Updated) {
+        if let Some(r) = report.resources.iter().find(|r| r.name == item.name)
+            && r.status == crate::execute::Status::Conflict
+        {
+            item.change = Change::NotLinked;
+            item.detail = r.error.as_ref().map(|e| e.message.clone());
+        }
+    }
     Ok(Updated {
         manifest: manifest_path,
         dry_run: false,
-        manifest_updated: !pins.is_empty(),
+        manifest_updated,
         links: report
             .resources
             .into_iter()
@@ -312,6 +372,24 @@ fn select<'m>(manifest: &'m Manifest, names: &[String]) -> (Vec<Item>, Vec<&'m R
     (skipped, asked)
 }
 
+/// Sets apart the resources whose sources the policy's hard limits refuse,
+/// as denied items: their sources are not even asked.
+fn refuse<'m>(judged: &Judge, asked: Vec<&'m Resource>) -> (Vec<Item>, Vec<&'m Resource>) {
+    let mut refused = Vec::new();
+    let mut rest = Vec::new();
+    for resource in asked {
+        match judged.refused(resource) {
+            Some(verdict) => {
+                let mut item = Item::new(resource, Change::Denied);
+                item.verdict = Some(verdict);
+                refused.push(item);
+            }
+            None => rest.push(resource),
+        }
+    }
+    (refused, rest)
+}
+
 fn direct(resource: &Resource) -> impl Iterator<Item = &SourceEntry> {
     resource.sources.iter().filter(|s| !s.source.is_torrent())
 }
@@ -324,8 +402,9 @@ struct Judge {
     ledger: Ledger,
     history: History,
     project: Name,
-    /// What the store holds, when the policy has a quota.
-    used: Option<u64>,
+    /// What the store holds plus what this run let in, when the policy has
+    /// a quota: each new version is judged against what came before it.
+    used: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Judge {
@@ -345,7 +424,9 @@ impl Judge {
         };
         let history = history(store, &policy, previous.as_ref())?;
         let used = match policy.limits.quota {
-            Some(_) => Some(store.usage()?.bytes),
+            Some(_) => Some(Arc::new(std::sync::atomic::AtomicU64::new(
+                store.usage()?.bytes,
+            ))),
             None => None,
         };
         Ok(Self {
@@ -379,7 +460,33 @@ impl Judge {
                 executable: resource.executable,
                 replaces: resource.sha256,
             },
-            self.used,
+            self.used
+                .as_ref()
+                .map(|u| u.load(std::sync::atomic::Ordering::SeqCst)),
+        )
+    }
+
+    /// Counts `size` more bytes let into the store.
+    fn let_in(&self, size: u64) {
+        if let Some(used) = &self.used {
+            used.fetch_add(size, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The policy's hard limits that hold whatever the new content is (a
+    /// scheme it refuses): checked before any source is asked.
+    fn refused(&self, resource: &Resource) -> Option<Verdict> {
+        let sources: Vec<SourceEntry> = direct(resource).cloned().collect();
+        self.policy.limit(
+            &Request {
+                name: &resource.name,
+                sha256: None,
+                size: None,
+                sources: &sources,
+                executable: resource.executable,
+                replaces: resource.sha256,
+            },
+            None,
         )
     }
 }
@@ -396,10 +503,17 @@ fn known(store: &Store, resource: &Resource) -> Option<SourceRecord> {
         return Some(remembered);
     }
     let record = store.read_object_record(&pinned).ok().flatten()?;
+    // The record names its source redacted: a source with a secret in it
+    // cannot be told from another with another secret, so what the record
+    // says is offered only to a source without one.
     let served_by = record.served_by.as_deref().unwrap_or(&record.source);
+    let secret = |source: &Source| match source {
+        Source::Http(url) => crate::redact::url(url) != url.as_str(),
+        _ => false,
+    };
     let key = store.identity_key();
     let id = direct(resource)
-        .find(|s| s.source.to_string() == served_by)
+        .find(|s| s.source.to_string() == served_by && !secret(&s.source))
         .map(|s| s.source.identity(&key))?;
     Some(SourceRecord {
         schema_version: crate::store::record::RECORD_VERSION,
@@ -431,6 +545,7 @@ async fn fetch_all(
             Admit(Arc::new(move |sha256, size| {
                 let verdict = judged.verdict(&resource, Some(sha256), Some(size));
                 if verdict.allows() {
+                    judged.let_in(size);
                     verdicts
                         .lock()
                         .expect("not poisoned")
@@ -490,14 +605,18 @@ fn outcome(
                 size: Some(fetched.size),
             });
             if Some(fetched.sha256) != resource.sha256 {
-                item.change = Change::Updated;
-                // Content the store held already was judged when it came.
-                item.verdict = Some(verdict.unwrap_or_else(|| {
-                    judged
-                        .ledger
-                        .verdict_for(Some(fetched.sha256), &resource.sources)
-                        .unwrap_or(Verdict::AutoApproved)
-                }));
+                // Content the store holds already (another project's) is a
+                // new version of this resource all the same: judged by
+                // every rule.
+                let verdict = verdict.unwrap_or_else(|| {
+                    judged.verdict(resource, Some(fetched.sha256), Some(fetched.size))
+                });
+                item.change = match verdict {
+                    ref v if v.allows() => Change::Updated,
+                    Verdict::AwaitingApproval { .. } => Change::AwaitingApproval,
+                    _ => Change::Denied,
+                };
+                item.verdict = Some(verdict);
             }
         }
         Err(FetchError::Held {
@@ -516,9 +635,33 @@ fn outcome(
             });
             item.verdict = Some(*verdict);
         }
+        // Past the policy's hard size limit or the store's quota while it
+        // streamed: refused, as a sync would.
+        Err(FetchError::Failed { failures, .. })
+            if let Some(verdict) = failures.iter().find_map(|f| match f.error {
+                crate::fetch::SourceError::OverCap { limit } => Some(Verdict::refused(
+                    crate::policy::Rule::MaxSize,
+                    format!(
+                        "the new version passed {}, the store's `max_size`",
+                        crate::units::Size(limit)
+                    ),
+                )),
+                crate::fetch::SourceError::Quota { quota } => Some(Verdict::refused(
+                    crate::policy::Rule::Quota,
+                    format!(
+                        "the new version would take the store over its quota of {}",
+                        crate::units::Size(quota)
+                    ),
+                )),
+                _ => None,
+            }) =>
+        {
+            item.change = Change::Denied;
+            item.verdict = Some(verdict);
+        }
         Err(err) => {
             item.change = Change::Failed;
-            item.detail = Some(crate::fetch::error_text(&err));
+            item.detail = Some(crate::fetch::error_text(&err).replace("\n  ", "; "));
         }
     }
     item
@@ -533,6 +676,8 @@ async fn dry_run(
     let store = &session.store;
     let judged = Judge::load(session, manifest)?;
     let (mut items, asked) = select(manifest, names);
+    let (refused, asked) = refuse(&judged, asked);
+    items.extend(refused);
     let settings = HttpSettings::from_env();
     for resource in asked {
         items.push(ask(store, &settings, &judged, resource).await);
@@ -566,15 +711,21 @@ async fn ask(store: &Store, settings: &HttpSettings, judged: &Judge, resource: &
     item.source = Some(entry.source.to_string());
     let old_size = resource.size.or(known.as_ref().map(|k| k.size));
     let (sha256, size) = match &entry.source {
-        Source::File(path) => match crate::digest::hash_file(path) {
-            Ok((sha256, _)) if Some(sha256) == resource.sha256 => return item,
-            Ok((sha256, size)) => (Some(sha256), Some(size)),
-            Err(err) => {
-                return item
-                    .detail(format!("cannot read `{}`: {err}", path.display()))
-                    .failed();
+        Source::File(path) => {
+            match crate::fsutil::open_regular(path).and_then(crate::digest::hash_reader) {
+                Ok((sha256, _)) if Some(sha256) == resource.sha256 => return item,
+                Ok((sha256, size)) => (Some(sha256), Some(size)),
+                Err(err) => {
+                    return item
+                        .detail(format!(
+                            "cannot read `{}`: {}",
+                            path.display(),
+                            crate::fsutil::without_path(&err)
+                        ))
+                        .failed();
+                }
             }
-        },
+        }
         Source::Http(url) => match crate::fetch::probe(settings, url).await {
             Err(err) => return item.detail(format!("cannot be reached: {err}")).failed(),
             Ok(probe) if probe.status >= 400 => {

@@ -48,6 +48,10 @@ pub(super) fn review(
     } else {
         None
     };
+    // What waits for a person in this project: an object the store holds
+    // (another project's) that a request of this one waits on is not let
+    // in by being there (`crp update` records such a request).
+    let waiting = crate::policy::approval::pending_of(store, &plan.project.id)?;
     for (r, resource) in plan.resources.iter_mut().zip(&manifest.resources) {
         // An object `crp gc` archived was judged when it arrived: it comes
         // back from cold storage like one that is present.
@@ -66,6 +70,14 @@ pub(super) fn review(
             } else {
                 ledger
                     .verdict_for(r.sha256, &resource.sources)
+                    .or_else(|| {
+                        waiting
+                            .get(&resource.name)
+                            .filter(|p| p.sha256.is_some() && p.sha256 == r.sha256)
+                            .map(|p| Verdict::AwaitingApproval {
+                                reasons: p.reasons.clone(),
+                            })
+                    })
                     .unwrap_or(Verdict::AutoApproved)
             }
         } else {

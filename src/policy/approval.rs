@@ -350,6 +350,28 @@ pub fn pending(store: &Store) -> Result<Vec<PendingRequest>, StoreError> {
     Ok(all)
 }
 
+/// One project's requests awaiting a decision, by resource name.
+pub fn pending_of(
+    store: &Store,
+    project_id: &str,
+) -> Result<std::collections::BTreeMap<Name, PendingRequest>, StoreError> {
+    let mut found = std::collections::BTreeMap::new();
+    let entries = match fs_err::read_dir(pending_dir(store).join(project_id)) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(err) => return Err(err.into()),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json")
+            && let Some(request) = crate::store::read_json::<PendingRequest>(&path)?
+        {
+            found.insert(request.name.clone(), request);
+        }
+    }
+    Ok(found)
+}
+
 /// Records one request as waiting, keeping when it first started to; the
 /// project's other requests stay as they are.
 pub fn add_pending(store: &Store, mut request: PendingRequest) -> Result<(), StoreError> {

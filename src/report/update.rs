@@ -81,6 +81,7 @@ pub fn print(printer: &Printer, updated: Updated) {
             Change::AwaitingApproval => style("awaiting").yellow().bold(),
             Change::Unknown => style("unknown").yellow(),
             Change::Denied => style("denied").red().bold(),
+            Change::NotLinked => style("conflict").red().bold(),
             Change::Failed => style("failed").red().bold(),
         };
         let mut detail = version(&item.old, abbrev);
@@ -90,7 +91,10 @@ pub fn print(printer: &Printer, updated: Updated) {
             let _ = write!(detail, " → {}", version(new, abbrev));
         }
         if let Some(source) = &item.source
-            && matches!(item.change, Change::Updated | Change::Changed)
+            && matches!(
+                item.change,
+                Change::Updated | Change::Changed | Change::NotLinked
+            )
         {
             let _ = write!(detail, "  from {}", crate::fsutil::display_source(source));
         }
@@ -120,6 +124,7 @@ pub fn print(printer: &Printer, updated: Updated) {
     let mut parts = Vec::new();
     for change in [
         Change::Updated,
+        Change::NotLinked,
         Change::Changed,
         Change::Unknown,
         Change::AwaitingApproval,

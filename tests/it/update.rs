@@ -217,3 +217,85 @@ fn a_refused_new_version_keeps_the_old_pin() {
     assert!(!ctx.object(&Sha256Digest::of_bytes(&v2)).exists());
     assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v1);
 }
+
+#[test]
+fn a_new_version_another_project_brought_in_is_still_judged() {
+    let v1 = bytes(7, 2_000);
+    let v2 = bytes(8, 2_500);
+    let (ctx, server) = pinned_over_http(&v1);
+    ctx.write_policy("[approval]\nversion_change = true\n");
+    let d2 = Sha256Digest::of_bytes(&v2);
+    // Another project declares the new bytes under another name first.
+    let other = ctx.root.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("new.bin"), &v2).unwrap();
+    std::fs::write(
+        other.join("resources.toml"),
+        "[project]\nname = \"other\"\n\n[resources.copy]\nsource = \"new.bin\"\npurpose = \"x\"\n",
+    )
+    .unwrap();
+    ctx.crp_in(&other, &["sync"]).success();
+    assert!(ctx.object(&d2).exists());
+
+    server.versions("a.bin", vec![Version::new(v2.clone())]);
+    let run = ctx.crp(&["update", "a"]);
+    run.code(1);
+    assert!(run.stdout.contains("awaiting     a"), "{run}");
+    assert!(run.stdout.contains("a new version"), "{run}");
+    // Pinned, but not linked until someone decides.
+    assert!(ctx.read_manifest().contains(&d2.hex()));
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v1);
+    ctx.crp(&["sync"]).code(1);
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v1);
+    assert!(ctx.crp(&["pending"]).stdout.contains(&d2.short()));
+    ctx.crp(&["approve", "a", "--by", "alice"]).success();
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v2);
+}
+
+#[test]
+fn updates_share_the_quota_and_refused_schemes_are_not_asked() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let mut entries = String::new();
+    for name in ["x", "y", "z"] {
+        server.versions(name, vec![Version::new(b"1\n".to_vec())]);
+        entries.push_str(&format!(
+            "\n[resources.{name}]\nsource = \"{}\"\npurpose = \"p\"\n",
+            server.url(name)
+        ));
+    }
+    ctx.write_manifest(&format!("[project]\nname = \"p\"\n{entries}"));
+    ctx.crp(&["sync"]).success();
+    // Room for two of three new versions of 800 bytes.
+    ctx.write_policy("[limits]\nquota = \"2000 B\"\n");
+    for (i, name) in ["x", "y", "z"].iter().enumerate() {
+        server.versions(name, vec![Version::new(bytes(10 + i as u8, 800))]);
+    }
+    let run = ctx.crp(&["update", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    let mut changes: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["change"].as_str().unwrap())
+        .collect();
+    changes.sort_unstable();
+    assert_eq!(changes, ["denied", "updated", "updated"], "{doc:#}");
+    let stored: u64 = files_under(&ctx.store.join("objects"))
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(stored <= 2000, "{stored} bytes in a store of 2000");
+
+    // A scheme the policy refuses is not even asked.
+    ctx.write_policy("[limits]\nschemes = [\"https\"]\n");
+    let before = server.log().len();
+    let run = ctx.crp(&["update", "x"]);
+    run.code(1);
+    assert!(run.stdout.contains("denied       x"), "{run}");
+    let run = ctx.crp(&["update", "x", "--dry-run"]);
+    assert!(run.stdout.contains("denied       x"), "{run}");
+    assert_eq!(server.log().len(), before, "no request was made");
+}
