@@ -84,10 +84,108 @@ fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditErro
     if let Some(missing) = names.iter().find(|name| !resources.contains_key(name)) {
         return Err(EditError::NoSuchResource((*missing).to_owned()));
     }
+    let mut carried = Vec::new();
     for name in names {
+        // The comment block right above an entry's header goes with it;
+        // what comes before a blank line above that block (the end of the
+        // entry before, the template's notes) stays, with the next table.
+        if let Some(table) = resources.get(name).and_then(Item::as_table)
+            && let Some(prefix) = table.decor().prefix().and_then(|p| p.as_str())
+            && let Some(position) = table.position()
+        {
+            let kept = kept_part(prefix);
+            // Blank lines alone were the gap before the entry, which goes.
+            if !kept.trim().is_empty() {
+                carried.push((position, kept.to_owned()));
+            }
+        }
         resources.remove(name);
     }
+    // Last first, so that text carried into a table that goes too moves on.
+    carried.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
+    for (position, kept) in carried {
+        match next_table(doc.as_table_mut(), position) {
+            Some(next) => {
+                let old = next
+                    .decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                // One blank line between, not two.
+                let kept = match old.starts_with('\n') {
+                    true => without_last_line(&kept),
+                    false => &kept,
+                };
+                next.decor_mut().set_prefix(format!("{kept}{old}"));
+            }
+            None => {
+                // At the end of the file, no blank line after it.
+                let old = doc.trailing().as_str().unwrap_or_default().to_owned();
+                let kept = match old.trim().is_empty() {
+                    true => without_last_line(&kept),
+                    false => &kept,
+                };
+                doc.set_trailing(format!("{kept}{old}"));
+            }
+        }
+    }
     Ok(doc.to_string())
+}
+
+/// What of a table's prefix belongs before it rather than to it: every
+/// line up to the last blank one.
+fn kept_part(prefix: &str) -> &str {
+    let mut end = 0;
+    let mut at = 0;
+    for line in prefix.split_inclusive('\n') {
+        at += line.len();
+        if line.trim().is_empty() {
+            end = at;
+        }
+    }
+    &prefix[..end]
+}
+
+/// `text` without its last line (a blank one, here).
+fn without_last_line(text: &str) -> &str {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    }
+}
+
+/// The table after `position` in the document, however deep.
+fn next_table(table: &mut Table, position: isize) -> Option<&mut Table> {
+    fn visit<'a>(
+        table: &'a mut Table,
+        position: isize,
+        best: &mut Option<(isize, Vec<String>)>,
+        path: &mut Vec<String>,
+    ) {
+        for (key, item) in table.iter_mut() {
+            if let Item::Table(sub) = item {
+                path.push(key.get().to_owned());
+                if let Some(p) = sub.position()
+                    && p > position
+                    && best.as_ref().is_none_or(|(b, _)| p < *b)
+                {
+                    *best = Some((p, path.clone()));
+                }
+                visit(sub, position, best, path);
+                path.pop();
+            }
+        }
+    }
+    let mut best = None;
+    visit(table, position, &mut best, &mut Vec::new());
+    let (_, path) = best?;
+    let mut at = table;
+    for key in path {
+        at = at.get_mut(&key)?.as_table_mut()?;
+    }
+    Some(at)
 }
 
 /// Writes `sha256` and `size` into the entry of resource `name`: in place
@@ -337,6 +435,44 @@ purpose = "b"
             )),
             "{out}"
         );
+    }
+
+    #[test]
+    fn removing_an_entry_keeps_the_comments_that_end_the_one_before() {
+        let text = "[project]\nname = \"p\"\n# link_dir = \"x\"\n\n# notes for later\n\n[resources.a]\nsource = \"a\"\npurpose = \"a\"\n# TODO(a): mirror it\n\n# the b\n[resources.b]\nsource = \"b\"\npurpose = \"b\"\n\n[resources.c]\nsource = \"c\"\npurpose = \"c\"\n";
+        let out = remove_resources(text, &["b"]).unwrap();
+        assert_eq!(
+            out,
+            text.replace(
+                "# the b\n[resources.b]\nsource = \"b\"\npurpose = \"b\"\n\n",
+                ""
+            ),
+        );
+        // The first entry: the notes above it stay, even with the next
+        // one gone too.
+        let out = remove_resources(text, &["a", "b"]).unwrap();
+        assert!(
+            out.contains("# link_dir = \"x\"\n\n# notes for later\n\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# TODO(a): mirror it\n\n[resources.c]"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("the b") && !out.contains("[resources.a]"),
+            "{out}"
+        );
+        // The last, with the blank line before it.
+        let out = remove_resources(text, &["c"]).unwrap();
+        assert_eq!(
+            out,
+            text.replace("\n[resources.c]\nsource = \"c\"\npurpose = \"c\"\n", "")
+        );
+        // Notes that end the one before the last stay, at the end.
+        let noted = text.replace("\n[resources.c]", "# after b\n\n[resources.c]");
+        let out = remove_resources(&noted, &["c"]).unwrap();
+        assert!(out.ends_with("purpose = \"b\"\n# after b\n"), "{out}");
     }
 
     #[test]

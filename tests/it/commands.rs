@@ -837,3 +837,20 @@ fn short_hashes_grow_until_those_shown_are_told_apart() {
     let doc: serde_json::Value = ctx.crp(&["status", "--format", "json"]).json();
     assert_eq!(doc["resources"][0]["sha256"], a);
 }
+
+#[test]
+fn removing_what_was_added_to_an_init_manifest_keeps_its_notes() {
+    let ctx = TestContext::new();
+    ctx.crp(&["init"]).success();
+    let template = ctx.read_manifest();
+    ctx.write_file("x.txt", b"x");
+    ctx.write_file("y.txt", b"y");
+    ctx.crp(&["add", "x.txt", "--purpose", "x"]).success();
+    ctx.crp(&["add", "y.txt", "--purpose", "y"]).success();
+    ctx.crp(&["remove", "x.txt"]).success();
+    let text = ctx.read_manifest();
+    assert!(text.starts_with(&template), "{text}");
+    assert!(text.contains("[resources.\"y.txt\"]"), "{text}");
+    ctx.crp(&["remove", "y.txt"]).success();
+    assert_eq!(ctx.read_manifest(), template);
+}
