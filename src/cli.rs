@@ -12,9 +12,13 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 /// shared store, and link them into the project.
 #[derive(Debug, Parser)]
 #[command(name = "crp", version, propagate_version = true, max_term_width = 100)]
-#[command(
-    after_help = "Exit codes: 0 success; 1 the work could not be completed; 2 invalid input."
-)]
+#[command(after_help = "Examples:
+  crp init                                        # start a resources.toml here
+  crp add https://example.org/data.csv --purpose \"training data\"
+  crp sync                                        # fetch, verify and link every resource
+  crp status --check                              # exit 1 unless everything is in place
+
+Exit codes: 0 success; 1 the work could not be completed; 2 invalid input.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -257,9 +261,9 @@ fn examples(command: &str) -> Option<&'static str> {
   crp update data.csv            # only this one",
         "plan" => "  crp plan
   crp plan --format json | jq '.resources[] | select(.action != \"up-to-date\")'",
-        "sync" => "  crp sync                       # fetch, verify, link and pin
-  crp sync --locked              # in CI: the manifest must not change
-  crp sync --offline             # link what the store has, touch no network
+        "sync" => "  crp sync                           # fetch, verify, link and pin
+  crp sync --locked                  # in CI: the manifest must not change
+  crp sync --offline                 # link what the store has, touch no network
   crp sync --no-wait --format json   # for agents: one document, torrents left running",
         "status" => "  crp status
   crp status --check -q          # exit 1 unless every resource is ready (CI)",
@@ -297,7 +301,8 @@ fn examples(command: &str) -> Option<&'static str> {
         "completions" => "  crp completions bash > ~/.local/share/bash-completion/completions/crp
   crp completions zsh > \"${fpath[1]}/_crp\"
   crp completions fish > ~/.config/fish/completions/crp.fish",
-        "man" => "  crp man > ~/.local/share/man/man1/crp.1 && man crp",
+        "man" => "  crp man > ~/.local/share/man/man1/crp.1 && man crp
+  crp man sync > ~/.local/share/man/man1/crp-sync.1 && man crp-sync",
         _ => return None,
     })
 }
@@ -374,8 +379,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish
     Completions(CompletionsArgs),
-    /// Print crp's man page (roff), e.g. `crp man > ~/.local/share/man/man1/crp.1`
-    Man,
+    /// Print crp's man page (roff), or a command's, e.g. `crp man > ~/.local/share/man/man1/crp.1`
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -406,6 +411,13 @@ pub struct StatusArgs {
     /// (for CI and scripts; like `terraform plan -detailed-exitcode`)
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command, for its own page (`crp-sync(1)`) [default: crp's]
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]

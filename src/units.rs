@@ -17,8 +17,9 @@ pub struct ByteCount(pub u64);
 impl fmt::Display for ByteCount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        // Padded as a whole, so columns of sizes line up (`{:>10}`).
         if self.0 < 1024 {
-            return write!(f, "{} B", self.0);
+            return f.pad(&format!("{} B", self.0));
         }
         let mut value = self.0 as f64 / 1024.0;
         let mut unit = 0;
@@ -26,7 +27,7 @@ impl fmt::Display for ByteCount {
             value /= 1024.0;
             unit += 1;
         }
-        write!(f, "{value:.1} {}", UNITS[unit])
+        f.pad(&format!("{value:.1} {}", UNITS[unit]))
     }
 }
 
@@ -120,6 +121,15 @@ mod tests {
         assert_eq!(Size(1_000_000_000).to_string(), "1 GB");
         assert_eq!(Size(1_500_000).to_string(), "1500 KB");
         assert_eq!(Size(7).to_string(), "7 B");
+    }
+
+    #[test]
+    fn byte_counts_line_up_in_columns() {
+        assert_eq!(format!("[{:>9}]", ByteCount(14)), "[     14 B]");
+        assert_eq!(format!("[{:>9}]", ByteCount(5012)), "[  4.9 KiB]");
+        assert_eq!(format!("[{:<6}]", ByteCount(3)), "[3 B   ]");
+        assert_eq!(count(1, "object"), "1 object");
+        assert_eq!(count(0, "object"), "0 objects");
     }
 
     #[test]

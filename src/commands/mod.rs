@@ -57,7 +57,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Drift(_) => "drift",
         Command::Diff(_) => "diff",
         Command::Completions(_) => "completions",
-        Command::Man => "man",
+        Command::Man(_) => "man",
     }
 }
 
@@ -113,6 +113,6 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Drift(args) => drift::run(global, &args, printer).await,
         Command::Diff(args) => diff::run(global, &args, printer),
         Command::Completions(args) => Ok(help::completions(&args, printer)),
-        Command::Man => help::man(printer),
+        Command::Man(args) => help::man(&args, printer),
     }
 }

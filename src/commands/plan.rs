@@ -31,6 +31,11 @@ pub(super) async fn run(
                 printer.status(&plan, &torrents);
             }
             if check && !plan.ready() {
+                printer.note(format!(
+                    "not ready: {} of {} missing, not linked or not allowed (see the table); `crp sync` brings in what it can",
+                    plan.unready().count(),
+                    crate::units::count(plan.resources.len() as u64, "resource"),
+                ));
                 return Ok(ExitStatus::Failure);
             }
         }

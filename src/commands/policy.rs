@@ -38,14 +38,6 @@ pub(super) fn init(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let path = policy::init(global.store.as_deref(), args.collective, args.force)?;
-    printer.note(format!(
-        "wrote {} policy to `{}`",
-        if args.collective {
-            "the collective's"
-        } else {
-            "the default"
-        },
-        path.display()
-    ));
+    crate::report::policy::init(printer, &path, args.collective);
     Ok(ExitStatus::Success)
 }

@@ -231,7 +231,7 @@ impl Fetcher {
                             .store
                             .quarantine(
                                 &finished.path,
-                                &format!("{}-{}", request.name, sha256.short()),
+                                &format!("{}-{}", request.name, sha256.hex()),
                             )
                             .map_err(|e| store_err(e.into()))?;
                         return Err(FetchError::Executable {

@@ -627,7 +627,7 @@ pub async fn restore(
             // A cold copy that rotted is no copy: it goes to quarantine, and
             // the object is fetched like any missing one.
             let rotten = if part.exists() { &part } else { &archived.path };
-            let label = format!("cold-{}", digest.short());
+            let label = format!("cold-{}", digest.hex());
             let quarantined = match store.quarantine(rotten, &label) {
                 Err(err) if err.kind() == io::ErrorKind::CrossesDevices => {
                     copy_tree(rotten, &part)?;

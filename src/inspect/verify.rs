@@ -125,7 +125,7 @@ pub async fn quarantine(
         Check::Corrupted { actual, .. } => (Some(actual), None),
         Check::Unreadable { error } => (None, Some(error)),
     };
-    let quarantined = store.quarantine(&path, &format!("corrupted-{}", digest.short()))?;
+    let quarantined = store.quarantine(&path, &format!("corrupted-{}", digest.hex()))?;
     let mut resources = Vec::new();
     if let Some(mut record) = store.read_object_record(digest)? {
         resources = record

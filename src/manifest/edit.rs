@@ -158,8 +158,8 @@ fn without_last_line(text: &str) -> &str {
 
 /// The table after `position` in the document, however deep.
 fn next_table(table: &mut Table, position: isize) -> Option<&mut Table> {
-    fn visit<'a>(
-        table: &'a mut Table,
+    fn visit(
+        table: &mut Table,
         position: isize,
         best: &mut Option<(isize, Vec<String>)>,
         path: &mut Vec<String>,

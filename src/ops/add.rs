@@ -241,12 +241,18 @@ pub async fn add(
         sha256: fetched.sha256,
         size: fetched.size,
         fetched_from: fetched.source,
-        // Appended: the new text begins with the old.
-        entry: new
-            .strip_prefix(text.as_str())
-            .unwrap_or_default()
-            .trim()
-            .replace("\r\n", "\n"),
+        // Appended: the new text begins with the old; else (an inline
+        // `resources` table) the lines that are new.
+        entry: match new.strip_prefix(text.as_str()) {
+            Some(appended) => appended.trim().replace("\r\n", "\n"),
+            None => {
+                let old: std::collections::BTreeSet<&str> = text.lines().collect();
+                new.lines()
+                    .filter(|line| !old.contains(line))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        },
     })
 }
 
@@ -265,7 +271,16 @@ fn source_for(text: &str, manifest: &Manifest) -> anyhow::Result<(String, Source
     if let Source::File(path) = &source
         && !path.is_file()
     {
-        return Err(UsageError::new(format!("no file at `{}`", path.display())).into());
+        return Err(if path.is_dir() {
+            UsageError::new(format!(
+                "`{}` is a folder; a source is one file",
+                path.display()
+            ))
+            .hint("pack it (`tar czf data.tar.gz DIR`) and add the archive")
+        } else {
+            UsageError::new(format!("no file at `{}`", path.display()))
+        }
+        .into());
     }
     let written = match &source {
         Source::File(path) if spec.is_relative_path() => {

@@ -178,9 +178,15 @@ impl Plan {
     /// --check`). Missing, unlinked, in conflict, awaiting approval, denied
     /// and quarantined resources are not.
     pub fn ready(&self) -> bool {
+        self.unready().next().is_none()
+    }
+
+    /// The resources that keep the project from being [`ready`](Self::ready):
+    /// missing from the store, not linked as declared, or not allowed.
+    pub fn unready(&self) -> impl Iterator<Item = &ResourcePlan> {
         self.resources
             .iter()
-            .all(|r| r.present && r.link == LinkStep::UpToDate && r.verdict.allows())
+            .filter(|r| !(r.present && r.link == LinkStep::UpToDate && r.verdict.allows()))
     }
 }
 

@@ -41,6 +41,39 @@ pub struct CheckDocument {
 
 /// Prints the effective policy of the store at `store` and where each
 /// setting comes from.
+/// `crp policy init --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInitDocument {
+    pub schema_version: u32,
+    pub command: String,
+    /// The policy file written.
+    pub path: std::path::PathBuf,
+    /// The collective's full rule set, rather than the default.
+    pub collective: bool,
+}
+
+/// Prints where `crp policy init` wrote which policy.
+pub fn init(printer: &Printer, path: &Path, collective: bool) {
+    if printer.format() == crate::cli::Format::Json {
+        printer.json(&PolicyInitDocument {
+            schema_version: SCHEMA_VERSION,
+            command: "policy init".into(),
+            path: path.to_owned(),
+            collective,
+        });
+        return;
+    }
+    printer.note(format!(
+        "wrote {} policy to `{}`",
+        if collective {
+            "the collective's"
+        } else {
+            "the default"
+        },
+        path.display()
+    ));
+}
+
 pub fn show(printer: &Printer, store: &Path, policy: Policy) {
     let settings = policy.settings();
     if printer.format() == crate::cli::Format::Json {

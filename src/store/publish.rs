@@ -88,18 +88,37 @@ impl Store {
     }
 
     /// Moves data that failed verification out of the way, to
-    /// `quarantine/<time>-<label>`, where nothing uses it and a person can
-    /// look at it. Returns where it went.
+    /// `quarantine/<time>-<label>` (with `-2`, `-3`… when that name is
+    /// taken: nothing quarantined is ever replaced), where nothing uses it
+    /// and a person can look at it. Returns where it went.
     pub fn quarantine(&self, path: &Path, label: &str) -> io::Result<PathBuf> {
         let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
             .to_string()
             .replace(':', "");
-        let target = self
-            .root
-            .join("quarantine")
-            .join(format!("{stamp}-{label}"));
-        with_parent(&target, || fs_err::rename(path, &target))?;
-        Ok(target)
+        let dir = self.root.join("quarantine");
+        for n in 1u32.. {
+            let name = match n {
+                1 => format!("{stamp}-{label}"),
+                n => format!("{stamp}-{label}-{n}"),
+            };
+            let target = dir.join(name);
+            let moved = with_parent(&target, || {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    path,
+                    rustix::fs::CWD,
+                    &target,
+                    rustix::fs::RenameFlags::NOREPLACE,
+                )
+                .map_err(io::Error::from)
+            });
+            match moved {
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(fsutil::with_path(err, path)),
+                Ok(()) => return Ok(target),
+            }
+        }
+        unreachable!("some name is free")
     }
 
     /// Remembers a folder whose entries changed, for [`Store::sync_dirs`].
@@ -181,4 +200,27 @@ pub(super) fn seal_tree(dir: &Path, top: bool) -> io::Result<()> {
 pub(super) fn seal_dir(dir: &Path) -> io::Result<()> {
     fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
     fsutil::sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarantine_never_replaces_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(Some(&dir.path().join("store"))).unwrap();
+        store.create().unwrap();
+        let mut moved = Vec::new();
+        for content in [b"first".as_slice(), b"second", b"third"] {
+            let path = dir.path().join("bad");
+            std::fs::write(&path, content).unwrap();
+            moved.push(store.quarantine(&path, "same-label").unwrap());
+        }
+        let kept: Vec<Vec<u8>> = moved.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        assert_eq!(
+            kept,
+            [b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]
+        );
+    }
 }

@@ -173,6 +173,12 @@ fn add_fetches_and_appends_keeping_comments() {
 
     // A local file is written relative to the manifest's folder.
     std::fs::create_dir_all(ctx.project.join("sub")).unwrap();
+    let run = ctx.crp(&["add", "sub", "--purpose", "a folder"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("is a folder; a source is one file"),
+        "{run}"
+    );
     ctx.write_file("data/local.bin", b"local");
     let status = ctx
         .command()
@@ -328,6 +334,20 @@ fn the_man_page_is_roff_with_every_subcommand() {
         );
     }
     ctx.crp(&["man", "--format", "json"]).code(2);
+    // Each page the main one lists is there.
+    for subcommand in ["sync", "update", "policy"] {
+        let run = ctx.crp(&["man", subcommand]);
+        run.success();
+        assert!(
+            run.stdout.contains(&format!(".TH crp-{subcommand} 1")),
+            "{run}"
+        );
+        assert!(run.stdout.contains("\\fB\\-\\-store\\fR"), "{run}");
+        assert!(run.stdout.contains("Examples:"), "{run}");
+    }
+    let run = ctx.crp(&["man", "bogus"]);
+    run.code(2);
+    assert!(run.stderr.contains("crp has no command `bogus`"), "{run}");
 }
 
 #[test]
@@ -454,7 +474,15 @@ fn one_file(content: &[u8], sync: bool) -> TestContext {
 
 #[track_caller]
 fn check_exits(ctx: &TestContext, code: i32) {
-    ctx.crp(&["status", "--check"]).code(code);
+    let run = ctx.crp(&["status", "--check"]);
+    run.code(code);
+    // What fails says why, and what to do.
+    assert_eq!(
+        run.stderr
+            .contains("note: not ready: 1 of 1 resource missing, not linked or not allowed"),
+        code == 1,
+        "{run}"
+    );
     let json = ctx.crp(&["status", "--check", "--format", "json"]);
     json.code(code);
     let doc: serde_json::Value = json.json();

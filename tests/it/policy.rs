@@ -160,7 +160,19 @@ fn each_rule_of_the_collective_policy_both_ways() {
     let known = bytes(3, 500);
     server.route("known.bin", known.clone(), Behavior::Normal);
     let known_digest = Sha256Digest::of_bytes(&known);
-    ctx.crp(&["policy", "init", "--collective"]).success();
+    let run = ctx.crp(&[
+        "policy",
+        "init",
+        "--collective",
+        "--force",
+        "--format",
+        "json",
+    ]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["command"], "policy init");
+    assert_eq!(doc["collective"], true);
+    assert!(doc["path"].as_str().unwrap().ends_with("meta/policy.toml"));
     let text = std::fs::read_to_string(ctx.store.join("meta/policy.toml")).unwrap();
     assert!(text.contains("first_request = true"));
     let check = |entries: &[String]| {
