@@ -706,7 +706,7 @@ fn gc_suggests_the_command_with_the_options_given() {
 }
 
 #[test]
-fn pinning_adding_and_removing_keep_crlf_and_the_byte_order_mark() {
+fn pinning_adding_removing_and_updating_keep_crlf_and_the_byte_order_mark() {
     let ctx = TestContext::new();
     let a = ctx.write_file("files/a.txt", b"a\n");
     let b = ctx.write_file("files/b.txt", b"b\n");
@@ -732,6 +732,15 @@ fn pinning_adding_and_removing_keep_crlf_and_the_byte_order_mark() {
     assert!(!added.replace("\r\n", "").contains('\n'), "{added:?}");
     ctx.crp(&["remove", "b"]).success();
     assert_eq!(ctx.read_manifest(), pinned);
+    // And update: only the two values change.
+    let a2 = ctx.write_file("files/a.txt", b"a, again\n");
+    ctx.crp(&["update"]).success();
+    assert_eq!(
+        ctx.read_manifest(),
+        pinned
+            .replace(&a.hex(), &a2.hex())
+            .replace("size = 2\r\n", "size = 9\r\n")
+    );
 }
 
 #[test]
