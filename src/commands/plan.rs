@@ -32,7 +32,7 @@ pub(super) async fn run(
             }
             if check && !plan.ready() {
                 printer.note(format!(
-                    "not ready: {} of {} missing, not linked or not allowed (see the table); `crp sync` brings in what it can",
+                    "not ready: {} of {} missing, not linked or not allowed (see the table): `crp sync` fetches and links what it can, `crp pending` lists what waits for a person",
                     plan.unready().count(),
                     crate::units::count(plan.resources.len() as u64, "resource"),
                 ));

@@ -58,8 +58,9 @@ pub enum Change {
     UpToDate,
     /// Re-pinned to what the sources serve now.
     Updated,
-    /// Re-pinned and in the store, but its link could not be made: a file
-    /// crp did not make is in its place (see `crp sync`'s conflicts).
+    /// In the store (re-pinned, or up to date), but its link could not be
+    /// made: a file crp did not make is in its place (see `crp sync`'s
+    /// conflicts).
     NotLinked,
     /// Re-pinned; the new version waits for a person (`crp approve`).
     AwaitingApproval,
@@ -158,12 +159,13 @@ pub struct Updated {
 impl Updated {
     /// Whether every resource asked about is up to date or updated: none
     /// failed, waits for a person, or was refused.
+    /// With `--dry-run`, which changes nothing, like `crp plan`: whether
+    /// every source could be asked.
     pub fn ok(&self) -> bool {
-        !self.items.iter().any(|i| {
-            matches!(
-                i.change,
-                Change::Failed | Change::AwaitingApproval | Change::Denied | Change::NotLinked
-            )
+        !self.items.iter().any(|i| match i.change {
+            Change::Failed => true,
+            Change::AwaitingApproval | Change::Denied | Change::NotLinked => !self.dry_run,
+            _ => false,
         })
     }
 }
@@ -302,7 +304,12 @@ pub async fn update(
     .await?;
     // An updated resource whose new version could not be linked (a file
     // crp did not make is where its link goes) is not done.
-    for item in items.iter_mut().filter(|i| i.change == Change::Updated) {
+    for item in items.iter_mut().filter(|i| {
+        matches!(
+            i.change,
+            Change::Updated | Change::UpToDate | Change::Skipped
+        )
+    }) {
         if let Some(r) = report.resources.iter().find(|r| r.name == item.name)
             && r.status == crate::execute::Status::Conflict
         {
@@ -446,7 +453,6 @@ impl Judge {
         sha256: Option<Sha256Digest>,
         size: Option<u64>,
     ) -> Verdict {
-        let sources: Vec<SourceEntry> = direct(resource).cloned().collect();
         judge(
             &self.policy,
             &self.ledger,
@@ -456,7 +462,8 @@ impl Judge {
                 name: &resource.name,
                 sha256,
                 size,
-                sources: &sources,
+                // Decisions bind every source, torrents included.
+                sources: &resource.sources,
                 executable: resource.executable,
                 replaces: resource.sha256,
             },
@@ -464,6 +471,18 @@ impl Judge {
                 .as_ref()
                 .map(|u| u.load(std::sync::atomic::Ordering::SeqCst)),
         )
+    }
+
+    /// The most bytes a new version of `resource` may bring before its
+    /// size is known: what crp fetches without a person's approval, as for
+    /// a resource on first use, unless a person let in a larger version
+    /// before (then the hard `max_size` alone).
+    fn cap(&self, resource: &Resource) -> Option<u64> {
+        let unapproved = self.policy.cap(&Verdict::AutoApproved);
+        match (unapproved, resource.size) {
+            (Some(cap), Some(size)) if size > cap => self.policy.limits.max_size,
+            _ => unapproved,
+        }
     }
 
     /// Counts `size` more bytes let into the store.
@@ -476,13 +495,13 @@ impl Judge {
     /// The policy's hard limits that hold whatever the new content is (a
     /// scheme it refuses): checked before any source is asked.
     fn refused(&self, resource: &Resource) -> Option<Verdict> {
-        let sources: Vec<SourceEntry> = direct(resource).cloned().collect();
         self.policy.limit(
             &Request {
                 name: &resource.name,
                 sha256: None,
                 size: None,
-                sources: &sources,
+                // Decisions bind every source, torrents included.
+                sources: &resource.sources,
                 executable: resource.executable,
                 replaces: resource.sha256,
             },
@@ -498,7 +517,12 @@ fn known(store: &Store, resource: &Resource) -> Option<SourceRecord> {
     let pinned = resource.sha256?;
     let sources: Vec<&Source> = direct(resource).map(|s| &s.source).collect();
     if let Ok(Some(remembered)) = store.read_source(&store.source_key(&sources))
-        && remembered.sha256 == pinned
+        && (remembered.sha256 == pinned
+            // What the sources last served was quarantined: asked about
+            // again, it is refused without a download if it is the same.
+            || (!resource.executable
+                && !store.has_object(&remembered.sha256)
+                && store.read_quarantined(&remembered.sha256).ok().flatten().is_some()))
     {
         return Some(remembered);
     }
@@ -566,9 +590,7 @@ async fn fetch_all(
             seed: resource.seed,
             user: Some(ObjectUse::of(manifest, resource)),
             executable: resource.executable,
-            // The new size is unknown: only the hard limit bounds the
-            // download; the rules judge the bytes before they come in.
-            cap: judged.policy.limits.max_size,
+            cap: judged.cap(resource),
             known: known(store, resource),
             admit: Some(admit),
         };
@@ -639,13 +661,17 @@ fn outcome(
         // streamed: refused, as a sync would.
         Err(FetchError::Failed { failures, .. })
             if let Some(verdict) = failures.iter().find_map(|f| match f.error {
-                crate::fetch::SourceError::OverCap { limit } => Some(Verdict::refused(
-                    crate::policy::Rule::MaxSize,
-                    format!(
-                        "the new version passed {}, the store's `max_size`",
-                        crate::units::Size(limit)
-                    ),
-                )),
+                crate::fetch::SourceError::OverCap { limit }
+                    if Some(limit) == judged.policy.limits.max_size =>
+                {
+                    Some(Verdict::refused(
+                        crate::policy::Rule::MaxSize,
+                        format!(
+                            "the new version passed {}, the store's `max_size`",
+                            crate::units::Size(limit)
+                        ),
+                    ))
+                }
                 crate::fetch::SourceError::Quota { quota } => Some(Verdict::refused(
                     crate::policy::Rule::Quota,
                     format!(
@@ -658,6 +684,18 @@ fn outcome(
         {
             item.change = Change::Denied;
             item.verdict = Some(verdict);
+        }
+        Err(FetchError::Failed { failures, .. })
+            if let Some(limit) = failures.iter().find_map(|f| match f.error {
+                crate::fetch::SourceError::OverCap { limit } => Some(limit),
+                _ => None,
+            }) =>
+        {
+            item.change = Change::Failed;
+            item.detail = Some(format!(
+                "the new version is larger than {}, the most crp fetches before a person approves it; write its `size` into the entry by hand, and `crp sync` asks for that approval",
+                crate::units::Size(limit)
+            ));
         }
         Err(err) => {
             item.change = Change::Failed;
@@ -765,7 +803,7 @@ async fn ask(store: &Store, settings: &HttpSettings, judged: &Judge, resource: &
                             size: probe.size,
                         });
                         return item.detail(
-                            "the source sends no validator to compare, and the same length: only `crp update` (downloading it) can tell",
+                            "nothing to compare: the store kept no validator from when it was fetched, and the length is the same; only `crp update` (downloading it) can tell",
                         );
                     }
                 };

@@ -299,3 +299,84 @@ fn updates_share_the_quota_and_refused_schemes_are_not_asked() {
     assert!(run.stdout.contains("denied       x"), "{run}");
     assert_eq!(server.log().len(), before, "no request was made");
 }
+
+#[test]
+fn update_reports_link_conflicts_and_asks_before_quarantining_again() {
+    let v1 = bytes(20, 1_000);
+    let (ctx, server) = pinned_over_http(&v1);
+    // Someone else's file where `b`'s link goes: every update says so.
+    std::fs::remove_file(ctx.link("b")).unwrap();
+    std::fs::write(ctx.link("b"), b"mine").unwrap();
+    for _ in 0..2 {
+        let run = ctx.crp(&["update", "--format", "json"]);
+        run.code(1);
+        let doc: serde_json::Value = run.json();
+        let b = &doc["resources"][1];
+        assert_eq!(
+            (b["name"].as_str(), b["change"].as_str()),
+            (Some("b"), Some("not-linked")),
+            "{doc:#}"
+        );
+        assert_eq!(doc["ok"], false);
+    }
+    std::fs::remove_file(ctx.link("b")).unwrap();
+
+    // New content that is a program the entry does not declare: quarantined
+    // once, then refused after a conditional request, without a download.
+    server.versions(
+        "a.bin",
+        vec![Version::new(b"#!/bin/sh\necho hi\n".to_vec())],
+    );
+    let run = ctx.crp(&["update", "a"]);
+    run.code(1);
+    assert!(run.stdout.contains("failed       a"), "{run}");
+    let quarantined = files_under(&ctx.store.join("quarantine")).len();
+    assert_eq!(quarantined, 1);
+    let before = server.requests("a.bin").len();
+    let run = ctx.crp(&["update", "a"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("still serves the executable content"),
+        "{run}"
+    );
+    let asked = &server.requests("a.bin")[before..];
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!((asked[0].status, asked[0].sent), (304, 0));
+    assert_eq!(
+        files_under(&ctx.store.join("quarantine")).len(),
+        quarantined
+    );
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v1);
+}
+
+#[test]
+fn a_denial_of_a_new_version_binds_every_source_torrents_included() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let v1 = bytes(30, 1_000);
+    let v2 = bytes(31, 1_200);
+    server.versions("t.bin", vec![Version::new(v1.clone())]);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.r]\nsources = [\"{}\", \"magnet:?xt=urn:btih:{}\"]\nsha256 = \"{}\"\npurpose = \"x\"\n",
+        server.url("t.bin"),
+        "c".repeat(40),
+        Sha256Digest::of_bytes(&v1)
+    ));
+    // The direct source wins the race against the torrent.
+    ctx.crp(&["sync", "--no-wait"]).success();
+    let pinned = ctx.read_manifest();
+    ctx.write_policy("[approval]\nversion_change = true\n");
+    server.versions("t.bin", vec![Version::new(v2.clone())]);
+    ctx.crp(&["update"]).code(1);
+    ctx.crp(&["deny", "r", "--by", "bob", "--reason", "no"])
+        .success();
+    // Back to the old pin, the same new version is asked about again: the
+    // denial holds, and the old pin stays.
+    ctx.write_manifest(&pinned);
+    ctx.crp(&["sync", "--no-wait"]).success();
+    let run = ctx.crp(&["update"]);
+    run.code(1);
+    assert!(run.stdout.contains("denied       r"), "{run}");
+    assert_eq!(ctx.read_manifest(), pinned);
+    assert_eq!(std::fs::read(ctx.link("r")).unwrap(), v1);
+}
