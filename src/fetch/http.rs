@@ -36,6 +36,9 @@ pub struct HttpSettings {
     /// second over every window of this length, or the source has failed
     /// (like curl's `--speed-limit`/`--speed-time`). `None`: no floor.
     pub min_rate: Option<(u64, Duration)>,
+    /// Redirects to plain `http:` are refused: the store's policy allows
+    /// only `https` (its `schemes`), and a redirect must not get round it.
+    pub https_only: bool,
 }
 
 impl HttpSettings {
@@ -45,7 +48,15 @@ impl HttpSettings {
         Self {
             timeout: crate::settings::http_timeout(),
             min_rate: crate::settings::min_rate(),
+            https_only: false,
         }
+    }
+
+    /// These settings, following redirects only to schemes `policy` allows.
+    #[must_use]
+    pub fn within(mut self, policy: &crate::policy::Policy) -> Self {
+        self.https_only = !policy.limits.schemes.contains(&crate::policy::Scheme::Http);
+        self
     }
 }
 
@@ -75,6 +86,10 @@ pub(super) struct Http {
 enum RedirectRefused {
     #[error("a redirect to a non-HTTP scheme (`{scheme}:`), which crp does not follow")]
     Scheme { scheme: String },
+    #[error(
+        "a redirect to plain `http:` ({url}), which the store's policy does not allow (`schemes`)"
+    )]
+    Policy { url: String },
     #[error("a redirect loop (back to {url})")]
     Loop { url: String },
     #[error("more than {MAX_REDIRECTS} redirects")]
@@ -83,11 +98,16 @@ enum RedirectRefused {
 
 impl Http {
     pub(super) fn new(settings: &HttpSettings) -> Result<Self, reqwest::Error> {
-        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let https_only = settings.https_only;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             let next = attempt.url();
             if !matches!(next.scheme(), "http" | "https") {
                 let scheme = next.scheme().to_owned();
                 return attempt.error(RedirectRefused::Scheme { scheme });
+            }
+            if https_only && next.scheme() == "http" {
+                let url = redact_url(next);
+                return attempt.error(RedirectRefused::Policy { url });
             }
             if attempt.previous().iter().any(|seen| seen == next) {
                 let url = redact_url(next);

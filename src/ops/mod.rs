@@ -179,7 +179,7 @@ impl<'a> Session<'a> {
     pub fn fetcher(&self, options: FetchOptions) -> anyhow::Result<Fetcher> {
         Ok(Fetcher::new(
             self.store.clone(),
-            &HttpSettings::from_env(),
+            &HttpSettings::from_env().within(&Policy::load(self.store.root())?),
             RetryPolicy::default(),
             options.jobs,
             self.reporter.clone(),

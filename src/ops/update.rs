@@ -716,7 +716,7 @@ async fn dry_run(
     let (mut items, asked) = select(manifest, names);
     let (refused, asked) = refuse(&judged, asked);
     items.extend(refused);
-    let settings = HttpSettings::from_env();
+    let settings = HttpSettings::from_env().within(&judged.policy);
     for resource in asked {
         items.push(ask(store, &settings, &judged, resource).await);
     }

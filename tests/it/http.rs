@@ -631,3 +631,50 @@ fn an_error_names_each_resource_that_shares_the_failed_object() {
     );
     assert_eq!(server.requests("gone.bin").len(), 2, "one fetch per sync");
 }
+
+#[test]
+fn a_redirect_does_not_get_round_the_policy_s_schemes() {
+    let ctx = TestContext::new();
+    let plain = Server::start();
+    let secure = Server::start_tls();
+    let content = bytes(12, 3_000);
+    plain.route("data.bin", content.clone(), Behavior::Normal);
+    secure.route(
+        "data.bin",
+        b"".to_vec(),
+        Behavior::Redirect {
+            location: plain.url("data.bin"),
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "redirected",
+        &[secure.url("data.bin")],
+        Some(&Sha256Digest::of_bytes(&content)),
+        None,
+    ));
+    ctx.write_policy("[limits]\nschemes = [\"https\"]\n");
+    let sync = || {
+        Run::from(
+            ctx.command()
+                .env("SSL_CERT_FILE", Server::ca_file())
+                .arg("sync")
+                .output()
+                .unwrap(),
+            &ctx,
+        )
+    };
+    let run = sync();
+    run.code(1);
+    assert!(
+        run.stderr.contains("a redirect to plain `http:`") && run.stderr.contains("`schemes`"),
+        "{run}"
+    );
+    assert!(
+        plain.requests("data.bin").is_empty(),
+        "never asked over http"
+    );
+    assert!(ctx.objects().is_empty());
+    // Where the policy allows http, the same redirect is followed.
+    ctx.write_policy("[limits]\nschemes = [\"https\", \"http\"]\n");
+    sync().success();
+}
