@@ -16,6 +16,8 @@
 //! on = ["available", "failed", "awaiting-approval"]
 //! timeout = "30s"
 //!
+//! mirrors = ["https://cache.example.org/cas/", "file:///mnt/usb/cas/"]
+//!
 //! [bridge]
 //! folder = "/srv/bridge/inbox"   # Markdown messages with front matter
 //! from = "crp"
@@ -54,6 +56,11 @@ pub struct Config {
     /// Garbage collection.
     #[serde(default)]
     pub gc: GcConfig,
+    /// Content-addressed mirrors (`https://…`, `file:///…`, or an absolute
+    /// folder) tried, by sha256, before a pinned resource's sources, after
+    /// the project's own.
+    #[serde(default)]
+    pub mirrors: Vec<crate::source::Mirror>,
 }
 
 /// `[gc]`: archiving objects no project needs.

@@ -595,3 +595,117 @@ mod tests {
         assert!(!m1.to_string().contains("one"), "{m1}");
     }
 }
+
+/// A content-addressed mirror: a base under which the object with sha256
+/// `<hex>` is at `sha256/<hex[..2]>/<hex>`, the store's own layout (Nix's
+/// hashed mirrors, Bazel's distdir). Written as an `https://` or `http://`
+/// URL, a `file://` URL, or a path (absolute; in a manifest, relative to
+/// its folder too).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Mirror {
+    Http(Url),
+    Folder(PathBuf),
+}
+
+impl Mirror {
+    /// Where the object `sha256` would be on this mirror, as a source to
+    /// fetch from.
+    pub fn source_of(&self, sha256: &crate::digest::Sha256Digest) -> (SourceSpec, Source) {
+        let hex = sha256.hex();
+        let text = match self {
+            Self::Http(base) => format!("{base}sha256/{}/{hex}", &hex[..2]),
+            Self::Folder(dir) => format!(
+                "file://{}",
+                dir.join("sha256").join(&hex[..2]).join(&hex).display()
+            ),
+        };
+        let spec: SourceSpec = text.parse().expect("a mirror's object is a valid source");
+        let source = spec.resolve(Path::new("/"));
+        (spec, source)
+    }
+
+    /// A folder mirror given by a relative path, made absolute from `base`.
+    #[must_use]
+    pub fn resolve(self, base: &Path) -> Self {
+        match self {
+            Self::Folder(dir) if dir.is_relative() => Self::Folder(join_relative(base, &dir)),
+            other => other,
+        }
+    }
+}
+
+impl FromStr for Mirror {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.chars().any(char::is_control) {
+            return Err("a mirror has no control characters".into());
+        }
+        if let Some(rest) = text.strip_prefix("file://") {
+            return match rest.starts_with('/') {
+                true => Ok(Self::Folder(PathBuf::from(rest))),
+                false => Err(format!("`{text}` is not a `file:///absolute/path` URL")),
+            };
+        }
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let mut url = Url::parse(text).map_err(|err| format!("`{text}`: {err}"))?;
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(format!(
+                    "a mirror's URL is a base, without `?` or `#`: `{text}`"
+                ));
+            }
+            // A base: objects are found below it.
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            return Ok(Self::Http(url));
+        }
+        if text.contains("://") || text.starts_with("magnet:") {
+            return Err(format!(
+                "`{text}`: a mirror is an `https://`, `http://` or `file://` URL, or a folder"
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(
+                "a mirror is an `https://`, `http://` or `file://` URL, or a folder".into(),
+            );
+        }
+        Ok(Self::Folder(PathBuf::from(text)))
+    }
+}
+
+impl fmt::Display for Mirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(url) => f.write_str(&crate::redact::url(url)),
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+impl fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mirror({self})")
+    }
+}
+
+impl<'de> Deserialize<'de> for Mirror {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Mirror {
+    fn schema_name() -> Cow<'static, str> {
+        "Mirror".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A content-addressed mirror: an `https://`, `http://` or `file://` URL, or a folder (relative to the manifest's), holding objects at `sha256/<first two hex digits>/<sha256>`",
+            "minLength": 1
+        })
+    }
+}

@@ -20,13 +20,17 @@ use super::{ErrorReport, Outcome, Oversight, Status};
 
 /// Fetches every object the plan lacks: one task per object (resources that
 /// share a digest share a task and pool their sources), one per unpinned
-/// resource. Without a fetcher, they are reported missing.
+/// resource. A pinned object is asked of the project's content-addressed
+/// mirrors, then the store's (`mirrors`), before its sources. Without a
+/// fetcher, they are reported missing.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_missing(
     manifest: &Manifest,
     store: &Store,
     plan: &Plan,
     outcomes: &mut [Outcome],
     fetcher: Option<&Fetcher>,
+    mirrors: &[crate::source::Mirror],
     oversight: Oversight<'_>,
     notices: &mut Vec<Notice>,
 ) {
@@ -84,6 +88,19 @@ pub(super) async fn fetch_missing(
             cap: oversight.policy.cap(verdict),
             known: None,
             admit: None,
+            mirrors: match first.sha256 {
+                Some(digest) => manifest
+                    .project
+                    .mirrors
+                    .iter()
+                    .chain(mirrors)
+                    .map(|mirror| {
+                        let (spec, source) = mirror.source_of(&digest);
+                        SourceEntry { spec, source }
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
         };
         Subject::of(manifest, first).record_started(
             oversight.events,

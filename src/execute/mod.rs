@@ -41,10 +41,12 @@ use oversight::{hold_back, incidents, restore_archived};
 use records::{carry_approvals, pin_fetched, update_object_uses};
 
 /// How to carry out a plan.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
     /// Never touch the network: link what the store has, report the rest.
     pub offline: bool,
+    /// The store's content-addressed mirrors, tried after the project's.
+    pub mirrors: Vec<crate::source::Mirror>,
 }
 
 /// What a sync did.
@@ -316,6 +318,7 @@ pub async fn sync(
         &plan,
         &mut outcomes,
         fetcher.filter(|_| !options.offline),
+        &options.mirrors,
         oversight,
         &mut notices,
     )

@@ -15,12 +15,21 @@ use super::{
 };
 
 impl Fetcher {
-    /// Fetches from the direct sources (http, files), in order.
+    /// Fetches from the direct sources (http, files), in order, after the
+    /// content-addressed mirrors of a pinned object.
     pub(super) async fn fetch_direct(
         &self,
         request: &FetchRequest,
         sources: &[&SourceEntry],
     ) -> Result<Fetched, FetchError> {
+        let with_mirrors: Vec<&SourceEntry> = match request.sha256 {
+            Some(_) => request
+                .mirrors
+                .iter()
+                .chain(sources.iter().copied())
+                .collect(),
+            None => sources.to_vec(),
+        };
         let what = format!("fetching `{}`", request.name);
         let store_err = |source: StoreError| FetchError::Store {
             resource: request.name.clone(),
@@ -128,7 +137,13 @@ impl Fetcher {
             quota: quota.filter(|_| request.size.is_none()),
         };
         let result = self
-            .fetch_sources(request, sources, &part_path, expect, remembered.as_ref())
+            .fetch_sources(
+                request,
+                &with_mirrors,
+                &part_path,
+                expect,
+                remembered.as_ref(),
+            )
             .await;
         // What was taken from the quota is now part of the store, or was
         // not kept: the store had it already, or the fetch failed.
@@ -280,7 +295,21 @@ impl Fetcher {
                 }
                 Err(error) => {
                     let local = error.is_local();
-                    if !local && i + 1 < count {
+                    // A mirror that lacks the object is the common case.
+                    let mirror = request.sha256.is_some() && i < request.mirrors.len();
+                    let lacks = mirror
+                        && match &error {
+                            SourceError::Status { status, .. } => {
+                                matches!(status.as_u16(), 404 | 410)
+                            }
+                            SourceError::Read { source, .. } => {
+                                source.kind() == std::io::ErrorKind::NotFound
+                            }
+                            _ => false,
+                        };
+                    if lacks {
+                        tracing::debug!("`{}`: mirror {shown} lacks it", request.name);
+                    } else if !local && i + 1 < count {
                         self.reporter.note(
                             NoteKind::Warning,
                             &format!(

@@ -95,6 +95,10 @@ pub struct FetchRequest {
     /// Judges new bytes from a direct source once their digest is known,
     /// before they become an object (see [`Admit`]).
     pub admit: Option<Admit>,
+    /// Where a content-addressed mirror would hold the pinned object: tried
+    /// in order before `sources`, verified like them; one that lacks it is
+    /// passed over quietly. Not recorded as the object's sources.
+    pub mirrors: Vec<SourceEntry>,
 }
 
 /// A judgement of new content by its digest and size in bytes, before it
@@ -333,7 +337,8 @@ impl Fetcher {
             return self.fetch_direct(request, &direct).await;
         }
         let added = std::sync::Mutex::new(Vec::new());
-        if direct.is_empty() {
+        // A pinned object's mirrors are direct sources too.
+        if direct.is_empty() && (request.sha256.is_none() || request.mirrors.is_empty()) {
             return self.fetch_torrents(request, &torrent, &added).await;
         }
         let result = {

@@ -109,6 +109,9 @@ pub struct Project {
     /// Absolute folder where resources are linked.
     pub link_dir: PathBuf,
     pub link_mode: LinkMode,
+    /// Content-addressed mirrors tried before the sources of a pinned
+    /// resource, folders made absolute.
+    pub mirrors: Vec<crate::source::Mirror>,
     /// Where `link_dir` is written, for diagnostics; `None` when it is not.
     pub link_dir_span: Option<Range<usize>>,
 }
@@ -215,6 +218,11 @@ impl Manifest {
                     .map_or(schema::DEFAULT_LINK_DIR, |d| d.get_ref().0.as_str()),
             ),
             link_mode: raw_project.link_mode.unwrap_or_default(),
+            mirrors: raw_project
+                .mirrors
+                .into_iter()
+                .map(|m| m.resolve(&dir))
+                .collect(),
             link_dir_span: raw_project.link_dir.as_ref().map(Spanned::span),
         };
         let resources = parsed

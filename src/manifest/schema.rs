@@ -52,6 +52,10 @@ pub struct RawProject {
     #[serde(default)]
     #[schemars(with = "LinkMode", default = "LinkMode::default")]
     pub link_mode: Option<LinkMode>,
+    /// Content-addressed mirrors tried, by sha256, before a pinned
+    /// resource's sources (after this project's, the store's own).
+    #[serde(default)]
+    pub mirrors: Vec<crate::source::Mirror>,
 }
 
 fn default_link_dir() -> &'static str {

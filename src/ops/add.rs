@@ -194,6 +194,7 @@ pub async fn add(
             cap: policy.cap(&verdict),
             known: None,
             admit: None,
+            mirrors: Vec::new(),
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

@@ -152,6 +152,7 @@ pub(super) async fn sync_locked(
         &session.reporter,
         execute::SyncOptions {
             offline: options.offline,
+            mirrors: config.mirrors.clone(),
         },
         Oversight {
             policy: &policy,

@@ -593,6 +593,7 @@ async fn fetch_all(
             cap: judged.cap(resource),
             known: known(store, resource),
             admit: Some(admit),
+            mirrors: Vec::new(),
         };
         let fetcher = fetcher.clone();
         let index = asked.iter().position(|r| r.name == resource.name);

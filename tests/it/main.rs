@@ -10,6 +10,7 @@ mod json;
 mod layers;
 mod lifecycle;
 mod manifest_errors;
+mod mirrors;
 mod policy;
 mod properties;
 mod scale;

@@ -1,0 +1,128 @@
+//! Content-addressed mirrors: objects found by their sha256 under
+//! `sha256/<aa>/<hex>`, over HTTP or in a folder, before the sources.
+
+use crp::digest::Sha256Digest;
+
+use crate::common::{TestContext, bytes};
+use crate::server::{Behavior, Server};
+
+/// `sha256/<aa>/<hex>` for `digest`.
+fn key(digest: &Sha256Digest) -> String {
+    let hex = digest.hex();
+    format!("sha256/{}/{hex}", &hex[..2])
+}
+
+fn manifest(ctx: &TestContext, upstream: &Server, digest: &Sha256Digest, project_mirrors: &str) {
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n{project_mirrors}\n[resources.data]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n",
+        upstream.url("data.bin")
+    ));
+}
+
+#[test]
+fn an_http_mirror_serves_by_hash_before_the_source() {
+    let ctx = TestContext::new();
+    let upstream = Server::start();
+    let mirror = Server::start();
+    let content = bytes(40, 30_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    upstream.route("data.bin", content.clone(), Behavior::Normal);
+    mirror.route(
+        &format!("cas/{}", key(&digest)),
+        content.clone(),
+        Behavior::Normal,
+    );
+    manifest(&ctx, &upstream, &digest, "");
+    ctx.write_config(&format!("mirrors = [\"{}\"]\n", mirror.url("cas")));
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!(
+            "from {}",
+            mirror.url(&format!("cas/{}", key(&digest)))
+        )),
+        "{run}"
+    );
+    assert!(upstream.log().is_empty(), "the source was not asked");
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+    // The record keeps the declared source, and which mirror served it.
+    let record = ctx.object_record(&digest);
+    assert_eq!(record.sources, vec![upstream.url("data.bin")]);
+    assert!(record.served_by.unwrap().starts_with(&mirror.url("cas")));
+
+    // A mirror that lacks an object is passed over quietly.
+    let other = bytes(41, 1_000);
+    let other_digest = Sha256Digest::of_bytes(&other);
+    upstream.route("data.bin", other.clone(), Behavior::Normal);
+    manifest(&ctx, &upstream, &other_digest, "");
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert!(!run.stderr.contains("warning"), "{run}");
+    assert_eq!(upstream.requests("data.bin").len(), 1);
+}
+
+#[test]
+fn a_folder_mirror_in_the_project_serves_an_air_gapped_sync() {
+    let ctx = TestContext::new();
+    let upstream = Server::start();
+    let content = bytes(42, 5_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    // A USB disk laid out like the store, named relative to the manifest.
+    let usb = ctx.project.join("usb/cas").join(key(&digest));
+    std::fs::create_dir_all(usb.parent().unwrap()).unwrap();
+    std::fs::write(&usb, &content).unwrap();
+    manifest(&ctx, &upstream, &digest, "mirrors = [\"usb/cas\"]\n");
+    drop(upstream); // nothing upstream answers any more
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+    // `file://` URLs in the store's configuration work the same.
+    let ctx2 = TestContext::new();
+    let upstream = Server::start();
+    manifest(&ctx2, &upstream, &digest, "");
+    ctx2.write_config(&format!(
+        "mirrors = [\"file://{}\"]\n",
+        ctx.project.join("usb/cas").display()
+    ));
+    ctx2.crp(&["sync"]).success();
+    assert!(upstream.log().is_empty());
+}
+
+#[test]
+fn a_wrong_object_on_a_mirror_is_reported_and_never_published() {
+    let ctx = TestContext::new();
+    let upstream = Server::start();
+    let mirror = Server::start();
+    let content = bytes(43, 8_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    upstream.route("data.bin", content.clone(), Behavior::Normal);
+    mirror.route(
+        &format!("cas/{}", key(&digest)),
+        bytes(44, 8_000),
+        Behavior::Normal,
+    );
+    manifest(&ctx, &upstream, &digest, "");
+    ctx.write_config(&format!("mirrors = [\"{}\"]\n", mirror.url("cas")));
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    // Named with the mirror's URL and what was wrong; the source served it.
+    assert!(
+        run.stderr.contains(&format!(
+            "from {}: sha256 mismatch",
+            mirror.url(&format!("cas/{}", key(&digest)))
+        )),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("from {}", upstream.url("data.bin"))),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
+
+    // A mirror that is not one is an error where it is written.
+    ctx.write_config("mirrors = [\"magnet:?xt=urn:btih:abc\"]\n");
+    let run = ctx.crp(&["sync"]);
+    run.code(2);
+    assert!(run.stderr.contains("config.toml:1:"), "{run}");
+    assert!(run.stderr.contains("a mirror is an `https://`"), "{run}");
+}
