@@ -2,6 +2,8 @@
 //! environment variables.
 //!
 //! ```toml
+//! mirrors = ["https://cache.example.org/cas/", "file:///mnt/usb/cas/"]
+//!
 //! [torrent]
 //! rpc_url = "http://127.0.0.1:9091/transmission/rpc"  # CRP_TRANSMISSION_URL
 //! user = "crp"                                          # CRP_TRANSMISSION_USER
@@ -15,8 +17,6 @@
 //! command = ["notify-send", "crp"]           # run with CRP_* variables set
 //! on = ["available", "failed", "awaiting-approval"]
 //! timeout = "30s"
-//!
-//! mirrors = ["https://cache.example.org/cas/", "file:///mnt/usb/cas/"]
 //!
 //! [bridge]
 //! folder = "/srv/bridge/inbox"   # Markdown messages with front matter
@@ -56,9 +56,9 @@ pub struct Config {
     /// Garbage collection.
     #[serde(default)]
     pub gc: GcConfig,
-    /// Content-addressed mirrors (`https://…`, `file:///…`, or an absolute
-    /// folder) tried, by sha256, before a pinned resource's sources, after
-    /// the project's own.
+    /// Content-addressed mirrors (`https://…`, `file:///…`, or a folder,
+    /// relative to the store) tried, by sha256, before a pinned resource's
+    /// sources, after the project's own.
     #[serde(default)]
     pub mirrors: Vec<crate::source::Mirror>,
 }
@@ -171,7 +171,15 @@ impl Config {
         let path = path(store_root);
         match read_toml_text(&path)? {
             None => Ok(Self::default()),
-            Some(text) => parse_toml(&path, &text, "invalid store configuration", None),
+            Some(text) => {
+                let mut config: Self =
+                    parse_toml(&path, &text, "invalid store configuration", None)?;
+                config.mirrors = std::mem::take(&mut config.mirrors)
+                    .into_iter()
+                    .map(|m| m.resolve(store_root))
+                    .collect();
+                Ok(config)
+            }
         }
     }
 }

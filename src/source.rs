@@ -609,19 +609,25 @@ pub enum Mirror {
 
 impl Mirror {
     /// Where the object `sha256` would be on this mirror, as a source to
-    /// fetch from.
-    pub fn source_of(&self, sha256: &crate::digest::Sha256Digest) -> (SourceSpec, Source) {
+    /// fetch from; `None` for a folder that is not absolute (resolve it
+    /// first) or a path no URL can name.
+    pub fn source_of(&self, sha256: &crate::digest::Sha256Digest) -> Option<(SourceSpec, Source)> {
         let hex = sha256.hex();
-        let text = match self {
-            Self::Http(base) => format!("{base}sha256/{}/{hex}", &hex[..2]),
-            Self::Folder(dir) => format!(
-                "file://{}",
-                dir.join("sha256").join(&hex[..2]).join(&hex).display()
-            ),
-        };
-        let spec: SourceSpec = text.parse().expect("a mirror's object is a valid source");
-        let source = spec.resolve(Path::new("/"));
-        (spec, source)
+        match self {
+            Self::Http(base) => {
+                let url = base.join(&format!("sha256/{}/{hex}", &hex[..2])).ok()?;
+                let spec: SourceSpec = url.as_str().parse().ok()?;
+                Some((spec, Source::Http(url)))
+            }
+            Self::Folder(dir) => {
+                let path = dir.join("sha256").join(&hex[..2]).join(&hex);
+                // Percent-encoded, so a `#`, `?` or `%` in a folder's name
+                // names that folder.
+                let url = Url::from_file_path(&path).ok()?;
+                let spec: SourceSpec = url.as_str().parse().ok()?;
+                Some((spec, Source::File(path)))
+            }
+        }
     }
 
     /// A folder mirror given by a relative path, made absolute from `base`.
@@ -660,7 +666,16 @@ impl FromStr for Mirror {
             }
             return Ok(Self::Http(url));
         }
-        if text.contains("://") || text.starts_with("magnet:") {
+        // Any other scheme, or a URL mistyped (`file:/mnt`, `https:host`),
+        // is not taken for a folder.
+        let scheme_like = text.split_once(':').is_some_and(|(head, _)| {
+            !head.is_empty()
+                && !head.contains('/')
+                && head
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        });
+        if scheme_like {
             return Err(format!(
                 "`{text}`: a mirror is an `https://`, `http://` or `file://` URL, or a folder"
             ));

@@ -94,10 +94,10 @@ pub(super) async fn fetch_missing(
                     .mirrors
                     .iter()
                     .chain(mirrors)
-                    .map(|mirror| {
-                        let (spec, source) = mirror.source_of(&digest);
-                        SourceEntry { spec, source }
-                    })
+                    .filter_map(|mirror| mirror.source_of(&digest))
+                    // The policy's `schemes` bind mirrors too.
+                    .filter(|(_, source)| oversight.policy.allows_scheme_of(source))
+                    .map(|(spec, source)| SourceEntry { spec, source })
                     .collect(),
                 None => Vec::new(),
             },

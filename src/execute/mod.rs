@@ -144,6 +144,9 @@ pub struct ErrorReport {
 pub struct FailureReport {
     pub source: String,
     pub error: String,
+    /// A content-addressed mirror, not a declared source.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror: bool,
 }
 
 /// What happened to a link of a resource that left the manifest.
@@ -198,6 +201,7 @@ impl From<&FetchError> for ErrorReport {
                     .map(|f| FailureReport {
                         source: f.source.clone(),
                         error: f.error.to_string(),
+                        mirror: f.mirror,
                     })
                     .collect(),
                 // Every source served other bytes than the pinned ones:

@@ -315,13 +315,19 @@ pub(super) fn account(
 /// The digests of a hash mismatch, when that is why a fetch failed.
 fn mismatch_of(err: &FetchError) -> Option<(Sha256Digest, Sha256Digest)> {
     match err {
-        FetchError::Failed { failures, .. } => failures.iter().find_map(|f| match f.error {
-            SourceError::HashMismatch { expected, actual }
-            | SourceError::QuarantinedMismatch {
-                expected, actual, ..
-            } => Some((expected, actual)),
-            _ => None,
-        }),
+        // A mirror's wrong object is the mirror's fault, not the project's.
+        FetchError::Failed { failures, .. } => {
+            failures
+                .iter()
+                .filter(|f| !f.mirror)
+                .find_map(|f| match f.error {
+                    SourceError::HashMismatch { expected, actual }
+                    | SourceError::QuarantinedMismatch {
+                        expected, actual, ..
+                    } => Some((expected, actual)),
+                    _ => None,
+                })
+        }
         _ => None,
     }
 }

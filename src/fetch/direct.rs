@@ -125,8 +125,14 @@ impl Fetcher {
             return Err(FetchError::Failed {
                 resource: request.name.clone(),
                 failures: vec![SourceFailure {
-                    source: sources[0].source.to_string(),
+                    source: sources
+                        .first()
+                        .copied()
+                        .or(request.mirrors.first())
+                        .map(|s| s.source.to_string())
+                        .unwrap_or_default(),
                     error: SourceError::Quota { quota: quota.limit },
+                    mirror: sources.is_empty(),
                 }],
             });
         }
@@ -205,6 +211,7 @@ impl Fetcher {
                                     finding: note.finding,
                                     quarantined: note.quarantined,
                                 },
+                                mirror: false,
                             }],
                         });
                     }
@@ -294,9 +301,12 @@ impl Fetcher {
                     return Ok(fetched);
                 }
                 Err(error) => {
-                    let local = error.is_local();
                     // A mirror that lacks the object is the common case.
                     let mirror = request.sha256.is_some() && i < request.mirrors.len();
+                    // A mirror that sends more than crp takes says nothing
+                    // of the sources after it.
+                    let local = error.is_local()
+                        && !(mirror && matches!(error, SourceError::OverCap { .. }));
                     let lacks = mirror
                         && match &error {
                             SourceError::Status { status, .. } => {
@@ -322,6 +332,7 @@ impl Fetcher {
                     failures.push(SourceFailure {
                         source: shown,
                         error,
+                        mirror,
                     });
                     if local {
                         break;

@@ -146,6 +146,9 @@ impl SourceError {
 pub struct SourceFailure {
     pub source: String,
     pub error: SourceError,
+    /// The source was a content-addressed mirror, not a declared one: what
+    /// it did wrong does not count against the project.
+    pub mirror: bool,
 }
 
 /// Why an object could not be fetched.

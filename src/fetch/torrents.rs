@@ -62,6 +62,7 @@ impl Fetcher {
                 Err(error) => failures.push(SourceFailure {
                     source: shown,
                     error,
+                    mirror: false,
                 }),
             }
         }

@@ -524,6 +524,13 @@ impl Policy {
     /// Whether a source is trusted: a local path, or a URL (of the data or
     /// of its `.torrent`) whose host is on the list. A magnet link names no
     /// host, so it is never trusted by host.
+    /// Whether every scheme `source` uses is among the allowed `schemes`.
+    pub fn allows_scheme_of(&self, source: &Source) -> bool {
+        Scheme::of(source)
+            .iter()
+            .all(|s| self.limits.schemes.contains(s))
+    }
+
     fn trusts(&self, source: &Source) -> bool {
         match source {
             Source::File(_) => true,

@@ -181,7 +181,21 @@ impl Printer {
                     // The first source's reason, on one line; every one is
                     // detailed on stderr.
                     let message = match &r.error {
-                        Some(e) => match e.failures.as_slice() {
+                        // A declared source's reason first: a mirror's
+                        // is the common "does not have it".
+                        Some(e) => match e
+                            .failures
+                            .iter()
+                            .position(|f| !f.mirror)
+                            .map(|i| {
+                                let mut failures = e.failures.clone();
+                                let declared = failures.remove(i);
+                                failures.insert(0, declared);
+                                failures
+                            })
+                            .unwrap_or_else(|| e.failures.clone())
+                            .as_slice()
+                        {
                             [] => e.message.clone(),
                             [first, rest @ ..] => {
                                 let reason = first

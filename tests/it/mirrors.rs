@@ -126,3 +126,104 @@ fn a_wrong_object_on_a_mirror_is_reported_and_never_published() {
     assert!(run.stderr.contains("config.toml:1:"), "{run}");
     assert!(run.stderr.contains("a mirror is an `https://`"), "{run}");
 }
+
+#[test]
+fn mirrors_are_read_as_written_and_bound_by_the_policy() {
+    let ctx = TestContext::new();
+    let upstream = Server::start();
+    let mirror = Server::start();
+    let content = bytes(45, 4_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    upstream.route("data.bin", content.clone(), Behavior::Normal);
+    manifest(&ctx, &upstream, &digest, "");
+    // A folder relative to the store, with a `#` in its name.
+    let folder = ctx.store.join("usb #1").join(key(&digest));
+    std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
+    std::fs::write(&folder, &content).unwrap();
+    ctx.write_config("mirrors = [\"usb #1\"]\n");
+    ctx.crp(&["sync"]).success();
+    assert!(upstream.log().is_empty(), "served by the folder");
+    std::fs::remove_dir_all(ctx.project.join("resources")).unwrap();
+    std::fs::remove_dir_all(ctx.store.join("objects")).unwrap();
+
+    // An http mirror where the policy allows only https and files: not
+    // asked; the declared source (a local file here) serves.
+    mirror.route(
+        &format!("cas/{}", key(&digest)),
+        content.clone(),
+        Behavior::Normal,
+    );
+    std::fs::write(ctx.project.join("data.bin"), &content).unwrap();
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[resources.data]\nsource = \"data.bin\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n"
+    ));
+    ctx.write_config(&format!("mirrors = [\"{}\"]\n", mirror.url("cas")));
+    ctx.write_policy("[limits]\nschemes = [\"https\", \"file\"]\n");
+    ctx.crp(&["sync"]).success();
+    assert!(mirror.log().is_empty(), "the policy refuses plain http");
+    std::fs::remove_dir_all(ctx.project.join("resources")).unwrap();
+    std::fs::remove_dir_all(ctx.store.join("objects")).unwrap();
+    // Allowed, it is asked first.
+    ctx.write_policy("[limits]\nschemes = [\"http\", \"file\"]\n");
+    ctx.crp(&["sync"]).success();
+    assert_eq!(mirror.log().len(), 1);
+
+    // Mistyped URLs are errors, not folders.
+    for bad in ["file:/mnt/cas", "https:host/cas", "ftp://host/cas"] {
+        ctx.write_config(&format!("mirrors = [\"{bad}\"]\n"));
+        let run = ctx.crp(&["sync"]);
+        run.code(2);
+        assert!(
+            run.stderr.contains("a mirror is an `https://`"),
+            "{bad}: {run}"
+        );
+    }
+}
+
+#[test]
+fn a_mirror_that_sends_too_much_or_the_wrong_bytes_is_not_the_project_s_fault() {
+    let ctx = TestContext::new();
+    let upstream = Server::start();
+    let mirror = Server::start();
+    let content = bytes(46, 2_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    upstream.route("data.bin", content.clone(), Behavior::Normal);
+    // More than crp fetches without a person's approval.
+    mirror.route(
+        &format!("cas/{}", key(&digest)),
+        bytes(47, 3_000_000),
+        Behavior::Normal,
+    );
+    manifest(&ctx, &upstream, &digest, "");
+    ctx.write_config(&format!("mirrors = [\"{}\"]\n", mirror.url("cas")));
+    ctx.write_policy("[approval]\nlarger_than = \"1 MB\"\n");
+    let run = ctx.crp(&["sync"]);
+    run.success();
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+
+    // Wrong bytes on the mirror and nothing upstream: the sync fails, the
+    // report leads with the declared source, and no incident is counted.
+    let other = bytes(48, 2_000);
+    let other_digest = Sha256Digest::of_bytes(&other);
+    mirror.route(
+        &format!("cas/{}", key(&other_digest)),
+        bytes(49, 2_000),
+        Behavior::Normal,
+    );
+    upstream.route("data.bin", b"".to_vec(), Behavior::Status(403));
+    manifest(&ctx, &upstream, &other_digest, "");
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains(&format!(
+            "HTTP 403 Forbidden (from {})",
+            upstream.url("data.bin")
+        )),
+        "{run}"
+    );
+    let record: crp::store::record::ProjectRecord = serde_json::from_slice(
+        &std::fs::read(&crate::common::files_under(&ctx.store.join("meta/projects"))[0]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.incidents, 0);
+}
