@@ -36,7 +36,8 @@ pub struct NewResource<'a> {
 /// file is written — a UTF-8 byte-order mark, and CRLF line endings — and
 /// gives them back, so that only the lines an edit touches change (git
 /// shows those, not the whole file); a file without a newline at its end
-/// stays without one. A file that mixes line endings is edited as it is.
+/// stays without one. In a file that mixes line endings, each line the
+/// edit kept keeps its own, and a new one takes the file's commoner one.
 fn keeping_spelling(
     text: &str,
     edit: impl FnOnce(&str) -> Result<String, EditError>,
@@ -45,9 +46,9 @@ fn keeping_spelling(
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    // Every line break is CRLF (counted, not copied: manifests can be large).
-    let crlf = body.contains("\r\n") && body.matches("\r\n").count() == body.matches('\n').count();
-    let plain = if crlf {
+    // Counted, not copied: manifests can be large.
+    let (crlfs, lfs) = (body.matches("\r\n").count(), body.matches('\n').count());
+    let plain = if crlfs > 0 {
         body.replace("\r\n", "\n")
     } else {
         body.to_owned()
@@ -56,14 +57,57 @@ fn keeping_spelling(
     if !plain.is_empty() && !plain.ends_with('\n') && edited.ends_with('\n') {
         edited.pop();
     }
-    if crlf {
+    if crlfs > 0 && crlfs == lfs {
         edited = edited.replace('\n', "\r\n");
+    } else if crlfs > 0 {
+        edited = with_endings_of(body, &edited, crlfs * 2 > lfs);
     }
     Ok(if bom {
         format!("\u{feff}{edited}")
     } else {
         edited
     })
+}
+
+/// `edited` (with LF line breaks) with each line that comes from
+/// `original` ending as it did there, and every other line with CRLF when
+/// `crlf`, else LF. Lines are matched in order, each looked for a little
+/// way ahead of the last match: an edit changes a few lines in one place.
+fn with_endings_of(original: &str, edited: &str, crlf: bool) -> String {
+    const AHEAD: usize = 256;
+    let lines: Vec<(&str, &str)> = original
+        .split_inclusive('\n')
+        .map(|line| match line.strip_suffix("\r\n") {
+            Some(text) => (text, "\r\n"),
+            None => match line.strip_suffix('\n') {
+                Some(text) => (text, "\n"),
+                None => (line, ""),
+            },
+        })
+        .collect();
+    let fresh = if crlf { "\r\n" } else { "\n" };
+    let mut out = String::with_capacity(edited.len() + edited.len() / 16);
+    let mut next = 0;
+    for line in edited.split_inclusive('\n') {
+        let (text, broken) = match line.strip_suffix('\n') {
+            Some(text) => (text, true),
+            None => (line, false),
+        };
+        out.push_str(text);
+        if !broken {
+            continue;
+        }
+        let end = (next + AHEAD).min(lines.len());
+        match lines[next..end].iter().position(|(old, _)| *old == text) {
+            Some(at) => {
+                let ending = lines[next + at].1;
+                out.push_str(if ending.is_empty() { fresh } else { ending });
+                next += at + 1;
+            }
+            None => out.push_str(fresh),
+        }
+    }
+    out
 }
 
 /// Removes the entries of `names` — `[resources.NAME]` tables, with the
@@ -473,6 +517,31 @@ purpose = "b"
         let noted = text.replace("\n[resources.c]", "# after b\n\n[resources.c]");
         let out = remove_resources(&noted, &["c"]).unwrap();
         assert!(out.ends_with("purpose = \"b\"\n# after b\n"), "{out}");
+    }
+
+    #[test]
+    fn a_file_that_mixes_line_endings_keeps_each_line_s() {
+        // Mostly CRLF, with one LF line (a paste from elsewhere).
+        let text = "# top\r\n[project]\r\nname = \"p\"\n\r\n[resources.a]\r\nsource = \"a.bin\"\r\npurpose = \"a\"\r\n\r\n[resources.b]\r\nsource = \"b.bin\"\r\npurpose = \"b\"\r\n";
+        let out = pin(text, "a", digest(), 3).unwrap();
+        assert_eq!(
+            out,
+            text.replace(
+                "source = \"a.bin\"\r\n",
+                &format!(
+                    "source = \"a.bin\"\r\nsha256 = \"{}\"\r\nsize = 3\r\n",
+                    digest()
+                )
+            )
+        );
+        let out = remove_resources(text, &["b"]).unwrap();
+        assert_eq!(
+            out,
+            text.replace(
+                "\r\n[resources.b]\r\nsource = \"b.bin\"\r\npurpose = \"b\"\r\n",
+                ""
+            )
+        );
     }
 
     #[test]
