@@ -119,6 +119,10 @@ pub fn remove_resources(text: &str, names: &[&str]) -> Result<String, EditError>
 
 fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditError> {
     let mut doc: DocumentMut = text.parse()?;
+    let resources_position = doc
+        .get("resources")
+        .and_then(Item::as_table)
+        .and_then(Table::position);
     let resources = doc.get_mut("resources").and_then(Item::as_table_like_mut);
     let Some(resources) = resources else {
         return Err(EditError::NoSuchResource(
@@ -129,6 +133,10 @@ fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditErro
         return Err(EditError::NoSuchResource((*missing).to_owned()));
     }
     let mut carried = Vec::new();
+    // Entries written as `name = { … }` lines of `[resources]`, in order:
+    // their notes move to the next such line that stays.
+    let order: Vec<String> = resources.iter().map(|(k, _)| k.to_owned()).collect();
+    let mut carried_keys: Vec<(String, String)> = Vec::new();
     for name in names {
         // The comment block right above an entry's header goes with it;
         // what comes before a blank line above that block (the end of the
@@ -142,9 +150,54 @@ fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditErro
             if !kept.trim().is_empty() {
                 carried.push((position, kept.to_owned()));
             }
+        } else if let Some(prefix) = resources
+            .key(name)
+            .and_then(|k| k.leaf_decor().prefix())
+            .and_then(|p| p.as_str())
+        {
+            let kept = kept_part(prefix);
+            if !kept.trim().is_empty() {
+                carried_keys.push(((*name).to_owned(), kept.to_owned()));
+            }
         }
         resources.remove(name);
     }
+    // Last first, as for tables.
+    carried_keys.reverse();
+    for (name, kept) in carried_keys {
+        let after = order.iter().skip_while(|k| **k != name).skip(1);
+        match after.clone().find(|k| resources.contains_key(k)) {
+            Some(next) => {
+                let mut key = resources.key_mut(next).expect("found above");
+                let decor = key.leaf_decor_mut();
+                let old = decor
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let kept = match old.starts_with('\n') {
+                    true => without_last_line(&kept),
+                    false => &kept,
+                };
+                decor.set_prefix(format!("{kept}{old}"));
+            }
+            // The last line of `[resources]`: before what follows it.
+            None => {
+                if let Some(position) = resources_position {
+                    carried.push((position, kept));
+                }
+            }
+        }
+    }
+    remove_finish(doc, carried)
+}
+
+/// Puts the notes `carried` from removed tables (by the position of each)
+/// before the table that follows it, or at the end of the file.
+fn remove_finish(
+    mut doc: DocumentMut,
+    mut carried: Vec<(isize, String)>,
+) -> Result<String, EditError> {
     // Last first, so that text carried into a table that goes too moves on.
     carried.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
     for (position, kept) in carried {
@@ -542,6 +595,20 @@ purpose = "b"
                 ""
             )
         );
+    }
+
+    #[test]
+    fn removing_an_inline_entry_keeps_the_notes_of_the_one_before() {
+        let text = "[project]\nname = \"p\"\n\n[resources]\na = { source = \"a\", purpose = \"a\" }\n# TODO(a): mirror it\n\n# about b\nb = { source = \"b\", purpose = \"b\" }\nc = { source = \"c\", purpose = \"c\" }\n";
+        let out = remove_resources(text, &["b"]).unwrap();
+        assert_eq!(
+            out,
+            text.replace("# about b\nb = { source = \"b\", purpose = \"b\" }\n", "")
+        );
+        // The last entry of `[resources]`: its notes for the one before stay.
+        let out = remove_resources(text, &["b", "c"]).unwrap();
+        assert!(out.contains("# TODO(a): mirror it\n"), "{out}");
+        assert!(!out.contains("about b") && !out.contains("b = {"), "{out}");
     }
 
     #[test]
