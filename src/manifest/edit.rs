@@ -3,7 +3,7 @@
 //! Both edits work on text and return text: the caller decides when and how to
 //! write it (atomically, under the project's lock, after re-reading the file).
 
-use toml_edit::{DocumentMut, Item, Table, TableLike, Value, value};
+use toml_edit::{Decor, DocumentMut, Item, Table, TableLike, Value, value};
 
 use crate::digest::Sha256Digest;
 use crate::name::Name;
@@ -141,45 +141,28 @@ fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditErro
         // The comment block right above an entry's header goes with it;
         // what comes before a blank line above that block (the end of the
         // entry before, the template's notes) stays, with the next table.
-        if let Some(table) = resources.get(name).and_then(Item::as_table)
-            && let Some(prefix) = table.decor().prefix().and_then(|p| p.as_str())
-            && let Some(position) = table.position()
-        {
-            let kept = kept_part(prefix);
-            // Blank lines alone were the gap before the entry, which goes.
-            if !kept.trim().is_empty() {
-                carried.push((position, kept.to_owned()));
+        if let Some(table) = resources.get(name).and_then(Item::as_table) {
+            if let Some(notes) = notes_before(table.decor())
+                && let Some(position) = table.position()
+            {
+                carried.push((position, notes));
             }
-        } else if let Some(prefix) = resources
+        } else if let Some(notes) = resources
             .key(name)
-            .and_then(|k| k.leaf_decor().prefix())
-            .and_then(|p| p.as_str())
+            .and_then(|k| notes_before(k.leaf_decor()))
         {
-            let kept = kept_part(prefix);
-            if !kept.trim().is_empty() {
-                carried_keys.push(((*name).to_owned(), kept.to_owned()));
-            }
+            carried_keys.push(((*name).to_owned(), notes));
         }
         resources.remove(name);
     }
     // Last first, as for tables.
     carried_keys.reverse();
     for (name, kept) in carried_keys {
-        let after = order.iter().skip_while(|k| **k != name).skip(1);
-        match after.clone().find(|k| resources.contains_key(k)) {
+        let mut after = order.iter().skip_while(|k| **k != name).skip(1);
+        match after.find(|k| resources.contains_key(k)) {
             Some(next) => {
                 let mut key = resources.key_mut(next).expect("found above");
-                let decor = key.leaf_decor_mut();
-                let old = decor
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                let kept = match old.starts_with('\n') {
-                    true => without_last_line(&kept),
-                    false => &kept,
-                };
-                decor.set_prefix(format!("{kept}{old}"));
+                prepend_notes(key.leaf_decor_mut(), &kept);
             }
             // The last line of `[resources]`: before what follows it.
             None => {
@@ -189,12 +172,12 @@ fn remove_resources_plain(text: &str, names: &[&str]) -> Result<String, EditErro
             }
         }
     }
-    remove_finish(doc, carried)
+    place_notes(doc, carried)
 }
 
 /// Puts the notes `carried` from removed tables (by the position of each)
 /// before the table that follows it, or at the end of the file.
-fn remove_finish(
+fn place_notes(
     mut doc: DocumentMut,
     mut carried: Vec<(isize, String)>,
 ) -> Result<String, EditError> {
@@ -202,20 +185,7 @@ fn remove_finish(
     carried.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
     for (position, kept) in carried {
         match next_table(doc.as_table_mut(), position) {
-            Some(next) => {
-                let old = next
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                // One blank line between, not two.
-                let kept = match old.starts_with('\n') {
-                    true => without_last_line(&kept),
-                    false => &kept,
-                };
-                next.decor_mut().set_prefix(format!("{kept}{old}"));
-            }
+            Some(next) => prepend_notes(next.decor_mut(), &kept),
             None => {
                 // At the end of the file, no blank line after it.
                 let old = doc.trailing().as_str().unwrap_or_default().to_owned();
@@ -228,6 +198,29 @@ fn remove_finish(
         }
     }
     Ok(doc.to_string())
+}
+
+/// The notes in an entry's `decor` that belong before it rather than to
+/// it (see [`kept_part`]), unless they are blank lines alone: the gap
+/// before the entry, which goes with it.
+fn notes_before(decor: &Decor) -> Option<String> {
+    let kept = kept_part(decor.prefix()?.as_str()?);
+    (!kept.trim().is_empty()).then(|| kept.to_owned())
+}
+
+/// Puts `notes` (ending with a blank line) before what `decor` holds, with
+/// one blank line between, not two.
+fn prepend_notes(decor: &mut Decor, notes: &str) {
+    let old = decor
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let notes = match old.starts_with('\n') {
+        true => without_last_line(notes),
+        false => notes,
+    };
+    decor.set_prefix(format!("{notes}{old}"));
 }
 
 /// What of a table's prefix belongs before it rather than to it: every
