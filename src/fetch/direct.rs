@@ -10,8 +10,8 @@ use crate::time::Timestamp;
 
 use super::part::{Finished, Part};
 use super::{
-    Expect, FetchError, FetchRequest, Fetched, Fetcher, SourceError, SourceFailure, Transferred,
-    file, http, part, resolved,
+    Delivered, Expect, FetchError, FetchRequest, Fetched, Fetcher, SourceError, SourceFailure,
+    Transferred, file, http, part, resolved,
 };
 
 impl Fetcher {
@@ -236,17 +236,7 @@ impl Fetcher {
                         // the next run asks them whether it changed instead
                         // of downloading it to quarantine it again.
                         if request.sha256.is_none() {
-                            let record = SourceRecord {
-                                schema_version: crate::store::record::RECORD_VERSION,
-                                sha256,
-                                size,
-                                fetched_at: Timestamp::now(),
-                                served_by: Some(id.clone()),
-                                http: delivered.validators.clone(),
-                                stamp: delivered.stamp,
-                            };
-                            self.store
-                                .write_source(&self.store.source_key(&resolved(sources)), &record)
+                            self.remember_served(sources, &id, (sha256, size), &delivered)
                                 .map_err(store_err)?;
                         }
                         let quarantined = self
@@ -276,27 +266,24 @@ impl Fetcher {
                             verdict: Box::new(verdict),
                         });
                     }
-                    let validators = delivered.validators.clone();
-                    let stamp = delivered.stamp;
+                    let answered = Delivered {
+                        validators: delivered.validators.clone(),
+                        stamp: delivered.stamp,
+                        ..Delivered::default()
+                    };
                     let fetched = self
                         .publish(request, finished, &shown, delivered, finding.is_some())
                         .await
                         .map_err(store_err)?;
                     part::forget_origin(part_path);
                     if request.sha256.is_none() {
-                        let resolved = resolved(sources);
-                        let record = SourceRecord {
-                            schema_version: crate::store::record::RECORD_VERSION,
-                            sha256: fetched.sha256,
-                            size: fetched.size,
-                            fetched_at: Timestamp::now(),
-                            served_by: Some(id),
-                            http: validators,
-                            stamp,
-                        };
-                        self.store
-                            .write_source(&self.store.source_key(&resolved), &record)
-                            .map_err(store_err)?;
+                        self.remember_served(
+                            sources,
+                            &id,
+                            (fetched.sha256, fetched.size),
+                            &answered,
+                        )
+                        .map_err(store_err)?;
                     }
                     return Ok(fetched);
                 }
@@ -344,6 +331,30 @@ impl Fetcher {
             resource: request.name.clone(),
             failures,
         })
+    }
+
+    /// Remembers what unpinned `sources` served — its digest and size,
+    /// which one (`id`) and how it answered (`delivered`'s validators or
+    /// file stamp) — so that the next run asks them whether it changed
+    /// instead of downloading it again.
+    fn remember_served(
+        &self,
+        sources: &[&SourceEntry],
+        id: &str,
+        (sha256, size): (crate::digest::Sha256Digest, u64),
+        delivered: &Delivered,
+    ) -> Result<(), StoreError> {
+        let record = SourceRecord {
+            schema_version: crate::store::record::RECORD_VERSION,
+            sha256,
+            size,
+            fetched_at: Timestamp::now(),
+            served_by: Some(id.to_owned()),
+            http: delivered.validators.clone(),
+            stamp: delivered.stamp,
+        };
+        self.store
+            .write_source(&self.store.source_key(&resolved(sources)), &record)
     }
 
     /// Downloads from one source into the part and verifies it. On success

@@ -55,8 +55,13 @@ impl HttpSettings {
     /// These settings, following redirects only to schemes `policy` allows.
     #[must_use]
     pub fn within(mut self, policy: &crate::policy::Policy) -> Self {
-        self.https_only = !policy.limits.schemes.contains(&crate::policy::Scheme::Http);
+        self.https_only = Self::https_only_under(policy);
         self
+    }
+
+    /// Whether `policy` leaves redirects only `https` to follow.
+    pub fn https_only_under(policy: &crate::policy::Policy) -> bool {
+        !policy.limits.schemes.contains(&crate::policy::Scheme::Http)
     }
 }
 

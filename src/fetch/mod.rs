@@ -178,6 +178,7 @@ impl fmt::Debug for Fetcher {
 }
 
 /// What a transport delivered into a part.
+#[derive(Default)]
 struct Delivered {
     validators: Option<HttpValidators>,
     /// Bytes of more than one response are in the part.

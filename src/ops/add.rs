@@ -167,6 +167,7 @@ pub async fn add(
             wait: true,
             timeout: None,
         },
+        https_only: crate::fetch::HttpSettings::https_only_under(&policy),
     })?;
     // The request's lifecycle, as a sync would log it.
     let events = EventLog::open(store);

@@ -72,6 +72,9 @@ pub struct FetchOptions {
     pub torrents: TorrentSettings,
     /// Whether to wait for torrents to complete.
     pub wait: WaitMode,
+    /// Follow no redirect to plain `http:`: the store's policy allows only
+    /// `https` (see [`HttpSettings::within`]).
+    pub https_only: bool,
 }
 
 impl<'a> Session<'a> {
@@ -179,7 +182,10 @@ impl<'a> Session<'a> {
     pub fn fetcher(&self, options: FetchOptions) -> anyhow::Result<Fetcher> {
         Ok(Fetcher::new(
             self.store.clone(),
-            &HttpSettings::from_env().within(&Policy::load(self.store.root())?),
+            &HttpSettings {
+                https_only: options.https_only,
+                ..HttpSettings::from_env()
+            },
             RetryPolicy::default(),
             options.jobs,
             self.reporter.clone(),

@@ -41,6 +41,40 @@ pub struct LinkChange {
     pub link: LinkOutcome,
 }
 
+impl LinkChange {
+    /// The links a sync made, replaced or removed, of its `resources`.
+    pub fn made(resources: Vec<crate::execute::ResourceOutcome>) -> Vec<Self> {
+        resources
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r.link,
+                    LinkOutcome::Created | LinkOutcome::Replaced | LinkOutcome::Removed
+                )
+            })
+            .map(|r| Self {
+                name: r.name,
+                path: r.link_path,
+                link: r.link,
+            })
+            .collect()
+    }
+}
+
+/// Every one of `names` must be an entry of the manifest: else a usage
+/// error naming the first that is not, with `hint`.
+pub(super) fn known_names(manifest: &Manifest, names: &[String], hint: &str) -> anyhow::Result<()> {
+    match names.iter().find(|n| manifest.resource(n).is_none()) {
+        Some(name) => Err(UsageError::new(format!(
+            "`{}` has no resource `{name}`",
+            manifest.path.display()
+        ))
+        .hint(hint)
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// Removes the entries `names` from the manifest at `manifest` (keeping
 /// its formatting and comments), then brings the project in line without
 /// the network: their links go, and the project's record no longer holds
@@ -87,44 +121,14 @@ pub async fn remove(
         .context("without them, the manifest would not be valid; nothing was changed")?;
     crate::manifest::write_text(&manifest.path, &edited)
         .with_context(|| format!("failed to write `{}`", manifest.path.display()))?;
-    let report = sync_locked(
-        &session,
-        edited_manifest,
-        &Options {
-            locked: false,
-            offline: true,
-            refresh: false,
-            dry_run: false,
-            wait: crate::torrent::fetch::WaitMode {
-                wait: false,
-                timeout: None,
-            },
-            jobs: None,
-            approvals: Vec::new(),
-        },
-    )
-    .await?;
+    let report = sync_locked(&session, edited_manifest, &Options::offline()).await?;
     Ok(Removed {
         manifest: manifest.path.clone(),
         removed: wanted
             .iter()
             .filter_map(|n| manifest.resource(n).map(|r| r.name.clone()))
             .collect(),
-        relinked: report
-            .resources
-            .into_iter()
-            .filter(|r| {
-                matches!(
-                    r.link,
-                    LinkOutcome::Created | LinkOutcome::Replaced | LinkOutcome::Removed
-                )
-            })
-            .map(|r| LinkChange {
-                name: r.name,
-                path: r.link_path,
-                link: r.link,
-            })
-            .collect(),
+        relinked: LinkChange::made(report.resources),
         unlinked: report.unlinked,
     })
 }
@@ -132,14 +136,11 @@ pub async fn remove(
 /// Every name must be an entry of the manifest, and no entry that stays
 /// may derive from one that goes.
 fn check_names(manifest: &Manifest, names: &[String]) -> anyhow::Result<()> {
-    if let Some(name) = names.iter().find(|n| manifest.resource(n).is_none()) {
-        return Err(UsageError::new(format!(
-            "`{}` has no resource `{name}`",
-            manifest.path.display()
-        ))
-        .hint("`crp status` lists the project's resources")
-        .into());
-    }
+    known_names(
+        manifest,
+        names,
+        "`crp status` lists the project's resources",
+    )?;
     let going = |name: &Name| names.iter().any(|n| n == name.as_str());
     for resource in manifest.resources.iter().filter(|r| !going(&r.name)) {
         if let Some(parent) = resource.derived_from.iter().find(|p| going(p)) {

@@ -37,6 +37,25 @@ pub struct Options {
     pub approvals: Vec<PathBuf>,
 }
 
+impl Options {
+    /// Bringing a project in line without the network, after an edit of
+    /// its manifest (`crp remove`, `crp update`).
+    pub(super) fn offline() -> Self {
+        Self {
+            locked: false,
+            offline: true,
+            refresh: false,
+            dry_run: false,
+            wait: WaitMode {
+                wait: false,
+                timeout: None,
+            },
+            jobs: None,
+            approvals: Vec::new(),
+        }
+    }
+}
+
 /// What a sync did.
 #[derive(Debug)]
 pub enum Outcome {
@@ -139,6 +158,7 @@ pub(super) async fn sync_locked(
             quota,
             torrents: torrent_settings.clone(),
             wait: options.wait,
+            https_only: crate::fetch::HttpSettings::https_only_under(&policy),
         })?)
     } else {
         None

@@ -22,8 +22,6 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::digest::Sha256Digest;
-use crate::error::UsageError;
-use crate::execute::LinkOutcome;
 use crate::fetch::{Admit, FetchError, FetchRequest, Fetched, Fetcher, HttpSettings};
 use crate::manifest::{Manifest, Resource, SourceEntry};
 use crate::name::Name;
@@ -222,6 +220,7 @@ pub async fn update(
                 wait: false,
                 timeout: None,
             },
+            https_only: HttpSettings::https_only_under(&judged.policy),
         })?;
         items.extend(fetch_all(&fetcher, store, &manifest, &judged, asked).await);
     }
@@ -285,23 +284,7 @@ pub async fn update(
         }
     }
     let manifest_path = current.path.clone();
-    let report = sync_locked(
-        &session,
-        current,
-        &SyncOptions {
-            locked: false,
-            offline: true,
-            refresh: false,
-            dry_run: false,
-            wait: crate::torrent::fetch::WaitMode {
-                wait: false,
-                timeout: None,
-            },
-            jobs: None,
-            approvals: Vec::new(),
-        },
-    )
-    .await?;
+    let report = sync_locked(&session, current, &SyncOptions::offline()).await?;
     // An updated resource whose new version could not be linked (a file
     // crp did not make is where its link goes) is not done.
     for item in items.iter_mut().filter(|i| {
@@ -321,36 +304,18 @@ pub async fn update(
         manifest: manifest_path,
         dry_run: false,
         manifest_updated,
-        links: report
-            .resources
-            .into_iter()
-            .filter(|r| {
-                matches!(
-                    r.link,
-                    LinkOutcome::Created | LinkOutcome::Replaced | LinkOutcome::Removed
-                )
-            })
-            .map(|r| LinkChange {
-                name: r.name,
-                path: r.link_path,
-                link: r.link,
-            })
-            .collect(),
+        links: LinkChange::made(report.resources),
         items,
     })
 }
 
 /// Every name must be an entry of the manifest.
 fn check_names(manifest: &Manifest, names: &[String]) -> anyhow::Result<()> {
-    match names.iter().find(|n| manifest.resource(n).is_none()) {
-        Some(name) => Err(UsageError::new(format!(
-            "`{}` has no resource `{name}`",
-            manifest.path.display()
-        ))
-        .hint("`crp status` lists the project's resources; `crp add` declares a new one")
-        .into()),
-        None => Ok(()),
-    }
+    super::remove::known_names(
+        manifest,
+        names,
+        "`crp status` lists the project's resources; `crp add` declares a new one",
+    )
 }
 
 /// The resources to ask, and items for those there is nothing to ask

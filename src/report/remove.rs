@@ -29,6 +29,16 @@ pub struct RemoveDocument {
     pub relinked: Vec<LinkChange>,
 }
 
+/// What became of a link that bringing a project in line changed, in a
+/// word.
+pub(super) fn link_verb(link: LinkOutcome) -> &'static str {
+    match link {
+        LinkOutcome::Created => "linked",
+        LinkOutcome::Replaced => "relinked",
+        _ => "unlinked",
+    }
+}
+
 /// Prints what `crp remove` did.
 pub fn print(printer: &Printer, removed: Removed) {
     if printer.format() == Format::Json {
@@ -56,11 +66,7 @@ pub fn print(printer: &Printer, removed: Removed) {
         };
     }
     for change in &removed.relinked {
-        let verb = match change.link {
-            LinkOutcome::Created => "linked",
-            LinkOutcome::Replaced => "relinked",
-            _ => "unlinked",
-        };
+        let verb = link_verb(change.link);
         let _ = writeln!(
             out,
             "  {verb:<12} {}  {}",

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
 use crate::digest::Abbrev;
-use crate::execute::LinkOutcome;
 use crate::fsutil::display_path;
 use crate::ops::remove::LinkChange;
 use crate::ops::update::{Change, Item, Updated, Version};
@@ -107,11 +106,7 @@ pub fn print(printer: &Printer, updated: Updated) {
         let _ = writeln!(out, "  {verb:<12} {:<width$}  {detail}", item.name.as_str());
     }
     for change in &updated.links {
-        let verb = match change.link {
-            LinkOutcome::Created => "linked",
-            LinkOutcome::Replaced => "relinked",
-            _ => "unlinked",
-        };
+        let verb = super::remove::link_verb(change.link);
         let _ = writeln!(
             out,
             "  {:<12} {:<width$}  {}",
