@@ -298,6 +298,14 @@ fn examples(command: &str) -> Option<&'static str> {
   crp drift --all-projects --verify",
         "diff" => "  crp diff origin/main           # the working tree's manifest against main
   crp diff HEAD~1 HEAD --format markdown",
+        "remote" => "  crp remote add team s3://crp-cache/team --endpoint https://s3.example.org
+  crp remote add team s3://crp-cache/team --endpoint https://s3.example.org --project   # checked in
+  crp remote list
+  crp remote remove team",
+        "push" => "  crp push                       # the project's objects the first remote lacks
+  crp push --remote team --all   # every object of the store",
+        "pull" => "  crp pull                       # into the store, remotes first, linking nothing
+  crp pull --remotes-only        # from remotes and hashed mirrors only",
         "completions" => "  crp completions bash > ~/.local/share/bash-completion/completions/crp
   crp completions zsh > \"${fpath[1]}/_crp\"
   crp completions fish > ~/.config/fish/completions/crp.fish",
@@ -377,6 +385,13 @@ pub enum Command {
     Drift(DriftArgs),
     /// Review a manifest change: what each resource change brings, what the policy says, what it costs
     Diff(DiffArgs),
+    /// Remotes: S3-compatible buckets that share objects between stores and machines
+    #[command(subcommand)]
+    Remote(RemoteCommand),
+    /// Upload the project's objects (or every object, `--all`) that a remote lacks
+    Push(PushArgs),
+    /// Fetch the project's objects into the store (remotes first), linking nothing
+    Pull(PullArgs),
     /// Print the shell completion script for bash, zsh, fish, powershell or elvish
     Completions(CompletionsArgs),
     /// Print crp's man page (roff), or a command's, e.g. `crp man > ~/.local/share/man/man1/crp.1`
@@ -482,6 +497,85 @@ pub struct VerifyArgs {
     /// Every object in the store, not only the manifest's
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// Add a remote to the store's configuration (or, with `--project`, to the manifest)
+    Add(RemoteAddArgs),
+    /// List the remotes, in the order they are tried, and where their credentials come from
+    List,
+    /// Remove a remote from the store's configuration (or, with `--project`, the manifest)
+    Remove(RemoteRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteAddArgs {
+    /// What to call it: letters, digits, `.`, `_` and `-`
+    pub name: String,
+
+    /// `s3://bucket` or `s3://bucket/prefix`
+    pub url: String,
+
+    /// The S3-compatible service's URL [default: AWS's for the region]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// The region requests are signed for [default: `AWS_REGION`, else us-east-1]
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// Address the bucket in the path [default: with `--endpoint`]
+    #[arg(long, overrides_with = "virtual_host")]
+    pub path_style: bool,
+
+    /// Address the bucket in the host name [default: without `--endpoint`]
+    #[arg(long, overrides_with = "path_style")]
+    pub virtual_host: bool,
+
+    /// The profile of the AWS credential files to sign with
+    #[arg(long)]
+    pub profile: Option<String>,
+
+    /// Write it into `resources.toml` (`[[project.remote]]`), to check in
+    #[arg(long)]
+    pub project: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteRemoveArgs {
+    /// The remote's name
+    pub name: String,
+
+    /// Remove it from `resources.toml` rather than the store's configuration
+    #[arg(long)]
+    pub project: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The remote to push to [default: the first one `crp remote list` shows]
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+
+    /// Push every object of the store, not only the project's
+    #[arg(long)]
+    pub all: bool,
+
+    /// How many transfers may run at once [default: `CRP_JOBS`, else 8]
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Fetch only from remotes and hashed mirrors, never from a declared source
+    #[arg(long)]
+    pub remotes_only: bool,
+
+    /// How many downloads may run at once [default: `CRP_JOBS`, else 8]
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -667,6 +761,11 @@ pub struct SyncArgs {
     /// Never touch the network: link what the store has and list what is missing
     #[arg(long, conflicts_with = "refresh")]
     pub offline: bool,
+
+    /// Fetch only from remotes and hashed mirrors, by sha256, never from a
+    /// declared source (air-gapped CI)
+    #[arg(long, conflicts_with_all = ["offline", "refresh"])]
+    pub remotes_only: bool,
 
     /// Download unpinned resources afresh, even if the store holds what
     /// their sources served before and the sources say nothing changed

@@ -4,6 +4,11 @@
 //! ```toml
 //! mirrors = ["https://cache.example.org/cas/", "file:///mnt/usb/cas/"]
 //!
+//! [[remote]]                  # see `crate::remote`; `crp remote add` writes these
+//! name = "team"
+//! url = "s3://crp-cache/team"
+//! endpoint = "https://s3.example.org"
+//!
 //! [torrent]
 //! rpc_url = "http://127.0.0.1:9091/transmission/rpc"  # CRP_TRANSMISSION_URL
 //! user = "crp"                                          # CRP_TRANSMISSION_USER
@@ -25,7 +30,8 @@
 //! ```
 //!
 //! Every key is optional. The file belongs to whoever looks after the store;
-//! crp never writes it.
+//! crp writes it only when asked to (`crp remote add|remove`), keeping
+//! everything else in it as it was.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -61,6 +67,14 @@ pub struct Config {
     /// sources, after the project's own.
     #[serde(default)]
     pub mirrors: Vec<crate::source::Mirror>,
+    /// `[[remote]]`: S3-compatible remotes, tried by sha256 before mirrors
+    /// and sources, and pushed to (see [`crate::remote`]).
+    #[serde(
+        default,
+        rename = "remote",
+        deserialize_with = "crate::remote::deserialize_remotes"
+    )]
+    pub remotes: Vec<crate::remote::RemoteConfig>,
 }
 
 /// `[gc]`: archiving objects no project needs.

@@ -100,6 +100,8 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<DaemonError>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<crate::s3::RemoteError>() {
+            e.hint()
         } else {
             cause
                 .downcast_ref::<crate::plan::review::NotAllowed>()

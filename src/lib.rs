@@ -15,11 +15,11 @@
 //!
 //! | layer | modules | job |
 //! |---|---|---|
-//! | 0 | [`units`], [`name`], [`digest`], [`time`], [`lifecycle`], [`diagnostic`], [`redact`], [`settings`], [`fsutil`], [`stdio`], [`tree`], [`source`], [`net`], [`progress`] | shared scalars and helpers: sizes, names, sha256 digests, timestamps, lifecycle states, `file:line:col` problems, secrets kept out of URLs, every environment variable, safe file operations, redacted printing, a folder's tree digest, sources and what identifies one, failed requests in words, progress |
+//! | 0 | [`units`], [`name`], [`digest`], [`time`], [`lifecycle`], [`diagnostic`], [`redact`], [`settings`], [`fsutil`], [`stdio`], [`tree`], [`source`], [`remote`], [`net`], [`progress`] | shared scalars and helpers: sizes, names, sha256 digests, timestamps, lifecycle states, `file:line:col` problems, secrets kept out of URLs, every environment variable, safe file operations, redacted printing, a folder's tree digest, sources and what identifies one, remotes and where their objects are, failed requests in words, progress |
 //! | 1 | [`manifest`], [`config`] | what people declare: `resources.toml` (format, schema, validation, edits that keep comments) and the store's `config.toml` |
 //! | 2 | [`store`] | the content-addressed store: layout, atomic publication, records ([`store::record`]), locks ([`store::lock`]), the quota; torrent records and the seeding and watch folders are [`torrent`]'s `impl Store` |
 //! | 3 | [`policy`], [`provenance`], [`link`], [`notify`] | the rules and people's decisions ([`policy::exec`], [`policy::approval`]), the event log, links in a project, hooks and bridge messages |
-//! | 4 | [`torrent`], [`fetch`] | sources: transmission-daemon (RPC, metainfo, ingesting, seeding) and the one door that turns sources into verified objects (http, local files, resume, quarantine); `torrent` never uses `fetch` |
+//! | 4 | [`torrent`], [`s3`], [`fetch`] | sources: transmission-daemon (RPC, metainfo, ingesting, seeding) and the one door that turns sources into verified objects (http, local files, resume, quarantine), and remotes' S3 API (credentials, requests, resumable pushes); `torrent` and `s3` never use `fetch` |
 //! | 5 | [`plan`] | what a sync would do, as data, and each resource's verdict ([`plan::review`]) |
 //! | 6 | [`inspect`] | verify, drift, diff, gc: looking at and curating the store |
 //! | 7 | [`execute`] | carries a plan out: fetch, link, unlink, pin, record; `execute::oversight` holds back what may not go ahead, restores archived objects (through [`inspect::gc`]), and accounts for it (events, incidents, notices) |
@@ -41,7 +41,8 @@
 //! | `<store>/meta/sources/<key>.json` | fetches of unpinned sources | the source lock |
 //! | `<store>/meta/torrents/<infohash>.json` | torrent fetches, the hook | the torrent lock |
 //! | `<store>/meta/completed.jsonl` | torrent ingestion | appends of whole lines |
-//! | `<store>/meta/config.toml` | people (crp only reads it) | — |
+//! | `<store>/meta/config.toml` | people, `remote add`, `remote remove` | atomic replace |
+//! | `<store>/.incomplete/upload-<key hash>.json` | `push` (a multipart upload's id, until it completes) | the upload lock |
 //! | `<store>/meta/policy.toml` | people, `policy init` | atomic replace |
 //! | `<store>/meta/approvals.jsonl` | `approve`, `deny` | appends of whole lines |
 //! | `<store>/meta/events.jsonl` | every transition | appends of whole lines, batched by one writer thread |
@@ -87,7 +88,9 @@ pub mod policy;
 pub mod progress;
 pub mod provenance;
 pub mod redact;
+pub mod remote;
 pub mod report;
+pub mod s3;
 pub mod settings;
 pub mod source;
 pub mod stdio;

@@ -35,6 +35,10 @@ pub trait Reporter: Send + Sync {
     fn check(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
         self.download(resource, source, size)
     }
+    /// An upload to a remote starts (`crp push`).
+    fn upload(&self, object: &str, target: &str, size: Option<u64>) -> Box<dyn Download> {
+        self.download(object, target, size)
+    }
     /// A note for the user while work goes on.
     fn note(&self, kind: NoteKind, message: &str);
 }
@@ -98,6 +102,8 @@ pub struct Lines;
 struct LineDownload {
     resource: String,
     started: Instant,
+    /// The verb of the line that says it is done.
+    done: &'static str,
     bytes: Mutex<u64>,
     /// The last detail printed, so a line appears only when it changes in kind.
     detail: Mutex<String>,
@@ -133,7 +139,7 @@ impl Download for LineDownload {
             let bytes = *self.bytes.lock().expect("not poisoned");
             crate::stdio::errln!(
                 "{:>10} {} ({}) in {}",
-                style("fetched").green().bold(),
+                style(self.done).green().bold(),
                 self.resource,
                 ByteCount(bytes),
                 Seconds(self.started.elapsed())
@@ -145,7 +151,7 @@ impl Download for LineDownload {
 impl Lines {
     /// "fetching NAME (SIZE) from SOURCE": `how` is the verb and its preposition.
     fn start(
-        how: (&str, &str),
+        how: (&str, &str, &'static str),
         resource: &str,
         source: &str,
         size: Option<u64>,
@@ -162,6 +168,7 @@ impl Lines {
         Box::new(LineDownload {
             resource: resource.to_owned(),
             started: Instant::now(),
+            done: how.2,
             bytes: Mutex::new(0),
             detail: Mutex::new(String::new()),
         })
@@ -170,11 +177,15 @@ impl Lines {
 
 impl Reporter for Lines {
     fn download(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
-        Self::start(("fetching", "from"), resource, source, size)
+        Self::start(("fetching", "from", "fetched"), resource, source, size)
     }
 
     fn check(&self, resource: &str, source: &str, size: Option<u64>) -> Box<dyn Download> {
-        Self::start(("checking", "at"), resource, source, size)
+        Self::start(("checking", "at", "fetched"), resource, source, size)
+    }
+
+    fn upload(&self, object: &str, target: &str, size: Option<u64>) -> Box<dyn Download> {
+        Self::start(("pushing", "to", "pushed"), object, target, size)
     }
 
     fn note(&self, kind: NoteKind, message: &str) {
@@ -200,6 +211,7 @@ struct BarDownload {
     bar: ProgressBar,
     resource: String,
     started: Instant,
+    done: &'static str,
     multi: MultiProgress,
 }
 
@@ -223,7 +235,7 @@ impl Download for BarDownload {
         if ok {
             let _ = self.multi.println(format!(
                 "{:>10} {} ({}) in {}",
-                style("fetched").green().bold(),
+                style(self.done).green().bold(),
                 self.resource,
                 ByteCount(self.bar.position()),
                 Seconds(self.started.elapsed())
@@ -234,6 +246,30 @@ impl Download for BarDownload {
 
 impl Reporter for Bars {
     fn download(&self, resource: &str, _source: &str, size: Option<u64>) -> Box<dyn Download> {
+        self.start(("fetching", "fetched"), resource, size)
+    }
+
+    fn upload(&self, object: &str, _target: &str, size: Option<u64>) -> Box<dyn Download> {
+        self.start(("pushing", "pushed"), object, size)
+    }
+
+    fn note(&self, kind: NoteKind, message: &str) {
+        let _ = self.multi.println(format!(
+            "{:>10} {}",
+            note_prefix(kind),
+            crate::redact::text(message)
+        ));
+    }
+}
+
+impl Bars {
+    /// A bar prefixed by `how.0`, and a line with `how.1` once done.
+    fn start(
+        &self,
+        how: (&'static str, &'static str),
+        resource: &str,
+        size: Option<u64>,
+    ) -> Box<dyn Download> {
         let bar = self.multi.add(match size {
             Some(size) => ProgressBar::new(size),
             None => ProgressBar::no_length(),
@@ -245,22 +281,16 @@ impl Reporter for Bars {
             .expect("a valid template")
             .progress_chars("=> "),
         );
-        bar.set_prefix("fetching");
+        bar.set_prefix(how.0);
         bar.set_message(crate::redact::text(resource).into_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
         Box::new(BarDownload {
             bar,
             resource: resource.to_owned(),
             started: Instant::now(),
+            done: how.1,
             multi: self.multi.clone(),
         })
-    }
-    fn note(&self, kind: NoteKind, message: &str) {
-        let _ = self.multi.println(format!(
-            "{:>10} {}",
-            note_prefix(kind),
-            crate::redact::text(message)
-        ));
     }
 }
 

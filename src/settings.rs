@@ -52,6 +52,21 @@ pub const TR_TORRENT_HASH: &str = "TR_TORRENT_HASH";
 pub const TR_TORRENT_NAME: &str = "TR_TORRENT_NAME";
 
 /// Defaults, documented in the README's configuration table.
+/// A remote's credentials and defaults, as the AWS tools read them (see
+/// `crate::s3::credentials` and [`crate::remote::Remote::new`]).
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+pub const AWS_PROFILE: &str = "AWS_PROFILE";
+pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+pub const AWS_REGION: &str = "AWS_REGION";
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
+/// The home folder, where `~/.aws/` is.
+pub const HOME: &str = "HOME";
+
 pub const DEFAULT_JOBS: u16 = 8;
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MIN_RATE: u64 = 1024;

@@ -291,7 +291,7 @@ impl IdentityKey {
 
     /// HMAC-SHA256 (RFC 2104) of `text`, as lowercase hex.
     pub fn digest(&self, text: &str) -> String {
-        use hmac::Mac as _;
+        use hmac::{KeyInit as _, Mac as _};
         let mut mac =
             hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
         mac.update(text.as_bytes());

@@ -18,6 +18,7 @@ mod metrics;
 mod plan;
 mod policy;
 mod provenance;
+mod remote;
 mod remove;
 mod request;
 mod schema;
@@ -56,6 +57,9 @@ pub fn name(command: &Command) -> &'static str {
         Command::Gc(_) => "gc",
         Command::Drift(_) => "drift",
         Command::Diff(_) => "diff",
+        Command::Remote(_) => "remote",
+        Command::Push(_) => "push",
+        Command::Pull(_) => "pull",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
     }
@@ -112,6 +116,9 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Gc(args) => gc::run(global, &args, printer).await,
         Command::Drift(args) => drift::run(global, &args, printer).await,
         Command::Diff(args) => diff::run(global, &args, printer),
+        Command::Remote(command) => remote::run(global, &command, printer).await,
+        Command::Push(args) => remote::push(global, &args, printer).await,
+        Command::Pull(args) => remote::pull(global, &args, printer).await,
         Command::Completions(args) => Ok(help::completions(&args, printer)),
         Command::Man(args) => help::man(&args, printer),
     }

@@ -16,6 +16,8 @@ pub(super) async fn run(
     let options = Options {
         locked: args.locked,
         offline: args.offline,
+        remotes_only: args.remotes_only,
+        fetch_only: false,
         refresh: args.refresh,
         dry_run: args.dry_run,
         wait: wait_mode(args),

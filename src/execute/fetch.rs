@@ -30,7 +30,7 @@ pub(super) async fn fetch_missing(
     plan: &Plan,
     outcomes: &mut [Outcome],
     fetcher: Option<&Fetcher>,
-    mirrors: &[crate::source::Mirror],
+    options: &super::SyncOptions,
     oversight: Oversight<'_>,
     notices: &mut Vec<Notice>,
 ) {
@@ -42,6 +42,25 @@ pub(super) async fn fetch_missing(
         }
         match (&r.fetch, r.sha256) {
             (Some(_), Some(digest)) => by_digest.entry(digest).or_default().push(i),
+            (Some(_), None) if options.fetch_only => outcomes[i].fail(
+                Status::Missing,
+                ErrorReport {
+                    hint: Some("`crp sync` fetches it and pins its sha256".into()),
+                    ..ErrorReport::text("it has no `sha256`, and `crp pull` fetches only what is pinned")
+                },
+            ),
+            (Some(_), None) if options.remotes_only => outcomes[i].fail(
+                Status::Missing,
+                ErrorReport {
+                    hint: Some(
+                        "pin it with a `crp sync` that may reach its sources, and commit the manifest"
+                            .into(),
+                    ),
+                    ..ErrorReport::text(
+                        "it has no `sha256`, so no remote can serve it, and `--remotes-only` forbids its sources",
+                    )
+                },
+            ),
             (Some(_), None) => unpinned.push(vec![i]),
             (None, _) => {}
         }
@@ -75,6 +94,10 @@ pub(super) async fn fetch_missing(
             }
         }
         let verdict = &plan.resources[indices[0]].verdict;
+        // `--remotes-only`: content-addressed copies, never a source.
+        if options.remotes_only {
+            sources.clear();
+        }
         let request = FetchRequest {
             name: first.name.clone(),
             sources,
@@ -93,13 +116,30 @@ pub(super) async fn fetch_missing(
                     .project
                     .mirrors
                     .iter()
-                    .chain(mirrors)
+                    .chain(&options.mirrors)
                     .filter_map(|mirror| mirror.source_of(&digest))
                     // The policy's `schemes` bind mirrors too.
                     .filter(|(_, source)| oversight.policy.allows_scheme_of(source))
                     .map(|(spec, source)| SourceEntry { spec, source })
                     .collect(),
                 None => Vec::new(),
+            },
+            // A multi-file torrent's object is a directory, which a remote
+            // holds as a tree of objects: asked of the torrent's swarm.
+            remotes: match first.sha256 {
+                Some(_) if !first.needs_torrent() => options
+                    .remotes
+                    .iter()
+                    .filter(|c| {
+                        oversight
+                            .policy
+                            .allows_scheme_of(&crate::source::Source::Http(
+                                c.remote().endpoint.clone(),
+                            ))
+                    })
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
             },
         };
         Subject::of(manifest, first).record_started(

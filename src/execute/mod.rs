@@ -47,6 +47,14 @@ pub struct SyncOptions {
     pub offline: bool,
     /// The store's content-addressed mirrors, tried after the project's.
     pub mirrors: Vec<crate::source::Mirror>,
+    /// The remotes that answered, tried first.
+    pub remotes: Vec<crate::s3::Client>,
+    /// `--remotes-only`: fetch from remotes and mirrors, never a declared
+    /// source.
+    pub remotes_only: bool,
+    /// `crp pull`: fetch what is pinned, and change nothing else (no
+    /// links, no pins, no project record).
+    pub fetch_only: bool,
 }
 
 /// What a sync did.
@@ -322,13 +330,21 @@ pub async fn sync(
         &plan,
         &mut outcomes,
         fetcher.filter(|_| !options.offline),
-        &options.mirrors,
+        &options,
         oversight,
         &mut notices,
     )
     .await;
     let manifest_updated = pin_fetched(manifest, &outcomes, &**reporter)?;
     carry_approvals(store, manifest, &plan, &outcomes, &**reporter);
+    if options.fetch_only {
+        store.sync_dirs().map_err(StoreError::from)?;
+        oversight.events.flush();
+        for warning in oversight.notifier.send(&notices).await {
+            reporter.note(NoteKind::Warning, &warning);
+        }
+        return Ok(report(plan, outcomes, Vec::new(), false, false));
+    }
     let mut links = make_links(store, &plan, previous, &mut outcomes, &**reporter);
     let (unlinked, kept) = remove_links(&plan, previous);
 
@@ -378,6 +394,23 @@ pub async fn sync(
         reporter.note(NoteKind::Warning, &warning);
     }
 
+    Ok(report(
+        plan,
+        outcomes,
+        unlinked,
+        manifest_updated,
+        record_updated,
+    ))
+}
+
+/// The report of a sync from each resource's outcome.
+fn report(
+    plan: Plan,
+    outcomes: Vec<Outcome>,
+    unlinked: Vec<UnlinkOutcome>,
+    manifest_updated: bool,
+    record_updated: bool,
+) -> SyncReport {
     let resources = plan
         .resources
         .iter()
@@ -401,14 +434,14 @@ pub async fn sync(
             error: o.error,
         })
         .collect();
-    Ok(SyncReport {
+    SyncReport {
         project: plan.project,
         store: plan.store,
         resources,
         unlinked,
         manifest_updated,
         record_updated,
-    })
+    }
 }
 
 /// Per-resource progress while a plan is carried out.

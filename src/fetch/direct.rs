@@ -22,10 +22,29 @@ impl Fetcher {
         request: &FetchRequest,
         sources: &[&SourceEntry],
     ) -> Result<Fetched, FetchError> {
-        let with_mirrors: Vec<&SourceEntry> = match request.sha256 {
-            Some(_) => request
-                .mirrors
+        // A remote's copy is read by a signed URL, named by its label.
+        let (remote_entries, labels): (Vec<SourceEntry>, Vec<String>) = match request.sha256 {
+            Some(digest) => request
+                .remotes
                 .iter()
+                .map(|client| {
+                    let url = client.get_url(&client.remote().key_of(&digest));
+                    let entry = SourceEntry {
+                        spec: url
+                            .as_str()
+                            .parse()
+                            .expect("a signed URL is an http(s) URL"),
+                        source: Source::Http(url),
+                    };
+                    (entry, client.remote().label_of(&digest))
+                })
+                .unzip(),
+            None => Default::default(),
+        };
+        let with_mirrors: Vec<&SourceEntry> = match request.sha256 {
+            Some(_) => remote_entries
+                .iter()
+                .chain(&request.mirrors)
                 .chain(sources.iter().copied())
                 .collect(),
             None => sources.to_vec(),
@@ -146,6 +165,7 @@ impl Fetcher {
             .fetch_sources(
                 request,
                 &with_mirrors,
+                &labels,
                 &part_path,
                 expect,
                 remembered.as_ref(),
@@ -166,12 +186,15 @@ impl Fetcher {
     }
 
     /// Tries each direct source in turn until one delivers the right bytes.
+    /// The first sources are named by `labels` (a remote's copies, whose
+    /// URLs hold a signature), the others by their URLs or paths.
     /// `remembered` is what these sources served before, when the digest is
     /// not pinned: the source that served it is asked whether it changed.
     pub(super) async fn fetch_sources(
         &self,
         request: &FetchRequest,
         sources: &[&SourceEntry],
+        labels: &[String],
         part_path: &std::path::Path,
         expect: Expect<'_>,
         remembered: Option<&SourceRecord>,
@@ -184,11 +207,21 @@ impl Fetcher {
         let mut failures = Vec::new();
         let count = sources.len();
         for (i, entry) in sources.iter().enumerate() {
-            let shown = entry.source.to_string();
-            let id = entry.source.identity(&key);
+            let (shown, id) = match labels.get(i) {
+                Some(label) => (label.clone(), label.clone()),
+                None => (entry.source.to_string(), entry.source.identity(&key)),
+            };
             let unless = remembered.filter(|r| r.served_by.as_deref() == Some(id.as_str()));
             match self
-                .try_source(request, &entry.source, &id, part_path, expect, unless)
+                .try_source(
+                    request,
+                    &entry.source,
+                    &shown,
+                    &id,
+                    part_path,
+                    expect,
+                    unless,
+                )
                 .await
             {
                 Ok(Transferred::Unchanged(known)) => {
@@ -222,7 +255,12 @@ impl Fetcher {
                         torrent: None,
                     });
                 }
-                Ok(Transferred::Bytes(finished, delivered)) => {
+                Ok(Transferred::Bytes(finished, mut delivered)) => {
+                    // A remote's or mirror's validators say nothing of the
+                    // declared sources, which later checks ask.
+                    if request.sha256.is_some() && i < labels.len() + request.mirrors.len() {
+                        delivered.validators = None;
+                    }
                     let finding = tokio::task::block_in_place(|| {
                         crate::policy::exec::detect_written(&finished.path, &finished.blocks)
                     })
@@ -288,8 +326,10 @@ impl Fetcher {
                     return Ok(fetched);
                 }
                 Err(error) => {
-                    // A mirror that lacks the object is the common case.
-                    let mirror = request.sha256.is_some() && i < request.mirrors.len();
+                    // A remote or mirror that lacks the object is the
+                    // common case.
+                    let mirror =
+                        request.sha256.is_some() && i < labels.len() + request.mirrors.len();
                     // A mirror that sends more than crp takes says nothing
                     // of the sources after it.
                     let local = error.is_local()
@@ -360,24 +400,25 @@ impl Fetcher {
     /// Downloads from one source into the part and verifies it. On success
     /// the part holds exactly the expected bytes, or the source confirmed
     /// that `unless` (what it served before) is still what it serves.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn try_source(
         &self,
         request: &FetchRequest,
         source: &Source,
+        shown: &str,
         source_id: &str,
         part_path: &std::path::Path,
         expect: Expect<'_>,
         unless: Option<&SourceRecord>,
     ) -> Result<Transferred, SourceError> {
-        let shown = source.to_string();
         // Asking whether what the store holds is current may download
         // nothing, and says so.
         let progress = if unless.is_some() {
             self.reporter
-                .check(request.name.as_str(), &shown, request.size)
+                .check(request.name.as_str(), shown, request.size)
         } else {
             self.reporter
-                .download(request.name.as_str(), &shown, request.size)
+                .download(request.name.as_str(), shown, request.size)
         };
         let result = self
             .transfer(

@@ -99,6 +99,9 @@ pub struct FetchRequest {
     /// in order before `sources`, verified like them; one that lacks it is
     /// passed over quietly. Not recorded as the object's sources.
     pub mirrors: Vec<SourceEntry>,
+    /// Remotes asked for the pinned object by its sha256 before `mirrors`,
+    /// verified like them; one that lacks it is passed over quietly.
+    pub remotes: Vec<crate::s3::Client>,
 }
 
 /// A judgement of new content by its digest and size in bytes, before it
@@ -339,7 +342,10 @@ impl Fetcher {
         }
         let added = std::sync::Mutex::new(Vec::new());
         // A pinned object's mirrors are direct sources too.
-        if direct.is_empty() && (request.sha256.is_none() || request.mirrors.is_empty()) {
+        if direct.is_empty()
+            && (request.sha256.is_none()
+                || request.mirrors.is_empty() && request.remotes.is_empty())
+        {
             return self.fetch_torrents(request, &torrent, &added).await;
         }
         let result = {

@@ -17,6 +17,12 @@ pub enum EditError {
     NoSuchResource(String),
     #[error("the manifest already has a resource `{0}`")]
     Exists(String),
+    #[error("there is no remote `{0}` here")]
+    NoSuchRemote(String),
+    #[error("there is a remote `{0}` already")]
+    RemoteExists(String),
+    #[error("`{0}` is not a table here; fix it by hand first")]
+    NotATable(String),
 }
 
 /// A new `[resources.NAME]` entry.
@@ -751,5 +757,128 @@ purpose = "b"
         let plain = SPELLED.trim_start_matches('\u{feff}').replace("\r\n", "\n");
         let pinned = pin(&plain, "a", digest, 1).unwrap();
         assert!(!pinned.contains('\r') && !pinned.starts_with('\u{feff}'));
+    }
+}
+
+/// Appends a `[[remote]]` table to a TOML text: `at` is where the array of
+/// tables lives (`["remote"]` in a store's configuration, `["project",
+/// "remote"]` in a manifest).
+///
+/// # Errors
+/// Text that is not TOML, a remote of that name already there, or a key on
+/// the way that is not a table.
+pub fn add_remote(
+    text: &str,
+    at: &[&str],
+    remote: &crate::remote::RemoteConfig,
+) -> Result<String, EditError> {
+    keeping_spelling(text, |text| {
+        let mut doc: DocumentMut = text.parse()?;
+        let (last, parents) = at.split_last().expect("a path");
+        let mut table = doc.as_table_mut();
+        for key in parents {
+            let item = table.entry(key).or_insert_with(|| {
+                let mut t = Table::new();
+                t.set_implicit(true);
+                Item::Table(t)
+            });
+            table = item
+                .as_table_mut()
+                .ok_or_else(|| EditError::NotATable((*key).to_owned()))?;
+        }
+        let array = table
+            .entry(last)
+            .or_insert_with(|| Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(|| EditError::NotATable(at.join(".")))?;
+        if array
+            .iter()
+            .any(|t| t.get("name").and_then(Item::as_str) == Some(remote.name.as_str()))
+        {
+            return Err(EditError::RemoteExists(remote.name.to_string()));
+        }
+        let mut new = Table::new();
+        new.insert("name", value(remote.name.as_str()));
+        new.insert("url", value(remote.url.to_string()));
+        if let Some(endpoint) = &remote.endpoint {
+            new.insert("endpoint", value(endpoint.to_string()));
+        }
+        if let Some(region) = &remote.region {
+            new.insert("region", value(region.as_str()));
+        }
+        if let Some(path_style) = remote.path_style {
+            new.insert("path_style", value(path_style));
+        }
+        if let Some(profile) = &remote.profile {
+            new.insert("profile", value(profile.as_str()));
+        }
+        array.push(new);
+        Ok(doc.to_string())
+    })
+}
+
+/// Takes the `[[remote]]` table named `name` out of a TOML text (see
+/// [`add_remote`] for `at`).
+///
+/// # Errors
+/// Text that is not TOML, or no remote of that name there.
+pub fn remove_remote(text: &str, at: &[&str], name: &str) -> Result<String, EditError> {
+    keeping_spelling(text, |text| {
+        let mut doc: DocumentMut = text.parse()?;
+        let missing = || EditError::NoSuchRemote(name.to_owned());
+        let (last, parents) = at.split_last().expect("a path");
+        let mut table = doc.as_table_mut();
+        for key in parents {
+            table = table
+                .get_mut(key)
+                .and_then(Item::as_table_mut)
+                .ok_or_else(missing)?;
+        }
+        let array = table
+            .get_mut(last)
+            .and_then(Item::as_array_of_tables_mut)
+            .ok_or_else(missing)?;
+        let index = array
+            .iter()
+            .position(|t| t.get("name").and_then(Item::as_str) == Some(name))
+            .ok_or_else(missing)?;
+        array.remove(index);
+        if array.is_empty() {
+            table.remove(last);
+        }
+        Ok(doc.to_string())
+    })
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::*;
+
+    #[test]
+    fn adds_and_removes_remotes_keeping_the_rest() {
+        let text = "# notes\r\n[project]\r\nname = \"p\"  # mine\r\n\r\n[resources]\r\n";
+        let remote: crate::remote::RemoteConfig = toml::from_str(
+            "name = \"team\"\nurl = \"s3://bucket/x\"\nendpoint = \"http://127.0.0.1:9000\"",
+        )
+        .unwrap();
+        let added = add_remote(text, &["project", "remote"], &remote).unwrap();
+        assert!(
+            added.starts_with("# notes\r\n[project]\r\nname = \"p\"  # mine\r\n"),
+            "{added}"
+        );
+        assert!(added.contains("[[project.remote]]\r\nname = \"team\"\r\nurl = \"s3://bucket/x\"\r\nendpoint = \"http://127.0.0.1:9000\"\r\n"), "{added}");
+        assert!(matches!(
+            add_remote(&added, &["project", "remote"], &remote),
+            Err(EditError::RemoteExists(_))
+        ));
+        let removed = remove_remote(&added, &["project", "remote"], "team").unwrap();
+        assert!(!removed.contains("remote"), "{removed}");
+        assert!(removed.contains("name = \"p\"  # mine"), "{removed}");
+        assert!(matches!(
+            remove_remote(&removed, &["project", "remote"], "team"),
+            Err(EditError::NoSuchRemote(_))
+        ));
+        let store = add_remote("", &["remote"], &remote).unwrap();
+        assert!(store.starts_with("[[remote]]\nname = \"team\""), "{store}");
     }
 }

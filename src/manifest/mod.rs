@@ -112,6 +112,8 @@ pub struct Project {
     /// Content-addressed mirrors tried before the sources of a pinned
     /// resource, folders made absolute.
     pub mirrors: Vec<crate::source::Mirror>,
+    /// `[[project.remote]]`: the project's remotes.
+    pub remotes: Vec<crate::remote::RemoteConfig>,
     /// Where `link_dir` is written, for diagnostics; `None` when it is not.
     pub link_dir_span: Option<Range<usize>>,
 }
@@ -223,6 +225,7 @@ impl Manifest {
                 .into_iter()
                 .map(|m| m.resolve(&dir))
                 .collect(),
+            remotes: raw_project.remotes,
             link_dir_span: raw_project.link_dir.as_ref().map(Spanned::span),
         };
         let resources = parsed

@@ -56,6 +56,16 @@ pub struct RawProject {
     /// resource's sources (after this project's, the store's own).
     #[serde(default)]
     pub mirrors: Vec<crate::source::Mirror>,
+    /// S3-compatible remotes (`[[project.remote]]`) this project's objects
+    /// are fetched from by sha256, before mirrors and sources, and pushed
+    /// to (`crp push`). Credentials never go here: they come from the
+    /// environment or the AWS credential files.
+    #[serde(
+        default,
+        rename = "remote",
+        deserialize_with = "crate::remote::deserialize_remotes"
+    )]
+    pub remotes: Vec<crate::remote::RemoteConfig>,
 }
 
 fn default_link_dir() -> &'static str {

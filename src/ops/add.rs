@@ -196,6 +196,7 @@ pub async fn add(
             known: None,
             admit: None,
             mirrors: Vec::new(),
+            remotes: Vec::new(),
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

@@ -20,6 +20,7 @@ pub mod init;
 pub mod metrics;
 pub mod policy;
 pub mod provenance;
+pub mod remote;
 pub mod remove;
 pub mod request;
 pub mod status;

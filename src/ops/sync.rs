@@ -25,6 +25,11 @@ pub struct Options {
     pub locked: bool,
     /// Never touch the network.
     pub offline: bool,
+    /// Fetch only from remotes and hashed mirrors, never a declared source.
+    pub remotes_only: bool,
+    /// Fetch what is pinned into the store, and change nothing else
+    /// (`crp pull`).
+    pub fetch_only: bool,
     /// Download unpinned resources afresh.
     pub refresh: bool,
     /// Plan only, changing nothing.
@@ -44,6 +49,8 @@ impl Options {
         Self {
             locked: false,
             offline: true,
+            remotes_only: false,
+            fetch_only: false,
             refresh: false,
             dry_run: false,
             wait: WaitMode {
@@ -151,6 +158,14 @@ pub(super) async fn sync_locked(
     let events = EventLog::open(store);
     let notifier = Notifier::new(store, &config);
     let torrent_settings = TorrentSettings::resolve(store, &config)?;
+    // Each remote is asked once whether it answers, and only when
+    // something is to be fetched.
+    let remotes = match downloads {
+        true => crate::s3::connect(&manifest.project.remotes, &config.remotes, messages)
+            .await
+            .map_err(crate::error::UsageError::new)?,
+        false => Vec::new(),
+    };
     let fetcher = if downloads {
         Some(session.fetcher(FetchOptions {
             jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),
@@ -173,6 +188,9 @@ pub(super) async fn sync_locked(
         execute::SyncOptions {
             offline: options.offline,
             mirrors: config.mirrors.clone(),
+            remotes,
+            remotes_only: options.remotes_only,
+            fetch_only: options.fetch_only,
         },
         Oversight {
             policy: &policy,

@@ -559,6 +559,7 @@ async fn fetch_all(
             known: known(store, resource),
             admit: Some(admit),
             mirrors: Vec::new(),
+            remotes: Vec::new(),
         };
         let fetcher = fetcher.clone();
         let index = asked.iter().position(|r| r.name == resource.name);

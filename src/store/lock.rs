@@ -236,6 +236,17 @@ impl Store {
         self.lock("sources", key, what, reporter).await
     }
 
+    /// Excludes other processes from the multipart upload `key` (a hash of
+    /// the remote and the object's key) while this one sends its parts.
+    pub async fn lock_upload(
+        &self,
+        key: &str,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        self.lock("uploads", key, what, reporter).await
+    }
+
     /// The source lock, if no other process holds it; `None` otherwise.
     pub fn try_lock_source(&self, key: &str) -> Option<Lock> {
         let path = self

@@ -13,6 +13,7 @@ mod manifest_errors;
 mod mirrors;
 mod policy;
 mod properties;
+mod remotes;
 mod scale;
 mod server;
 mod snapshots;

@@ -1,0 +1,301 @@
+//! `crp remote add|list|remove`, `crp push` and `crp pull`.
+
+use serde::Serialize;
+
+use crate::cli::{Format, GlobalArgs, PullArgs, PushArgs, RemoteAddArgs, RemoteCommand};
+use crate::error::{ExitStatus, UsageError};
+use crate::execute::Status;
+use crate::ops::remote::{self, Place, PushOptions, PushResult};
+use crate::remote::RemoteConfig;
+use crate::report::{Printer, SCHEMA_VERSION};
+use crate::units::ByteCount;
+
+pub(super) async fn run(
+    global: &GlobalArgs,
+    command: &RemoteCommand,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    match command {
+        RemoteCommand::Add(args) => {
+            let config = config_of(args)?;
+            let place = place(global, args.project);
+            let path = remote::add(place, &config)?;
+            written(printer, "added", &config.name.to_string(), &path);
+        }
+        RemoteCommand::Remove(args) => {
+            let path = remote::remove(place(global, args.project), &args.name)?;
+            written(printer, "removed", &args.name, &path);
+        }
+        RemoteCommand::List => {
+            let manifest = global
+                .manifest
+                .is_file()
+                .then_some(global.manifest.as_path());
+            let listed = remote::list(global.store.as_deref(), manifest)?;
+            if printer.format() == Format::Json {
+                #[derive(Serialize)]
+                struct Document<'a> {
+                    schema_version: u32,
+                    command: &'static str,
+                    remotes: &'a [remote::Listed],
+                }
+                printer.json(&Document {
+                    schema_version: SCHEMA_VERSION,
+                    command: "remote list",
+                    remotes: &listed,
+                });
+            } else if listed.is_empty() {
+                printer.note(
+                    "no remote is configured; add one with `crp remote add NAME s3://BUCKET/PREFIX --endpoint URL`",
+                );
+            } else {
+                let width = listed.iter().map(|l| l.name.len()).max().unwrap_or(0);
+                for l in &listed {
+                    printer.out(format!(
+                        "{:<width$}  {}  {} ({}{})  from the {}; credentials: {}",
+                        l.name,
+                        l.url,
+                        l.endpoint.trim_end_matches('/'),
+                        l.region,
+                        if l.path_style { ", path-style" } else { "" },
+                        match l.configured_in {
+                            crate::remote::Origin::Project => "project",
+                            crate::remote::Origin::Store => "store",
+                        },
+                        l.credentials
+                    ));
+                }
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn place(global: &GlobalArgs, project: bool) -> Place<'_> {
+    match project {
+        true => Place::Project(&global.manifest),
+        false => Place::Store(global.store.as_deref()),
+    }
+}
+
+fn written(printer: &Printer, verb: &str, name: &str, path: &std::path::Path) {
+    if printer.format() == Format::Json {
+        #[derive(Serialize)]
+        struct Document<'a> {
+            schema_version: u32,
+            command: String,
+            remote: &'a str,
+            file: &'a std::path::Path,
+        }
+        printer.json(&Document {
+            schema_version: SCHEMA_VERSION,
+            command: format!("remote {}", if verb == "added" { "add" } else { "remove" }),
+            remote: name,
+            file: path,
+        });
+    } else {
+        printer.out(format!(
+            "{verb} remote `{name}` in `{}`",
+            crate::fsutil::display_path(path)
+        ));
+    }
+}
+
+/// The remote `crp remote add` describes, checked like one read from a file.
+fn config_of(args: &RemoteAddArgs) -> Result<RemoteConfig, UsageError> {
+    let usage = |err: String| UsageError::new(err);
+    Ok(RemoteConfig {
+        name: args.name.parse().map_err(usage)?,
+        url: args.url.parse().map_err(usage)?,
+        endpoint: match &args.endpoint {
+            Some(text) => Some(text.parse().map_err(usage)?),
+            None => None,
+        },
+        region: args.region.clone(),
+        path_style: match (args.path_style, args.virtual_host) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        profile: args.profile.clone(),
+    })
+}
+
+pub(super) async fn push(
+    global: &GlobalArgs,
+    args: &PushArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let manifest = match (args.all, global.manifest.is_file()) {
+        (true, false) => None,
+        _ => Some(global.manifest.as_path()),
+    };
+    let options = PushOptions {
+        remote: args.remote.clone(),
+        all: args.all,
+        jobs: usize::from(args.jobs.unwrap_or(crate::settings::jobs()?)),
+    };
+    let report = remote::push(
+        global.store.as_deref(),
+        manifest,
+        &options,
+        printer.reporter(),
+    )
+    .await?;
+    let failed = report
+        .objects
+        .iter()
+        .any(|o| o.result == PushResult::Failed);
+    if printer.format() == Format::Json {
+        #[derive(Serialize)]
+        struct Document<'a> {
+            schema_version: u32,
+            command: &'static str,
+            ok: bool,
+            #[serde(flatten)]
+            report: &'a remote::PushReport,
+        }
+        printer.json(&Document {
+            schema_version: SCHEMA_VERSION,
+            command: "push",
+            ok: !failed,
+            report: &report,
+        });
+    } else {
+        let count = |result| report.objects.iter().filter(|o| o.result == result).count();
+        for o in &report.objects {
+            let name = match o.resources.is_empty() {
+                true => o.sha256.short(),
+                false => o.resources.join(", "),
+            };
+            match o.result {
+                PushResult::Uploaded => printer.out(format!(
+                    "  uploaded     {name}  {}",
+                    ByteCount(o.size.unwrap_or(0))
+                )),
+                PushResult::Missing => {
+                    printer.out(format!("  not in store {name}  (`crp sync` fetches it)"))
+                }
+                PushResult::Failed => printer.out(format!(
+                    "  failed       {name}: {}",
+                    o.error.as_deref().unwrap_or("unknown")
+                )),
+                PushResult::Present => {}
+            }
+        }
+        printer.out(format!(
+            "pushed to remote `{}` ({}): {} uploaded ({}), {} already there{}{}",
+            report.remote,
+            report.url,
+            crate::units::count(count(PushResult::Uploaded) as u64, "object"),
+            ByteCount(report.uploaded_bytes),
+            count(PushResult::Present),
+            match count(PushResult::Missing) {
+                0 => String::new(),
+                n => format!(", {n} not in this store"),
+            },
+            match count(PushResult::Failed) {
+                0 => String::new(),
+                n => format!(", {n} failed"),
+            },
+        ));
+    }
+    Ok(match failed {
+        true => ExitStatus::Failure,
+        false => ExitStatus::Success,
+    })
+}
+
+pub(super) async fn pull(
+    global: &GlobalArgs,
+    args: &PullArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let options = crate::ops::sync::Options {
+        locked: false,
+        offline: false,
+        remotes_only: args.remotes_only,
+        fetch_only: true,
+        refresh: false,
+        dry_run: false,
+        wait: crate::torrent::fetch::WaitMode {
+            wait: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            timeout: None,
+        },
+        jobs: args.jobs,
+        approvals: Vec::new(),
+    };
+    let outcome = crate::ops::sync::sync(
+        global.store.as_deref(),
+        &global.manifest,
+        &options,
+        printer.reporter(),
+        printer,
+    )
+    .await?;
+    let crate::ops::sync::Outcome::Synced(report) = outcome else {
+        unreachable!("a pull is never a dry run")
+    };
+    let failed = report
+        .resources
+        .iter()
+        .any(|r| !matches!(r.status, Status::Ok));
+    if printer.format() == Format::Json {
+        #[derive(Serialize)]
+        struct Document<'a> {
+            schema_version: u32,
+            command: &'static str,
+            ok: bool,
+            resources: &'a [crate::execute::ResourceOutcome],
+        }
+        printer.json(&Document {
+            schema_version: SCHEMA_VERSION,
+            command: "pull",
+            ok: !failed,
+            resources: &report.resources,
+        });
+    } else {
+        let mut fetched = 0;
+        for r in &report.resources {
+            match (&r.fetched_from, &r.error) {
+                (Some(from), _) => {
+                    fetched += 1;
+                    printer.out(format!(
+                        "  fetched      {}  {} from {from}",
+                        r.name,
+                        ByteCount(r.size.unwrap_or(0))
+                    ));
+                }
+                (None, Some(error)) => {
+                    printer.out(format!("  not fetched  {}: {}", r.name, error.message));
+                    if let Some(hint) = &error.hint {
+                        printer.hint(hint);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        let present = report
+            .resources
+            .iter()
+            .filter(|r| r.status == Status::Ok && r.fetched_from.is_none())
+            .count();
+        printer.out(format!(
+            "pulled into `{}`: {fetched} fetched, {present} already in the store{}",
+            crate::fsutil::display_path(&report.store),
+            match report
+                .resources
+                .iter()
+                .filter(|r| r.status != Status::Ok)
+                .count()
+            {
+                0 => String::new(),
+                n => format!(", {n} not fetched"),
+            }
+        ));
+    }
+    Ok(match failed {
+        true => ExitStatus::Failure,
+        false => ExitStatus::Success,
+    })
+}

@@ -1,0 +1,351 @@
+//! `crp remote add|list|remove` and `crp push`: configuring remotes, and
+//! uploading objects to one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::digest::Sha256Digest;
+use crate::error::UsageError;
+use crate::manifest::Manifest;
+use crate::manifest::edit::{self, EditError};
+use crate::progress::Reporter;
+use crate::remote::{Origin, Remote, RemoteConfig};
+use crate::s3::Client;
+use crate::s3::push::{PushError, Pushed, Pusher};
+use crate::store::Store;
+
+/// Where `crp remote add|remove` writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// The store's configuration.
+    Store(Option<&'a Path>),
+    /// The manifest's `[[project.remote]]`, checked in with the project.
+    Project(&'a Path),
+}
+
+/// Adds a remote; returns the file written.
+///
+/// # Errors
+/// A remote of that name already there, a file that is not TOML, and a
+/// result that would not be valid.
+pub fn add(place: Place<'_>, remote: &RemoteConfig) -> anyhow::Result<PathBuf> {
+    edit_place(place, |text, at| edit::add_remote(text, at, remote))
+}
+
+/// Removes a remote; returns the file written.
+///
+/// # Errors
+/// No remote of that name there, and a file that cannot be edited.
+pub fn remove(place: Place<'_>, name: &str) -> anyhow::Result<PathBuf> {
+    edit_place(place, |text, at| edit::remove_remote(text, at, name))
+}
+
+fn edit_place(
+    place: Place<'_>,
+    edit: impl FnOnce(&str, &[&str]) -> Result<String, EditError>,
+) -> anyhow::Result<PathBuf> {
+    let usage = |err: EditError| match err {
+        EditError::Syntax(_) => anyhow::Error::new(err),
+        other => anyhow::Error::new(
+            UsageError::new(other.to_string())
+                .hint("`crp remote list` shows the remotes and where each is configured"),
+        ),
+    };
+    match place {
+        Place::Project(path) => {
+            let manifest = Manifest::load(path)?;
+            let text = crate::manifest::read_text(&manifest.path)?;
+            let edited = edit(&text, &["project", "remote"]).map_err(usage)?;
+            Manifest::from_text(&manifest.path, edited.clone())
+                .context("the edited manifest would not be valid; nothing was changed")?;
+            crate::manifest::write_text(&manifest.path, &edited)
+                .with_context(|| format!("failed to write `{}`", manifest.path.display()))?;
+            Ok(manifest.path)
+        }
+        Place::Store(flag) => {
+            let store = Store::open(flag)?;
+            store.create()?;
+            let path = crate::config::path(store.root());
+            let text = crate::config::read_toml_text(&path)?.unwrap_or_default();
+            let edited = edit(&text, &["remote"]).map_err(usage)?;
+            crate::config::parse_toml::<Config>(
+                &path,
+                &edited,
+                "the edited configuration would not be valid; nothing was changed",
+                None,
+            )?;
+            crate::fsutil::write_atomic(&path, edited.as_bytes())
+                .with_context(|| format!("failed to write `{}`", path.display()))?;
+            Ok(path)
+        }
+    }
+}
+
+/// One remote as `crp remote list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub name: String,
+    pub url: String,
+    pub endpoint: String,
+    pub region: String,
+    pub path_style: bool,
+    /// `project` or `store`.
+    pub configured_in: Origin,
+    /// Where its credentials come from (never the credentials).
+    pub credentials: String,
+}
+
+/// The remotes a project (when there is a manifest) and the store use, in
+/// the order they are tried.
+///
+/// # Errors
+/// An invalid manifest or store configuration.
+pub fn list(store: Option<&Path>, manifest: Option<&Path>) -> anyhow::Result<Vec<Listed>> {
+    let remotes = configured(store, manifest)?;
+    Ok(remotes
+        .into_iter()
+        .map(|remote| {
+            let credentials = match crate::s3::credentials::find(remote.profile.as_deref()) {
+                Ok(found) => found.origin,
+                Err(err) => format!("missing: {err}"),
+            };
+            Listed {
+                name: remote.name.to_string(),
+                url: remote.url.to_string(),
+                endpoint: remote.endpoint.to_string(),
+                region: remote.region.clone(),
+                path_style: remote.path_style,
+                configured_in: remote.origin,
+                credentials,
+            }
+        })
+        .collect())
+}
+
+/// The remotes of the manifest (if any) and the store.
+fn configured(store: Option<&Path>, manifest: Option<&Path>) -> anyhow::Result<Vec<Remote>> {
+    let project = match manifest {
+        Some(path) => Manifest::load(path)?.project.remotes,
+        None => Vec::new(),
+    };
+    let store = Store::open(store)?;
+    let config = Config::load(store.root())?;
+    Ok(crate::remote::configured(&project, &config.remotes).map_err(UsageError::new)?)
+}
+
+/// The remote `name`, or the first one configured.
+///
+/// # Errors
+/// No remote configured, or none of that name.
+pub fn choose(remotes: Vec<Remote>, name: Option<&str>) -> Result<Remote, UsageError> {
+    let names: Vec<String> = remotes.iter().map(|r| format!("`{}`", r.name)).collect();
+    match name {
+        Some(name) => remotes
+            .into_iter()
+            .find(|r| r.name.as_str() == name)
+            .ok_or_else(|| {
+                UsageError::new(format!("there is no remote `{name}`")).hint(
+                    match names.is_empty() {
+                        true => "add one with `crp remote add NAME s3://BUCKET/PREFIX --endpoint URL`".to_owned(),
+                        false => format!("the remotes are {}", names.join(", ")),
+                    },
+                )
+            }),
+        None => remotes.into_iter().next().ok_or_else(|| {
+            UsageError::new("no remote is configured").hint(
+                "add one with `crp remote add NAME s3://BUCKET/PREFIX --endpoint URL` (`--project` to check it in with the project)",
+            )
+        }),
+    }
+}
+
+/// What `crp push` is asked to do.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    pub remote: Option<String>,
+    /// Every object in the store, not only the project's.
+    pub all: bool,
+    /// Transfers at once.
+    pub jobs: usize,
+}
+
+/// What became of one object.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushedObject {
+    /// The resources of the project that use it (empty with `--all`).
+    pub resources: Vec<String>,
+    pub sha256: Sha256Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// `uploaded`, `present` (the remote had it), `missing` (not in this
+    /// store), or `failed`.
+    pub result: PushResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushResult {
+    Uploaded,
+    Present,
+    Missing,
+    Failed,
+}
+
+/// What `crp push` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    pub remote: String,
+    pub url: String,
+    pub objects: Vec<PushedObject>,
+    /// Bytes sent.
+    pub uploaded_bytes: u64,
+}
+
+/// Uploads the project's objects (or, with `all`, every object of the
+/// store) that the remote lacks.
+///
+/// # Errors
+/// An invalid manifest, no such remote, and a remote that cannot be used
+/// at all (unreachable, credentials refused, no bucket); one object's
+/// failure is in the report instead.
+pub async fn push(
+    store_flag: Option<&Path>,
+    manifest: Option<&Path>,
+    options: &PushOptions,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<PushReport> {
+    let manifest = match manifest {
+        Some(path) => Some(Manifest::load(path)?),
+        None => None,
+    };
+    let store = Store::open(store_flag)?;
+    let config = Config::load(store.root())?;
+    let project_remotes = manifest.as_ref().map(|m| m.project.remotes.clone());
+    let remotes = crate::remote::configured(
+        project_remotes.as_deref().unwrap_or_default(),
+        &config.remotes,
+    )
+    .map_err(UsageError::new)?;
+    let remote = choose(remotes, options.remote.as_deref())?;
+    let client = Client::new(&remote)?;
+    if !store.check()? {
+        return Ok(empty_report(&remote));
+    }
+    client.check().await?;
+    // Garbage collection waits while objects are read.
+    let _store_lock = store
+        .lock_store_shared(&format!("pushing to remote `{}`", remote.name), &*reporter)
+        .await?;
+    let mut wanted: Vec<(Sha256Digest, Vec<String>)> = Vec::new();
+    match (&manifest, options.all) {
+        (_, true) => {
+            for digest in store.object_digests()? {
+                wanted.push((digest, Vec::new()));
+            }
+        }
+        (Some(manifest), false) => {
+            for resource in &manifest.resources {
+                let Some(digest) = resource.sha256 else {
+                    continue;
+                };
+                match wanted.iter_mut().find(|(d, _)| *d == digest) {
+                    Some((_, names)) => names.push(resource.name.to_string()),
+                    None => wanted.push((digest, vec![resource.name.to_string()])),
+                }
+            }
+        }
+        (None, false) => unreachable!("a manifest is loaded without `--all`"),
+    }
+    let pusher = Pusher {
+        client,
+        store: store.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
+        reporter,
+    };
+    let mut objects: Vec<Option<PushedObject>> = vec![None; wanted.len()];
+    let mut set = tokio::task::JoinSet::new();
+    let mut queue = wanted.into_iter().enumerate();
+    let window = options.jobs.max(1) * 2;
+    let mut uploaded_bytes = 0;
+    loop {
+        while set.len() < window {
+            let Some((i, (digest, resources))) = queue.next() else {
+                break;
+            };
+            let record = match store.has_object(&digest) {
+                true => store.read_object_record(&digest)?,
+                false => None,
+            };
+            let Some(record) = record else {
+                objects[i] = Some(PushedObject {
+                    resources,
+                    sha256: digest,
+                    size: None,
+                    result: PushResult::Missing,
+                    error: None,
+                });
+                continue;
+            };
+            let pusher = pusher.clone();
+            set.spawn(async move {
+                let label = resources.first().cloned().unwrap_or_else(|| digest.short());
+                let result = pusher.push(&record, &label).await;
+                (i, resources, record, result)
+            });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let (i, resources, record, result) = joined.expect("a push does not panic");
+        let (result, error) = match result {
+            Ok(Pushed::Uploaded) => {
+                uploaded_bytes += record.size;
+                (PushResult::Uploaded, None)
+            }
+            Ok(Pushed::Present) => (PushResult::Present, None),
+            Err(err) => (PushResult::Failed, Some(push_error_text(&err))),
+        };
+        objects[i] = Some(PushedObject {
+            resources,
+            sha256: record.sha256,
+            size: Some(record.size),
+            result,
+            error,
+        });
+    }
+    Ok(PushReport {
+        remote: remote.name.to_string(),
+        url: remote.url.to_string(),
+        objects: objects
+            .into_iter()
+            .map(|o| o.expect("each object has an outcome"))
+            .collect(),
+        uploaded_bytes,
+    })
+}
+
+fn empty_report(remote: &Remote) -> PushReport {
+    PushReport {
+        remote: remote.name.to_string(),
+        url: remote.url.to_string(),
+        objects: Vec::new(),
+        uploaded_bytes: 0,
+    }
+}
+
+/// The error and its causes, with what to do.
+fn push_error_text(err: &PushError) -> String {
+    let mut text = crate::fetch::error_text(err);
+    if let PushError::Remote(remote) = err
+        && let Some(hint) = remote.hint()
+    {
+        text.push_str(&format!(" ({hint})"));
+    }
+    text
+}

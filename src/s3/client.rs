@@ -1,0 +1,604 @@
+//! Requests to one remote: the S3 REST API (signed by `rusty-s3` with AWS
+//! Signature Version 4, sent by `reqwest`), with errors that name the
+//! remote and say what to do.
+//!
+//! Every request is retried on a transient fault (a connection that fails,
+//! HTTP 5xx, 429) three times, with growing pauses between.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusty_s3::actions::{
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, DeleteObject, GetObject,
+    HeadObject, ListObjectsV2, ListParts, PutObject, UploadPart,
+};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use url::Url;
+
+use crate::remote::Remote;
+
+/// How long a signed request stays valid. A download of a large object
+/// runs under one signature, so this is long; it is never shown.
+const SIGNED_FOR: Duration = Duration::from_secs(12 * 3600);
+
+/// The largest error document or record read whole.
+const SMALL_BODY: usize = 16 << 20;
+
+/// Retries of a request after a transient fault.
+const RETRIES: u32 = 3;
+
+/// Why a request to a remote failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot reach remote `{remote}` at {endpoint}: {reason}")]
+    Unreachable {
+        remote: String,
+        endpoint: String,
+        reason: String,
+    },
+    #[error("remote `{remote}` refused the credentials ({code}); they came from {origin}")]
+    Credentials {
+        remote: String,
+        code: String,
+        origin: String,
+    },
+    #[error("remote `{remote}`: {reason}")]
+    NoCredentials { remote: String, reason: String },
+    #[error("the bucket `{bucket}` of remote `{remote}` does not exist")]
+    NoBucket { remote: String, bucket: String },
+    #[error("remote `{remote}` denied {what} ({code})")]
+    Denied {
+        remote: String,
+        what: String,
+        code: String,
+    },
+    #[error(
+        "remote `{remote}`: {what} failed: HTTP {status}{}",
+        code_text(code, message)
+    )]
+    Service {
+        remote: String,
+        what: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+fn code_text(code: &str, message: &str) -> String {
+    match (code.is_empty(), message.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!(" ({code})"),
+        (false, false) => format!(" ({code}: {message})"),
+    }
+}
+
+impl RemoteError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Unreachable { remote, .. } => Some(format!(
+                "check remote `{remote}`'s `endpoint` (`crp remote list`) and that the service runs"
+            )),
+            Self::Credentials { .. } | Self::NoCredentials { .. } => Some(
+                "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or name a `profile` of ~/.aws/credentials in the remote's configuration".into(),
+            ),
+            Self::NoBucket { remote, .. } => Some(format!(
+                "create the bucket, or fix remote `{remote}`'s `url` (`crp remote list`)"
+            )),
+            Self::Denied { .. } => Some(
+                "ask whoever runs the remote for read and write access to its bucket and prefix"
+                    .into(),
+            ),
+            Self::Service { status, .. } if *status >= 500 => {
+                Some("the service failed; try again later".into())
+            }
+            Self::Service { .. } => None,
+        }
+    }
+
+    /// Whether the remote lacks a bucket or refuses this machine: nothing
+    /// asked of it will work, so it is not asked again this run.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::Credentials { .. }
+                | Self::NoCredentials { .. }
+                | Self::NoBucket { .. }
+        )
+    }
+}
+
+/// One part of a multipart upload, as the remote lists it.
+#[derive(Debug, Clone)]
+pub struct UploadedPart {
+    pub number: u16,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// A connection to one remote.
+#[derive(Debug, Clone)]
+pub struct Client {
+    remote: Remote,
+    bucket: Bucket,
+    credentials: Option<Credentials>,
+    /// Where the credentials came from, for messages.
+    origin: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// Finds the remote's credentials and prepares its requests.
+    ///
+    /// # Errors
+    /// A named profile that the credential files lack.
+    pub fn new(remote: &Remote) -> Result<Self, RemoteError> {
+        let found = super::credentials::find(remote.profile.as_deref()).map_err(|reason| {
+            RemoteError::NoCredentials {
+                remote: remote.name.to_string(),
+                reason,
+            }
+        })?;
+        let style = match remote.path_style {
+            true => UrlStyle::Path,
+            false => UrlStyle::VirtualHost,
+        };
+        let bucket = Bucket::new(
+            remote.endpoint.clone(),
+            style,
+            remote.url.bucket.clone(),
+            remote.region.clone(),
+        )
+        .map_err(|err| RemoteError::Unreachable {
+            remote: remote.name.to_string(),
+            endpoint: remote.endpoint.to_string(),
+            reason: err.to_string(),
+        })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| RemoteError::Unreachable {
+                remote: remote.name.to_string(),
+                endpoint: remote.endpoint.to_string(),
+                reason: crate::net::describe_reqwest_error(&err),
+            })?;
+        Ok(Self {
+            remote: remote.clone(),
+            bucket,
+            credentials: found.credentials,
+            origin: found.origin,
+            http,
+        })
+    }
+
+    /// A client that signs with the given key and secret, whatever the
+    /// environment says (for tools and tests that hold credentials).
+    ///
+    /// # Errors
+    /// As [`Client::new`].
+    pub fn with_credentials(remote: &Remote, key: &str, secret: &str) -> Result<Self, RemoteError> {
+        let mut client = Self::new(&Remote {
+            profile: None,
+            ..remote.clone()
+        })?;
+        client.credentials = Some(Credentials::new(key, secret));
+        client.origin = "given".into();
+        Ok(client)
+    }
+
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    /// Where the credentials came from, for people.
+    pub fn credentials_origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// A signed URL that reads `key` with a plain GET (ranges allowed):
+    /// what downloads are handed. It holds a signature; never show it.
+    pub fn get_url(&self, key: &str) -> Url {
+        GetObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR)
+    }
+
+    /// Checks that the remote answers, takes the credentials and has its
+    /// bucket, by reading a key that need not exist.
+    ///
+    /// # Errors
+    /// Each way that every later request would fail too.
+    pub async fn check(&self) -> Result<(), RemoteError> {
+        let key = match self.remote.url.prefix.is_empty() {
+            true => "sha256/.crp-check".to_owned(),
+            false => format!("{}/sha256/.crp-check", self.remote.url.prefix),
+        };
+        self.get_small(&key).await.map(drop)
+    }
+
+    /// The size of `key`, or `None` when the remote lacks it.
+    pub async fn head(&self, key: &str) -> Result<Option<u64>, RemoteError> {
+        let url = HeadObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR);
+        let what = format!("looking up {}", self.remote.show_key(key));
+        let response = self
+            .send(&what, || self.http.head(url.clone()), &[404])
+            .await?;
+        if response.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        // A HEAD answer has no body: its length is in the header.
+        Ok(response
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// The whole of a small `key` (a record, a tree listing), or `None`
+    /// when the remote lacks it.
+    pub async fn get_small(&self, key: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        let url = self.get_url(key);
+        let what = format!("reading {}", self.remote.show_key(key));
+        let response = self
+            .send(&what, || self.http.get(url.clone()), &[404])
+            .await?;
+        if response.status().as_u16() == 404 {
+            let (code, _) = error_of(response).await;
+            return match code.as_str() {
+                "NoSuchBucket" => Err(self.no_bucket()),
+                _ => Ok(None),
+            };
+        }
+        let body = read_limited(response, SMALL_BODY)
+            .await
+            .map_err(|reason| self.unreachable(reason))?;
+        Ok(Some(body))
+    }
+
+    /// Writes `body` as `key` in one request.
+    pub async fn put(&self, key: &str, body: Bytes) -> Result<(), RemoteError> {
+        let url = PutObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR);
+        let what = format!("writing {}", self.remote.show_key(key));
+        self.send(&what, || self.http.put(url.clone()).body(body.clone()), &[])
+            .await
+            .map(drop)
+    }
+
+    /// Removes `key` (removing what is not there succeeds).
+    pub async fn delete(&self, key: &str) -> Result<(), RemoteError> {
+        let url = DeleteObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR);
+        let what = format!("removing {}", self.remote.show_key(key));
+        self.send(&what, || self.http.delete(url.clone()), &[404])
+            .await
+            .map(drop)
+    }
+
+    /// Starts a multipart upload of `key`; returns its upload id.
+    pub async fn create_multipart(&self, key: &str) -> Result<String, RemoteError> {
+        let url = CreateMultipartUpload::new(&self.bucket, self.credentials.as_ref(), key)
+            .sign(SIGNED_FOR);
+        let what = format!("starting an upload of {}", self.remote.show_key(key));
+        let response = self
+            .send(&what, || self.http.post(url.clone()), &[])
+            .await?;
+        let text = self.text_of(response).await?;
+        CreateMultipartUpload::parse_response(&text)
+            .map(|r| r.upload_id().to_owned())
+            .map_err(|err| self.protocol(&what, &err.to_string()))
+    }
+
+    /// Uploads part `number` (from 1) of an upload; returns its ETag.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u16,
+        body: Bytes,
+    ) -> Result<String, RemoteError> {
+        let url = UploadPart::new(
+            &self.bucket,
+            self.credentials.as_ref(),
+            key,
+            number,
+            upload_id,
+        )
+        .sign(SIGNED_FOR);
+        let what = format!("uploading part {number} of {}", self.remote.show_key(key));
+        let response = self
+            .send(&what, || self.http.put(url.clone()).body(body.clone()), &[])
+            .await?;
+        response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| self.protocol(&what, "the answer has no ETag"))
+    }
+
+    /// The parts uploaded so far, or `None` when the remote no longer knows
+    /// the upload (completed, aborted, or expired).
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, RemoteError> {
+        let what = format!("listing an upload of {}", self.remote.show_key(key));
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let mut action =
+                ListParts::new(&self.bucket, self.credentials.as_ref(), key, upload_id);
+            if let Some(marker) = marker {
+                action.set_part_number_marker(marker);
+            }
+            let url = action.sign(SIGNED_FOR);
+            let response = self
+                .send(&what, || self.http.get(url.clone()), &[404])
+                .await?;
+            if response.status().as_u16() == 404 {
+                return Ok(None);
+            }
+            let text = self.text_of(response).await?;
+            let listed = ListParts::parse_response(&text)
+                .map_err(|err| self.protocol(&what, &err.to_string()))?;
+            parts.extend(listed.parts.into_iter().map(|p| UploadedPart {
+                number: p.number,
+                etag: p.etag,
+                size: p.size,
+            }));
+            match listed.next_part_number_marker {
+                Some(next) => marker = Some(next),
+                None => return Ok(Some(parts)),
+            }
+        }
+    }
+
+    /// Completes an upload from its parts' ETags, in part order.
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<(), RemoteError> {
+        let action = CompleteMultipartUpload::new(
+            &self.bucket,
+            self.credentials.as_ref(),
+            key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let url = action.sign(SIGNED_FOR);
+        let body = Bytes::from(action.body());
+        let what = format!("completing an upload of {}", self.remote.show_key(key));
+        let response = self
+            .send(
+                &what,
+                || self.http.post(url.clone()).body(body.clone()),
+                &[],
+            )
+            .await?;
+        // S3 may answer 200 with an error document once it has started.
+        let text = self.text_of(response).await?;
+        if text.contains("<Error>") {
+            let (code, message) = parse_error(&text);
+            return Err(RemoteError::Service {
+                remote: self.remote.name.to_string(),
+                what,
+                status: 200,
+                code,
+                message,
+            });
+        }
+        Ok(())
+    }
+
+    /// Abandons an upload and its parts.
+    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), RemoteError> {
+        let url =
+            AbortMultipartUpload::new(&self.bucket, self.credentials.as_ref(), key, upload_id)
+                .sign(SIGNED_FOR);
+        let what = format!("abandoning an upload of {}", self.remote.show_key(key));
+        self.send(&what, || self.http.delete(url.clone()), &[404])
+            .await
+            .map(drop)
+    }
+
+    /// Every key below `prefix`, with its size.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+        let what = format!("listing {}", self.remote.show_key(prefix));
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut action = ListObjectsV2::new(&self.bucket, self.credentials.as_ref());
+            action.with_prefix(prefix);
+            if let Some(token) = &token {
+                action.with_continuation_token(token.clone());
+            }
+            let url = action.sign(SIGNED_FOR);
+            let response = self.send(&what, || self.http.get(url.clone()), &[]).await?;
+            let text = self.text_of(response).await?;
+            let listed = ListObjectsV2::parse_response(&text)
+                .map_err(|err| self.protocol(&what, &err.to_string()))?;
+            keys.extend(
+                listed
+                    .contents
+                    .into_iter()
+                    .map(|c| (c.key, c.size.unwrap_or(0))),
+            );
+            match listed.next_continuation_token {
+                Some(next) => token = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    /// Sends a request, retrying transient faults; an answer other than
+    /// 2xx and the statuses in `expected` is an error.
+    async fn send(
+        &self,
+        what: &str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+        expected: &[u16],
+    ) -> Result<reqwest::Response, RemoteError> {
+        let mut attempt = 0;
+        loop {
+            let transient = match request().send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if status.is_success() || expected.contains(&status.as_u16()) {
+                        return Ok(response);
+                    }
+                    if !(status.is_server_error() || status.as_u16() == 429) || attempt == RETRIES {
+                        return Err(self.failure(what, response).await);
+                    }
+                    format!("HTTP {status}")
+                }
+                Err(err) => {
+                    // Without the URL: a signed one holds a signature.
+                    let reason = crate::net::describe_reqwest_error(&err.without_url());
+                    if attempt == RETRIES {
+                        return Err(self.unreachable(reason));
+                    }
+                    reason
+                }
+            };
+            tracing::debug!(
+                "remote `{}`: {what}: {transient}; trying again",
+                self.remote.name
+            );
+            tokio::time::sleep(Duration::from_millis(250) * 2u32.pow(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// The error an answer means.
+    async fn failure(&self, what: &str, response: reqwest::Response) -> RemoteError {
+        let status = response.status().as_u16();
+        let (code, message) = error_of(response).await;
+        let remote = self.remote.name.to_string();
+        match code.as_str() {
+            "NoSuchBucket" => self.no_bucket(),
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "InvalidToken"
+            | "ExpiredToken"
+            | "InvalidSecurity"
+            | "AuthorizationHeaderMalformed" => RemoteError::Credentials {
+                remote,
+                code,
+                origin: self.origin.clone(),
+            },
+            "AccessDenied" | "AllAccessDisabled" | "" if status == 403 => {
+                match self.credentials.is_none() {
+                    true => RemoteError::NoCredentials {
+                        remote,
+                        reason: format!(
+                            "{what} needs credentials, and none were found (AWS_ACCESS_KEY_ID, ~/.aws/credentials)"
+                        ),
+                    },
+                    false => RemoteError::Denied {
+                        remote,
+                        what: what.to_owned(),
+                        code: if code.is_empty() {
+                            "HTTP 403".into()
+                        } else {
+                            code
+                        },
+                    },
+                }
+            }
+            _ => RemoteError::Service {
+                remote,
+                what: what.to_owned(),
+                status,
+                code,
+                message,
+            },
+        }
+    }
+
+    async fn text_of(&self, response: reqwest::Response) -> Result<String, RemoteError> {
+        let body = read_limited(response, SMALL_BODY)
+            .await
+            .map_err(|reason| self.unreachable(reason))?;
+        String::from_utf8(body).map_err(|_| self.unreachable("the answer is not UTF-8".into()))
+    }
+
+    fn no_bucket(&self) -> RemoteError {
+        RemoteError::NoBucket {
+            remote: self.remote.name.to_string(),
+            bucket: self.remote.url.bucket.clone(),
+        }
+    }
+
+    fn unreachable(&self, reason: String) -> RemoteError {
+        RemoteError::Unreachable {
+            remote: self.remote.name.to_string(),
+            endpoint: crate::redact::url(&self.remote.endpoint),
+            reason,
+        }
+    }
+
+    fn protocol(&self, what: &str, reason: &str) -> RemoteError {
+        RemoteError::Service {
+            remote: self.remote.name.to_string(),
+            what: what.to_owned(),
+            status: 200,
+            code: "unreadable answer".into(),
+            message: reason.to_owned(),
+        }
+    }
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| crate::net::describe_reqwest_error(&err))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The `Code` and `Message` of an S3 error answer (empty when it has none).
+async fn error_of(response: reqwest::Response) -> (String, String) {
+    let text = read_limited(response, 64 << 10).await.unwrap_or_default();
+    parse_error(&String::from_utf8_lossy(&text))
+}
+
+/// The `<Code>` and `<Message>` of an S3 error document.
+fn parse_error(text: &str) -> (String, String) {
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        text.split_once(&open)
+            .and_then(|(_, rest)| rest.split_once(&close))
+            .map(|(value, _)| value.trim().chars().take(300).collect::<String>())
+            .unwrap_or_default()
+    };
+    (element("Code"), element("Message"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_an_error_document() {
+        let text = "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>";
+        assert_eq!(
+            super::parse_error(text),
+            (
+                "NoSuchBucket".into(),
+                "The specified bucket does not exist".into()
+            )
+        );
+        assert_eq!(super::parse_error("oops"), (String::new(), String::new()));
+    }
+}

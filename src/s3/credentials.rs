@@ -1,0 +1,152 @@
+//! Where a remote's credentials come from: the environment or the standard
+//! AWS credential files, in the order the AWS tools look.
+//!
+//! 1. A remote with a `profile`: that profile of the credential files.
+//! 2. `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (with
+//!    `AWS_SESSION_TOKEN` when set).
+//! 3. The profile `AWS_PROFILE` names, else `default`, of the credential
+//!    files.
+//! 4. None: requests go unsigned (a public bucket).
+//!
+//! The credential files are `AWS_SHARED_CREDENTIALS_FILE` (default
+//! `~/.aws/credentials`, sections `[name]`) and `AWS_CONFIG_FILE` (default
+//! `~/.aws/config`, sections `[profile name]` and `[default]`), with the
+//! keys `aws_access_key_id`, `aws_secret_access_key` and
+//! `aws_session_token`. A secret is never printed: what people see is
+//! [`Found::origin`].
+
+use std::path::{Path, PathBuf};
+
+use rusty_s3::Credentials;
+
+/// Credentials found, and where.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub credentials: Option<Credentials>,
+    /// Where they came from, for people: `environment (AWS_ACCESS_KEY_ID)`,
+    /// `profile \`crp\` of ~/.aws/credentials`, `none (unsigned requests)`.
+    pub origin: String,
+}
+
+/// Finds the credentials for a remote with `profile` (its `profile` key).
+///
+/// # Errors
+/// A profile that was asked for by name (the remote's, or `AWS_PROFILE`)
+/// and is in neither file, or a credential file that cannot be read.
+pub fn find(profile: Option<&str>) -> Result<Found, String> {
+    use crate::settings::{
+        AWS_ACCESS_KEY_ID, AWS_CONFIG_FILE, AWS_PROFILE, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+        AWS_SHARED_CREDENTIALS_FILE, var as env,
+    };
+    if profile.is_none()
+        && let (Some(key), Some(secret)) = (env(AWS_ACCESS_KEY_ID), env(AWS_SECRET_ACCESS_KEY))
+    {
+        let credentials = match env(AWS_SESSION_TOKEN) {
+            Some(token) => Credentials::new_with_token(key, secret, token),
+            None => Credentials::new(key, secret),
+        };
+        return Ok(Found {
+            credentials: Some(credentials),
+            origin: "environment (AWS_ACCESS_KEY_ID)".into(),
+        });
+    }
+    let named = profile.map(str::to_owned).or_else(|| env(AWS_PROFILE));
+    let wanted = named.clone().unwrap_or_else(|| "default".to_owned());
+    let home = crate::settings::var_os(crate::settings::HOME).map(PathBuf::from);
+    let files = [
+        (
+            env(AWS_SHARED_CREDENTIALS_FILE)
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".aws/credentials"))),
+            false,
+        ),
+        (
+            env(AWS_CONFIG_FILE)
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".aws/config"))),
+            true,
+        ),
+    ];
+    for (path, is_config) in files {
+        let Some(path) = path else { continue };
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(crate::fsutil::without_path(&err)),
+        };
+        let section = match (is_config, wanted.as_str()) {
+            (true, "default") => "default".to_owned(),
+            (true, name) => format!("profile {name}"),
+            (false, name) => name.to_owned(),
+        };
+        let keys = profile_keys(&text, &section);
+        if let (Some(key), Some(secret)) = (
+            keys.get("aws_access_key_id"),
+            keys.get("aws_secret_access_key"),
+        ) {
+            let credentials = match keys.get("aws_session_token") {
+                Some(token) => Credentials::new_with_token(key, secret, token),
+                None => Credentials::new(key, secret),
+            };
+            return Ok(Found {
+                credentials: Some(credentials),
+                origin: format!("profile `{wanted}` of {}", shown(&path)),
+            });
+        }
+    }
+    match named {
+        Some(name) => Err(format!(
+            "the AWS profile `{name}` has no `aws_access_key_id` and `aws_secret_access_key` in the credential files (~/.aws/credentials, ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE)"
+        )),
+        None => Ok(Found {
+            credentials: None,
+            origin: "none (unsigned requests)".into(),
+        }),
+    }
+}
+
+/// `~/…` for a path under the home folder.
+fn shown(path: &Path) -> String {
+    match crate::settings::var_os(crate::settings::HOME).map(PathBuf::from) {
+        Some(home) if path.starts_with(&home) => {
+            format!("~/{}", path.strip_prefix(&home).unwrap_or(path).display())
+        }
+        _ => path.display().to_string(),
+    }
+}
+
+/// The `key = value` pairs of section `[section]` of an INI text, keys
+/// lowercased; later sections of the same name add to earlier ones.
+fn profile_keys(text: &str, section: &str) -> std::collections::BTreeMap<String, String> {
+    let mut keys = std::collections::BTreeMap::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name.split_whitespace().collect::<Vec<_>>().join(" ") == section;
+            continue;
+        }
+        if inside && let Some((key, value)) = line.split_once('=') {
+            keys.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profile_keys;
+
+    #[test]
+    fn reads_a_profile_of_an_ini_file() {
+        let text = "[default]\naws_access_key_id = A\n# note\n[profile crp]\nAWS_Access_Key_Id=B\naws_secret_access_key = S = T\n[other]\naws_access_key_id = C\n";
+        assert_eq!(profile_keys(text, "default")["aws_access_key_id"], "A");
+        let crp = profile_keys(text, "profile crp");
+        assert_eq!(crp["aws_access_key_id"], "B");
+        assert_eq!(crp["aws_secret_access_key"], "S = T");
+        assert!(profile_keys(text, "missing").is_empty());
+    }
+}

