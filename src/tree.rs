@@ -77,6 +77,64 @@ pub fn listing(files: &[TreeFile]) -> String {
     text
 }
 
+/// The files of a listing (see [`listing`]), checked: the first line, one
+/// `<mode> <size> <sha256> <path>` per file with mode `644` or `755`,
+/// paths relative and `/`-separated without `.`, `..` or empty names,
+/// sorted and unique, no file a folder of another.
+///
+/// # Errors
+/// The first line that breaks a rule, in words.
+pub fn parse_listing(text: &str) -> Result<Vec<TreeFile>, String> {
+    let mut lines = text.split_terminator('\n');
+    if lines.next() != Some(TREE_FORMAT) || !text.ends_with('\n') {
+        return Err(format!("it does not start with `{TREE_FORMAT}`"));
+    }
+    let mut files: Vec<TreeFile> = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let bad = |what: &str| format!("line {}: {what}", n + 2);
+        let mut cells = line.splitn(4, ' ');
+        let (Some(mode), Some(size), Some(sha256), Some(path)) =
+            (cells.next(), cells.next(), cells.next(), cells.next())
+        else {
+            return Err(bad("not `<mode> <size> <sha256> <path>`"));
+        };
+        let executable = match mode {
+            "755" => true,
+            "644" => false,
+            _ => return Err(bad("the mode is not 644 or 755")),
+        };
+        let size: u64 = size
+            .parse()
+            .map_err(|_| bad("the size is not a number of bytes"))?;
+        let sha256: Sha256Digest = sha256
+            .parse()
+            .map_err(|_| bad("the sha256 is not 64 lowercase hex digits"))?;
+        let safe = !path.is_empty()
+            && !path.starts_with('/')
+            && path
+                .split('/')
+                .all(|s| !matches!(s, "" | "." | "..") && !s.contains('\0'));
+        if !safe {
+            return Err(bad("the path is not a relative path inside the folder"));
+        }
+        if let Some(last) = files.last() {
+            if last.path.as_bytes() >= path.as_bytes() {
+                return Err(bad("the paths are not sorted and unique"));
+            }
+            if path.starts_with(&format!("{}/", last.path)) {
+                return Err(bad("a file is also a folder"));
+            }
+        }
+        files.push(TreeFile {
+            path: path.to_owned(),
+            executable,
+            size,
+            sha256,
+        });
+    }
+    Ok(files)
+}
+
 /// Hashes every file below `dir` and computes the tree digest.
 pub fn hash_tree(dir: &Path) -> Result<Tree, TreeError> {
     let mut files = Vec::new();
@@ -132,6 +190,30 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<TreeFile>) -> Result<(), TreeE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_parses_back_and_hostile_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/x y.txt"), b"one").unwrap();
+        std::fs::write(dir.path().join("z"), b"two").unwrap();
+        let tree = hash_tree(dir.path()).unwrap();
+        assert_eq!(parse_listing(&listing(&tree.files)).unwrap(), tree.files);
+        let digest = Sha256Digest::of_bytes(b"");
+        for bad in [
+            "crp-tree-v2\n".to_owned(),
+            format!("{TREE_FORMAT}\n700 1 {digest} a\n"),
+            format!("{TREE_FORMAT}\n644 1 {digest} ../a\n"),
+            format!("{TREE_FORMAT}\n644 1 {digest} /etc/passwd\n"),
+            format!("{TREE_FORMAT}\n644 1 {digest} a//b\n"),
+            format!("{TREE_FORMAT}\n644 1 {digest} b\n644 1 {digest} a\n"),
+            format!("{TREE_FORMAT}\n644 1 {digest} a\n644 1 {digest} a/b\n"),
+            format!("{TREE_FORMAT}\n644 x {digest} a\n"),
+            format!("{TREE_FORMAT}\n644 1 {digest} a"),
+        ] {
+            assert!(parse_listing(&bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn digest_follows_the_documented_listing() {

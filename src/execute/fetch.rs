@@ -94,6 +94,7 @@ pub(super) async fn fetch_missing(
             }
         }
         let verdict = &plan.resources[indices[0]].verdict;
+        let may_be_directory = first.needs_torrent();
         // `--remotes-only`: content-addressed copies, never a source.
         if options.remotes_only {
             sources.clear();
@@ -124,10 +125,8 @@ pub(super) async fn fetch_missing(
                     .collect(),
                 None => Vec::new(),
             },
-            // A multi-file torrent's object is a directory, which a remote
-            // holds as a tree of objects: asked of the torrent's swarm.
             remotes: match first.sha256 {
-                Some(_) if !first.needs_torrent() => options
+                Some(_) => options
                     .remotes
                     .iter()
                     .filter(|c| {
@@ -141,6 +140,7 @@ pub(super) async fn fetch_missing(
                     .collect(),
                 _ => Vec::new(),
             },
+            may_be_directory,
         };
         Subject::of(manifest, first).record_started(
             oversight.events,

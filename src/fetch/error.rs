@@ -100,6 +100,9 @@ pub enum SourceError {
     Write(#[source] std::io::Error),
     #[error("{0}")]
     Torrent(String),
+    /// A remote's fault, in words that name it.
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl SourceError {

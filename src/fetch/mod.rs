@@ -16,6 +16,7 @@ mod file;
 mod finish;
 mod http;
 mod part;
+mod remote;
 mod torrents;
 
 use std::fmt;
@@ -102,6 +103,9 @@ pub struct FetchRequest {
     /// Remotes asked for the pinned object by its sha256 before `mirrors`,
     /// verified like them; one that lacks it is passed over quietly.
     pub remotes: Vec<crate::s3::Client>,
+    /// The object may be a directory (a torrent's): remotes are asked
+    /// which kind they hold before anything else.
+    pub may_be_directory: bool,
 }
 
 /// A judgement of new content by its digest and size in bytes, before it
@@ -335,11 +339,50 @@ impl Fetcher {
         if let Some(present) = request.sha256.and_then(|d| self.present(&d)) {
             return Ok(present);
         }
+        // A torrent's object may be a directory, which a remote holds as a
+        // tree: each remote's record says which it holds. Those holding a
+        // file serve it like a mirror, below.
+        let narrowed;
+        let request = match request.may_be_directory
+            && request.sha256.is_some()
+            && !request.remotes.is_empty()
+        {
+            true => {
+                let mut failures = Vec::new();
+                let mut holding_files = Vec::new();
+                for client in &request.remotes {
+                    match self
+                        .fetch_remote_tree(request, client, &mut failures)
+                        .await?
+                    {
+                        remote::Held::Directory(fetched) => return Ok(fetched),
+                        remote::Held::File => holding_files.push(client.clone()),
+                        remote::Held::Nothing => {}
+                    }
+                }
+                for failure in failures {
+                    self.reporter.note(
+                        NoteKind::Warning,
+                        &format!(
+                            "`{}` from {}: {}; trying the next source",
+                            request.name, failure.source, failure.error
+                        ),
+                    );
+                }
+                narrowed = FetchRequest {
+                    remotes: holding_files,
+                    ..request.clone()
+                };
+                &narrowed
+            }
+            false => request,
+        };
         let (torrent, direct): (Vec<&SourceEntry>, Vec<&SourceEntry>) =
             request.sources.iter().partition(|s| s.source.is_torrent());
         if torrent.is_empty() {
             return self.fetch_direct(request, &direct).await;
         }
+
         let added = std::sync::Mutex::new(Vec::new());
         // A pinned object's mirrors are direct sources too.
         if direct.is_empty()

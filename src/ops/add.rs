@@ -197,6 +197,7 @@ pub async fn add(
             admit: None,
             mirrors: Vec::new(),
             remotes: Vec::new(),
+            may_be_directory: false,
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

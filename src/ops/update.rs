@@ -560,6 +560,7 @@ async fn fetch_all(
             admit: Some(admit),
             mirrors: Vec::new(),
             remotes: Vec::new(),
+            may_be_directory: false,
         };
         let fetcher = fetcher.clone();
         let index = asked.iter().position(|r| r.name == resource.name);

@@ -20,14 +20,14 @@ const BUCKET: &str = "crp-cache";
 
 /// A SeaweedFS master, volume, filer and S3 gateway, on free ports, with
 /// one identity, one bucket, and its data in a folder of its own.
-struct Weed {
+pub(crate) struct Weed {
     child: Child,
     s3_port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Weed {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -80,7 +80,7 @@ impl Weed {
         weed
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.s3_port)
     }
 
@@ -152,7 +152,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// `crp ARGS` with the remote's credentials in the environment.
-fn crp(ctx: &TestContext, dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn crp(ctx: &TestContext, dir: &Path, args: &[&str]) -> Run {
     with_credentials(ctx, dir, args, KEY, SECRET)
 }
 

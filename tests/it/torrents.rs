@@ -320,6 +320,74 @@ fn a_multi_file_torrent_from_a_url_is_a_directory_resource() {
     );
 }
 
+#[test]
+fn a_directory_object_round_trips_through_a_remote() {
+    let weed = crate::remotes::Weed::start();
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let daemon = PrivateDaemon::start(&ctx);
+    let album = ctx.root.path().join("seed/album");
+    let files = [
+        ("a.bin", bytes(61, 9_000_000)),
+        ("sub/b.bin", bytes(62, 50_000)),
+        ("sub/c d.txt", b"spaces".to_vec()),
+        ("sub/same.txt", b"spaces".to_vec()),
+    ];
+    for (rel, content) in &files {
+        std::fs::create_dir_all(album.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(album.join(rel), content).unwrap();
+        server.route(
+            &format!("ws/album/{}", rel.replace(' ', "%20")),
+            content.clone(),
+            Behavior::Normal,
+        );
+    }
+    let tree = crp::tree::hash_tree(&album).unwrap();
+    let (torrent, _) = make_torrent(&album, &server.url("ws/"), None);
+    server.route("album.torrent", torrent, Behavior::Normal);
+    let remote = format!(
+        "\n[[project.remote]]\nname = \"team\"\nurl = \"s3://crp-cache/trees\"\nendpoint = \"{}\"\n",
+        weed.endpoint()
+    );
+    ctx.write_manifest(
+        &manifest(
+            "album",
+            &server.url("album.torrent"),
+            Some(&tree.digest),
+            "",
+        )
+        .replace("[resources", &format!("{remote}\n[resources")),
+    );
+    crate::remotes::crp(&ctx, &ctx.project, &["sync", "--wait", "--timeout", "120s"]).success();
+    let run = crate::remotes::crp(&ctx, &ctx.project, &["push"]);
+    run.success();
+    assert!(run.stdout.contains("1 object uploaded"), "{run}");
+    drop(daemon);
+    let asked = server.log().len();
+
+    // Another machine, no daemon: the remote serves the tree, verified.
+    let other = TestContext::new();
+    std::fs::copy(ctx.manifest_path(), other.manifest_path()).unwrap();
+    let run = crate::remotes::crp(&other, &other.project, &["sync", "--remotes-only"]);
+    run.success();
+    assert!(run.stdout.contains("from remote `team`"), "{run}");
+    assert_eq!(server.log().len(), asked, "nothing asked of the web seed");
+    let object = other.object(&tree.digest);
+    assert!(object.is_dir());
+    assert_eq!(
+        crp::tree::hash_tree(&object).unwrap(),
+        tree,
+        "files, sizes and modes"
+    );
+    let link = other.link("album");
+    for (rel, content) in &files {
+        assert_eq!(&std::fs::read(link.join(rel)).unwrap(), content);
+    }
+    let record = other.object_record(&tree.digest);
+    assert_eq!(record.kind, crp::store::record::ObjectKind::Directory);
+    assert_eq!(record.size, tree.size());
+}
+
 /// Serves `content` as `name` to a magnet: an aria2c seeder with the
 /// metadata, a tracker that introduces it, and a web seed for the data.
 /// Returns the magnet link, its info-hash and the seeder.
