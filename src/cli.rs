@@ -426,6 +426,11 @@ pub struct StatusArgs {
     /// (for CI and scripts; like `terraform plan -detailed-exitcode`)
     #[arg(long)]
     pub check: bool,
+
+    /// Also say which objects a remote lacks (the first remote, or NAME);
+    /// with `--check`, any it lacks fails the check
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -467,6 +472,10 @@ pub struct DriftArgs {
     /// Accepted drift to leave out [default: `drift-ignore.toml` beside the manifest]
     #[arg(long, value_name = "PATH")]
     pub ignore: Option<PathBuf>,
+
+    /// Also report the objects a remote lacks (the first remote, or NAME)
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub(super) async fn run(
         upstream: args.upstream,
         all_projects: args.all_projects,
         ignore: args.ignore.clone(),
+        remote: args.remote.clone(),
     };
     let report = drift::drift(global.store.as_deref(), &global.manifest, &request, printer).await?;
     let ok = report.items.is_empty();

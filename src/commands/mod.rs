@@ -91,7 +91,15 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Update(args) => update::run(global, &args, printer).await,
         Command::Plan => plan::run(global, printer, plan::View::Plan).await,
         Command::Status(args) => {
-            plan::run(global, printer, plan::View::Status { check: args.check }).await
+            plan::run(
+                global,
+                printer,
+                plan::View::Status {
+                    check: args.check,
+                    remote: args.remote.as_deref(),
+                },
+            )
+            .await
         }
         Command::Sync(args) => sync::run(global, &args, printer).await,
         Command::Hash(args) => hash::run(&args, printer),

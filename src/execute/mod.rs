@@ -323,7 +323,15 @@ pub async fn sync(
         oversight,
         &mut notices,
     )?;
-    restore_archived(store, &plan, &mut outcomes, oversight, &**reporter).await;
+    restore_archived(
+        store,
+        &plan,
+        &mut outcomes,
+        oversight,
+        &**reporter,
+        options.offline,
+    )
+    .await;
     fetch_missing(
         manifest,
         store,

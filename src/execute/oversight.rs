@@ -25,6 +25,7 @@ pub(super) async fn restore_archived(
     outcomes: &mut [Outcome],
     oversight: Oversight<'_>,
     reporter: &dyn Reporter,
+    offline: bool,
 ) {
     for i in 0..plan.resources.len() {
         let r = &plan.resources[i];
@@ -34,7 +35,8 @@ pub(super) async fn restore_archived(
             continue;
         }
         let Some(digest) = r.sha256 else { continue };
-        match crate::inspect::gc::restore(store, &digest, oversight.events, reporter).await {
+        match crate::inspect::gc::restore(store, &digest, oversight.events, reporter, offline).await
+        {
             Ok(true) => {
                 reporter.note(
                     NoteKind::Info,

@@ -41,6 +41,8 @@ pub enum Category {
     Upstream,
     /// A resource the current policy would no longer allow.
     Policy,
+    /// A pinned object a remote lacks (`--remote`).
+    NotOnRemote,
 }
 
 impl Category {
@@ -53,6 +55,7 @@ impl Category {
             Self::StaleProject => "stale-project",
             Self::Upstream => "upstream",
             Self::Policy => "policy",
+            Self::NotOnRemote => "not-on-remote",
         }
     }
 }
@@ -79,7 +82,7 @@ pub struct Item {
 }
 
 impl Item {
-    fn new(category: Category, detail: impl Into<String>) -> Self {
+    pub fn new(category: Category, detail: impl Into<String>) -> Self {
         Self {
             category,
             project: None,

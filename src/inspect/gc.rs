@@ -26,9 +26,52 @@ use crate::digest::Sha256Digest;
 use crate::inspect::verify::{Check, check};
 use crate::progress::Reporter;
 use crate::provenance::{Event, EventLog, State};
+use crate::remote::{BucketUrl, Origin, Remote, RemoteConfig};
+use crate::s3::Client;
 use crate::store::record::{Archived, Asked, NewObject, ObjectKind, ObjectRecord, Removed};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
+
+/// The remote of an archive at `url`: the store's `[[remote]]` with that
+/// bucket and prefix (its endpoint, region, profile), else one with the
+/// AWS defaults.
+fn remote_of(config: &Config, url: &BucketUrl) -> Result<Remote, String> {
+    let configured = config
+        .remotes
+        .iter()
+        .find(|r| r.url == *url)
+        .cloned()
+        .unwrap_or_else(|| RemoteConfig {
+            name: "cold".parse().expect("a valid name"),
+            url: url.clone(),
+            endpoint: None,
+            region: None,
+            path_style: None,
+            profile: None,
+        });
+    Remote::new(&configured, Origin::Store)
+}
+
+/// The remote that holds an archived object at `path` (`s3://bucket/key`),
+/// if it is on one: the store's `[gc] cold` remote or `[[remote]]` of that
+/// bucket, else one with the AWS defaults.
+fn archive_remote(store: &Store, path: &Path) -> Result<Option<Remote>, GcError> {
+    let Some(rest) = path.to_str().and_then(|p| p.strip_prefix("s3://")) else {
+        return Ok(None);
+    };
+    let bucket = rest.split('/').next().unwrap_or_default();
+    let config = Config::load(store.root()).map_err(|err| GcError::Remote(err.to_string()))?;
+    let url: BucketUrl = format!("s3://{bucket}").parse().map_err(GcError::Remote)?;
+    let settings = GcSettings::resolve(store, &config, None).map_err(GcError::Remote)?;
+    let remote = match settings.cold_remote.filter(|r| r.url.bucket == bucket) {
+        Some(remote) => remote,
+        None => match config.remotes.iter().find(|r| r.url.bucket == bucket) {
+            Some(config) => Remote::new(config, Origin::Store).map_err(GcError::Remote)?,
+            None => remote_of(&config, &url).map_err(GcError::Remote)?,
+        },
+    };
+    Ok(Some(remote))
+}
 
 /// How long an unreferenced object stays unless the store says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -37,25 +80,53 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 #[derive(Debug, Clone)]
 pub struct GcSettings {
     pub grace: Duration,
+    /// A folder, or `s3://bucket/prefix` for a remote.
     pub cold: PathBuf,
+    /// `[gc] cold = "s3://…"`: the remote archived objects go to.
+    pub cold_remote: Option<Remote>,
 }
 
 impl GcSettings {
-    /// `[gc]` from the store's configuration; `grace` overrides it.
-    pub fn resolve(store: &Store, config: &Config, grace: Option<Duration>) -> Self {
-        let cold = config
-            .gc
-            .cold
-            .clone()
-            .map_or_else(|| store.root().join("cold"), |c| store.root().join(c));
-        Self {
+    /// `[gc]` from the store's configuration; `grace` overrides it. A
+    /// `cold` of `s3://bucket/prefix` is a remote: the store's `[[remote]]`
+    /// of that URL gives its endpoint and region, else the AWS defaults do.
+    ///
+    /// # Errors
+    /// An `s3://` URL that is not valid.
+    pub fn resolve(
+        store: &Store,
+        config: &Config,
+        grace: Option<Duration>,
+    ) -> Result<Self, String> {
+        let (cold, cold_remote) = match config.gc.cold.as_ref().and_then(|c| c.to_str()) {
+            Some(text) if text.starts_with("s3://") => {
+                let url: BucketUrl = text.parse().map_err(|err| format!("`[gc] cold`: {err}"))?;
+                (
+                    PathBuf::from(url.to_string()),
+                    Some(remote_of(config, &url)?),
+                )
+            }
+            _ => (
+                config
+                    .gc
+                    .cold
+                    .clone()
+                    .map_or_else(|| store.root().join("cold"), |c| store.root().join(c)),
+                None,
+            ),
+        };
+        Ok(Self {
             grace: grace.or(config.gc.grace).unwrap_or(DEFAULT_GRACE),
             cold,
-        }
+            cold_remote,
+        })
     }
 
-    /// Where an object goes in cold storage.
+    /// Where an object goes in cold storage (on a remote, its `s3://` URL).
     pub fn cold_path(&self, digest: &Sha256Digest) -> PathBuf {
+        if let Some(remote) = &self.cold_remote {
+            return PathBuf::from(remote.show_key(&remote.key_of(digest)));
+        }
         let hex = digest.hex();
         self.cold.join("sha256").join(&hex[..2]).join(hex)
     }
@@ -460,6 +531,8 @@ pub enum GcError {
     },
     #[error("the copy of {digest} at `{}` does not verify; the original was kept", path.display())]
     BadCopy { digest: Sha256Digest, path: PathBuf },
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl From<io::Error> for GcError {
@@ -538,9 +611,101 @@ pub fn archive(
     Ok(done)
 }
 
-/// Removes archived objects from cold storage for good; their records stay,
-/// saying who removed them and when.
-pub fn remove(
+/// Archives the plan's candidates to the `[gc] cold` remote: under the
+/// store's exclusive lock, each is checked once more against the live
+/// projects, pushed, read back and verified on the remote, and only then
+/// removed from the store; its record stays (`status: archived`, with the
+/// object's `s3://` URL). Returns the objects archived.
+///
+/// # Errors
+/// A remote that cannot be used, an object whose upload does not verify
+/// (the local copy is kept), and a store that cannot be written.
+pub async fn archive_to_remote(
+    store: &Store,
+    settings: &GcSettings,
+    plan: &GcPlan,
+    events: &EventLog,
+    reporter: std::sync::Arc<dyn Reporter>,
+) -> Result<Vec<Sha256Digest>, GcError> {
+    let remote = settings.cold_remote.as_ref().expect("a remote archive");
+    let remote_err = |err: &dyn std::error::Error| {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        GcError::Remote(text)
+    };
+    let client = Client::new(remote).map_err(|e| remote_err(&e))?;
+    client.check().await.map_err(|e| remote_err(&e))?;
+    let pusher = crate::s3::push::Pusher {
+        client: client.clone(),
+        store: store.clone(),
+        slots: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            crate::settings::DEFAULT_JOBS.into(),
+        )),
+        reporter,
+    };
+    let live: BTreeSet<Sha256Digest> = store
+        .projects()?
+        .into_iter()
+        .filter(|p| p.manifest.exists())
+        .flat_map(|p| p.resources.into_values().map(|r| r.sha256))
+        .collect();
+    let mut done = Vec::new();
+    for candidate in &plan.archive {
+        let digest = candidate.sha256;
+        if live.contains(&digest) || !store.has_object(&digest) {
+            continue;
+        }
+        let Some(mut record) = store.read_object_record(&digest)? else {
+            continue;
+        };
+        if record.status == State::Seeding {
+            continue;
+        }
+        pusher
+            .push(&record, &digest.short())
+            .await
+            .map_err(|e| remote_err(&e))?;
+        crate::s3::pull::verify(&client, &digest, record.kind, record.size)
+            .await
+            .map_err(|e| remote_err(&e))?;
+        if let Some(info_hash) = &record.info_hash {
+            let link = store.root().join("seeding").join(info_hash);
+            if link.exists() {
+                crate::fsutil::remove_all(&link)?;
+            }
+        }
+        crate::fsutil::remove_all(&store.object_path(&digest))?;
+        let to = settings.cold_path(&digest);
+        let previous = record.status;
+        record.status = State::Archived;
+        record.archived = Some(Archived {
+            path: to.clone(),
+            at: Timestamp::now(),
+        });
+        store.write_object_record(&record)?;
+        events.record(
+            &Event::new(Some(previous), State::Archived)
+                .object(Some(digest))
+                .detail("cold", to.display().to_string())
+                .detail(
+                    "why",
+                    serde_json::to_value(candidate.why).expect("serializes"),
+                ),
+        );
+        done.push(digest);
+    }
+    store.sync_dirs()?;
+    events.flush();
+    Ok(done)
+}
+
+/// Removes archived objects from cold storage (a folder, or a remote) for
+/// good; their records stay, saying who removed them and when.
+pub async fn remove(
     store: &Store,
     plan: &GcPlan,
     by: &str,
@@ -554,7 +719,21 @@ pub fn remove(
         if record.status != State::Archived {
             continue;
         }
-        crate::fsutil::remove_all(&cold.path)?;
+        match archive_remote(store, &cold.path)? {
+            Some(remote) => {
+                let client = Client::new(&remote).map_err(|e| GcError::Remote(e.to_string()))?;
+                for key in [
+                    remote.key_of(&cold.sha256),
+                    remote.record_key_of(&cold.sha256),
+                ] {
+                    client
+                        .delete(&key)
+                        .await
+                        .map_err(|e| GcError::Remote(e.to_string()))?;
+                }
+            }
+            None => crate::fsutil::remove_all(&cold.path)?,
+        }
         record.status = State::Removed;
         record.removed = Some(Removed {
             by: by.to_owned(),
@@ -574,13 +753,14 @@ pub fn remove(
 }
 
 /// Brings an archived object back into the store, verified. Returns whether
-/// it did (false when the object is not archived, or its copy is gone). The
-/// caller holds the object's lock.
+/// it did (false when the object is not archived, its copy is gone, or it
+/// is on a remote and `offline`). The caller holds the object's lock.
 pub async fn restore(
     store: &Store,
     digest: &Sha256Digest,
     events: &EventLog,
     reporter: &dyn Reporter,
+    offline: bool,
 ) -> Result<bool, GcError> {
     let Some(mut record) = store.read_object_record(digest)? else {
         return Ok(false);
@@ -592,7 +772,9 @@ pub async fn restore(
     else {
         return Ok(false);
     };
-    if !archived.path.exists() {
+    let remote = archive_remote(store, &archived.path)?;
+    // `--offline` touches no remote.
+    if remote.is_some() && offline || remote.is_none() && !archived.path.exists() {
         return Ok(false);
     }
     let _lock = store
@@ -613,6 +795,19 @@ pub async fn restore(
         .join(format!("{}.restore", digest.hex()));
     if fs_err::symlink_metadata(&part).is_ok() {
         crate::fsutil::remove_all(&part)?;
+    }
+    if let Some(remote) = remote {
+        // From a remote: read back verified; the remote keeps its copy.
+        let client = Client::new(&remote).map_err(|e| GcError::Remote(e.to_string()))?;
+        if let Err(err) = crate::s3::pull::download(&client, digest, record.kind, &part).await {
+            let _ = crate::fsutil::remove_all(&part);
+            return Err(GcError::Remote(format!(
+                "restoring {} from {}: {err}",
+                digest.short(),
+                archived.path.display()
+            )));
+        }
+        return publish_restored(store, &part, digest, &mut record, &archived, events);
     }
     // Copied back from another disk, the copy is verified before the cold
     // one goes; renamed, it is checked here.
@@ -651,17 +846,29 @@ pub async fn restore(
             });
         }
     }
-    if fs_err::symlink_metadata(&part)?.is_dir() {
-        store.publish_dir(&part, digest)?;
+    publish_restored(store, &part, digest, &mut record, &archived, events)
+}
+
+/// Publishes a restored, verified copy at `part` and records it.
+fn publish_restored(
+    store: &Store,
+    part: &Path,
+    digest: &Sha256Digest,
+    record: &mut ObjectRecord,
+    archived: &Archived,
+    events: &EventLog,
+) -> Result<bool, GcError> {
+    if fs_err::symlink_metadata(part)?.is_dir() {
+        store.publish_dir(part, digest)?;
     } else {
-        let file = std::fs::File::open(&part).map_err(|e| crate::fsutil::with_path(e, &part))?;
+        let file = std::fs::File::open(part).map_err(|e| crate::fsutil::with_path(e, part))?;
         let executable = record.executable;
-        store.publish(file, &part, digest, executable)?;
+        store.publish(file, part, digest, executable)?;
     }
     record.status = State::Available;
     record.archived = None;
     record.stamp = store.object_file_stamp(digest);
-    store.write_object_record(&record)?;
+    store.write_object_record(record)?;
     store.sync_dirs()?;
     events.record(
         &Event::new(Some(State::Archived), State::Available)

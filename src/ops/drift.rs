@@ -21,6 +21,8 @@ pub struct Request {
     pub all_projects: bool,
     /// The ignore file; else the project's own, if it has one.
     pub ignore: Option<PathBuf>,
+    /// Ask this remote (`""` for the first) which pinned objects it lacks.
+    pub remote: Option<String>,
 }
 
 /// The drift of the project whose manifest is at `manifest` (or of every
@@ -59,6 +61,8 @@ pub async fn drift(
         ignored: Vec::new(),
     };
     let mut ignore_default = None;
+    // The manifests looked at, for `--remote`.
+    let mut manifests = Vec::new();
     if request.all_projects {
         for record in store.projects()? {
             if !record.manifest.exists() {
@@ -67,6 +71,7 @@ pub async fn drift(
             match Manifest::load(&record.manifest) {
                 Ok(manifest) => {
                     report.projects.push(record.name.to_string());
+                    manifests.push(manifest.clone());
                     report.items.extend(
                         drift::project_drift(
                             &store,
@@ -110,6 +115,34 @@ pub async fn drift(
             .await?,
         );
         ignore_default = Some(manifest.dir.join(drift::IGNORE_FILE));
+        manifests.push(manifest);
+    }
+    if let Some(name) = &request.remote {
+        let name = Some(name.as_str()).filter(|n| !n.is_empty());
+        let check = super::remote::lacking(Some(store.root()), &manifests, name).await?;
+        for lacking in check.lacking {
+            let (project, name) = match manifests.len() {
+                1 => (
+                    Some(manifests[0].project.name.to_string()),
+                    lacking.resources[0].clone(),
+                ),
+                _ => match lacking.resources[0].split_once('/') {
+                    Some((p, n)) => (Some(p.to_owned()), n.to_owned()),
+                    None => (None, lacking.resources[0].clone()),
+                },
+            };
+            let mut item = drift::Item::new(
+                drift::Category::NotOnRemote,
+                format!(
+                    "remote `{}` ({}) lacks it; `crp push` uploads it",
+                    check.remote, check.url
+                ),
+            );
+            item.project = project;
+            item.name = Some(name);
+            item.sha256 = Some(lacking.sha256);
+            report.items.push(item);
+        }
     }
     let ignores = match (&request.ignore, ignore_default) {
         (Some(path), _) => drift::read_ignores(path, true)?,

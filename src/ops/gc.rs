@@ -59,7 +59,8 @@ pub async fn gc(
         return Ok(Outcome::NoStore(store.root().to_owned()));
     }
     let config = Config::load(store.root())?;
-    let settings = GcSettings::resolve(&store, &config, request.grace);
+    let settings = GcSettings::resolve(&store, &config, request.grace)
+        .map_err(crate::error::UsageError::new)?;
     let quota = Policy::load(store.root())?.limits.quota;
     let acting = request.apply || (request.remove && request.yes);
     // Acting plans under the store's exclusive lock: no sync runs meanwhile.
@@ -82,7 +83,9 @@ pub async fn gc(
         return Ok(Outcome::NeedsConsent(plan));
     }
     let events = EventLog::open(&store);
-    let archived = if request.apply {
+    let archived = if request.apply && settings.cold_remote.is_some() {
+        gc::archive_to_remote(&store, &settings, &plan, &events, Arc::clone(&reporter)).await?
+    } else if request.apply {
         tokio::task::block_in_place(|| gc::archive(&store, &settings, &plan, &events))?
     } else {
         Vec::new()
@@ -91,7 +94,7 @@ pub async fn gc(
         gc::collect_parts(&plan)?;
     }
     let removed = if request.remove && request.yes {
-        tokio::task::block_in_place(|| gc::remove(&store, &plan, &actor(), &events))?
+        gc::remove(&store, &plan, &actor(), &events).await?
     } else {
         Vec::new()
     };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::digest::Sha256Digest;
@@ -348,4 +348,91 @@ fn push_error_text(err: &PushError) -> String {
         text.push_str(&format!(" ({hint})"));
     }
     text
+}
+
+/// Which of some objects a remote lacks (`crp status --remote`, `crp drift
+/// --remote`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCheck {
+    pub remote: String,
+    pub url: String,
+    /// Objects asked about.
+    pub checked: usize,
+    /// Those the remote lacks, with the resources that use them.
+    pub lacking: Vec<Lacking>,
+}
+
+/// An object a remote lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lacking {
+    pub sha256: Sha256Digest,
+    /// `project/resource`, or the resource alone for one project.
+    pub resources: Vec<String>,
+}
+
+/// Asks the remote `name` (or the first one the first manifest and the
+/// store configure) which of the manifests' pinned objects it lacks: one
+/// HEAD request per object, 16 at a time.
+///
+/// # Errors
+/// No such remote, and a remote that cannot be asked at all.
+pub async fn lacking(
+    store_flag: Option<&Path>,
+    manifests: &[Manifest],
+    name: Option<&str>,
+) -> anyhow::Result<RemoteCheck> {
+    let store = Store::open(store_flag)?;
+    let config = Config::load(store.root())?;
+    let project = manifests
+        .first()
+        .map(|m| m.project.remotes.clone())
+        .unwrap_or_default();
+    let remotes = crate::remote::configured(&project, &config.remotes).map_err(UsageError::new)?;
+    let remote = choose(remotes, name)?;
+    let client = Client::new(&remote)?;
+    client.check().await?;
+    let mut objects: Vec<(Sha256Digest, Vec<String>)> = Vec::new();
+    for manifest in manifests {
+        for resource in &manifest.resources {
+            let Some(digest) = resource.sha256 else {
+                continue;
+            };
+            let label = match manifests.len() {
+                1 => resource.name.to_string(),
+                _ => format!("{}/{}", manifest.project.name, resource.name),
+            };
+            match objects.iter_mut().find(|(d, _)| *d == digest) {
+                Some((_, names)) => names.push(label),
+                None => objects.push((digest, vec![label])),
+            }
+        }
+    }
+    let checked = objects.len();
+    let slots = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (digest, _)) in objects.iter().enumerate() {
+        let (client, slots, digest) = (client.clone(), Arc::clone(&slots), *digest);
+        set.spawn(async move {
+            let _slot = slots.acquire().await.expect("never closed");
+            let key = client.remote().key_of(&digest);
+            (i, client.head(&key).await)
+        });
+    }
+    let mut present = vec![false; objects.len()];
+    while let Some(joined) = set.join_next().await {
+        let (i, result) = joined.expect("a request does not panic");
+        present[i] = result?.is_some();
+    }
+    let lacking = objects
+        .into_iter()
+        .zip(present)
+        .filter(|(_, present)| !present)
+        .map(|((sha256, resources), _)| Lacking { sha256, resources })
+        .collect();
+    Ok(RemoteCheck {
+        remote: remote.name.to_string(),
+        url: remote.url.to_string(),
+        checked,
+        lacking,
+    })
 }

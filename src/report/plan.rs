@@ -35,6 +35,9 @@ pub struct PlanDocument {
     /// `crp status`: why the daemon could not be asked, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daemon_error: Option<String>,
+    /// `crp status --remote`: which objects the remote lacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::ops::remote::RemoteCheck>,
 }
 
 /// Counts of a plan's actions.
@@ -90,6 +93,7 @@ impl Printer {
                 torrents: BTreeMap::new(),
                 ready: None,
                 daemon_error: None,
+                remote: None,
             });
         }
         let width = name_width(
@@ -152,7 +156,12 @@ impl Printer {
         outln!("{}", plan_summary_line(plan, &summary));
     }
     /// The state of each resource, for `crp status`.
-    pub fn status(&self, plan: &Plan, torrents: &TorrentStates) {
+    pub fn status(
+        &self,
+        plan: &Plan,
+        torrents: &TorrentStates,
+        remote: Option<&crate::ops::remote::RemoteCheck>,
+    ) {
         if !self.text() {
             return self.json(&PlanDocument {
                 schema_version: SCHEMA_VERSION,
@@ -162,6 +171,7 @@ impl Printer {
                 torrents: torrents.states.clone(),
                 ready: Some(plan.ready()),
                 daemon_error: torrents.error.clone(),
+                remote: remote.cloned(),
             });
         }
         let abbrev = Abbrev::among(plan.resources.iter().filter_map(|r| r.sha256.as_ref()));
@@ -226,6 +236,30 @@ impl Printer {
         out!("{}", trim_lines(&out));
         if let Some(error) = &torrents.error {
             outln!("{} torrent states unknown: {error}", style("note:").bold());
+        }
+        if let Some(remote) = remote {
+            match remote.lacking.len() {
+                0 => outln!(
+                    "remote `{}` ({}) has all {}",
+                    remote.remote,
+                    remote.url,
+                    crate::units::count(remote.checked as u64, "pinned object")
+                ),
+                n => {
+                    let names: Vec<String> = remote
+                        .lacking
+                        .iter()
+                        .map(|l| l.resources.join(", "))
+                        .collect();
+                    outln!(
+                        "remote `{}` ({}) lacks {n} of {}: {} (`crp push` uploads them)",
+                        remote.remote,
+                        remote.url,
+                        crate::units::count(remote.checked as u64, "pinned object"),
+                        names.join("; ")
+                    );
+                }
+            }
         }
         for u in &plan.unlinks {
             outln!(

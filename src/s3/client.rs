@@ -257,6 +257,42 @@ impl Client {
         Ok(Some(body))
     }
 
+    /// Reads `key` whole, hashing it, and writes it to `to` when given:
+    /// its sha256 and size, or `None` when the remote lacks it. Memory
+    /// stays at one chunk whatever the size.
+    pub async fn stream(
+        &self,
+        key: &str,
+        mut to: Option<&mut std::fs::File>,
+    ) -> Result<Option<(crate::digest::Sha256Digest, u64)>, RemoteError> {
+        use sha2::Digest as _;
+        use std::io::Write as _;
+        let url = self.get_url(key);
+        let what = format!("reading {}", self.remote.show_key(key));
+        let mut response = self
+            .send(&what, || self.http.get(url.clone()), &[404])
+            .await?;
+        if response.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|err| {
+            self.unreachable(crate::net::describe_reqwest_error(&err.without_url()))
+        })? {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            if let Some(file) = to.as_deref_mut() {
+                file.write_all(&chunk)
+                    .map_err(|err| self.protocol(&what, &format!("writing it: {err}")))?;
+            }
+        }
+        Ok(Some((
+            crate::digest::Sha256Digest::from_hasher(hasher),
+            size,
+        )))
+    }
+
     /// Writes `body` as `key` in one request.
     pub async fn put(&self, key: &str, body: Bytes) -> Result<(), RemoteError> {
         let url = PutObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR);

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod pull;
 pub mod push;
 
 pub use client::{Client, RemoteError};

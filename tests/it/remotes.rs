@@ -214,6 +214,30 @@ fn two_stores_share_objects_through_a_remote() {
     let a = TestContext::new();
     let objects = project(&a, &upstream, &weed, "team");
     crp(&a, &a.project, &["sync"]).success();
+    // Before the push, status and drift say what the remote lacks.
+    let run = crp(&a, &a.project, &["status", "--check", "--remote"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains(
+            "remote `team` (s3://crp-cache/team) lacks 2 of 2 pinned objects: big; small"
+        ),
+        "{run}"
+    );
+    let run = crp(
+        &a,
+        &a.project,
+        &["drift", "--remote", "team", "--format", "json"],
+    );
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    let lacking: Vec<&str> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["category"] == "not-on-remote")
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lacking, ["big", "small"], "{run}");
     let run = crp(&a, &a.project, &["push", "--format", "json"]);
     run.success();
     let doc: serde_json::Value = run.json();
@@ -553,5 +577,73 @@ fn remotes_are_added_listed_and_removed() {
     assert!(
         run.stderr.contains("there is no remote `team` here"),
         "{run}"
+    );
+}
+
+#[test]
+fn gc_archives_to_a_remote_and_sync_restores_from_it() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let ctx = TestContext::new();
+    let objects = project(&ctx, &upstream, &weed, "unused");
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    ctx.write_config(&format!(
+        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
+        weed.endpoint()
+    ));
+    let manifest = ctx.read_manifest();
+    crp(&ctx, &ctx.project, &["remove", "small"]).success();
+    let run = crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]);
+    run.success();
+    let digest = objects[1].1;
+    assert!(!ctx.object(&digest).exists(), "archived away: {run}");
+    let record = ctx.object_record(&digest);
+    let archived = record.archived.expect("archived");
+    let hex = digest.hex();
+    assert_eq!(
+        archived.path.to_str().unwrap(),
+        format!("s3://{BUCKET}/archive/sha256/{}/{hex}", &hex[..2])
+    );
+    let client = weed.client("archive");
+    let rt = runtime();
+    assert_eq!(
+        rt.block_on(client.head(&client.remote().key_of(&digest)))
+            .unwrap(),
+        Some(3_000)
+    );
+
+    // Declared again: the sync restores it from the remote, not upstream;
+    // `--offline` would not have touched the remote.
+    std::fs::write(ctx.manifest_path(), &manifest).unwrap();
+    let run = crp(&ctx, &ctx.project, &["sync", "--offline"]);
+    run.code(1);
+    let asked = upstream.requests("small.txt").len();
+    let run = crp(&ctx, &ctx.project, &["sync"]);
+    run.success();
+    assert!(
+        run.stderr.contains("restored `small` from cold storage"),
+        "{run}"
+    );
+    assert_eq!(upstream.requests("small.txt").len(), asked);
+    assert_eq!(std::fs::read(ctx.link("small")).unwrap(), objects[1].0);
+
+    // Archived again, then removed for good: from the remote too.
+    crp(&ctx, &ctx.project, &["remove", "small"]).success();
+    crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).success();
+    let run = crp(
+        &ctx,
+        &ctx.project,
+        &["gc", "--remove", "--older-than", "0s", "--yes"],
+    );
+    run.success();
+    assert_eq!(
+        rt.block_on(client.head(&client.remote().key_of(&digest)))
+            .unwrap(),
+        None,
+        "{run}"
+    );
+    assert_eq!(
+        ctx.object_record(&digest).status,
+        crp::provenance::State::Removed
     );
 }
