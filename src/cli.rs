@@ -535,11 +535,11 @@ pub struct RemoteAddArgs {
     pub region: Option<String>,
 
     /// Address the bucket in the path [default: with `--endpoint`]
-    #[arg(long, overrides_with = "virtual_host")]
+    #[arg(long, conflicts_with = "virtual_host")]
     pub path_style: bool,
 
     /// Address the bucket in the host name [default: without `--endpoint`]
-    #[arg(long, overrides_with = "path_style")]
+    #[arg(long)]
     pub virtual_host: bool,
 
     /// The profile of the AWS credential files to sign with

@@ -57,8 +57,13 @@ pub struct RemoteConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub endpoint: Option<Endpoint>,
-    /// The region requests are signed for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The region requests are signed for (`eu-west-1`): lowercase
+    /// letters, digits and `-`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_region"
+    )]
     #[schemars(with = "String")]
     pub region: Option<String>,
     /// Address the bucket in the path (`https://host/bucket/key`) rather
@@ -67,9 +72,65 @@ pub struct RemoteConfig {
     #[schemars(with = "bool")]
     pub path_style: Option<bool>,
     /// The profile of the AWS credential files to sign with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_profile"
+    )]
     #[schemars(with = "String")]
     pub profile: Option<String>,
+}
+
+/// Checks a region: it becomes part of AWS's host name and of every
+/// signature, so it is 1 to 64 lowercase letters, digits and `-`.
+///
+/// # Errors
+/// Anything else, in words.
+pub fn check_region(region: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&region.len())
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "`{}` is not a region: use lowercase letters, digits and `-`, like `eu-west-1`",
+            region.escape_debug()
+        )),
+    }
+}
+
+/// Checks a profile name: a section name of the AWS credential files.
+///
+/// # Errors
+/// An empty name, or one with control characters or brackets.
+pub fn check_profile(profile: &str) -> Result<(), String> {
+    let ok = !profile.trim().is_empty()
+        && profile.len() <= 128
+        && !profile.chars().any(|c| c.is_control() || "[]".contains(c));
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "`{}` is not a profile name of the AWS credential files",
+            profile.escape_debug()
+        )),
+    }
+}
+
+fn deserialize_region<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    check_region(&text).map_err(serde::de::Error::custom)?;
+    Ok(Some(text))
+}
+
+fn deserialize_profile<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    check_profile(&text).map_err(serde::de::Error::custom)?;
+    Ok(Some(text))
 }
 
 /// A remote's name: 1 to 64 of ASCII letters, digits, `.`, `_`, `-`, not
@@ -199,6 +260,12 @@ impl FromStr for Endpoint {
                 crate::redact::url(&url)
             ));
         }
+        if url.path() != "/" {
+            return Err(format!(
+                "`{}`: an endpoint is the service's address, without a path; the bucket and prefix go in `url`",
+                crate::redact::url(&url)
+            ));
+        }
         Ok(Self(url))
     }
 }
@@ -279,6 +346,7 @@ impl Remote {
             .or_else(|| env(AWS_REGION))
             .or_else(|| env(AWS_DEFAULT_REGION))
             .unwrap_or_else(|| "us-east-1".to_owned());
+        check_region(&region).map_err(|err| format!("remote `{}`: {err}", config.name))?;
         let endpoint = match &config.endpoint {
             Some(endpoint) => Some(endpoint.0.clone()),
             None => match env(AWS_ENDPOINT_URL_S3).or_else(|| env(AWS_ENDPOINT_URL)) {
@@ -291,6 +359,15 @@ impl Remote {
             },
         };
         let path_style = config.path_style.unwrap_or(endpoint.is_some());
+        if !path_style
+            && let Some(url) = &endpoint
+            && matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+        {
+            return Err(format!(
+                "remote `{}`: an endpoint named by its IP address cannot address the bucket in the host name; leave `path_style` on",
+                config.name
+            ));
+        }
         let endpoint = match endpoint {
             Some(url) => url,
             None => Url::parse(&format!("https://s3.{region}.amazonaws.com"))

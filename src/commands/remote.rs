@@ -19,11 +19,17 @@ pub(super) async fn run(
         RemoteCommand::Add(args) => {
             let config = config_of(args)?;
             let place = place(global, args.project);
-            let path = remote::add(place, &config)?;
+            let path = remote::add(place, &config, printer.reporter(), printer).await?;
             written(printer, "added", &config.name.to_string(), &path);
         }
         RemoteCommand::Remove(args) => {
-            let path = remote::remove(place(global, args.project), &args.name)?;
+            let path = remote::remove(
+                place(global, args.project),
+                &args.name,
+                printer.reporter(),
+                printer,
+            )
+            .await?;
             written(printer, "removed", &args.name, &path);
         }
         RemoteCommand::List => {
@@ -73,7 +79,7 @@ pub(super) async fn run(
 
 fn place(global: &GlobalArgs, project: bool) -> Place<'_> {
     match project {
-        true => Place::Project(&global.manifest),
+        true => Place::Project(&global.manifest, global.store.as_deref()),
         false => Place::Store(global.store.as_deref()),
     }
 }
@@ -104,21 +110,37 @@ fn written(printer: &Printer, verb: &str, name: &str, path: &std::path::Path) {
 /// The remote `crp remote add` describes, checked like one read from a file.
 fn config_of(args: &RemoteAddArgs) -> Result<RemoteConfig, UsageError> {
     let usage = |err: String| UsageError::new(err);
-    Ok(RemoteConfig {
+    let config = RemoteConfig {
         name: args.name.parse().map_err(usage)?,
         url: args.url.parse().map_err(usage)?,
         endpoint: match &args.endpoint {
             Some(text) => Some(text.parse().map_err(usage)?),
             None => None,
         },
-        region: args.region.clone(),
+        region: match &args.region {
+            Some(region) => {
+                crate::remote::check_region(region).map_err(usage)?;
+                Some(region.clone())
+            }
+            None => None,
+        },
         path_style: match (args.path_style, args.virtual_host) {
             (true, _) => Some(true),
             (_, true) => Some(false),
             _ => None,
         },
-        profile: args.profile.clone(),
-    })
+        profile: match &args.profile {
+            Some(profile) => {
+                crate::remote::check_profile(profile).map_err(usage)?;
+                Some(profile.clone())
+            }
+            None => None,
+        },
+    };
+    // The defaults applied, as a run would: a virtual-host remote at an IP
+    // address is refused here, not at the first push.
+    crate::remote::Remote::new(&config, crate::remote::Origin::Store).map_err(usage)?;
+    Ok(config)
 }
 
 pub(super) async fn push(

@@ -213,8 +213,17 @@ impl From<&FetchError> for ErrorReport {
                     })
                     .collect(),
                 // Every source served other bytes than the pinned ones:
-                // perhaps a new version, on purpose.
-                hint: (!failures.is_empty()
+                // perhaps a new version, on purpose. Only remotes and
+                // mirrors did: their copy is wrong.
+                hint: if !failures.is_empty() && failures.iter().all(|f| f.mirror) {
+                    failures
+                        .iter()
+                        .any(|f| matches!(f.error, SourceError::HashMismatch { .. } | SourceError::SizeMismatch { .. }))
+                        .then(|| {
+                            "a remote or mirror holds other bytes under this sha256: `crp push` from a store that has the object replaces a remote's copy; a mirror's must be fixed where it is kept".to_owned()
+                        })
+                } else {
+                    (!failures.is_empty()
                     && failures.iter().all(|f| {
                         matches!(
                             f.error,
@@ -229,7 +238,8 @@ impl From<&FetchError> for ErrorReport {
                         format!(
                             "if the source changed its content on purpose, `crp update {resource}` fetches it and re-pins it (after checking it is what you expect)"
                         )
-                    }),
+                    })
+                },
             },
             FetchError::Lock(lock) => Self {
                 hint: lock.hint(),

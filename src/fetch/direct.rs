@@ -49,6 +49,19 @@ impl Fetcher {
                 .collect(),
             None => sources.to_vec(),
         };
+        // `--remotes-only` with nothing content-addressed to ask.
+        if with_mirrors.is_empty() && request.sha256.and_then(|d| self.present(&d)).is_none() {
+            return Err(FetchError::Failed {
+                resource: request.name.clone(),
+                failures: vec![SourceFailure {
+                    source: "remotes and mirrors".into(),
+                    error: SourceError::Remote(
+                        "no remote or hashed mirror could be asked for it: none is configured, none answered, or the policy's `schemes` rule them out; `--remotes-only` forbids its sources".into(),
+                    ),
+                    mirror: false,
+                }],
+            });
+        }
         let what = format!("fetching `{}`", request.name);
         let store_err = |source: StoreError| FetchError::Store {
             resource: request.name.clone(),

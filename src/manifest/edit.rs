@@ -834,16 +834,32 @@ pub fn remove_remote(text: &str, at: &[&str], name: &str) -> Result<String, Edit
                 .and_then(Item::as_table_mut)
                 .ok_or_else(missing)?;
         }
-        let array = table
-            .get_mut(last)
-            .and_then(Item::as_array_of_tables_mut)
-            .ok_or_else(missing)?;
-        let index = array
-            .iter()
-            .position(|t| t.get("name").and_then(Item::as_str) == Some(name))
-            .ok_or_else(missing)?;
-        array.remove(index);
-        if array.is_empty() {
+        let empty = match table.get_mut(last).ok_or_else(missing)? {
+            Item::ArrayOfTables(array) => {
+                let index = array
+                    .iter()
+                    .position(|t| t.get("name").and_then(Item::as_str) == Some(name))
+                    .ok_or_else(missing)?;
+                array.remove(index);
+                array.is_empty()
+            }
+            // `remote = [{ name = "…", … }]`, written inline.
+            Item::Value(Value::Array(array)) => {
+                let index = array
+                    .iter()
+                    .position(|v| {
+                        v.as_inline_table()
+                            .and_then(|t| t.get("name"))
+                            .and_then(Value::as_str)
+                            == Some(name)
+                    })
+                    .ok_or_else(missing)?;
+                array.remove(index);
+                array.is_empty()
+            }
+            _ => return Err(missing()),
+        };
+        if empty {
             table.remove(last);
         }
         Ok(doc.to_string())

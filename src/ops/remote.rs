@@ -23,8 +23,9 @@ use crate::store::Store;
 pub enum Place<'a> {
     /// The store's configuration.
     Store(Option<&'a Path>),
-    /// The manifest's `[[project.remote]]`, checked in with the project.
-    Project(&'a Path),
+    /// The manifest's `[[project.remote]]`, checked in with the project
+    /// (and the store that holds the project's lock).
+    Project(&'a Path, Option<&'a Path>),
 }
 
 /// Adds a remote; returns the file written.
@@ -32,20 +33,41 @@ pub enum Place<'a> {
 /// # Errors
 /// A remote of that name already there, a file that is not TOML, and a
 /// result that would not be valid.
-pub fn add(place: Place<'_>, remote: &RemoteConfig) -> anyhow::Result<PathBuf> {
-    edit_place(place, |text, at| edit::add_remote(text, at, remote))
+pub async fn add(
+    place: Place<'_>,
+    remote: &RemoteConfig,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn crate::progress::Messages,
+) -> anyhow::Result<PathBuf> {
+    edit_place(place, reporter, messages, |text, at| {
+        edit::add_remote(text, at, remote)
+    })
+    .await
 }
 
 /// Removes a remote; returns the file written.
 ///
 /// # Errors
 /// No remote of that name there, and a file that cannot be edited.
-pub fn remove(place: Place<'_>, name: &str) -> anyhow::Result<PathBuf> {
-    edit_place(place, |text, at| edit::remove_remote(text, at, name))
+pub async fn remove(
+    place: Place<'_>,
+    name: &str,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn crate::progress::Messages,
+) -> anyhow::Result<PathBuf> {
+    edit_place(place, reporter, messages, |text, at| {
+        edit::remove_remote(text, at, name)
+    })
+    .await
 }
 
-fn edit_place(
+/// Edits the file under a lock (the project's, or the store
+/// configuration's), re-read under it, and writes it whole only if the
+/// result is valid.
+async fn edit_place(
     place: Place<'_>,
+    reporter: Arc<dyn Reporter>,
+    messages: &dyn crate::progress::Messages,
     edit: impl FnOnce(&str, &[&str]) -> Result<String, EditError>,
 ) -> anyhow::Result<PathBuf> {
     let usage = |err: EditError| match err {
@@ -56,8 +78,17 @@ fn edit_place(
         ),
     };
     match place {
-        Place::Project(path) => {
+        Place::Project(path, store) => {
             let manifest = Manifest::load(path)?;
+            let _session = super::Session::for_project(
+                store,
+                &manifest,
+                &format!("editing the remotes of project `{}`", manifest.project.name),
+                reporter,
+                messages,
+            )
+            .await?;
+            let manifest = manifest.reload()?;
             let text = crate::manifest::read_text(&manifest.path)?;
             let edited = edit(&text, &["project", "remote"]).map_err(usage)?;
             Manifest::from_text(&manifest.path, edited.clone())
@@ -69,6 +100,12 @@ fn edit_place(
         Place::Store(flag) => {
             let store = Store::open(flag)?;
             store.create()?;
+            let _lock = store
+                .lock_config("editing the store's configuration", &*reporter)
+                .await?;
+            // A configuration that does not read is reported as such,
+            // where it is wrong.
+            Config::load(store.root())?;
             let path = crate::config::path(store.root());
             let text = crate::config::read_toml_text(&path)?.unwrap_or_default();
             let edited = edit(&text, &["remote"]).map_err(usage)?;

@@ -27,6 +27,24 @@ const SMALL_BODY: usize = 16 << 20;
 /// Retries of a request after a transient fault.
 const RETRIES: u32 = 3;
 
+/// The metadata header that carries an object's sha256 (hex): written by
+/// every upload, and read back by [`Client::head_object`], so that a key
+/// whose bytes someone replaced is told from the object crp wrote.
+pub const SHA256_HEADER: &str = "x-amz-meta-crp-sha256";
+
+/// How long the first request to a remote may take: one that accepts
+/// connections and never answers is given up on quickly.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What a HEAD request says of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Bytes.
+    pub size: u64,
+    /// The sha256 an upload of crp recorded with it, if any.
+    pub sha256: Option<crate::digest::Sha256Digest>,
+}
+
 /// Why a request to a remote failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -215,11 +233,38 @@ impl Client {
             true => "sha256/.crp-check".to_owned(),
             false => format!("{}/sha256/.crp-check", self.remote.url.prefix),
         };
-        self.get_small(&key).await.map(drop)
+        let url = self.get_url(&key);
+        let what = format!("reading {}", self.remote.show_key(&key));
+        let response = match self.http.get(url).timeout(CHECK_TIMEOUT).send().await {
+            Ok(response) => response,
+            Err(err) => {
+                return Err(
+                    self.unreachable(crate::net::describe_reqwest_error(&err.without_url()))
+                );
+            }
+        };
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(());
+        }
+        match self.failure(&what, response).await {
+            // Only what the key says: without the right to list a bucket,
+            // S3 answers 403 for a key that does not exist, and objects
+            // may still be readable.
+            RemoteError::Denied { .. } => Ok(()),
+            RemoteError::Service { .. } if status == 404 => Ok(()),
+            err => Err(err),
+        }
     }
 
     /// The size of `key`, or `None` when the remote lacks it.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, RemoteError> {
+        Ok(self.head_object(key).await?.map(|h| h.size))
+    }
+
+    /// What a HEAD request says of `key`, or `None` when the remote lacks
+    /// it.
+    pub async fn head_object(&self, key: &str) -> Result<Option<Head>, RemoteError> {
         let url = HeadObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR);
         let what = format!("looking up {}", self.remote.show_key(key));
         let response = self
@@ -229,11 +274,16 @@ impl Client {
             return Ok(None);
         }
         // A HEAD answer has no body: its length is in the header.
-        Ok(response
-            .headers()
-            .get(reqwest::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok()))
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let size = header(reqwest::header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok());
+        let sha256 = header(SHA256_HEADER).and_then(|v| v.parse().ok());
+        Ok(size.map(|size| Head { size, sha256 }))
     }
 
     /// The whole of a small `key` (a record, a tree listing), or `None`
@@ -294,12 +344,42 @@ impl Client {
     }
 
     /// Writes `body` as `key` in one request.
-    pub async fn put(&self, key: &str, body: Bytes) -> Result<(), RemoteError> {
-        let url = PutObject::new(&self.bucket, self.credentials.as_ref(), key).sign(SIGNED_FOR);
+    /// With `sha256`, the object's digest goes with it as metadata.
+    pub async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        sha256: Option<&crate::digest::Sha256Digest>,
+    ) -> Result<(), RemoteError> {
+        let hex = sha256.map(crate::digest::Sha256Digest::hex);
+        let mut action = PutObject::new(&self.bucket, self.credentials.as_ref(), key);
+        if let Some(hex) = &hex {
+            action.headers_mut().insert(SHA256_HEADER, hex.clone());
+        }
+        let url = action.sign(SIGNED_FOR);
         let what = format!("writing {}", self.remote.show_key(key));
-        self.send(&what, || self.http.put(url.clone()).body(body.clone()), &[])
-            .await
-            .map(drop)
+        let response = self
+            .send(
+                &what,
+                || {
+                    let request = self.http.put(url.clone()).body(body.clone());
+                    match &hex {
+                        Some(hex) => request.header(SHA256_HEADER, hex),
+                        None => request,
+                    }
+                },
+                &[],
+            )
+            .await?;
+        // Every S3 service answers a write with the ETag of what it stored;
+        // an answer without one did not come from one.
+        match response.headers().contains_key(reqwest::header::ETAG) {
+            true => Ok(()),
+            false => Err(self.protocol(
+                &what,
+                "the answer has no ETag; is the endpoint an S3 service?",
+            )),
+        }
     }
 
     /// Removes `key` (removing what is not there succeeds).
@@ -312,12 +392,31 @@ impl Client {
     }
 
     /// Starts a multipart upload of `key`; returns its upload id.
-    pub async fn create_multipart(&self, key: &str) -> Result<String, RemoteError> {
-        let url = CreateMultipartUpload::new(&self.bucket, self.credentials.as_ref(), key)
-            .sign(SIGNED_FOR);
+    /// With `sha256`, the object's digest goes with it as metadata.
+    pub async fn create_multipart(
+        &self,
+        key: &str,
+        sha256: Option<&crate::digest::Sha256Digest>,
+    ) -> Result<String, RemoteError> {
+        let hex = sha256.map(crate::digest::Sha256Digest::hex);
+        let mut action = CreateMultipartUpload::new(&self.bucket, self.credentials.as_ref(), key);
+        if let Some(hex) = &hex {
+            action.headers_mut().insert(SHA256_HEADER, hex.clone());
+        }
+        let url = action.sign(SIGNED_FOR);
         let what = format!("starting an upload of {}", self.remote.show_key(key));
         let response = self
-            .send(&what, || self.http.post(url.clone()), &[])
+            .send(
+                &what,
+                || {
+                    let request = self.http.post(url.clone());
+                    match &hex {
+                        Some(hex) => request.header(SHA256_HEADER, hex),
+                        None => request,
+                    }
+                },
+                &[],
+            )
             .await?;
         let text = self.text_of(response).await?;
         CreateMultipartUpload::parse_response(&text)
@@ -617,7 +716,19 @@ fn parse_error(text: &str) -> (String, String) {
         let close = format!("</{name}>");
         text.split_once(&open)
             .and_then(|(_, rest)| rest.split_once(&close))
-            .map(|(value, _)| value.trim().chars().take(300).collect::<String>())
+            .map(|(value, _)| {
+                // What a server says is shown, never obeyed: no terminal
+                // controls get through.
+                value
+                    .trim()
+                    .chars()
+                    .take(300)
+                    .flat_map(|c| match c.is_control() {
+                        true => c.escape_default().collect::<Vec<_>>(),
+                        false => vec![c],
+                    })
+                    .collect::<String>()
+            })
             .unwrap_or_default()
     };
     (element("Code"), element("Message"))

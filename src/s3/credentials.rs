@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 use rusty_s3::Credentials;
 
+/// The largest credential file read: far more than any holds.
+const MAX_FILE: u64 = 1 << 20;
+
 /// Credentials found, and where.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -38,6 +41,15 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
         AWS_ACCESS_KEY_ID, AWS_CONFIG_FILE, AWS_PROFILE, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
         AWS_SHARED_CREDENTIALS_FILE, var as env,
     };
+    match (profile, env(AWS_ACCESS_KEY_ID), env(AWS_SECRET_ACCESS_KEY)) {
+        (None, Some(_), None) => {
+            return Err("`AWS_ACCESS_KEY_ID` is set, but `AWS_SECRET_ACCESS_KEY` is not".into());
+        }
+        (None, None, Some(_)) => {
+            return Err("`AWS_SECRET_ACCESS_KEY` is set, but `AWS_ACCESS_KEY_ID` is not".into());
+        }
+        _ => {}
+    }
     if profile.is_none()
         && let (Some(key), Some(secret)) = (env(AWS_ACCESS_KEY_ID), env(AWS_SECRET_ACCESS_KEY))
     {
@@ -69,10 +81,17 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
     ];
     for (path, is_config) in files {
         let Some(path) = path else { continue };
-        let text = match fs_err::read_to_string(&path) {
-            Ok(text) => text,
+        // Bounded: whatever the variable names (`/dev/zero`, say).
+        let text = match crate::fsutil::read_bounded(&path, MAX_FILE) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(crate::fsutil::without_path(&err)),
+            Err(err) => {
+                return Err(format!(
+                    "cannot read `{}`: {}",
+                    shown(&path),
+                    crate::fsutil::without_path(&err)
+                ));
+            }
         };
         let section = match (is_config, wanted.as_str()) {
             (true, "default") => "default".to_owned(),

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::digest::Sha256Digest;
-use crate::progress::{Download, Reporter};
+use crate::progress::{Download, NoteKind, Reporter};
 use crate::store::Store;
 use crate::store::record::{ObjectKind, ObjectRecord};
 use crate::time::Timestamp;
@@ -162,14 +162,19 @@ impl Pusher {
         let key = remote.key_of(&record.sha256);
         let path = self.store.object_path(&record.sha256);
         let pushed = match record.kind {
-            ObjectKind::File => self.push_file(&path, &key, record.size, label).await?,
+            ObjectKind::File => {
+                self.push_file(&path, &key, &record.sha256, record.size, label)
+                    .await?
+            }
             ObjectKind::Directory => self.push_tree(&path, &record.sha256, label).await?,
         };
         let record_key = remote.record_key_of(&record.sha256);
         if pushed == Pushed::Uploaded || self.client.head(&record_key).await?.is_none() {
             let json =
                 serde_json::to_vec_pretty(&RemoteRecord::of(record)).expect("a record serializes");
-            self.client.put(&record_key, Bytes::from(json)).await?;
+            self.client
+                .put(&record_key, Bytes::from(json), None)
+                .await?;
         }
         Ok(pushed)
     }
@@ -182,7 +187,7 @@ impl Pusher {
     ) -> Result<Pushed, PushError> {
         let remote = self.client.remote();
         let key = remote.key_of(digest);
-        if self.client.head(&key).await?.is_some() {
+        if self.holds(&key, digest, None).await? {
             return Ok(Pushed::Present);
         }
         let owned = dir.to_owned();
@@ -203,58 +208,103 @@ impl Pusher {
             self.push_file(
                 &path,
                 &file_key,
+                &file.sha256,
                 file.size,
                 &format!("{label}/{}", file.path),
             )
             .await?;
         }
         let listing = crate::tree::listing(&tree.files);
-        self.client.put(&key, Bytes::from(listing)).await?;
+        self.client
+            .put(&key, Bytes::from(listing), Some(digest))
+            .await?;
         Ok(Pushed::Uploaded)
+    }
+
+    /// Whether the remote holds `digest` at `key`: the size (when known)
+    /// and the digest its upload recorded agree. A key holding something
+    /// else (bytes someone replaced, an upload by another tool) is not it,
+    /// and is written over.
+    async fn holds(
+        &self,
+        key: &str,
+        digest: &Sha256Digest,
+        size: Option<u64>,
+    ) -> Result<bool, PushError> {
+        Ok(match self.client.head_object(key).await? {
+            Some(head) if size.is_none_or(|s| s == head.size) && head.sha256 == Some(*digest) => {
+                true
+            }
+            Some(head) => {
+                self.reporter.note(
+                    NoteKind::Warning,
+                    &format!(
+                        "{} holds something else ({} bytes{}); replacing it",
+                        self.client.remote().show_key(key),
+                        head.size,
+                        match head.sha256 {
+                            Some(other) => format!(", recorded as {other}"),
+                            None => ", no digest recorded".into(),
+                        }
+                    ),
+                );
+                false
+            }
+            None => false,
+        })
     }
 
     async fn push_file(
         &self,
         path: &Path,
         key: &str,
+        digest: &Sha256Digest,
         size: u64,
         label: &str,
     ) -> Result<Pushed, PushError> {
-        if self.client.head(key).await? == Some(size) {
+        if self.holds(key, digest, Some(size)).await? {
             return Ok(Pushed::Present);
         }
         let shown = self.client.remote().show_key(key);
         let progress: Arc<dyn Download> =
             Arc::from(self.reporter.upload(label, &shown, Some(size)));
         let result = match size <= PART_SIZE {
-            true => self.put_whole(path, key, size, &*progress).await,
-            false => self.put_parts(path, key, size, &progress).await,
+            true => self.put_whole(path, key, digest, size, &*progress).await,
+            false => self.put_parts(path, key, digest, size, &progress).await,
         };
         progress.finish(result.is_ok());
-        result.map(|()| Pushed::Uploaded)
+        result
     }
 
     async fn put_whole(
         &self,
         path: &Path,
         key: &str,
+        digest: &Sha256Digest,
         size: u64,
         progress: &dyn Download,
-    ) -> Result<(), PushError> {
+    ) -> Result<Pushed, PushError> {
         let _slot = self.slots.acquire().await.expect("never closed");
         let body = read_range(path, 0, size).await?;
-        self.client.put(key, body).await?;
+        // What goes out is the object: a copy that rotted in the store is
+        // never published.
+        let actual = Sha256Digest::of_bytes(&body);
+        if actual != *digest {
+            return Err(rotten(path, digest, &actual));
+        }
+        self.client.put(key, body, Some(digest)).await?;
         progress.advance(size);
-        Ok(())
+        Ok(Pushed::Uploaded)
     }
 
     async fn put_parts(
         &self,
         path: &Path,
         key: &str,
+        digest: &Sha256Digest,
         size: u64,
         progress: &Arc<dyn Download>,
-    ) -> Result<(), PushError> {
+    ) -> Result<Pushed, PushError> {
         let remote = self.client.remote();
         let id = Sha256Digest::of_bytes(
             format!("{}\n{}\n{key}", remote.endpoint, remote.url.bucket).as_bytes(),
@@ -269,15 +319,33 @@ impl Pusher {
             )
             .await
             .map_err(|err| PushError::Other(err.to_string()))?;
+        // Another process may have pushed it while this one waited.
+        if self.holds(key, digest, Some(size)).await? {
+            return Ok(Pushed::Present);
+        }
         let state_path = self
             .store
             .incomplete_dir()
             .join(format!("upload-{}.json", &id[..32]));
         // The part size grows for objects S3's 10,000 parts cannot hold.
         let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
+        // What goes out is the object: a copy that rotted in the store is
+        // never published. (Its parts are read again as they are sent.)
+        let owned = path.to_owned();
+        let (actual, _) = tokio::task::spawn_blocking(move || crate::digest::hash_file(&owned))
+            .await
+            .expect("hashing does not panic")
+            .map_err(|source| PushError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        if actual != *digest {
+            return Err(rotten(path, digest, &actual));
+        }
         let mut done = Vec::new();
         let state = match crate::store::read_json::<UploadState>(&state_path) {
-            Ok(Some(state)) if state.size == size => {
+            // Only a state this crp could have written is taken.
+            Ok(Some(state)) if state.size == size && state.part_size == part_size => {
                 match self.client.list_parts(key, &state.upload_id).await? {
                     Some(parts) => {
                         done = parts;
@@ -286,12 +354,16 @@ impl Pusher {
                     None => None,
                 }
             }
+            Ok(Some(state)) => {
+                let _ = self.client.abort(key, &state.upload_id).await;
+                None
+            }
             _ => None,
         };
         let state = match state {
             Some(state) => state,
             None => {
-                let upload_id = self.client.create_multipart(key).await?;
+                let upload_id = self.client.create_multipart(key, Some(digest)).await?;
                 let state = UploadState {
                     upload_id,
                     part_size,
@@ -349,10 +421,18 @@ impl Pusher {
             etags[i] = Some(etag);
         }
         let etags: Vec<String> = etags.into_iter().map(|e| e.expect("every part")).collect();
-        self.client.complete(key, &state.upload_id, &etags).await?;
+        if let Err(err) = self.client.complete(key, &state.upload_id, &etags).await {
+            // An upload the remote will not complete is abandoned: the next
+            // push starts afresh.
+            if !matches!(err, RemoteError::Unreachable { .. }) {
+                let _ = self.client.abort(key, &state.upload_id).await;
+                let _ = std::fs::remove_file(&state_path);
+            }
+            return Err(err.into());
+        }
         let _ = std::fs::remove_file(&state_path);
         match self.client.head(key).await? {
-            Some(found) if found == size => Ok(()),
+            Some(found) if found == size => Ok(Pushed::Uploaded),
             found => Err(PushError::Other(format!(
                 "{} has {} bytes after the upload, not {size}; push again",
                 remote.show_key(key),
@@ -360,6 +440,14 @@ impl Pusher {
             ))),
         }
     }
+}
+
+/// The error for an object whose bytes in the store are not its own.
+fn rotten(path: &Path, digest: &Sha256Digest, actual: &Sha256Digest) -> PushError {
+    PushError::Other(format!(
+        "the store's copy of {digest} at `{}` does not verify (it hashes to {actual}), so it was not pushed; `crp verify` quarantines it, and a sync fetches it again",
+        path.display()
+    ))
 }
 
 /// `len` bytes of `path` from `offset`.

@@ -247,6 +247,16 @@ impl Store {
         self.lock("uploads", key, what, reporter).await
     }
 
+    /// Excludes other processes from editing the store's configuration
+    /// (`crp remote add|remove`) at the same time.
+    pub async fn lock_config(
+        &self,
+        what: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Lock, LockError> {
+        self.lock("config", "config", what, reporter).await
+    }
+
     /// The source lock, if no other process holds it; `None` otherwise.
     pub fn try_lock_source(&self, key: &str) -> Option<Lock> {
         let path = self

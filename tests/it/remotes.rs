@@ -322,7 +322,7 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
     let client = weed.client("replaced");
     let rt = runtime();
     let key = client.remote().key_of(&objects[1].1);
-    rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 3_000))))
+    rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 3_000)), None))
         .unwrap();
     let (b, dir) = second_machine(&a);
     let run = crp(&b, &dir, &["sync"]);
@@ -361,6 +361,48 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
     assert_eq!(
         std::fs::read(c.object(&objects[0].1)).unwrap(),
         objects[0].0
+    );
+    assert!(
+        run.stderr
+            .contains("`crp push` from a store that has the object"),
+        "{run}"
+    );
+    // A push from a store with the object tells the replaced bytes from it
+    // and writes it over; then the remote serves it.
+    let run = crp(&a, &a.project, &["push"]);
+    run.success();
+    assert!(
+        run.stderr
+            .contains("holds something else (3000 bytes, no digest recorded); replacing it"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("1 object uploaded"), "{run}");
+    crp(&c, &dir, &["sync", "--remotes-only"]).success();
+    assert_eq!(std::fs::read(c.link("small")).unwrap(), objects[1].0);
+
+    // A copy that rotted in a store is never pushed.
+    let d = TestContext::new();
+    let text = std::fs::read_to_string(a.manifest_path()).unwrap();
+    std::fs::write(
+        d.manifest_path(),
+        text.replace("s3://crp-cache/replaced", "s3://crp-cache/rotten"),
+    )
+    .unwrap();
+    crp(&d, &d.project, &["sync"]).success();
+    let object = d.object(&objects[1].1);
+    std::fs::set_permissions(&object, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&object, bytes(10, 3_000)).unwrap();
+    let run = crp(&d, &d.project, &["push"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("does not verify") && run.stdout.contains("crp verify"),
+        "{run}"
+    );
+    let client = weed.client("rotten");
+    assert_eq!(
+        rt.block_on(client.head(&client.remote().key_of(&objects[1].1)))
+            .unwrap(),
+        None
     );
 }
 
@@ -427,6 +469,31 @@ fn remote_faults_say_which_remote_and_what_to_do() {
         "no signed URL is shown: {run}"
     );
 
+    // An endpoint that takes the connection and never answers is given up
+    // on within seconds, not minutes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::fs::write(
+        a.manifest_path(),
+        text.replace(&weed.endpoint(), &format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = crp(&a, &a.project, &["push"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot reach remote `team` at http://127.0.0.1:{port}"
+        )),
+        "{run}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+
     // No remote of that name, and a bad configuration: input errors.
     std::fs::write(a.manifest_path(), &text).unwrap();
     let run = crp(&a, &a.project, &["push", "--remote", "other"]);
@@ -460,7 +527,9 @@ fn an_interrupted_multipart_upload_resumes() {
     let client = weed.client("resume");
     let rt = runtime();
     let key = client.remote().key_of(&objects[0].1);
-    let upload_id = rt.block_on(client.create_multipart(&key)).unwrap();
+    let upload_id = rt
+        .block_on(client.create_multipart(&key, Some(&objects[0].1)))
+        .unwrap();
     let part = crp::s3::push::PART_SIZE as usize;
     rt.block_on(client.upload_part(
         &key,
@@ -561,6 +630,74 @@ fn remotes_are_added_listed_and_removed() {
     );
     let run = ctx.crp(&["remote", "add", "y", "s3://Bad_Bucket"]);
     run.code(2);
+    // A region becomes part of a host name: nothing but its own letters.
+    let run = ctx.crp(&[
+        "remote",
+        "add",
+        "r",
+        "s3://crp-cache/r",
+        "--region",
+        "x@attacker.example#",
+    ]);
+    run.code(2);
+    assert!(run.stderr.contains("is not a region"), "{run}");
+    let run = ctx.crp(&[
+        "remote",
+        "add",
+        "r",
+        "s3://crp-cache/r",
+        "--endpoint",
+        "http://127.0.0.1:9/some/path",
+    ]);
+    run.code(2);
+    assert!(run.stderr.contains("without a path"), "{run}");
+    let run = ctx.crp(&[
+        "remote",
+        "add",
+        "r",
+        "s3://crp-cache/r",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--virtual-host",
+    ]);
+    run.code(2);
+    assert!(run.stderr.contains("IP address"), "{run}");
+    ctx.crp(&[
+        "remote",
+        "add",
+        "r",
+        "s3://crp-cache/r",
+        "--path-style",
+        "--virtual-host",
+    ])
+    .code(2);
+    // The same rules hold for a file written by hand.
+    std::fs::write(
+        ctx.manifest_path(),
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nregion = \"evil.example/\"\n",
+    )
+    .unwrap();
+    let run = ctx.crp(&["remote", "list"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("resources.toml:") && run.stderr.contains("is not a region"),
+        "{run}"
+    );
+    std::fs::write(ctx.manifest_path(), &manifest).unwrap();
+    // A key without its secret is named, not taken for no credentials.
+    let run = Run::from(
+        ctx.command()
+            .env("AWS_ACCESS_KEY_ID", "AKIA")
+            .args(["remote", "list"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert!(
+        run.stdout.contains("`AWS_SECRET_ACCESS_KEY` is not"),
+        "{run}"
+    );
     assert_eq!(
         std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap(),
         config
