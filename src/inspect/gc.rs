@@ -646,6 +646,7 @@ pub async fn archive_to_remote(
             crate::settings::DEFAULT_JOBS.into(),
         )),
         reporter,
+        listed: None,
     };
     let live: BTreeSet<Sha256Digest> = store
         .projects()?

@@ -200,6 +200,10 @@ pub fn choose(remotes: Vec<Remote>, name: Option<&str>) -> Result<Remote, UsageE
     }
 }
 
+/// Above this many objects, a push lists the remote once rather than
+/// asking of each object.
+const LIST_ABOVE: usize = 32;
+
 /// What `crp push` is asked to do.
 #[derive(Debug, Clone)]
 pub struct PushOptions {
@@ -299,11 +303,25 @@ pub async fn push(
         }
         (None, false) => unreachable!("a manifest is loaded without `--all`"),
     }
+    // Many objects: what the remote holds is listed once (a request per
+    // thousand keys), and only the keys it lists are asked about.
+    let listed = match wanted.len() > LIST_ABOVE {
+        true => {
+            let prefix = match remote.url.prefix.is_empty() {
+                true => "sha256/".to_owned(),
+                false => format!("{}/sha256/", remote.url.prefix),
+            };
+            let keys = client.list(&prefix).await?;
+            Some(Arc::new(keys.into_iter().map(|(key, _)| key).collect()))
+        }
+        false => None,
+    };
     let pusher = Pusher {
         client,
         store: store.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1))),
         reporter,
+        listed,
     };
     let mut objects: Vec<Option<PushedObject>> = vec![None; wanted.len()];
     let mut set = tokio::task::JoinSet::new();

@@ -133,6 +133,9 @@ pub struct Pusher {
     /// buffer of at most [`PART_SIZE`].
     pub slots: Arc<Semaphore>,
     pub reporter: Arc<dyn Reporter>,
+    /// The keys the remote held when the push began (one listing instead
+    /// of a request per object); `None` to ask of each key.
+    pub listed: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Pusher {
@@ -140,6 +143,14 @@ impl std::fmt::Debug for Pusher {
         f.debug_struct("Pusher")
             .field("remote", &self.client.remote().name)
             .finish_non_exhaustive()
+    }
+}
+
+impl Pusher {
+    /// Whether `key` may be on the remote: listed there when the push
+    /// began, or not known (no listing).
+    fn listed(&self, key: &str) -> bool {
+        self.listed.as_ref().is_none_or(|keys| keys.contains(key))
     }
 }
 
@@ -169,7 +180,10 @@ impl Pusher {
             ObjectKind::Directory => self.push_tree(&path, &record.sha256, label).await?,
         };
         let record_key = remote.record_key_of(&record.sha256);
-        if pushed == Pushed::Uploaded || self.client.head(&record_key).await?.is_none() {
+        if pushed == Pushed::Uploaded
+            || !self.listed(&record_key)
+            || self.client.head(&record_key).await?.is_none()
+        {
             let json =
                 serde_json::to_vec_pretty(&RemoteRecord::of(record)).expect("a record serializes");
             self.client
@@ -187,7 +201,7 @@ impl Pusher {
     ) -> Result<Pushed, PushError> {
         let remote = self.client.remote();
         let key = remote.key_of(digest);
-        if self.holds(&key, digest, None).await? {
+        if self.holds(&key, digest, None, false).await? {
             return Ok(Pushed::Present);
         }
         let owned = dir.to_owned();
@@ -225,12 +239,17 @@ impl Pusher {
     /// and the digest its upload recorded agree. A key holding something
     /// else (bytes someone replaced, an upload by another tool) is not it,
     /// and is written over.
+    /// Without `ask`, a key the listing lacks is taken to be absent.
     async fn holds(
         &self,
         key: &str,
         digest: &Sha256Digest,
         size: Option<u64>,
+        ask: bool,
     ) -> Result<bool, PushError> {
+        if !ask && !self.listed(key) {
+            return Ok(false);
+        }
         Ok(match self.client.head_object(key).await? {
             Some(head) if size.is_none_or(|s| s == head.size) && head.sha256 == Some(*digest) => {
                 true
@@ -262,7 +281,7 @@ impl Pusher {
         size: u64,
         label: &str,
     ) -> Result<Pushed, PushError> {
-        if self.holds(key, digest, Some(size)).await? {
+        if self.holds(key, digest, Some(size), false).await? {
             return Ok(Pushed::Present);
         }
         let shown = self.client.remote().show_key(key);
@@ -320,7 +339,7 @@ impl Pusher {
             .await
             .map_err(|err| PushError::Other(err.to_string()))?;
         // Another process may have pushed it while this one waited.
-        if self.holds(key, digest, Some(size)).await? {
+        if self.holds(key, digest, Some(size), true).await? {
             return Ok(Pushed::Present);
         }
         let state_path = self

@@ -784,3 +784,47 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
         crp::provenance::State::Removed
     );
 }
+
+#[test]
+fn a_push_of_many_objects_lists_the_remote_once_and_still_repairs() {
+    let weed = Weed::start();
+    let ctx = TestContext::new();
+    let files: Vec<(String, Vec<u8>)> = (0..40u8)
+        .map(|i| (format!("f{i}"), bytes(100 + i, 2_000 + usize::from(i))))
+        .collect();
+    let borrowed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let digests = crate::common::local_manifest(&ctx, &borrowed);
+    let text = ctx.read_manifest().replacen(
+        "[project]\nname = \"life\"\n",
+        &format!(
+            "[project]\nname = \"life\"\n\n[[project.remote]]\nname = \"team\"\nurl = \"s3://{BUCKET}/many\"\nendpoint = \"{}\"\n",
+            weed.endpoint()
+        ),
+        1,
+    );
+    assert!(text.contains("[[project.remote]]"), "{text}");
+    ctx.write_manifest(&text);
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    let run = crp(&ctx, &ctx.project, &["push"]);
+    run.success();
+    assert!(run.stdout.contains("40 objects uploaded"), "{run}");
+    // Someone replaces one object's bytes: the next push finds it among
+    // the listed keys, tells it from the object, and writes it over.
+    let client = weed.client("many");
+    let rt = runtime();
+    let key = client.remote().key_of(&digests[7]);
+    rt.block_on(client.put(&key, bytes::Bytes::from(vec![0u8; 2_007]), None))
+        .unwrap();
+    let run = crp(&ctx, &ctx.project, &["push"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("1 object uploaded (2.0 KiB), 39 already there"),
+        "{run}"
+    );
+    let (digest, size) = rt.block_on(client.stream(&key, None)).unwrap().unwrap();
+    assert_eq!((digest, size), (digests[7], 2_007));
+}
