@@ -164,10 +164,11 @@ pub(super) async fn push(
         printer.reporter(),
     )
     .await?;
+    // An object this store lacks is one the remote will lack too.
     let failed = report
         .objects
         .iter()
-        .any(|o| o.result == PushResult::Failed);
+        .any(|o| matches!(o.result, PushResult::Failed | PushResult::Missing));
     if printer.format() == Format::Json {
         #[derive(Serialize)]
         struct Document<'a> {
@@ -289,7 +290,22 @@ pub(super) async fn pull(
                     ));
                 }
                 (None, Some(error)) => {
-                    printer.out(format!("  not fetched  {}: {}", r.name, error.message));
+                    // The first source's reason, as a sync gives it.
+                    let reason = error
+                        .failures
+                        .first()
+                        .map(|f| {
+                            format!(
+                                " ({} from {})",
+                                f.error.lines().next().unwrap_or_default(),
+                                f.source
+                            )
+                        })
+                        .unwrap_or_default();
+                    printer.out(format!(
+                        "  not fetched  {}: {}{reason}",
+                        r.name, error.message
+                    ));
                     if let Some(hint) = &error.hint {
                         printer.hint(hint);
                     }

@@ -222,6 +222,14 @@ impl From<&FetchError> for ErrorReport {
                         .then(|| {
                             "a remote or mirror holds other bytes under this sha256: `crp push` from a store that has the object replaces a remote's copy; a mirror's must be fixed where it is kept".to_owned()
                         })
+                        .or_else(|| {
+                            failures
+                                .iter()
+                                .any(|f| matches!(&f.error, SourceError::Status { status, .. } if status.as_u16() == 404))
+                                .then(|| {
+                                    "no remote or mirror holds it: `crp push` from a machine that has the object uploads it".to_owned()
+                                })
+                        })
                 } else {
                     (!failures.is_empty()
                     && failures.iter().all(|f| {

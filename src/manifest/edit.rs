@@ -812,8 +812,31 @@ pub fn add_remote(
         if let Some(profile) = &remote.profile {
             new.insert("profile", value(profile.as_str()));
         }
-        array.push(new);
-        Ok(doc.to_string())
+        // Appended as text at the end of the file: between a table's keys
+        // and the commented-out keys after them (`crp init`'s template) it
+        // would take those keys when someone uncomments them.
+        let mut tables = toml_edit::ArrayOfTables::new();
+        tables.push(new);
+        // `[[a.b.c]]` alone: the array under implicit tables `a` and `a.b`.
+        let mut item = Item::ArrayOfTables(tables);
+        for i in (1..at.len()).rev() {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            t.insert(at[i], item);
+            item = Item::Table(t);
+        }
+        let mut alone = DocumentMut::new();
+        alone.insert(at[0], item);
+        let rendered = alone.to_string();
+        let mut out = text.to_owned();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str(&rendered);
+        Ok(out)
     })
 }
 

@@ -134,8 +134,8 @@ pub async fn drift(
             let mut item = drift::Item::new(
                 drift::Category::NotOnRemote,
                 format!(
-                    "remote `{}` ({}) lacks it; `crp push` uploads it",
-                    check.remote, check.url
+                    "remote `{}` ({}) lacks it; `crp push --remote {}` from a store that has it uploads it",
+                    check.remote, check.url, check.remote
                 ),
             );
             item.project = project;

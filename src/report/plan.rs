@@ -252,11 +252,12 @@ impl Printer {
                         .map(|l| l.resources.join(", "))
                         .collect();
                     outln!(
-                        "remote `{}` ({}) lacks {n} of {}: {} (`crp push` uploads them)",
+                        "remote `{}` ({}) lacks {n} of {}: {} (`crp push --remote {}` uploads them)",
                         remote.remote,
                         remote.url,
                         crate::units::count(remote.checked as u64, "pinned object"),
-                        names.join("; ")
+                        names.join("; "),
+                        remote.remote
                     );
                 }
             }

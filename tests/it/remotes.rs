@@ -219,7 +219,7 @@ fn two_stores_share_objects_through_a_remote() {
     run.code(1);
     assert!(
         run.stdout.contains(
-            "remote `team` (s3://crp-cache/team) lacks 2 of 2 pinned objects: big; small"
+            "remote `team` (s3://crp-cache/team) lacks 2 of 2 pinned objects: big; small (`crp push --remote team`"
         ),
         "{run}"
     );
@@ -827,4 +827,46 @@ fn a_push_of_many_objects_lists_the_remote_once_and_still_repairs() {
     );
     let (digest, size) = rt.block_on(client.stream(&key, None)).unwrap().unwrap();
     assert_eq!((digest, size), (digests[7], 2_007));
+}
+
+#[test]
+fn a_remote_added_to_an_init_manifest_leaves_its_template_usable() {
+    let ctx = TestContext::new();
+    ctx.crp(&["init", "--name", "p"]).success();
+    ctx.crp(&[
+        "remote",
+        "add",
+        "team",
+        "s3://crp-cache/team",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--project",
+    ])
+    .success();
+    // The template invites uncommenting `link_dir`: it must still be in
+    // `[project]`, not in the remote's table.
+    let text = ctx.read_manifest();
+    ctx.write_manifest(&text.replacen("# link_dir = \"resources\"", "link_dir = \"resources\"", 1));
+    let run = ctx.crp(&["remote", "list", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["remotes"][0]["name"], "team", "{run}");
+    // A push of an object this store lacks is exit 1: the remote lacks it.
+    let with_resource = format!(
+        "{}\n[resources.data]\nsource = \"files/data.bin\"\nsha256 = \"{}\"\npurpose = \"x\"\n",
+        ctx.read_manifest(),
+        Sha256Digest::of_bytes(b"never fetched")
+    );
+    ctx.write_manifest(&with_resource);
+    ctx.init_store();
+    let weed = Weed::start();
+    let text = ctx
+        .read_manifest()
+        .replace("http://127.0.0.1:9", &weed.endpoint());
+    ctx.write_manifest(&text);
+    let run = crp(&ctx, &ctx.project, &["push", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["ok"], false, "{run}");
+    assert_eq!(doc["objects"][0]["result"], "missing", "{run}");
 }
