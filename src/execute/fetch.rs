@@ -95,10 +95,6 @@ pub(super) async fn fetch_missing(
         }
         let verdict = &plan.resources[indices[0]].verdict;
         let may_be_directory = first.needs_torrent();
-        // `--remotes-only`: content-addressed copies, never a source.
-        if options.remotes_only {
-            sources.clear();
-        }
         let request = FetchRequest {
             name: first.name.clone(),
             sources,
@@ -141,6 +137,8 @@ pub(super) async fn fetch_missing(
                 _ => Vec::new(),
             },
             may_be_directory,
+            // `--remotes-only`: content-addressed copies, never a source.
+            remotes_only: options.remotes_only,
         };
         Subject::of(manifest, first).record_started(
             oversight.events,

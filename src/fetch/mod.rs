@@ -106,6 +106,9 @@ pub struct FetchRequest {
     /// The object may be a directory (a torrent's): remotes are asked
     /// which kind they hold before anything else.
     pub may_be_directory: bool,
+    /// `--remotes-only`: `sources` are recorded as the object's
+    /// provenance, never asked.
+    pub remotes_only: bool,
 }
 
 /// A judgement of new content by its digest and size in bytes, before it
@@ -377,6 +380,9 @@ impl Fetcher {
             }
             false => request,
         };
+        if request.remotes_only {
+            return self.fetch_direct(request, &[]).await;
+        }
         let (torrent, direct): (Vec<&SourceEntry>, Vec<&SourceEntry>) =
             request.sources.iter().partition(|s| s.source.is_torrent());
         if torrent.is_empty() {

@@ -723,6 +723,10 @@ pub async fn remove(
         match archive_remote(store, &cold.path)? {
             Some(remote) => {
                 let client = Client::new(&remote).map_err(|e| GcError::Remote(e.to_string()))?;
+                client
+                    .check()
+                    .await
+                    .map_err(|e| GcError::Remote(e.to_string()))?;
                 for key in [
                     remote.key_of(&cold.sha256),
                     remote.record_key_of(&cold.sha256),
@@ -800,6 +804,11 @@ pub async fn restore(
     if let Some(remote) = remote {
         // From a remote: read back verified; the remote keeps its copy.
         let client = Client::new(&remote).map_err(|e| GcError::Remote(e.to_string()))?;
+        // A remote that does not answer is found out within seconds.
+        client
+            .check()
+            .await
+            .map_err(|e| GcError::Remote(e.to_string()))?;
         if let Err(err) = crate::s3::pull::download(&client, digest, record.kind, &part).await {
             let _ = crate::fsutil::remove_all(&part);
             return Err(GcError::Remote(format!(

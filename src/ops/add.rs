@@ -198,6 +198,7 @@ pub async fn add(
             mirrors: Vec::new(),
             remotes: Vec::new(),
             may_be_directory: false,
+            remotes_only: false,
             user: Some(ObjectUse::new(
                 &manifest,
                 &name,

@@ -61,6 +61,30 @@ pub async fn gc(
     let config = Config::load(store.root())?;
     let settings = GcSettings::resolve(&store, &config, request.grace)
         .map_err(crate::error::UsageError::new)?;
+    // An archive shares nothing with a cache: removing from it must never
+    // remove what projects fetch from.
+    if let Some(cold) = &settings.cold_remote
+        && (request.apply || request.remove)
+    {
+        for record in store.projects()? {
+            let Ok(manifest) = crate::manifest::Manifest::load(&record.manifest) else {
+                continue;
+            };
+            if let Some(remote) = manifest.project.remotes.iter().find(|r| {
+                r.url.bucket == cold.url.bucket
+                    && (r.url.prefix == cold.url.prefix
+                        || cold.url.prefix.is_empty()
+                        || r.url.prefix.is_empty())
+            }) {
+                return Err(crate::error::UsageError::new(format!(
+                    "`[gc] cold = \"{}\"` is where project `{}` keeps its remote `{}` ({}): archiving there and removing from it would take objects that project fetches",
+                    cold.url, record.name, remote.name, remote.url
+                ))
+                .hint("give the archive a bucket or prefix of its own")
+                .into());
+            }
+        }
+    }
     let quota = Policy::load(store.root())?.limits.quota;
     let acting = request.apply || (request.remove && request.yes);
     // Acting plans under the store's exclusive lock: no sync runs meanwhile.

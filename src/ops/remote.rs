@@ -470,13 +470,15 @@ pub async fn lacking(
         set.spawn(async move {
             let _slot = slots.acquire().await.expect("never closed");
             let key = client.remote().key_of(&digest);
-            (i, client.head(&key).await)
+            (i, digest, client.head_object(&key).await)
         });
     }
     let mut present = vec![false; objects.len()];
     while let Some(joined) = set.join_next().await {
-        let (i, result) = joined.expect("a request does not panic");
-        present[i] = result?.is_some();
+        let (i, digest, result) = joined.expect("a request does not panic");
+        // A key holding other bytes than the object (no digest recorded,
+        // or another one) is not the object.
+        present[i] = result?.is_some_and(|head| head.sha256 == Some(digest));
     }
     let lacking = objects
         .into_iter()

@@ -160,25 +160,27 @@ pub(super) async fn sync_locked(
     let torrent_settings = TorrentSettings::resolve(store, &config)?;
     // Each remote is asked once whether it answers, and only when
     // something is to be fetched.
-    let mut remotes = match downloads {
-        true => crate::s3::connect(&manifest.project.remotes, &config.remotes, messages)
-            .await
-            .map_err(crate::error::UsageError::new)?,
+    // The policy's `schemes` bind remotes like any source: one it rules
+    // out is never contacted.
+    let remotes = match downloads {
+        true => crate::s3::connect(
+            &manifest.project.remotes,
+            &config.remotes,
+            messages,
+            |remote| match policy
+                .allows_scheme_of(&crate::source::Source::Http(remote.endpoint.clone()))
+            {
+                true => Ok(()),
+                false => Err(format!(
+                    "the policy's `schemes` do not allow `{}:`",
+                    remote.endpoint.scheme()
+                )),
+            },
+        )
+        .await
+        .map_err(crate::error::UsageError::new)?,
         false => Vec::new(),
     };
-    // The policy's `schemes` bind remotes like any source.
-    remotes.retain(|client| {
-        let endpoint = &client.remote().endpoint;
-        let allowed = policy.allows_scheme_of(&crate::source::Source::Http(endpoint.clone()));
-        if !allowed {
-            messages.warn(&format!(
-                "remote `{}`: the policy's `schemes` do not allow `{}:`; going on without it",
-                client.remote().name,
-                endpoint.scheme()
-            ));
-        }
-        allowed
-    });
     let fetcher = if downloads {
         Some(session.fetcher(FetchOptions {
             jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),

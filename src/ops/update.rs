@@ -561,6 +561,7 @@ async fn fetch_all(
             mirrors: Vec::new(),
             remotes: Vec::new(),
             may_be_directory: false,
+            remotes_only: false,
         };
         let fetcher = fetcher.clone();
         let index = asked.iter().position(|r| r.name == resource.name);

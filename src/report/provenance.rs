@@ -55,6 +55,17 @@ pub fn show(printer: &Printer, record: ObjectRecord, history: Vec<Event>) {
     row("size", format!("{} ({} bytes)", ByteCount(r.size), r.size));
     row("status", r.status.to_string());
     row("path", r.file_path.display().to_string());
+    // Where cold storage keeps it (a folder, or a remote's `s3://` URL).
+    if let Some(archived) = r
+        .archived
+        .as_ref()
+        .filter(|_| r.status == crate::provenance::State::Archived)
+    {
+        row(
+            "archived to",
+            format!("{} ({})", archived.path.display(), archived.at),
+        );
+    }
     row("purpose", r.purpose.clone());
     if let Some(who) = &r.requested_by {
         row("requested by", who.clone());

@@ -27,6 +27,14 @@ const SMALL_BODY: usize = 16 << 20;
 /// Retries of a request after a transient fault.
 const RETRIES: u32 = 3;
 
+/// How long a request may wait for the next piece of an answer. A request
+/// that times out is not tried again: a service that stopped answering
+/// costs one wait, not four.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most pages a listing reads (a thousand keys each).
+const MAX_PAGES: usize = 100_000;
+
 /// The metadata header that carries an object's sha256 (hex): written by
 /// every upload, and read back by [`Client::head_object`], so that a key
 /// whose bytes someone replaced is told from the object crp wrote.
@@ -176,7 +184,7 @@ impl Client {
         })?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
+            .read_timeout(READ_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| RemoteError::Unreachable {
@@ -484,6 +492,9 @@ impl Client {
                 size: p.size,
             }));
             match listed.next_part_number_marker {
+                Some(next) if marker.is_some_and(|m| next <= m) => {
+                    return Err(self.protocol(&what, "the list of parts does not advance"));
+                }
                 Some(next) => marker = Some(next),
                 None => return Ok(Some(parts)),
             }
@@ -545,7 +556,9 @@ impl Client {
         let what = format!("listing {}", self.remote.show_key(prefix));
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = 0;
         loop {
+            pages += 1;
             let mut action = ListObjectsV2::new(&self.bucket, self.credentials.as_ref());
             action.with_prefix(prefix);
             if let Some(token) = &token {
@@ -563,6 +576,11 @@ impl Client {
                     .map(|c| (c.key, c.size.unwrap_or(0))),
             );
             match listed.next_continuation_token {
+                // A service that hands back the token it was given, or
+                // pages without end, would loop forever.
+                Some(next) if token.as_ref() == Some(&next) || pages >= MAX_PAGES => {
+                    return Err(self.protocol(&what, "the listing does not advance"));
+                }
                 Some(next) => token = Some(next),
                 None => return Ok(keys),
             }
@@ -592,8 +610,9 @@ impl Client {
                 }
                 Err(err) => {
                     // Without the URL: a signed one holds a signature.
+                    let timed_out = err.is_timeout();
                     let reason = crate::net::describe_reqwest_error(&err.without_url());
-                    if attempt == RETRIES {
+                    if attempt == RETRIES || timed_out {
                         return Err(self.unreachable(reason));
                     }
                     reason

@@ -22,8 +22,20 @@ pub async fn connect(
     project: &[crate::remote::RemoteConfig],
     store: &[crate::remote::RemoteConfig],
     messages: &dyn crate::progress::Messages,
+    allowed: impl Fn(&crate::remote::Remote) -> Result<(), String>,
 ) -> Result<Vec<Client>, String> {
-    let remotes = crate::remote::configured(project, store)?;
+    let mut remotes = crate::remote::configured(project, store)?;
+    // A remote the caller rules out is never contacted, not even checked.
+    remotes.retain(|remote| match allowed(remote) {
+        Ok(()) => true,
+        Err(why) => {
+            messages.warn(&format!(
+                "remote `{}`: {why}; going on without it",
+                remote.name
+            ));
+            false
+        }
+    });
     let mut set = tokio::task::JoinSet::new();
     for (i, remote) in remotes.into_iter().enumerate() {
         set.spawn(async move {

@@ -450,6 +450,24 @@ impl Pusher {
             return Err(err.into());
         }
         let _ = std::fs::remove_file(&state_path);
+        // Parts found on the remote were taken by their size: the object
+        // they make is read back whole before it counts as pushed.
+        if resumed > 0 {
+            match self.client.stream(key, None).await? {
+                Some((actual, len)) if actual == *digest && len == size => {}
+                found => {
+                    let _ = self.client.delete(key).await;
+                    return Err(PushError::Other(format!(
+                        "the upload of {} resumed from parts that were not the object's ({}); it was removed, push again",
+                        remote.show_key(key),
+                        found.map_or_else(
+                            || "nothing was there".to_owned(),
+                            |(d, n)| format!("{n} bytes, sha256 {d}")
+                        )
+                    )));
+                }
+            }
+        }
         match self.client.head(key).await? {
             Some(found) if found == size => Ok(Pushed::Uploaded),
             found => Err(PushError::Other(format!(

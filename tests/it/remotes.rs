@@ -324,6 +324,13 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
     let key = client.remote().key_of(&objects[1].1);
     rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 3_000)), None))
         .unwrap();
+    // Status does not count other bytes under the key as the object.
+    let run = crp(&a, &a.project, &["status", "--check", "--remote"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("lacks 1 of 2 pinned objects: small"),
+        "{run}"
+    );
     let (b, dir) = second_machine(&a);
     let run = crp(&b, &dir, &["sync"]);
     run.success();
@@ -559,6 +566,46 @@ fn an_interrupted_multipart_upload_resumes() {
     drop(upstream);
     crp(&b, &dir, &["sync", "--remotes-only"]).success();
     assert_eq!(std::fs::read(b.link("big")).unwrap(), objects[0].0);
+    // The record names the declared source, though none was asked.
+    assert_eq!(b.object_record(&objects[0].1).sources.len(), 1);
+
+    // An upload resumed from a part that is not the object's (right size,
+    // wrong bytes) is read back, found out, removed, and pushed afresh.
+    let text = std::fs::read_to_string(a.manifest_path()).unwrap();
+    std::fs::write(
+        a.manifest_path(),
+        text.replace("crp-cache/resume", "crp-cache/poisoned"),
+    )
+    .unwrap();
+    let client = weed.client("poisoned");
+    let key = client.remote().key_of(&objects[0].1);
+    let upload_id = rt
+        .block_on(client.create_multipart(&key, Some(&objects[0].1)))
+        .unwrap();
+    rt.block_on(client.upload_part(&key, &upload_id, 1, bytes::Bytes::from(vec![0u8; part])))
+        .unwrap();
+    let id =
+        Sha256Digest::of_bytes(format!("{}/\n{BUCKET}\n{key}", weed.endpoint()).as_bytes()).hex();
+    let state = a
+        .store
+        .join(".incomplete")
+        .join(format!("upload-{}.json", &id[..32]));
+    std::fs::write(
+        &state,
+        format!(r#"{{"upload_id":"{upload_id}","part_size":{part},"size":20000000}}"#),
+    )
+    .unwrap();
+    let run = crp(&a, &a.project, &["push"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("resumed from parts that were not the object's"),
+        "{run}"
+    );
+    assert_eq!(rt.block_on(client.head(&key)).unwrap(), None, "removed");
+    crp(&a, &a.project, &["push"]).success();
+    let (digest, size) = rt.block_on(client.stream(&key, None)).unwrap().unwrap();
+    assert_eq!((digest, size), (objects[0].1, 20_000_000));
 }
 
 #[test]
@@ -728,6 +775,21 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
         "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
         weed.endpoint()
     ));
+    // An archive in the project's own cache is refused: removing from it
+    // would take what the project fetches.
+    let config = std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap();
+    ctx.write_config(&config.replace(
+        "cold = \"s3://crp-cache/archive\"",
+        "cold = \"s3://crp-cache/unused\"",
+    ));
+    let run = crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("give the archive a bucket or prefix of its own"),
+        "{run}"
+    );
+    ctx.write_config(&config);
     let manifest = ctx.read_manifest();
     crp(&ctx, &ctx.project, &["remove", "small"]).success();
     let run = crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]);
@@ -740,6 +802,13 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
     assert_eq!(
         archived.path.to_str().unwrap(),
         format!("s3://{BUCKET}/archive/sha256/{}/{hex}", &hex[..2])
+    );
+    let run = crp(&ctx, &ctx.project, &["show", &hex]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains(&format!("archived to     s3://{BUCKET}/archive/sha256/")),
+        "{run}"
     );
     let client = weed.client("archive");
     let rt = runtime();
