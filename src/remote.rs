@@ -346,13 +346,22 @@ impl Remote {
             .or_else(|| env(AWS_REGION))
             .or_else(|| env(AWS_DEFAULT_REGION))
             .unwrap_or_else(|| "us-east-1".to_owned());
-        check_region(&region).map_err(|err| format!("remote `{}`: {err}", config.name))?;
+        check_region(&region).map_err(|err| match &config.region {
+            Some(_) => format!("remote `{}`: {err}", config.name),
+            None => format!(
+                "remote `{}` (its region from `AWS_REGION` or `AWS_DEFAULT_REGION`): {err}",
+                config.name
+            ),
+        })?;
         let endpoint = match &config.endpoint {
             Some(endpoint) => Some(endpoint.0.clone()),
-            None => match env(AWS_ENDPOINT_URL_S3).or_else(|| env(AWS_ENDPOINT_URL)) {
-                Some(text) => Some(
+            None => match env(AWS_ENDPOINT_URL_S3)
+                .map(|v| (AWS_ENDPOINT_URL_S3, v))
+                .or_else(|| env(AWS_ENDPOINT_URL).map(|v| (AWS_ENDPOINT_URL, v)))
+            {
+                Some((name, text)) => Some(
                     text.parse::<Endpoint>()
-                        .map_err(|err| format!("AWS_ENDPOINT_URL: {err}"))?
+                        .map_err(|err| format!("`{name}`: {err}"))?
                         .0,
                 ),
                 None => None,

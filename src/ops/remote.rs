@@ -70,12 +70,20 @@ async fn edit_place(
     messages: &dyn crate::progress::Messages,
     edit: impl FnOnce(&str, &[&str]) -> Result<String, EditError>,
 ) -> anyhow::Result<PathBuf> {
-    let usage = |err: EditError| match err {
+    let project = matches!(place, Place::Project(..));
+    let usage = |err: EditError| {
+        match err {
         EditError::Syntax(_) => anyhow::Error::new(err),
+        EditError::NoSuchRemote(_) if !project => anyhow::Error::new(
+            UsageError::new(format!("{err} (in the store's configuration)")).hint(
+                "`crp remote list` shows where each remote is configured; one in `resources.toml` is removed with `--project`",
+            ),
+        ),
         other => anyhow::Error::new(
             UsageError::new(other.to_string())
                 .hint("`crp remote list` shows the remotes and where each is configured"),
         ),
+    }
     };
     match place {
         Place::Project(path, store) => {

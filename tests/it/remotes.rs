@@ -759,7 +759,7 @@ fn remotes_are_added_listed_and_removed() {
     let run = ctx.crp(&["remote", "remove", "team"]);
     run.code(2);
     assert!(
-        run.stderr.contains("there is no remote `team` here"),
+        run.stderr.contains("there is no remote `team` here") && run.stderr.contains("--project"),
         "{run}"
     );
 }
