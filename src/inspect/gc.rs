@@ -551,19 +551,14 @@ pub fn archive(
     plan: &GcPlan,
     events: &EventLog,
 ) -> Result<Vec<Sha256Digest>, GcError> {
-    let live: BTreeSet<Sha256Digest> = store
-        .projects()?
-        .into_iter()
-        .filter(|p| p.manifest.exists())
-        .flat_map(|p| p.resources.into_values().map(|r| r.sha256))
-        .collect();
+    let live = live_objects(store)?;
     let mut done = Vec::new();
     for candidate in &plan.archive {
         let digest = candidate.sha256;
         if live.contains(&digest) || !store.has_object(&digest) {
             continue;
         }
-        let mut record = store.read_object_record(&digest)?.unwrap_or_else(|| {
+        let record = store.read_object_record(&digest)?.unwrap_or_else(|| {
             ObjectRecord::new(
                 NewObject {
                     sha256: digest,
@@ -581,34 +576,57 @@ pub fn archive(
         let from = store.object_path(&digest);
         let to = settings.cold_path(&digest);
         move_object(&from, &to, &digest)?;
-        // A stopped torrent's link to it would lead nowhere.
-        if let Some(info_hash) = &record.info_hash {
-            let link = store.root().join("seeding").join(info_hash);
-            if link.exists() {
-                crate::fsutil::remove_all(&link)?;
-            }
-        }
-        let previous = record.status;
-        record.status = State::Archived;
-        record.archived = Some(Archived {
-            path: to.clone(),
-            at: Timestamp::now(),
-        });
-        store.write_object_record(&record)?;
-        events.record(
-            &Event::new(Some(previous), State::Archived)
-                .object(Some(digest))
-                .detail("cold", to.display().to_string())
-                .detail(
-                    "why",
-                    serde_json::to_value(candidate.why).expect("serializes"),
-                ),
-        );
+        record_archived(store, events, record, to, candidate)?;
         done.push(digest);
     }
     store.sync_dirs()?;
     events.flush();
     Ok(done)
+}
+
+/// The objects some project whose manifest still exists references.
+fn live_objects(store: &Store) -> Result<BTreeSet<Sha256Digest>, GcError> {
+    Ok(store
+        .projects()?
+        .into_iter()
+        .filter(|p| p.manifest.exists())
+        .flat_map(|p| p.resources.into_values().map(|r| r.sha256))
+        .collect())
+}
+
+/// Records that `candidate`'s object now lives at `to` in cold storage
+/// (its record and an event), and removes a stopped torrent's seeding
+/// link to it, which would lead nowhere.
+fn record_archived(
+    store: &Store,
+    events: &EventLog,
+    mut record: ObjectRecord,
+    to: PathBuf,
+    candidate: &Candidate,
+) -> Result<(), GcError> {
+    if let Some(info_hash) = &record.info_hash {
+        let link = store.root().join("seeding").join(info_hash);
+        if link.exists() {
+            crate::fsutil::remove_all(&link)?;
+        }
+    }
+    let previous = record.status;
+    record.status = State::Archived;
+    record.archived = Some(Archived {
+        path: to.clone(),
+        at: Timestamp::now(),
+    });
+    store.write_object_record(&record)?;
+    events.record(
+        &Event::new(Some(previous), State::Archived)
+            .object(Some(record.sha256))
+            .detail("cold", to.display().to_string())
+            .detail(
+                "why",
+                serde_json::to_value(candidate.why).expect("serializes"),
+            ),
+    );
+    Ok(())
 }
 
 /// Archives the plan's candidates to the `[gc] cold` remote: under the
@@ -648,19 +666,14 @@ pub async fn archive_to_remote(
         reporter,
         listed: None,
     };
-    let live: BTreeSet<Sha256Digest> = store
-        .projects()?
-        .into_iter()
-        .filter(|p| p.manifest.exists())
-        .flat_map(|p| p.resources.into_values().map(|r| r.sha256))
-        .collect();
+    let live = live_objects(store)?;
     let mut done = Vec::new();
     for candidate in &plan.archive {
         let digest = candidate.sha256;
         if live.contains(&digest) || !store.has_object(&digest) {
             continue;
         }
-        let Some(mut record) = store.read_object_record(&digest)? else {
+        let Some(record) = store.read_object_record(&digest)? else {
             continue;
         };
         if record.status == State::Seeding {
@@ -673,30 +686,14 @@ pub async fn archive_to_remote(
         crate::s3::pull::verify(&client, &digest, record.kind, record.size)
             .await
             .map_err(|e| remote_err(&e))?;
-        if let Some(info_hash) = &record.info_hash {
-            let link = store.root().join("seeding").join(info_hash);
-            if link.exists() {
-                crate::fsutil::remove_all(&link)?;
-            }
-        }
         crate::fsutil::remove_all(&store.object_path(&digest))?;
-        let to = settings.cold_path(&digest);
-        let previous = record.status;
-        record.status = State::Archived;
-        record.archived = Some(Archived {
-            path: to.clone(),
-            at: Timestamp::now(),
-        });
-        store.write_object_record(&record)?;
-        events.record(
-            &Event::new(Some(previous), State::Archived)
-                .object(Some(digest))
-                .detail("cold", to.display().to_string())
-                .detail(
-                    "why",
-                    serde_json::to_value(candidate.why).expect("serializes"),
-                ),
-        );
+        record_archived(
+            store,
+            events,
+            record,
+            settings.cold_path(&digest),
+            candidate,
+        )?;
         done.push(digest);
     }
     store.sync_dirs()?;
