@@ -531,11 +531,21 @@ impl<'a> UrlFinder<'a> {
     }
 }
 
+/// Where `needle` (ASCII, not empty) first occurs in `haystack`, ignoring
+/// ASCII case.
 fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
-    let bytes = haystack.as_bytes();
-    let n = needle.len();
-    (0..=bytes.len().checked_sub(n)?).find(|&i| {
-        haystack.is_char_boundary(i) && bytes[i..i + n].eq_ignore_ascii_case(needle.as_bytes())
+    let (bytes, needle) = (haystack.as_bytes(), needle.as_bytes());
+    // An ASCII first byte is where a character starts.
+    let first = *needle.first().filter(|b| b.is_ascii())?;
+    memchr::memchr2_iter(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        bytes,
+    )
+    .find(|&i| {
+        bytes
+            .get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
     })
 }
 

@@ -73,11 +73,12 @@ impl Fetcher {
         // The job slot comes first and the lock second, so that what a fetch
         // holds open (its lock file, its part, its connection) is bounded by
         // `--jobs`, however many objects wait their turn.
-        let _permit = self
-            .jobs
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let mut slot = Some(
+            self.jobs
+                .acquire()
+                .await
+                .expect("the semaphore is never closed"),
+        );
         let (part_path, _lock, remembered) = match request.sha256 {
             Some(digest) => {
                 let lock = self
@@ -182,6 +183,7 @@ impl Fetcher {
                 &part_path,
                 expect,
                 remembered.as_ref(),
+                &mut slot,
             )
             .await;
         // What was taken from the quota is now part of the store, or was
@@ -203,6 +205,9 @@ impl Fetcher {
     /// URLs hold a signature), the others by their URLs or paths.
     /// `remembered` is what these sources served before, when the digest is
     /// not pinned: the source that served it is asked whether it changed.
+    /// `slot` is the job slot this fetch holds; publishing gives it up once
+    /// the bytes are written (see [`Fetcher::publish`]).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn fetch_sources(
         &self,
         request: &FetchRequest,
@@ -211,6 +216,7 @@ impl Fetcher {
         part_path: &std::path::Path,
         expect: Expect<'_>,
         remembered: Option<&SourceRecord>,
+        slot: &mut Option<tokio::sync::SemaphorePermit<'_>>,
     ) -> Result<Fetched, FetchError> {
         let store_err = |source: StoreError| FetchError::Store {
             resource: request.name.clone(),
@@ -323,7 +329,14 @@ impl Fetcher {
                         ..Delivered::default()
                     };
                     let fetched = self
-                        .publish(request, finished, &shown, delivered, finding.is_some())
+                        .publish(
+                            request,
+                            finished,
+                            &shown,
+                            delivered,
+                            finding.is_some(),
+                            slot,
+                        )
                         .await
                         .map_err(store_err)?;
                     part::forget_origin(part_path);

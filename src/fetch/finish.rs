@@ -13,6 +13,11 @@ impl Fetcher {
     /// part and the record are written unflushed, made durable by one
     /// [`Store::flush`] shared with the fetches finishing at the same time,
     /// and only then renamed into place: the object first, then its record.
+    ///
+    /// The job `slot` is given up before waiting for the flush: the bytes
+    /// are written and the connection is free, so the next download starts
+    /// while this one waits for the disk. What waits holds only its
+    /// object's lock, and no more fetches wait than the caller's window.
     pub(super) async fn publish(
         &self,
         request: &FetchRequest,
@@ -20,6 +25,7 @@ impl Fetcher {
         source: &str,
         delivered: Delivered,
         executable: bool,
+        slot: &mut Option<tokio::sync::SemaphorePermit<'_>>,
     ) -> Result<Fetched, StoreError> {
         let Finished {
             file,
@@ -105,6 +111,7 @@ impl Fetcher {
             self.store.write_object_record(&record)?;
         } else {
             let staged = self.store.stage_object_record(&record)?;
+            drop(slot.take());
             self.store.flush().await?;
             self.store.publish_flushed(&path, &digest)?;
             staged.commit()?;

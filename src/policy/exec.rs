@@ -364,6 +364,10 @@ fn tar_header_ok(block: &[u8]) -> bool {
 
 /// A tar number field: octal digits, padded with spaces or NULs.
 fn octal(field: &[u8]) -> Option<u64> {
+    // Most blocks are not headers: their bytes say so at once.
+    if !field.iter().all(|b| matches!(b, b'0'..=b'7' | b' ' | 0)) {
+        return None;
+    }
     let text = std::str::from_utf8(field).ok()?;
     let digits = text.trim_matches(|c: char| c == ' ' || c == '\0');
     if digits.is_empty() {
@@ -457,9 +461,12 @@ fn zip_end(file: &mut File, size: u64) -> Option<ZipEnd> {
     let le64 = |b: &[u8], at: usize| -> Option<u64> {
         Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
     };
-    let records: Vec<(usize, u64)> = (0..buf.len().saturating_sub(21))
+    // Found forwards (the vectorised direction), taken from the end.
+    let found: Vec<usize> = memchr::memmem::find_iter(&buf, b"PK\x05\x06").collect();
+    let records: Vec<(usize, u64)> = found
+        .into_iter()
         .rev()
-        .filter(|&at| buf[at..].starts_with(b"PK\x05\x06"))
+        .filter(|&at| at + 22 <= buf.len())
         .filter_map(|at| Some((at, at as u64 + 22 + le16(&buf, at + 20)?)))
         .filter(|&(_, end)| end <= tail)
         .collect();
