@@ -86,9 +86,22 @@ pub struct GcConfig {
     #[serde(default, with = "humantime_serde_opt")]
     pub grace: Option<Duration>,
     /// The cold-storage folder (default `<store>/cold`); relative paths
-    /// start at the store. It may be on another disk.
-    #[serde(default)]
+    /// start at the store. It may be on another disk, or a remote
+    /// (`s3://bucket/prefix`, checked here so that a bad one is reported
+    /// at its place in the file).
+    #[serde(default, deserialize_with = "cold_tier")]
     pub cold: Option<PathBuf>,
+}
+
+fn cold_tier<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = PathBuf::deserialize(deserializer)?;
+    if let Some(url) = path.to_str().filter(|p| p.starts_with("s3://")) {
+        url.parse::<crate::remote::BucketUrl>()
+            .map_err(serde::de::Error::custom)?;
+    }
+    Ok(Some(path))
 }
 
 /// One `[[notify]]` hook.
@@ -186,6 +199,23 @@ impl Config {
         match read_toml_text(&path)? {
             None => Ok(Self::default()),
             Some(text) => {
+                // Two remotes of a name: the second is the one to point at,
+                // which serde cannot tell.
+                if let Ok(root) = toml::de::DeTable::parse(&text)
+                    && let Some(toml::de::DeValue::Array(remotes)) =
+                        root.get_ref().get("remote").map(toml::Spanned::get_ref)
+                    && let Some((name, at)) = crate::remote::second_of_a_name(remotes)
+                {
+                    return Err(ManifestError::Invalid(Box::new(
+                        crate::diagnostic::Report {
+                            path: path.display().to_string(),
+                            text,
+                            diagnostics: vec![crate::remote::second_of_a_name_diagnostic(
+                                &name, at,
+                            )],
+                        },
+                    )));
+                }
                 let mut config: Self =
                     parse_toml(&path, &text, "invalid store configuration", None)?;
                 config.mirrors = std::mem::take(&mut config.mirrors)

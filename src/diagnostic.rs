@@ -115,9 +115,10 @@ impl Report {
             Renderer::plain()
         };
         let mut out = String::new();
+        let text = mask_secret_values(&self.text);
         for d in &self.diagnostics {
             let title = Level::ERROR.primary_title(d.message.as_str());
-            let mut snippet = Snippet::source(self.text.as_str()).path(self.path.as_str());
+            let mut snippet = Snippet::source(text.as_ref()).path(self.path.as_str());
             // A problem of the whole file is shown at its first line, so the
             // `file:1:1` location is still printed.
             let span = d.span.clone().unwrap_or(0..0);
@@ -144,6 +145,64 @@ impl Report {
     }
 }
 
+/// `text` with the value of every `key = value` whose key names a
+/// credential (`password`, `secret_access_key`, `token`… as
+/// [`crate::redact::is_secret_param`] judges) replaced by `*`s of the same
+/// length in bytes, so that a snippet never shows a secret someone typed
+/// into a file and every span still points where it did.
+fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut masked: Option<Vec<u8>> = None;
+    let key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+    let mut i = 0;
+    while let Some(at) = memchr::memchr(b'=', &bytes[i..]).map(|p| p + i) {
+        i = at + 1;
+        // The key before `=`: bare, or quoted.
+        let mut end = at;
+        while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        let quoted = end > 0 && matches!(bytes[end - 1], b'"' | b'\'');
+        let key_end = if quoted { end - 1 } else { end };
+        let mut start = key_end;
+        while start > 0 && key_byte(bytes[start - 1]) {
+            start -= 1;
+        }
+        if start == key_end || !crate::redact::is_secret_param(&text[start..key_end]) {
+            continue;
+        }
+        // The value after `=`: a string's contents, or a bare word.
+        let mut from = at + 1;
+        while from < bytes.len() && matches!(bytes[from], b' ' | b'\t') {
+            from += 1;
+        }
+        let (from, to) = match bytes.get(from) {
+            Some(&quote @ (b'"' | b'\'')) => {
+                let close = memchr::memchr2(quote, b'\n', &bytes[from + 1..])
+                    .map_or(bytes.len(), |p| p + from + 1);
+                (from + 1, close)
+            }
+            _ => {
+                let stop = bytes[from..]
+                    .iter()
+                    .position(|&b| matches!(b, b'\n' | b'\r' | b',' | b'}' | b']' | b'#' | b' '))
+                    .map_or(bytes.len(), |p| p + from);
+                (from, stop)
+            }
+        };
+        let out = masked.get_or_insert_with(|| bytes.to_vec());
+        out[from..to].fill(b'*');
+        i = to.max(i);
+    }
+    match masked {
+        // Whole characters were replaced byte for byte: still UTF-8.
+        Some(out) => {
+            std::borrow::Cow::Owned(String::from_utf8(out).expect("ASCII over whole characters"))
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +214,28 @@ mod tests {
         assert_eq!(line_col(text, 6), (2, 1));
         // `=` after the two-byte `é` is the fourth character of line 2.
         assert_eq!(line_col(text, text.find("= \"").unwrap()), (2, 4));
+    }
+
+    #[test]
+    fn a_secret_typed_into_a_file_is_not_shown_back() {
+        let text = "[[remote]]\nname = \"t\"\nsecret_access_key = \"AKIAsecrét\"\n\"password\" = 'hunter2'\nx = { token = abc123, a = 1 }\npurpose = \"keys\"\n";
+        let masked = mask_secret_values(text);
+        assert_eq!(masked.len(), text.len());
+        for secret in ["AKIAsecrét", "hunter2", "abc123"] {
+            assert!(!masked.contains(secret), "{masked}");
+        }
+        assert!(masked.contains("name = \"t\""), "{masked}");
+        assert!(masked.contains("purpose = \"keys\""), "{masked}");
+        assert!(masked.contains("a = 1"), "{masked}");
+        let start = text.find("secret_access_key").unwrap();
+        let report = Report {
+            path: "config.toml".into(),
+            text: text.into(),
+            diagnostics: vec![Diagnostic::new("unknown key", Some(start..start + 17))],
+        };
+        let out = report.render(false);
+        assert!(out.contains("config.toml:3:1"), "{out}");
+        assert!(!out.contains("AKIA"), "{out}");
     }
 
     #[test]

@@ -449,6 +449,35 @@ pub fn configured(project: &[RemoteConfig], store: &[RemoteConfig]) -> Result<Ve
 ///
 /// # Errors
 /// A table that is not a remote, and a name given twice.
+/// The second of two `[[remote]]` tables (`remotes`, as parsed) that share
+/// a name: the name and the span of its `name` value, for a diagnostic that
+/// points at the table to rename rather than at the array.
+pub fn second_of_a_name(
+    remotes: &[toml::Spanned<toml::de::DeValue<'_>>],
+) -> Option<(String, std::ops::Range<usize>)> {
+    let mut seen = std::collections::HashSet::new();
+    remotes.iter().find_map(|item| {
+        let toml::de::DeValue::Table(table) = item.get_ref() else {
+            return None;
+        };
+        let name = table.get("name")?;
+        let toml::de::DeValue::String(text) = name.get_ref() else {
+            return None;
+        };
+        (!seen.insert(text.to_string())).then(|| (text.to_string(), name.span()))
+    })
+}
+
+/// The diagnostic for [`second_of_a_name`].
+pub fn second_of_a_name_diagnostic(
+    name: &str,
+    span: std::ops::Range<usize>,
+) -> crate::diagnostic::Diagnostic {
+    crate::diagnostic::Diagnostic::new(format!("a second remote named `{name}`"), Some(span))
+        .label("named like one above")
+        .hint("give each remote its own name")
+}
+
 pub fn deserialize_remotes<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<RemoteConfig>, D::Error> {

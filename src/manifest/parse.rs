@@ -93,8 +93,7 @@ fn parse_in_pieces(text: &str) -> Option<Parsed> {
     for (key, value) in head.into_inner() {
         match key.get_ref().as_ref() {
             "project" => {
-                project =
-                    table::<RawProject>(value, key.span(), "`[project]`", &mut diagnostics).value;
+                project = project_table(value, key.span(), &mut diagnostics);
             }
             _ => return None,
         }
@@ -250,8 +249,7 @@ fn parse_whole(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
         match key.get_ref().as_ref() {
             "project" => {
                 saw_project = true;
-                project =
-                    table::<RawProject>(value, key.span(), "`[project]`", &mut diagnostics).value;
+                project = project_table(value, key.span(), &mut diagnostics);
             }
             "resources" => {
                 let span = value.span();
@@ -290,6 +288,51 @@ fn parse_whole(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
         Some(project) if diagnostics.is_empty() => Ok(Parsed { project, resources }),
         _ => Err(diagnostics),
     }
+}
+
+/// `[project]`. Each `[[project.remote]]` is deserialized on its own
+/// first: serde gives a problem inside an array of tables no span of its
+/// own, which would put every one at `[project]`'s header. A second remote
+/// of a name is reported at that name.
+fn project_table(
+    value: Spanned<DeValue<'_>>,
+    header: Range<usize>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<RawProject> {
+    let span = value.span();
+    let value = match value.into_inner() {
+        DeValue::Table(mut entries) => {
+            let before = diagnostics.len();
+            if let Some(DeValue::Array(remotes)) = entries.get("remote").map(Spanned::get_ref) {
+                for item in remotes.clone() {
+                    let at = item.span();
+                    table::<crate::remote::RemoteConfig>(
+                        item,
+                        at,
+                        "`[[project.remote]]`",
+                        diagnostics,
+                    );
+                }
+                if diagnostics.len() == before
+                    && let Some((name, at)) = crate::remote::second_of_a_name(remotes)
+                {
+                    diagnostics.push(crate::remote::second_of_a_name_diagnostic(&name, at));
+                }
+            }
+            if diagnostics.len() > before {
+                entries.remove("remote");
+            }
+            DeValue::Table(entries)
+        }
+        other => other,
+    };
+    table::<RawProject>(
+        Spanned::new(span, value),
+        header,
+        "`[project]`",
+        diagnostics,
+    )
+    .value
 }
 
 fn resource(

@@ -726,11 +726,61 @@ fn remotes_are_added_listed_and_removed() {
     .unwrap();
     let run = ctx.crp(&["remote", "list"]);
     run.code(2);
+    // At the key's own line, not at `[project]`'s.
     assert!(
-        run.stderr.contains("resources.toml:") && run.stderr.contains("is not a region"),
+        run.stderr.contains("resources.toml:7:10") && run.stderr.contains("is not a region"),
+        "{run}"
+    );
+    // A second remote of a name is pointed at, and a secret typed into a
+    // table is not shown back.
+    std::fs::write(
+        ctx.manifest_path(),
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/y\"\n",
+    )
+    .unwrap();
+    let run = ctx.crp(&["remote", "list"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("resources.toml:9:8")
+            && run.stderr.contains("a second remote named `x`"),
+        "{run}"
+    );
+    std::fs::write(
+        ctx.manifest_path(),
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nsecret_access_key = \"wJalrXUtnFEMI\"\n",
+    )
+    .unwrap();
+    let run = ctx.crp(&["remote", "list"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("resources.toml:7:1")
+            && run.stderr.contains("unknown key `secret_access_key`")
+            && !run.stderr.contains("wJalrXUtnFEMI"),
         "{run}"
     );
     std::fs::write(ctx.manifest_path(), &manifest).unwrap();
+    // The store's own file: the same, and a bad `[gc] cold` at its place.
+    let config_path = ctx.store.join("meta/config.toml");
+    std::fs::write(
+        &config_path,
+        format!("{config}\n[[remote]]\nname = \"team\"\nurl = \"s3://crp-cache/z\"\n"),
+    )
+    .unwrap();
+    let run = ctx.crp(&["remote", "list"]);
+    run.code(2);
+    assert!(run.stderr.contains("a second remote named `team`"), "{run}");
+    std::fs::write(
+        &config_path,
+        format!("[gc]\ncold = \"s3://No_Bucket/x\"\n{config}"),
+    )
+    .unwrap();
+    let run = ctx.crp(&["gc"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("config.toml:2:8") && run.stderr.contains("is not a bucket name"),
+        "{run}"
+    );
+    std::fs::write(&config_path, &config).unwrap();
     // A key without its secret is named, not taken for no credentials.
     let run = Run::from(
         ctx.command()
