@@ -282,6 +282,7 @@ pub async fn push(
     )
     .map_err(UsageError::new)?;
     let remote = choose(remotes, options.remote.as_deref())?;
+    allowed_by_policy(&store, &remote)?;
     let client = Client::new(&remote)?;
     if !store.check()? {
         return Ok(empty_report(&remote));
@@ -433,12 +434,77 @@ pub struct Lacking {
     pub resources: Vec<String>,
 }
 
-/// Asks the remote `name` (or the first one the first manifest and the
-/// store configure) which of the manifests' pinned objects it lacks: one
+/// A remote the policy's `schemes` rule out is never contacted: by a push
+/// or a check as by a sync.
+///
+/// # Errors
+/// The policy cannot be read, or rules out the remote's endpoint.
+fn allowed_by_policy(store: &Store, remote: &Remote) -> anyhow::Result<()> {
+    let policy = crate::policy::Policy::load(store.root())?;
+    if policy.allows_scheme_of(&crate::source::Source::Http(remote.endpoint.clone())) {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "remote `{}`: the policy's `schemes` do not allow `{}:`",
+        remote.name,
+        remote.endpoint.scheme()
+    ))
+    .hint("give the remote an endpoint of a scheme the store's policy allows, or allow the scheme in `schemes`")
+    .into())
+}
+
+/// The remote several projects are checked against: `name` among the
+/// remotes any of them (or the store) configures, else the one each
+/// project uses first, which must be the same for all.
+fn remote_for(
+    manifests: &[Manifest],
+    store_remotes: &[crate::remote::RemoteConfig],
+    name: Option<&str>,
+) -> anyhow::Result<Remote> {
+    let mut per_project: Vec<(String, Vec<Remote>)> = Vec::new();
+    for manifest in manifests {
+        let remotes = crate::remote::configured(&manifest.project.remotes, store_remotes)
+            .map_err(UsageError::new)?;
+        per_project.push((manifest.project.name.to_string(), remotes));
+    }
+    if per_project.is_empty() {
+        let remotes = crate::remote::configured(&[], store_remotes).map_err(UsageError::new)?;
+        per_project.push((String::new(), remotes));
+    }
+    if let Some(name) = name {
+        let all = per_project.into_iter().flat_map(|(_, remotes)| remotes);
+        return Ok(choose(all.collect(), Some(name))?);
+    }
+    let mut firsts = per_project
+        .into_iter()
+        .map(|(project, remotes)| (project, remotes.into_iter().next()));
+    let (first_project, first) = firsts.next().expect("one project at least");
+    let first = choose(first.into_iter().collect(), None)?;
+    for (project, remote) in firsts {
+        match remote {
+            Some(r) if r.url == first.url && r.endpoint == first.endpoint => {}
+            other => {
+                return Err(UsageError::new(format!(
+                    "the projects use different remotes: `{first_project}` uses `{}` ({}), `{project}` uses {}",
+                    first.name,
+                    first.url,
+                    other.map_or_else(|| "none".to_owned(), |r| format!("`{}` ({})", r.name, r.url))
+                ))
+                .hint("say which remote to check with `--remote NAME`, or check each project on its own")
+                .into());
+            }
+        }
+    }
+    Ok(first)
+}
+
+/// Asks the remote `name` (or the one the projects use first, see
+/// [`remote_for`]) which of the manifests' pinned objects it lacks: one
 /// HEAD request per object, 16 at a time.
 ///
 /// # Errors
-/// No such remote, and a remote that cannot be asked at all.
+/// No such remote, projects that use different remotes without `name`,
+/// and a remote that cannot be asked at all.
 pub async fn lacking(
     store_flag: Option<&Path>,
     manifests: &[Manifest],
@@ -446,12 +512,8 @@ pub async fn lacking(
 ) -> anyhow::Result<RemoteCheck> {
     let store = Store::open(store_flag)?;
     let config = Config::load(store.root())?;
-    let project = manifests
-        .first()
-        .map(|m| m.project.remotes.clone())
-        .unwrap_or_default();
-    let remotes = crate::remote::configured(&project, &config.remotes).map_err(UsageError::new)?;
-    let remote = choose(remotes, name)?;
+    let remote = remote_for(manifests, &config.remotes, name)?;
+    allowed_by_policy(&store, &remote)?;
     let client = Client::new(&remote)?;
     client.check().await?;
     let mut objects: Vec<(Sha256Digest, Vec<String>)> = Vec::new();

@@ -238,6 +238,44 @@ fn two_stores_share_objects_through_a_remote() {
         .map(|i| i["name"].as_str().unwrap())
         .collect();
     assert_eq!(lacking, ["big", "small"], "{run}");
+    // Projects that use different remotes are checked together only
+    // against one named.
+    let other = a.root.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("resources.toml"),
+        format!(
+            "[project]\nname = \"other\"\n\n[[project.remote]]\nname = \"elsewhere\"\nurl = \"s3://crp-cache/elsewhere\"\nendpoint = \"{}\"\n\n[resources]\n",
+            weed.endpoint()
+        ),
+    )
+    .unwrap();
+    crp(&a, &other, &["sync"]).success();
+    let run = crp(&a, &a.project, &["drift", "--all-projects", "--remote"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("use different remotes") && run.stderr.contains("--remote NAME"),
+        "{run}"
+    );
+    let run = crp(
+        &a,
+        &a.project,
+        &["drift", "--all-projects", "--remote", "elsewhere"],
+    );
+    run.code(1);
+    assert!(run.stdout.contains("elsewhere"), "{run}");
+    // The policy's `schemes` bind a push and a check as they bind a sync.
+    a.write_policy("[limits]\nschemes = [\"https\"]\n");
+    for args in [&["push"][..], &["status", "--remote"]] {
+        let run = crp(&a, &a.project, args);
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains("remote `team`: the policy's `schemes` do not allow `http:`"),
+            "{run}"
+        );
+    }
+    a.write_policy("");
     let run = crp(&a, &a.project, &["push", "--format", "json"]);
     run.success();
     let doc: serde_json::Value = run.json();
