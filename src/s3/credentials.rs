@@ -8,6 +8,10 @@
 //!    files.
 //! 4. None: requests go unsigned (a public bucket).
 //!
+//! A profile whose credentials the AWS tools get elsewhere
+//! (`credential_process`, single sign-on, an assumed role) is an error that
+//! says how to export them: crp runs no program a file names.
+//!
 //! The credential files are `AWS_SHARED_CREDENTIALS_FILE` (default
 //! `~/.aws/credentials`, sections `[name]`) and `AWS_CONFIG_FILE` (default
 //! `~/.aws/config`, sections `[profile name]` and `[default]`), with the
@@ -79,6 +83,8 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
             true,
         ),
     ];
+    // A profile whose credentials come from somewhere crp does not go.
+    let mut provider: Option<(&str, PathBuf)> = None;
     for (path, is_config) in files {
         let Some(path) = path else { continue };
         // Bounded: whatever the variable names (`/dev/zero`, say).
@@ -112,6 +118,17 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
                 origin: format!("profile `{wanted}` of {}", shown(&path)),
             });
         }
+        if provider.is_none()
+            && let Some(key) = PROVIDER_KEYS.iter().find(|k| keys.contains_key(**k))
+        {
+            provider = Some((key, path.clone()));
+        }
+    }
+    if let Some((key, path)) = provider {
+        return Err(format!(
+            "the AWS profile `{wanted}` gets its credentials through `{key}` (in {}), which crp does not use; export them first (`eval \"$(aws configure export-credentials --profile {wanted} --format env)\"`), or give the profile `aws_access_key_id` and `aws_secret_access_key`",
+            shown(&path)
+        ));
     }
     match named {
         Some(name) => Err(format!(
@@ -123,6 +140,17 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
         }),
     }
 }
+
+/// Keys of a profile whose credentials the AWS tools get from elsewhere:
+/// a program, single sign-on, an assumed role, a web identity.
+const PROVIDER_KEYS: &[&str] = &[
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "role_arn",
+    "web_identity_token_file",
+    "credential_source",
+];
 
 /// `~/…` for a path under the home folder.
 fn shown(path: &Path) -> String {

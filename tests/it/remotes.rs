@@ -833,6 +833,35 @@ fn remotes_are_added_listed_and_removed() {
         run.stdout.contains("`AWS_SECRET_ACCESS_KEY` is not"),
         "{run}"
     );
+    // A profile whose credentials come from a program is named as such,
+    // not taken for no credentials; the program is never run.
+    std::fs::create_dir_all(ctx.home.join(".aws")).unwrap();
+    let ran = ctx.root.path().join("ran");
+    std::fs::write(
+        ctx.home.join(".aws/config"),
+        format!(
+            "[profile sso]\ncredential_process = touch {}\n",
+            ran.display()
+        ),
+    )
+    .unwrap();
+    let run = Run::from(
+        ctx.command()
+            .env("AWS_PROFILE", "sso")
+            .args(["remote", "list"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert!(
+        run.stdout
+            .contains("gets its credentials through `credential_process`")
+            && run.stdout.contains("export-credentials --profile sso"),
+        "{run}"
+    );
+    assert!(!ran.exists());
+    std::fs::remove_file(ctx.home.join(".aws/config")).unwrap();
     assert_eq!(
         std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap(),
         config
