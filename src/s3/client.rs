@@ -40,6 +40,28 @@ const MAX_PAGES: usize = 100_000;
 /// whose bytes someone replaced is told from the object crp wrote.
 pub const SHA256_HEADER: &str = "x-amz-meta-crp-sha256";
 
+/// `action` signed for [`SIGNED_FOR`], recording the object's `sha256`
+/// (when known) as the metadata [`SHA256_HEADER`]; with the header's value,
+/// which the request must then send as signed.
+fn signed_with_digest<'a, A: S3Action<'a>>(
+    mut action: A,
+    sha256: Option<&crate::digest::Sha256Digest>,
+) -> (Url, Option<String>) {
+    let hex = sha256.map(crate::digest::Sha256Digest::hex);
+    if let Some(hex) = &hex {
+        action.headers_mut().insert(SHA256_HEADER, hex.clone());
+    }
+    (action.sign(SIGNED_FOR), hex)
+}
+
+/// `request` with the sha256 header [`signed_with_digest`] signed.
+fn with_digest(request: reqwest::RequestBuilder, hex: Option<&str>) -> reqwest::RequestBuilder {
+    match hex {
+        Some(hex) => request.header(SHA256_HEADER, hex),
+        None => request,
+    }
+}
+
 /// How long the first request to a remote may take: one that accepts
 /// connections and never answers is given up on quickly.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -359,22 +381,17 @@ impl Client {
         body: Bytes,
         sha256: Option<&crate::digest::Sha256Digest>,
     ) -> Result<(), RemoteError> {
-        let hex = sha256.map(crate::digest::Sha256Digest::hex);
-        let mut action = PutObject::new(&self.bucket, self.credentials.as_ref(), key);
-        if let Some(hex) = &hex {
-            action.headers_mut().insert(SHA256_HEADER, hex.clone());
-        }
-        let url = action.sign(SIGNED_FOR);
+        let action = PutObject::new(&self.bucket, self.credentials.as_ref(), key);
+        let (url, hex) = signed_with_digest(action, sha256);
         let what = format!("writing {}", self.remote.show_key(key));
         let response = self
             .send(
                 &what,
                 || {
-                    let request = self.http.put(url.clone()).body(body.clone());
-                    match &hex {
-                        Some(hex) => request.header(SHA256_HEADER, hex),
-                        None => request,
-                    }
+                    with_digest(
+                        self.http.put(url.clone()).body(body.clone()),
+                        hex.as_deref(),
+                    )
                 },
                 &[],
             )
@@ -406,23 +423,13 @@ impl Client {
         key: &str,
         sha256: Option<&crate::digest::Sha256Digest>,
     ) -> Result<String, RemoteError> {
-        let hex = sha256.map(crate::digest::Sha256Digest::hex);
-        let mut action = CreateMultipartUpload::new(&self.bucket, self.credentials.as_ref(), key);
-        if let Some(hex) = &hex {
-            action.headers_mut().insert(SHA256_HEADER, hex.clone());
-        }
-        let url = action.sign(SIGNED_FOR);
+        let action = CreateMultipartUpload::new(&self.bucket, self.credentials.as_ref(), key);
+        let (url, hex) = signed_with_digest(action, sha256);
         let what = format!("starting an upload of {}", self.remote.show_key(key));
         let response = self
             .send(
                 &what,
-                || {
-                    let request = self.http.post(url.clone());
-                    match &hex {
-                        Some(hex) => request.header(SHA256_HEADER, hex),
-                        None => request,
-                    }
-                },
+                || with_digest(self.http.post(url.clone()), hex.as_deref()),
                 &[],
             )
             .await?;
