@@ -147,9 +147,12 @@ impl Report {
 
 /// `text` with the value of every `key = value` whose key names a
 /// credential (`password`, `secret_access_key`, `token`… as
-/// [`crate::redact::is_secret_param`] judges) replaced by `*`s of the same
-/// length in bytes, so that a snippet never shows a secret someone typed
-/// into a file and every span still points where it did.
+/// [`crate::redact::is_secret_param`] judges) replaced by `*`s, byte for
+/// byte and keeping line breaks, so that a snippet never shows a secret
+/// someone typed into a file and every span still points where it did.
+/// The value is a string of any of TOML's four kinds (a multi-line one,
+/// even unclosed, to the end of the text), an inline table or array
+/// (to its closing bracket), or a bare word.
 fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut masked: Option<Vec<u8>> = None;
@@ -171,27 +174,17 @@ fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
         if start == key_end || !crate::redact::is_secret_param(&text[start..key_end]) {
             continue;
         }
-        // The value after `=`: a string's contents, or a bare word.
         let mut from = at + 1;
         while from < bytes.len() && matches!(bytes[from], b' ' | b'\t') {
             from += 1;
         }
-        let (from, to) = match bytes.get(from) {
-            Some(&quote @ (b'"' | b'\'')) => {
-                let close = memchr::memchr2(quote, b'\n', &bytes[from + 1..])
-                    .map_or(bytes.len(), |p| p + from + 1);
-                (from + 1, close)
-            }
-            _ => {
-                let stop = bytes[from..]
-                    .iter()
-                    .position(|&b| matches!(b, b'\n' | b'\r' | b',' | b'}' | b']' | b'#' | b' '))
-                    .map_or(bytes.len(), |p| p + from);
-                (from, stop)
-            }
-        };
+        let to = value_end(bytes, from);
         let out = masked.get_or_insert_with(|| bytes.to_vec());
-        out[from..to].fill(b'*');
+        for b in &mut out[from..to] {
+            if !matches!(*b, b'\n' | b'\r') {
+                *b = b'*';
+            }
+        }
         i = to.max(i);
     }
     match masked {
@@ -200,6 +193,61 @@ fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
             std::borrow::Cow::Owned(String::from_utf8(out).expect("ASCII over whole characters"))
         }
         None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// Where the TOML value that starts at `from` ends (see
+/// [`mask_secret_values`]); generous where the text is not valid TOML.
+fn value_end(bytes: &[u8], from: usize) -> usize {
+    let rest = &bytes[from..];
+    let find = |needle: &[u8], after: usize| {
+        memchr::memmem::find(&bytes[after..], needle).map(|p| p + after)
+    };
+    let line_end =
+        |after: usize| memchr::memchr(b'\n', &bytes[after..]).map_or(bytes.len(), |p| p + after);
+    match rest {
+        [q @ (b'"' | b'\''), ..] if rest.starts_with(&[*q; 3]) => {
+            let close = [*q; 3];
+            find(&close, from + 3).map_or(bytes.len(), |p| p + 3)
+        }
+        [q @ (b'"' | b'\''), ..] => {
+            let mut j = from + 1;
+            while j < bytes.len() && bytes[j] != *q && bytes[j] != b'\n' {
+                j += if bytes[j] == b'\\' && *q == b'"' {
+                    2
+                } else {
+                    1
+                };
+            }
+            (j + 1).min(line_end(from))
+        }
+        [open @ (b'{' | b'['), ..] => {
+            let close = if *open == b'{' { b'}' } else { b']' };
+            let mut depth = 0usize;
+            let mut j = from;
+            while j < bytes.len() {
+                match bytes[j] {
+                    b'"' | b'\'' => {
+                        j = value_end(bytes, j);
+                        continue;
+                    }
+                    b if b == *open => depth += 1,
+                    b if b == close => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            bytes.len()
+        }
+        _ => rest
+            .iter()
+            .position(|&b| matches!(b, b'\n' | b'\r' | b',' | b'}' | b']' | b'#' | b' '))
+            .map_or(bytes.len(), |p| p + from),
     }
 }
 
@@ -218,11 +266,25 @@ mod tests {
 
     #[test]
     fn a_secret_typed_into_a_file_is_not_shown_back() {
-        let text = "[[remote]]\nname = \"t\"\nsecret_access_key = \"AKIAsecrét\"\n\"password\" = 'hunter2'\nx = { token = abc123, a = 1 }\npurpose = \"keys\"\n";
+        let text = "[[remote]]\nname = \"t\"\nsecret_access_key = \"AKIAsecrét\"\n\"password\" = 'hunter2'\nx = { token = abc123, a = 1 }\ntoken = \'\'\'lit1\nlit2\'\'\'\npassword = \"\"\"ml1\nml2\"\"\"\naws_secret_access_key = { v = \"tab1\", w = [\"tab2\"] }\nkeys = [{ name = \"r\", password = \"\"\"arr1\"\"\" }]\npurpose = \"keys\"\nsig = \"\"\"open1\nopen2\n";
         let masked = mask_secret_values(text);
         assert_eq!(masked.len(), text.len());
-        for secret in ["AKIAsecrét", "hunter2", "abc123"] {
-            assert!(!masked.contains(secret), "{masked}");
+        assert_eq!(masked.lines().count(), text.lines().count());
+        for secret in [
+            "AKIAsecrét",
+            "hunter2",
+            "abc123",
+            "lit1",
+            "lit2",
+            "ml1",
+            "ml2",
+            "tab1",
+            "tab2",
+            "arr1",
+            "open1",
+            "open2",
+        ] {
+            assert!(!masked.contains(secret), "{secret}: {masked}");
         }
         assert!(masked.contains("name = \"t\""), "{masked}");
         assert!(masked.contains("purpose = \"keys\""), "{masked}");

@@ -315,14 +315,7 @@ pub async fn push(
     // Many objects: what the remote holds is listed once (a request per
     // thousand keys), and only the keys it lists are asked about.
     let listed = match wanted.len() > LIST_ABOVE {
-        true => {
-            let prefix = match remote.url.prefix.is_empty() {
-                true => "sha256/".to_owned(),
-                false => format!("{}/sha256/", remote.url.prefix),
-            };
-            let keys = client.list(&prefix).await?;
-            Some(Arc::new(keys.into_iter().map(|(key, _)| key).collect()))
-        }
+        true => Some(Arc::new(listing(&client).await?)),
         false => None,
     };
     let pusher = Pusher {
@@ -434,6 +427,20 @@ pub struct Lacking {
     pub resources: Vec<String>,
 }
 
+/// Every key under the remote's `sha256/` prefix: one request per thousand
+/// keys, where asking of each object would take one per object.
+async fn listing(
+    client: &Client,
+) -> Result<std::collections::HashSet<String>, crate::s3::RemoteError> {
+    let remote = client.remote();
+    let prefix = match remote.url.prefix.is_empty() {
+        true => "sha256/".to_owned(),
+        false => format!("{}/sha256/", remote.url.prefix),
+    };
+    let keys = client.list(&prefix).await?;
+    Ok(keys.into_iter().map(|(key, _)| key).collect())
+}
+
 /// A remote the policy's `schemes` rule out is never contacted: by a push
 /// or a check as by a sync.
 ///
@@ -500,7 +507,8 @@ fn remote_for(
 
 /// Asks the remote `name` (or the one the projects use first, see
 /// [`remote_for`]) which of the manifests' pinned objects it lacks: one
-/// HEAD request per object, 16 at a time.
+/// HEAD request per object, 16 at a time (for more than 32 objects, only
+/// per object the remote's listing holds).
 ///
 /// # Errors
 /// No such remote, projects that use different remotes without `name`,
@@ -533,9 +541,19 @@ pub async fn lacking(
         }
     }
     let checked = objects.len();
+    // Many objects: a key the listing lacks is lacking, unasked.
+    let listed = match objects.len() > LIST_ABOVE {
+        true => Some(listing(&client).await?),
+        false => None,
+    };
     let slots = Arc::new(tokio::sync::Semaphore::new(16));
     let mut set = tokio::task::JoinSet::new();
     for (i, (digest, _)) in objects.iter().enumerate() {
+        if let Some(keys) = &listed
+            && !keys.contains(&client.remote().key_of(digest))
+        {
+            continue;
+        }
         let (client, slots, digest) = (client.clone(), Arc::clone(&slots), *digest);
         set.spawn(async move {
             let _slot = slots.acquire().await.expect("never closed");
