@@ -96,10 +96,50 @@ pub struct GcConfig {
 fn cold_tier<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<PathBuf>, D::Error> {
+    use serde::de::Error;
     let path = PathBuf::deserialize(deserializer)?;
-    if let Some(url) = path.to_str().filter(|p| p.starts_with("s3://")) {
+    let text = path.to_string_lossy();
+    if let Some(url) = text.strip_prefix("s3://").map(|_| text.as_ref()) {
         url.parse::<crate::remote::BucketUrl>()
-            .map_err(serde::de::Error::custom)?;
+            .map_err(Error::custom)?;
+        return Ok(Some(path));
+    }
+    let neither = |why: &str| {
+        Error::custom(format!(
+            "`{}` {why}: `cold` is a folder (relative paths start at the store) or `s3://bucket/prefix`",
+            text.escape_debug()
+        ))
+    };
+    // A URL of another kind, or `s3://` mistyped, is not a folder name.
+    let scheme = text.split_once(':').is_some_and(|(head, _)| {
+        !head.is_empty()
+            && head.starts_with(|c: char| c.is_ascii_alphabetic())
+            && head
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    });
+    if scheme {
+        return Err(neither("is a URL crp cannot archive to"));
+    }
+    if text.trim() != text || text.is_empty() {
+        return Err(neither("is empty or starts or ends with spaces"));
+    }
+    // Relative to the store: never the store itself or what it keeps.
+    if path.is_relative() {
+        let first = path
+            .components()
+            .find(|c| !matches!(c, std::path::Component::CurDir));
+        match first {
+            None => return Err(neither("is the store itself")),
+            Some(std::path::Component::Normal(name))
+                if ["objects", "meta", ".incomplete", "quarantine"]
+                    .iter()
+                    .any(|kept| name == std::ffi::OsStr::new(kept)) =>
+            {
+                return Err(neither("is a folder the store keeps its own files in"));
+            }
+            _ => {}
+        }
     }
     Ok(Some(path))
 }

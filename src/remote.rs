@@ -178,6 +178,20 @@ pub struct BucketUrl {
     pub prefix: String,
 }
 
+impl BucketUrl {
+    /// Whether every key under `other` is under this one too: the same
+    /// bucket, and this prefix empty, equal to `other`'s, or a folder of it.
+    pub fn holds(&self, other: &BucketUrl) -> bool {
+        self.bucket == other.bucket
+            && (self.prefix.is_empty()
+                || other.prefix == self.prefix
+                || other
+                    .prefix
+                    .strip_prefix(&self.prefix)
+                    .is_some_and(|rest| rest.starts_with('/')))
+    }
+}
+
 impl FromStr for BucketUrl {
     type Err = String;
 
@@ -196,10 +210,15 @@ impl FromStr for BucketUrl {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
             && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+            // Nor two dots together, an IP address, or the prefix S3
+            // keeps for itself.
+            && !bucket.contains("..")
+            && bucket.parse::<std::net::Ipv4Addr>().is_err()
+            && !bucket.starts_with("xn--");
         if !bucket_ok {
             return Err(format!(
-                "`{}` is not a bucket name: 3 to 63 lowercase letters, digits, `.` or `-`",
+                "`{}` is not a bucket name: 3 to 63 lowercase letters, digits, `.` or `-`, starting and ending with a letter or digit, without `..`, not an IP address and not starting with `xn--`",
                 bucket.escape_debug()
             ));
         }
@@ -505,6 +524,10 @@ mod tests {
         assert_eq!(url.to_string(), "s3://crp-cache/team/x");
         let root: BucketUrl = "s3://crp-cache".parse().unwrap();
         assert_eq!(root.prefix, "");
+        let at = |text: &str| text.parse::<BucketUrl>().unwrap();
+        assert!(root.holds(&url) && url.holds(&url) && at("s3://crp-cache/team").holds(&url));
+        assert!(!url.holds(&root) && !at("s3://crp-cache/te").holds(&url));
+        assert!(!at("s3://other/team").holds(&url));
         for bad in [
             "https://crp-cache/x",
             "s3://Caps/x",
@@ -514,6 +537,9 @@ mod tests {
             "s3://bucket/../b",
             "s3://bucket/a?b",
             "s3://bucket/a\nb",
+            "s3://bench..x",
+            "s3://192.168.1.1",
+            "s3://xn--bench",
         ] {
             assert!(bad.parse::<BucketUrl>().is_err(), "{bad}");
         }

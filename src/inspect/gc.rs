@@ -70,7 +70,26 @@ fn archive_remote(store: &Store, path: &Path) -> Result<Option<Remote>, GcError>
             None => remote_of(&config, &url).map_err(GcError::Remote)?,
         },
     };
+    allowed_by_policy(store, &remote).map_err(GcError::Remote)?;
     Ok(Some(remote))
+}
+
+/// A remote archive the policy's `schemes` rule out is never contacted: not
+/// to archive, restore or remove.
+///
+/// # Errors
+/// The policy cannot be read, or rules the remote's endpoint out.
+pub fn allowed_by_policy(store: &Store, remote: &Remote) -> Result<(), String> {
+    let policy = crate::policy::Policy::load(store.root()).map_err(|err| err.to_string())?;
+    match policy.allows_scheme_of(&crate::source::Source::Http(remote.endpoint.clone())) {
+        true => Ok(()),
+        false => Err(format!(
+            "remote `{}` ({}): the policy's `schemes` do not allow `{}:`",
+            remote.name,
+            remote.url,
+            remote.endpoint.scheme()
+        )),
+    }
 }
 
 /// How long an unreferenced object stays unless the store says otherwise.

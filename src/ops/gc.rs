@@ -66,16 +66,21 @@ pub async fn gc(
     if let Some(cold) = &settings.cold_remote
         && (request.apply || request.remove)
     {
+        gc::allowed_by_policy(&store, cold).map_err(|err| {
+            crate::error::UsageError::new(format!("`[gc] cold`: {err}")).hint(
+                "give the archive an endpoint of a scheme the store's policy allows, or allow the scheme in `schemes`",
+            )
+        })?;
         for record in store.projects()? {
             let Ok(manifest) = crate::manifest::Manifest::load(&record.manifest) else {
                 continue;
             };
-            if let Some(remote) = manifest.project.remotes.iter().find(|r| {
-                r.url.bucket == cold.url.bucket
-                    && (r.url.prefix == cold.url.prefix
-                        || cold.url.prefix.is_empty()
-                        || r.url.prefix.is_empty())
-            }) {
+            if let Some(remote) = manifest
+                .project
+                .remotes
+                .iter()
+                .find(|r| cold.url.holds(&r.url) || r.url.holds(&cold.url))
+            {
                 return Err(crate::error::UsageError::new(format!(
                     "`[gc] cold = \"{}\"` is where project `{}` keeps its remote `{}` ({}): archiving there and removing from it would take objects that project fetches",
                     cold.url, record.name, remote.name, remote.url

@@ -906,7 +906,46 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
             .contains("give the archive a bucket or prefix of its own"),
         "{run}"
     );
+    // So is one that holds it (a prefix above the project's remote).
+    ctx.write_config(&config.replace(
+        "cold = \"s3://crp-cache/archive\"",
+        "cold = \"s3://crp-cache\"",
+    ));
+    crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).code(2);
+    // A mistyped archive is not taken for a folder; nor is the store's own.
+    for (cold, says) in [
+        ("S3://crp-cache/archive", "is a URL crp cannot archive to"),
+        (
+            "https://crp-cache/archive",
+            "is a URL crp cannot archive to",
+        ),
+        ("", "is empty"),
+        (
+            " s3://crp-cache/archive",
+            "is empty or starts or ends with spaces",
+        ),
+        ("./objects", "a folder the store keeps its own files in"),
+        (".", "is the store itself"),
+    ] {
+        ctx.write_config(&config.replace("s3://crp-cache/archive\"\n", &format!("{cold}\"\n")));
+        let run = crp(&ctx, &ctx.project, &["gc"]);
+        run.code(2);
+        assert!(
+            run.stderr.contains("config.toml:7:") && run.stderr.contains(says),
+            "{cold}: {run}"
+        );
+    }
+    // The policy's `schemes` bind the archive like any remote.
     ctx.write_config(&config);
+    ctx.write_policy("[limits]\nschemes = [\"https\"]\n");
+    let run = crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("the policy's `schemes` do not allow `http:`"),
+        "{run}"
+    );
+    ctx.write_policy("");
     let manifest = ctx.read_manifest();
     crp(&ctx, &ctx.project, &["remove", "small"]).success();
     let run = crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]);
@@ -941,6 +980,20 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
     let run = crp(&ctx, &ctx.project, &["sync", "--offline"]);
     run.code(1);
     let asked = upstream.requests("small.txt").len();
+    // Nor is an archive the policy rules out asked to restore: the sync
+    // says so and goes on (here to nothing, with `--remotes-only`).
+    ctx.write_policy("[limits]\nschemes = [\"https\"]\n");
+    let run = crp(&ctx, &ctx.project, &["sync", "--remotes-only"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("could not restore `small` from cold storage")
+            && run
+                .stderr
+                .contains("the policy's `schemes` do not allow `http:`"),
+        "{run}"
+    );
+    ctx.write_policy("");
     let run = crp(&ctx, &ctx.project, &["sync"]);
     run.success();
     assert!(
