@@ -133,6 +133,17 @@ pub fn own_file(open: io::Result<fs_err::File>, path: &Path) -> io::Result<std::
     Ok(file)
 }
 
+/// `word` as a POSIX shell reads it back: as it is when it is made of
+/// characters no shell treats specially, else quoted.
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        shell_quote(word)
+    }
+}
+
 /// `text` in single quotes, as a POSIX shell reads it back whatever it
 /// holds (a quote inside is closed, escaped and reopened).
 pub fn shell_quote(text: &str) -> String {

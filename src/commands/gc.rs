@@ -24,7 +24,7 @@ pub(super) async fn run(
     if let Some(store) = &global.store {
         given.push_str(&format!(
             " --store {}",
-            shell_word(&store.display().to_string())
+            crate::fsutil::shell_word(&store.display().to_string())
         ));
     }
     if let Some(grace) = args.grace {
@@ -54,15 +54,4 @@ pub(super) async fn run(
         } => print(printer, &plan, &given, applied, &archived, &removed),
     }
     Ok(ExitStatus::Success)
-}
-
-/// `word` as a POSIX shell reads it back: as it is when it is made of
-/// characters no shell treats specially, else quoted.
-fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:,@%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        crate::fsutil::shell_quote(word)
-    }
 }

@@ -85,6 +85,8 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
     ];
     // A profile whose credentials come from somewhere crp does not go.
     let mut provider: Option<(&str, PathBuf)> = None;
+    // A profile with half a key pair.
+    let mut half: Option<(&str, PathBuf)> = None;
     for (path, is_config) in files {
         let Some(path) = path else { continue };
         // Bounded: whatever the variable names (`/dev/zero`, say).
@@ -123,10 +125,32 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
         {
             provider = Some((key, path.clone()));
         }
+        if half.is_none()
+            && let Some(key) = ["aws_access_key_id", "aws_secret_access_key"]
+                .into_iter()
+                .find(|k| keys.contains_key(*k))
+        {
+            half = Some((key, path.clone()));
+        }
     }
     if let Some((key, path)) = provider {
+        let how = match profile {
+            // The remote names it, and a remote's profile comes before the
+            // environment: exporting would not help.
+            Some(_) => "give that profile `aws_access_key_id` and `aws_secret_access_key`, or take `profile` out of the remote so that the environment's credentials are used".to_owned(),
+            None => format!(
+                "export them first (`eval \"$(aws configure export-credentials --profile {} --format env)\"`), or give the profile `aws_access_key_id` and `aws_secret_access_key`",
+                crate::fsutil::shell_word(&wanted)
+            ),
+        };
         return Err(format!(
-            "the AWS profile `{wanted}` gets its credentials through `{key}` (in {}), which crp does not use; export them first (`eval \"$(aws configure export-credentials --profile {wanted} --format env)\"`), or give the profile `aws_access_key_id` and `aws_secret_access_key`",
+            "the AWS profile `{wanted}` gets its credentials through `{key}` (in {}), which crp does not use; {how}",
+            shown(&path)
+        ));
+    }
+    if let Some((key, path)) = half {
+        return Err(format!(
+            "the AWS profile `{wanted}` in {} has `{key}` without its pair (`aws_access_key_id` and `aws_secret_access_key` go together)",
             shown(&path)
         ));
     }

@@ -861,6 +861,33 @@ fn remotes_are_added_listed_and_removed() {
         "{run}"
     );
     assert!(!ran.exists());
+    // A name a shell would read is quoted in the command to run; half a
+    // key pair is named.
+    std::fs::write(
+        ctx.home.join(".aws/config"),
+        format!(
+            "[profile s$(id)]\ncredential_process = touch {}\n\n[profile half]\naws_access_key_id = AKIAHALF\n",
+            ran.display()
+        ),
+    )
+    .unwrap();
+    for (profile, says) in [
+        ("s$(id)", "--profile 's$(id)' --format env"),
+        ("half", "has `aws_access_key_id` without its pair"),
+    ] {
+        let run = Run::from(
+            ctx.command()
+                .env("AWS_PROFILE", profile)
+                .args(["remote", "list"])
+                .output()
+                .unwrap(),
+            &ctx,
+        );
+        run.success();
+        assert!(run.stdout.contains(says), "{run}");
+        assert!(!run.stdout.contains("AKIAHALF"), "{run}");
+    }
+    assert!(!ran.exists());
     std::fs::remove_file(ctx.home.join(".aws/config")).unwrap();
     assert_eq!(
         std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap(),
