@@ -479,8 +479,26 @@ fn remote_for(
         per_project.push((String::new(), remotes));
     }
     if let Some(name) = name {
-        let all = per_project.into_iter().flat_map(|(_, remotes)| remotes);
-        return Ok(choose(all.collect(), Some(name))?);
+        let all: Vec<Remote> = per_project
+            .into_iter()
+            .flat_map(|(_, remotes)| remotes)
+            .collect();
+        let named: Vec<&Remote> = all.iter().filter(|r| r.name.as_str() == name).collect();
+        if named.is_empty() {
+            return Ok(choose(all, Some(name))?);
+        }
+        if let Some(other) = named
+            .iter()
+            .find(|r| r.url != named[0].url || r.endpoint != named[0].endpoint)
+        {
+            return Err(UsageError::new(format!(
+                "the projects name different remotes `{name}`: {} and {}",
+                named[0].url, other.url
+            ))
+            .hint("check each project on its own, or give the remotes different names")
+            .into());
+        }
+        return Ok(named[0].clone());
     }
     let mut firsts = per_project
         .into_iter()

@@ -89,6 +89,12 @@ pub async fn sync(
     if options.locked {
         check_locked(&manifest)?;
     }
+    // The project's remotes, with what the environment adds (an endpoint,
+    // a region), are checked before anything is written, even the store.
+    if !options.offline {
+        crate::remote::configured(&manifest.project.remotes, &[])
+            .map_err(crate::error::UsageError::new)?;
+    }
     if options.dry_run {
         let session = Session::read_only(store, reporter, messages)?;
         let mut plan = session.read_only_plan(&manifest, &options.approvals)?;

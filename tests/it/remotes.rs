@@ -264,6 +264,25 @@ fn two_stores_share_objects_through_a_remote() {
     );
     run.code(1);
     assert!(run.stdout.contains("elsewhere"), "{run}");
+    // One name for two remotes is not guessed between.
+    let text = std::fs::read_to_string(other.join("resources.toml")).unwrap();
+    std::fs::write(
+        other.join("resources.toml"),
+        text.replace("name = \"elsewhere\"", "name = \"team\""),
+    )
+    .unwrap();
+    let run = crp(
+        &a,
+        &a.project,
+        &["drift", "--all-projects", "--remote", "team"],
+    );
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("the projects name different remotes `team`"),
+        "{run}"
+    );
+    std::fs::write(other.join("resources.toml"), text).unwrap();
     // The policy's `schemes` bind a push and a check as they bind a sync.
     a.write_policy("[limits]\nschemes = [\"https\"]\n");
     for args in [&["push"][..], &["status", "--remote"]] {
@@ -906,6 +925,24 @@ fn remotes_are_added_listed_and_removed() {
         run.stderr.contains("there is no remote `team` here") && run.stderr.contains("--project"),
         "{run}"
     );
+    // What the environment adds to a project's remote is checked before
+    // anything is written, the store included.
+    let fresh = TestContext::new();
+    fresh.write_manifest(
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"team\"\nurl = \"s3://crp-cache/team\"\n\n[resources]\n",
+    );
+    let run = Run::from(
+        fresh
+            .command()
+            .env("AWS_REGION", "bad region")
+            .args(["sync"])
+            .output()
+            .unwrap(),
+        &fresh,
+    );
+    run.code(2);
+    assert!(run.stderr.contains("AWS_REGION"), "{run}");
+    assert!(!fresh.store.exists(), "nothing written: {run}");
 }
 
 #[test]
