@@ -539,7 +539,7 @@ fn table<T: DeserializeOwned + JsonSchema>(
         } else {
             Diagnostic::new(format!("invalid `{name}` in {context}"), err.span())
                 .label(err.message().trim_end().to_owned())
-                .hint_opt(hint_for_key(&name))
+                .hint_opt(hint_for_key(context, &name))
         });
         entries.remove(&key);
         removed.push(name);
@@ -558,7 +558,7 @@ fn missing_field(message: &str) -> Option<String> {
 
 fn missing(context: &str, field: &str, header: Range<usize>) -> Diagnostic {
     Diagnostic::new(format!("{context} has no `{field}`"), Some(header))
-        .hint_opt(hint_for_key(field))
+        .hint_opt(hint_for_key(context, field))
 }
 
 fn unknown_key(key: &str, span: Range<usize>, place: &str, known: &[String]) -> Diagnostic {
@@ -586,7 +586,12 @@ fn unknown_key(key: &str, span: Range<usize>, place: &str, known: &[String]) -> 
     .hint(hint)
 }
 
-fn hint_for_key(key: &str) -> Option<&'static str> {
+/// The hint for a key of a resource or `[project]` (a remote's keys say
+/// what they take in their own messages).
+fn hint_for_key(context: &str, key: &str) -> Option<&'static str> {
+    if context.contains(".remote") {
+        return None;
+    }
     Some(match key {
         "sha256" => {
             "`crp hash FILE` prints a file's sha256; or leave the key out and the first `crp sync` pins it"

@@ -524,7 +524,7 @@ fn remote_for(
 }
 
 /// Asks the remote `name` (or the one the projects use first, see
-/// [`remote_for`]) which of the manifests' pinned objects it lacks: one
+/// `remote_for`) which of the manifests' pinned objects it lacks: one
 /// HEAD request per object, 16 at a time (for more than 32 objects, only
 /// per object the remote's listing holds).
 ///
