@@ -124,22 +124,17 @@ fn cold_tier<'de, D: serde::Deserializer<'de>>(
     if text.trim() != text || text.is_empty() {
         return Err(neither("is empty or starts or ends with spaces"));
     }
-    // Relative to the store: never the store itself or what it keeps.
-    if path.is_relative() {
-        let first = path
-            .components()
-            .find(|c| !matches!(c, std::path::Component::CurDir));
-        match first {
-            None => return Err(neither("is the store itself")),
-            Some(std::path::Component::Normal(name))
-                if ["objects", "meta", ".incomplete", "quarantine"]
-                    .iter()
-                    .any(|kept| name == std::ffi::OsStr::new(kept)) =>
-            {
-                return Err(neither("is a folder the store keeps its own files in"));
-            }
-            _ => {}
-        }
+    if text.chars().any(char::is_control) || text.starts_with('~') {
+        return Err(neither(
+            "holds a control character or starts with `~` (which no shell expands here)",
+        ));
+    }
+    // Relative to the store, as written: never the store itself or what it
+    // keeps (`GcSettings::resolve` checks the folder it resolves to).
+    if path.is_relative()
+        && let Some(why) = crate::inspect::gc::store_own_folder(&path)
+    {
+        return Err(neither(why));
     }
     Ok(Some(path))
 }

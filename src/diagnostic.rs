@@ -156,29 +156,26 @@ impl Report {
 fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut masked: Option<Vec<u8>> = None;
-    let key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
     let mut i = 0;
     while let Some(at) = memchr::memchr(b'=', &bytes[i..]).map(|p| p + i) {
         i = at + 1;
-        // The key before `=`: bare, or quoted.
-        let mut end = at;
-        while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
-            end -= 1;
-        }
-        let quoted = end > 0 && matches!(bytes[end - 1], b'"' | b'\'');
-        let key_end = if quoted { end - 1 } else { end };
-        let mut start = key_end;
-        while start > 0 && key_byte(bytes[start - 1]) {
-            start -= 1;
-        }
-        if start == key_end || !crate::redact::is_secret_param(&text[start..key_end]) {
+        // The key before `=`, back to where a key can start: the line's
+        // start, or an inline table's `{` or `,`.
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| matches!(b, b'\n' | b'{' | b','))
+            .map_or(0, |p| p + 1);
+        if !is_secret_key(&text[start..at]) {
             continue;
         }
         let mut from = at + 1;
         while from < bytes.len() && matches!(bytes[from], b' ' | b'\t') {
             from += 1;
         }
-        let to = value_end(bytes, from);
+        // The value, and whatever follows it on its last line: a typo in
+        // a secret (`"p"ss"`) leaves some of it after the string.
+        let end = value_end(bytes, from);
+        let to = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |p| p + end);
         let out = masked.get_or_insert_with(|| bytes.to_vec());
         for b in &mut out[from..to] {
             if !matches!(*b, b'\n' | b'\r') {
@@ -194,6 +191,33 @@ fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
         }
         None => std::borrow::Cow::Borrowed(text),
     }
+}
+
+/// Whether a TOML key (bare, quoted, dotted, mistyped with spaces, with
+/// `\u` escapes) names a credential: as a whole, or any of its parts.
+fn is_secret_key(key: &str) -> bool {
+    let mut plain = String::new();
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {}
+            c if c.is_whitespace() => {}
+            '\\' if matches!(chars.peek(), Some('u' | 'U')) => {
+                let digits = if chars.next() == Some('u') { 4 } else { 8 };
+                let hex: String = chars.by_ref().take(digits).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) => plain.push(decoded),
+                    None => plain.push_str(&hex),
+                }
+            }
+            c => plain.push(c),
+        }
+    }
+    !plain.is_empty()
+        && (crate::redact::is_secret_param(&plain)
+            || plain
+                .split('.')
+                .any(|part| !part.is_empty() && crate::redact::is_secret_param(part)))
 }
 
 /// Where the TOML value that starts at `from` ends (see
@@ -269,6 +293,12 @@ mod tests {
         let text = "[[remote]]\nname = \"t\"\nsecret_access_key = \"AKIAsecrét\"\n\"password\" = 'hunter2'\nx = { token = abc123, a = 1 }\ntoken = \'\'\'lit1\nlit2\'\'\'\npassword = \"\"\"ml1\nml2\"\"\"\naws_secret_access_key = { v = \"tab1\", w = [\"tab2\"] }\nkeys = [{ name = \"r\", password = \"\"\"arr1\"\"\" }]\npurpose = \"keys\"\nsig = \"\"\"open1\nopen2\n";
         let masked = mask_secret_values(text);
         assert_eq!(masked.len(), text.len());
+        let odd = "\"pass\\u0077ord\" = \"esc1\"\npassword.a = \"dot1\"\npass word = \"sp1\"\n\" password \" = \"sp2\"\npassword = \"p\"ty1\"\npassword = 'a\\'ty2'\nname = \"keep\"\n";
+        let odd_masked = mask_secret_values(odd);
+        for secret in ["esc1", "dot1", "sp1", "sp2", "ty1", "ty2"] {
+            assert!(!odd_masked.contains(secret), "{secret}: {odd_masked}");
+        }
+        assert!(odd_masked.contains("name = \"keep\""), "{odd_masked}");
         assert_eq!(masked.lines().count(), text.lines().count());
         for secret in [
             "AKIAsecrét",
@@ -288,7 +318,11 @@ mod tests {
         }
         assert!(masked.contains("name = \"t\""), "{masked}");
         assert!(masked.contains("purpose = \"keys\""), "{masked}");
-        assert!(masked.contains("a = 1"), "{masked}");
+        // The rest of a secret's line goes with it.
+        assert!(
+            masked.contains("x = { token = ***") && !masked.contains("a = 1"),
+            "{masked}"
+        );
         let start = text.find("secret_access_key").unwrap();
         let report = Report {
             path: "config.toml".into(),

@@ -92,6 +92,54 @@ pub fn allowed_by_policy(store: &Store, remote: &Remote) -> Result<(), String> {
     }
 }
 
+/// Why `path`, relative to a store (`..` taken lexically), cannot hold its
+/// cold storage: it is the store itself, or a folder the store keeps its
+/// own files in.
+pub fn store_own_folder(path: &Path) -> Option<&'static str> {
+    use std::path::Component;
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            // Above the store: somewhere else.
+            Component::ParentDir if parts.pop().is_none() => return None,
+            Component::ParentDir => {}
+            Component::Normal(name) => parts.push(name),
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    match parts.first() {
+        None => Some("is the store itself"),
+        Some(first)
+            if ["objects", "meta", ".incomplete", "quarantine"]
+                .iter()
+                .any(|kept| *first == std::ffi::OsStr::new(kept)) =>
+        {
+            Some("is a folder the store keeps its own files in")
+        }
+        Some(_) => None,
+    }
+}
+
+/// `path` with links and `..` resolved as far as it exists, the rest (a
+/// folder not made yet) appended as written.
+fn resolve_existing(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = fs_err::canonicalize(existing) {
+            return rest.iter().rev().fold(resolved, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_owned(),
+        }
+    }
+}
+
 /// How long an unreferenced object stays unless the store says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -113,6 +161,30 @@ impl GcSettings {
     /// # Errors
     /// An `s3://` URL that is not valid.
     pub fn resolve(
+        store: &Store,
+        config: &Config,
+        grace: Option<Duration>,
+    ) -> Result<Self, String> {
+        let settings = Self::resolve_unchecked(store, config, grace)?;
+        // The folder itself, links and `..` followed: never the store or
+        // what it keeps, where archiving would move nothing and removing
+        // from the archive would remove what projects use.
+        if settings.cold_remote.is_none() {
+            let resolved = resolve_existing(&settings.cold);
+            let root = resolve_existing(store.root());
+            if let Ok(inside) = resolved.strip_prefix(&root)
+                && let Some(why) = store_own_folder(inside)
+            {
+                return Err(format!(
+                    "`[gc] cold` (`{}`) {why}: give cold storage a folder of its own",
+                    settings.cold.display()
+                ));
+            }
+        }
+        Ok(settings)
+    }
+
+    fn resolve_unchecked(
         store: &Store,
         config: &Config,
         grace: Option<Duration>,

@@ -990,12 +990,36 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
         ),
         ("./objects", "a folder the store keeps its own files in"),
         (".", "is the store itself"),
+        (
+            "cold/../objects",
+            "a folder the store keeps its own files in",
+        ),
+        ("~/cold", "starts with `~`"),
     ] {
-        ctx.write_config(&config.replace("s3://crp-cache/archive\"\n", &format!("{cold}\"\n")));
+        ctx.write_config(&config.replace(
+            "cold = \"s3://crp-cache/archive\"",
+            &format!("cold = \"{cold}\""),
+        ));
         let run = crp(&ctx, &ctx.project, &["gc"]);
         run.code(2);
         assert!(
             run.stderr.contains("config.toml:7:") && run.stderr.contains(says),
+            "{cold}: {run}"
+        );
+    }
+    // Nor the same folder reached by an absolute path or a link.
+    std::os::unix::fs::symlink("objects", ctx.store.join("link")).unwrap();
+    let own = ctx.store.join("objects");
+    for cold in [own.to_str().unwrap(), "link"] {
+        ctx.write_config(&config.replace(
+            "cold = \"s3://crp-cache/archive\"",
+            &format!("cold = \"{cold}\""),
+        ));
+        let run = crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]);
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains("a folder the store keeps its own files in"),
             "{cold}: {run}"
         );
     }
