@@ -72,8 +72,22 @@ pub async fn gc(
             )
         })?;
         for record in store.projects()? {
-            let Ok(manifest) = crate::manifest::Manifest::load(&record.manifest) else {
-                continue;
+            // A project gone is no longer fetched for; one whose manifest
+            // does not read might use this very bucket.
+            let manifest = match crate::manifest::Manifest::load(&record.manifest) {
+                Ok(manifest) => manifest,
+                Err(crate::manifest::ManifestError::NotFound { .. }) => continue,
+                Err(err) => {
+                    return Err(crate::error::UsageError::new(format!(
+                        "cannot tell whether `[gc] cold = \"{}\"` holds a remote of project `{}`: {err}",
+                        cold.url, record.name
+                    ))
+                    .hint(format!(
+                        "fix `{}` first (`crp plan` there shows what is wrong)",
+                        record.manifest.display()
+                    ))
+                    .into());
+                }
             };
             if let Some(remote) = manifest
                 .project

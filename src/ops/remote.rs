@@ -487,13 +487,11 @@ fn remote_for(
         if named.is_empty() {
             return Ok(choose(all, Some(name))?);
         }
-        if let Some(other) = named
-            .iter()
-            .find(|r| r.url != named[0].url || r.endpoint != named[0].endpoint)
-        {
+        if let Some(other) = named.iter().find(|r| !same_remote(r, named[0])) {
             return Err(UsageError::new(format!(
                 "the projects name different remotes `{name}`: {} and {}",
-                named[0].url, other.url
+                described(named[0]),
+                described(other)
             ))
             .hint("check each project on its own, or give the remotes different names")
             .into());
@@ -507,7 +505,7 @@ fn remote_for(
     let first = choose(first.into_iter().collect(), None)?;
     for (project, remote) in firsts {
         match remote {
-            Some(r) if r.url == first.url && r.endpoint == first.endpoint => {}
+            Some(r) if same_remote(&r, &first) => {}
             other => {
                 return Err(UsageError::new(format!(
                     "the projects use different remotes: `{first_project}` uses `{}` ({}), `{project}` uses {}",
@@ -521,6 +519,31 @@ fn remote_for(
         }
     }
     Ok(first)
+}
+
+/// Whether two remotes are one: the same bucket and prefix, reached the
+/// same way with the same credentials.
+fn same_remote(a: &Remote, b: &Remote) -> bool {
+    a.url == b.url
+        && a.endpoint == b.endpoint
+        && a.region == b.region
+        && a.path_style == b.path_style
+        && a.profile == b.profile
+}
+
+/// A remote for a message telling two apart.
+fn described(remote: &Remote) -> String {
+    format!(
+        "{} at {} ({}{})",
+        remote.url,
+        crate::source::redact_url(&remote.endpoint),
+        remote.region,
+        remote
+            .profile
+            .as_ref()
+            .map(|p| format!(", profile `{p}`"))
+            .unwrap_or_default()
+    )
 }
 
 /// Asks the remote `name` (or the one the projects use first, see
@@ -543,6 +566,10 @@ pub async fn lacking(
     let client = Client::new(&remote)?;
     client.check().await?;
     let mut objects: Vec<(Sha256Digest, Vec<String>)> = Vec::new();
+    // The declared size, else the store's copy's: a key whose metadata
+    // claims the digest over other bytes is not the object (a push would
+    // replace it too).
+    let mut sizes: Vec<Option<u64>> = Vec::new();
     for manifest in manifests {
         for resource in &manifest.resources {
             let Some(digest) = resource.sha256 else {
@@ -554,7 +581,14 @@ pub async fn lacking(
             };
             match objects.iter_mut().find(|(d, _)| *d == digest) {
                 Some((_, names)) => names.push(label),
-                None => objects.push((digest, vec![label])),
+                None => {
+                    objects.push((digest, vec![label]));
+                    sizes.push(
+                        resource
+                            .size
+                            .or_else(|| store.object_stat(&digest).and_then(|stat| stat.size)),
+                    );
+                }
             }
         }
     }
@@ -584,7 +618,9 @@ pub async fn lacking(
         let (i, digest, result) = joined.expect("a request does not panic");
         // A key holding other bytes than the object (no digest recorded,
         // or another one) is not the object.
-        present[i] = result?.is_some_and(|head| head.sha256 == Some(digest));
+        present[i] = result?.is_some_and(|head| {
+            head.sha256 == Some(digest) && sizes[i].is_none_or(|size| size == head.size)
+        });
     }
     let lacking = objects
         .into_iter()

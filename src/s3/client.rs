@@ -128,9 +128,12 @@ impl RemoteError {
             Self::Unreachable { remote, .. } => Some(format!(
                 "check remote `{remote}`'s `endpoint` (`crp remote list`) and that the service runs"
             )),
-            Self::Credentials { .. } | Self::NoCredentials { .. } => Some(
+            Self::Credentials { .. } => Some(
                 "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or name a `profile` of ~/.aws/credentials in the remote's configuration".into(),
             ),
+            // Its reason says what to do: it depends on where they were
+            // looked for.
+            Self::NoCredentials { .. } => None,
             Self::NoBucket { remote, .. } => Some(format!(
                 "create the bucket, or fix remote `{remote}`'s `url` (`crp remote list`)"
             )),

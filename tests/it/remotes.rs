@@ -282,6 +282,21 @@ fn two_stores_share_objects_through_a_remote() {
             .contains("the projects name different remotes `team`"),
         "{run}"
     );
+    // The same bucket in another region is another remote too.
+    std::fs::write(
+        other.join("resources.toml"),
+        text.replace("name = \"elsewhere\"", "name = \"team\"")
+            .replace("s3://crp-cache/elsewhere", "s3://crp-cache/team")
+            .replace("endpoint =", "region = \"eu-west-1\"\nendpoint ="),
+    )
+    .unwrap();
+    let run = crp(
+        &a,
+        &a.project,
+        &["drift", "--all-projects", "--remote", "team"],
+    );
+    run.code(2);
+    assert!(run.stderr.contains("(eu-west-1)"), "{run}");
     std::fs::write(other.join("resources.toml"), text).unwrap();
     // The policy's `schemes` bind a push and a check as they bind a sync.
     a.write_policy("[limits]\nschemes = [\"https\"]\n");
@@ -388,6 +403,17 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
         run.stdout.contains("lacks 1 of 2 pinned objects: small"),
         "{run}"
     );
+    // Nor bytes of another size whose metadata claims the object's digest.
+    rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 12)), Some(&objects[1].1)))
+        .unwrap();
+    let run = crp(&a, &a.project, &["status", "--check", "--remote"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("lacks 1 of 2 pinned objects: small"),
+        "{run}"
+    );
+    rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 3_000)), None))
+        .unwrap();
     let (b, dir) = second_machine(&a);
     let run = crp(&b, &dir, &["sync"]);
     run.success();
@@ -976,6 +1002,14 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
         "cold = \"s3://crp-cache\"",
     ));
     crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).code(2);
+    // A project whose manifest does not read might use the bucket.
+    ctx.write_config(&config);
+    let good = ctx.read_manifest();
+    std::fs::write(ctx.manifest_path(), format!("{good}\n[project\n")).unwrap();
+    let run = crp(&ctx, ctx.root.path(), &["gc", "--apply", "--grace", "0s"]);
+    run.code(2);
+    assert!(run.stderr.contains("cannot tell whether"), "{run}");
+    std::fs::write(ctx.manifest_path(), &good).unwrap();
     // A mistyped archive is not taken for a folder; nor is the store's own.
     for (cold, says) in [
         ("S3://crp-cache/archive", "is a URL crp cannot archive to"),
