@@ -130,13 +130,43 @@ fn cold_tier<'de, D: serde::Deserializer<'de>>(
         ));
     }
     // Relative to the store, as written: never the store itself or what it
-    // keeps (`GcSettings::resolve` checks the folder it resolves to).
+    // keeps (`inspect::gc::GcSettings::resolve` checks the folder it
+    // resolves to).
     if path.is_relative()
-        && let Some(why) = crate::inspect::gc::store_own_folder(&path)
+        && let Some(why) = store_own_folder(&path)
     {
         return Err(neither(why));
     }
     Ok(Some(path))
+}
+
+/// Why `path`, relative to a store (`..` taken lexically), cannot hold its
+/// cold storage: it is the store itself, or a folder the store keeps its
+/// own files in.
+pub fn store_own_folder(path: &Path) -> Option<&'static str> {
+    use std::path::Component;
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            // Above the store: somewhere else.
+            Component::ParentDir if parts.pop().is_none() => return None,
+            Component::ParentDir => {}
+            Component::Normal(name) => parts.push(name),
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    match parts.first() {
+        None => Some("is the store itself"),
+        Some(first)
+            if ["objects", "meta", ".incomplete", "quarantine"]
+                .iter()
+                .any(|kept| *first == std::ffi::OsStr::new(kept)) =>
+        {
+            Some("is a folder the store keeps its own files in")
+        }
+        Some(_) => None,
+    }
 }
 
 /// One `[[notify]]` hook.

@@ -92,35 +92,6 @@ pub fn allowed_by_policy(store: &Store, remote: &Remote) -> Result<(), String> {
     }
 }
 
-/// Why `path`, relative to a store (`..` taken lexically), cannot hold its
-/// cold storage: it is the store itself, or a folder the store keeps its
-/// own files in.
-pub fn store_own_folder(path: &Path) -> Option<&'static str> {
-    use std::path::Component;
-    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            // Above the store: somewhere else.
-            Component::ParentDir if parts.pop().is_none() => return None,
-            Component::ParentDir => {}
-            Component::Normal(name) => parts.push(name),
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    match parts.first() {
-        None => Some("is the store itself"),
-        Some(first)
-            if ["objects", "meta", ".incomplete", "quarantine"]
-                .iter()
-                .any(|kept| *first == std::ffi::OsStr::new(kept)) =>
-        {
-            Some("is a folder the store keeps its own files in")
-        }
-        Some(_) => None,
-    }
-}
-
 /// `path` with links and `..` resolved as far as it exists, the rest (a
 /// folder not made yet) appended as written.
 fn resolve_existing(path: &Path) -> PathBuf {
@@ -173,7 +144,7 @@ impl GcSettings {
             let resolved = resolve_existing(&settings.cold);
             let root = resolve_existing(store.root());
             if let Ok(inside) = resolved.strip_prefix(&root)
-                && let Some(why) = store_own_folder(inside)
+                && let Some(why) = crate::config::store_own_folder(inside)
             {
                 return Err(format!(
                     "`[gc] cold` (`{}`) {why}: give cold storage a folder of its own",
