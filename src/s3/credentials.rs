@@ -139,8 +139,12 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
             // environment: exporting would not help.
             Some(_) => "give that profile `aws_access_key_id` and `aws_secret_access_key`, or take `profile` out of the remote so that the environment's credentials are used".to_owned(),
             None => format!(
-                "export them first (`eval \"$(aws configure export-credentials --profile {} --format env)\"`), or give the profile `aws_access_key_id` and `aws_secret_access_key`",
-                crate::fsutil::shell_word(&wanted)
+                "export them first (`eval \"$(aws configure export-credentials {} --format env)\"`), or give the profile `aws_access_key_id` and `aws_secret_access_key`",
+                // A name that starts like an option is joined to its flag.
+                match wanted.starts_with('-') {
+                    true => format!("--profile={}", crate::fsutil::shell_word(&wanted)),
+                    false => format!("--profile {}", crate::fsutil::shell_word(&wanted)),
+                }
             ),
         };
         return Err(format!(

@@ -911,7 +911,7 @@ fn remotes_are_added_listed_and_removed() {
     std::fs::write(
         ctx.home.join(".aws/config"),
         format!(
-            "[profile s$(id)]\ncredential_process = touch {}\n\n[profile half]\naws_access_key_id = AKIAHALF\n",
+            "[profile s$(id)]\ncredential_process = touch {}\n\n[profile half]\naws_access_key_id = AKIAHALF\n\n[profile -dash]\nsso_session = corp\n",
             ran.display()
         ),
     )
@@ -919,6 +919,7 @@ fn remotes_are_added_listed_and_removed() {
     for (profile, says) in [
         ("s$(id)", "--profile 's$(id)' --format env"),
         ("half", "has `aws_access_key_id` without its pair"),
+        ("-dash", "export-credentials --profile=-dash --format env"),
     ] {
         let run = Run::from(
             ctx.command()
