@@ -87,6 +87,10 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
     let mut provider: Option<(&str, PathBuf)> = None;
     // A profile with half a key pair.
     let mut half: Option<(&str, PathBuf)> = None;
+    let looked: Vec<String> = files
+        .iter()
+        .filter_map(|(path, _)| path.as_deref().map(shown))
+        .collect();
     for (path, is_config) in files {
         let Some(path) = path else { continue };
         // Bounded: whatever the variable names (`/dev/zero`, say).
@@ -160,7 +164,8 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
     }
     match named {
         Some(name) => Err(format!(
-            "the AWS profile `{name}` has no `aws_access_key_id` and `aws_secret_access_key` in the credential files (~/.aws/credentials, ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE)"
+            "the AWS profile `{name}` has no `aws_access_key_id` and `aws_secret_access_key` in the credential files ({}; `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` name others)",
+            looked.join(", ")
         )),
         None => Ok(Found {
             credentials: None,

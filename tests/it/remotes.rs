@@ -934,6 +934,22 @@ fn remotes_are_added_listed_and_removed() {
         assert!(!run.stdout.contains("AKIAHALF"), "{run}");
     }
     assert!(!ran.exists());
+    // A profile that is nowhere is looked for in the files named.
+    let custom = ctx.root.path().join("custom-config");
+    let run = Run::from(
+        ctx.command()
+            .env("AWS_PROFILE", "nosuch")
+            .env("AWS_CONFIG_FILE", &custom)
+            .args(["remote", "list"])
+            .output()
+            .unwrap(),
+        &ctx,
+    );
+    run.success();
+    assert!(
+        run.stdout.contains("the AWS profile `nosuch`") && run.stdout.contains("custom-config"),
+        "{run}"
+    );
     std::fs::remove_file(ctx.home.join(".aws/config")).unwrap();
     assert_eq!(
         std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap(),
