@@ -63,9 +63,9 @@ pub async fn gc(
         .map_err(crate::error::UsageError::new)?;
     // An archive shares nothing with a cache: removing from it must never
     // remove what projects fetch from.
-    if let Some(cold) = &settings.cold_remote
-        && (request.apply || request.remove)
-    {
+    // Checked for a plan too, so that it never proposes what `--apply`
+    // would refuse.
+    if let Some(cold) = &settings.cold_remote {
         gc::allowed_by_policy(&store, cold).map_err(|err| {
             crate::error::UsageError::new(format!("`[gc] cold`: {err}")).hint(
                 "give the archive an endpoint of a scheme the store's policy allows, or allow the scheme in `schemes`",

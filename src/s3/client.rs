@@ -92,6 +92,10 @@ pub enum RemoteError {
     },
     #[error("remote `{remote}`: {reason}")]
     NoCredentials { remote: String, reason: String },
+    #[error(
+        "remote `{remote}` needs credentials, and none were found (`AWS_ACCESS_KEY_ID`, `AWS_PROFILE`, ~/.aws/credentials)"
+    )]
+    Unsigned { remote: String },
     #[error("the bucket `{bucket}` of remote `{remote}` does not exist")]
     NoBucket { remote: String, bucket: String },
     #[error("remote `{remote}` denied {what} ({code})")]
@@ -128,7 +132,13 @@ impl RemoteError {
             Self::Unreachable { remote, .. } => Some(format!(
                 "check remote `{remote}`'s `endpoint` (`crp remote list`) and that the service runs"
             )),
-            Self::Credentials { .. } => Some(
+            Self::Credentials { origin, .. } if origin.starts_with("environment") => Some(
+                "check that `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`, if one is needed) belongs to `AWS_ACCESS_KEY_ID` and has not expired".into(),
+            ),
+            Self::Credentials { origin, .. } => Some(format!(
+                "check the keys of {origin}, or set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`"
+            )),
+            Self::Unsigned { .. } => Some(
                 "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or name a `profile` of ~/.aws/credentials in the remote's configuration".into(),
             ),
             // Its reason says what to do: it depends on where they were
@@ -156,6 +166,7 @@ impl RemoteError {
             Self::Unreachable { .. }
                 | Self::Credentials { .. }
                 | Self::NoCredentials { .. }
+                | Self::Unsigned { .. }
                 | Self::NoBucket { .. }
         )
     }
@@ -656,12 +667,7 @@ impl Client {
             },
             "AccessDenied" | "AllAccessDisabled" | "" if status == 403 => {
                 match self.credentials.is_none() {
-                    true => RemoteError::NoCredentials {
-                        remote,
-                        reason: format!(
-                            "{what} needs credentials, and none were found (AWS_ACCESS_KEY_ID, ~/.aws/credentials)"
-                        ),
-                    },
+                    true => RemoteError::Unsigned { remote },
                     false => RemoteError::Denied {
                         remote,
                         what: what.to_owned(),

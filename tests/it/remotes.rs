@@ -511,7 +511,9 @@ fn remote_faults_say_which_remote_and_what_to_do() {
     assert!(
         run.stderr
             .contains("remote `team` refused the credentials (SignatureDoesNotMatch)")
-            && run.stderr.contains("AWS_SECRET_ACCESS_KEY"),
+            && run
+                .stderr
+                .contains("check that `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`, if one is needed) belongs to `AWS_ACCESS_KEY_ID`"),
         "{run}"
     );
     assert!(!run.stderr.contains("not-the-secret"), "{run}");
@@ -1019,6 +1021,14 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
         "cold = \"s3://crp-cache\"",
     ));
     crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).code(2);
+    // A plan does not propose what `--apply` would refuse.
+    let run = crp(&ctx, &ctx.project, &["gc", "--grace", "0s"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("give the archive a bucket or prefix of its own"),
+        "{run}"
+    );
     // A project whose manifest does not read might use the bucket.
     ctx.write_config(&config);
     let good = ctx.read_manifest();
