@@ -157,11 +157,23 @@ pub(crate) fn crp(ctx: &TestContext, dir: &Path, args: &[&str]) -> Run {
 }
 
 fn with_credentials(ctx: &TestContext, dir: &Path, args: &[&str], key: &str, secret: &str) -> Run {
+    with_env(
+        ctx,
+        dir,
+        &[
+            ("AWS_ACCESS_KEY_ID", key),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+        ],
+        args,
+    )
+}
+
+/// crp run in `dir` with `env` added to the test's environment.
+fn with_env(ctx: &TestContext, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     Run::from(
         ctx.command()
             .current_dir(dir)
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .envs(env.iter().copied())
             .args(args)
             .output()
             .expect("crp runs"),
@@ -803,14 +815,17 @@ fn remotes_are_added_listed_and_removed() {
         "--virtual-host",
     ])
     .code(2);
-    // The same rules hold for a file written by hand.
-    std::fs::write(
-        ctx.manifest_path(),
+    // The same rules hold for a file written by hand, which `crp remote
+    // list` refuses (exit 2).
+    let rejected = |text: &str| {
+        std::fs::write(ctx.manifest_path(), text).unwrap();
+        let run = ctx.crp(&["remote", "list"]);
+        run.code(2);
+        run
+    };
+    let run = rejected(
         "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nregion = \"evil.example/\"\n",
-    )
-    .unwrap();
-    let run = ctx.crp(&["remote", "list"]);
-    run.code(2);
+    );
     // At the key's own line, not at `[project]`'s.
     assert!(
         run.stderr.contains("resources.toml:7:10") && run.stderr.contains("is not a region"),
@@ -818,25 +833,17 @@ fn remotes_are_added_listed_and_removed() {
     );
     // A second remote of a name is pointed at, and a secret typed into a
     // table is not shown back.
-    std::fs::write(
-        ctx.manifest_path(),
+    let run = rejected(
         "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/y\"\n",
-    )
-    .unwrap();
-    let run = ctx.crp(&["remote", "list"]);
-    run.code(2);
+    );
     assert!(
         run.stderr.contains("resources.toml:9:8")
             && run.stderr.contains("a second remote named `x`"),
         "{run}"
     );
-    std::fs::write(
-        ctx.manifest_path(),
+    let run = rejected(
         "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nsecret_access_key = \"wJalrXUtnFEMI\"\n",
-    )
-    .unwrap();
-    let run = ctx.crp(&["remote", "list"]);
-    run.code(2);
+    );
     assert!(
         run.stderr.contains("resources.toml:7:1")
             && run.stderr.contains("unknown key `secret_access_key`")
@@ -867,13 +874,11 @@ fn remotes_are_added_listed_and_removed() {
     );
     std::fs::write(&config_path, &config).unwrap();
     // A key without its secret is named, not taken for no credentials.
-    let run = Run::from(
-        ctx.command()
-            .env("AWS_ACCESS_KEY_ID", "AKIA")
-            .args(["remote", "list"])
-            .output()
-            .unwrap(),
+    let run = with_env(
         &ctx,
+        &ctx.project,
+        &[("AWS_ACCESS_KEY_ID", "AKIA")],
+        &["remote", "list"],
     );
     run.success();
     assert!(
@@ -892,13 +897,11 @@ fn remotes_are_added_listed_and_removed() {
         ),
     )
     .unwrap();
-    let run = Run::from(
-        ctx.command()
-            .env("AWS_PROFILE", "sso")
-            .args(["remote", "list"])
-            .output()
-            .unwrap(),
+    let run = with_env(
         &ctx,
+        &ctx.project,
+        &[("AWS_PROFILE", "sso")],
+        &["remote", "list"],
     );
     run.success();
     assert!(
@@ -923,13 +926,11 @@ fn remotes_are_added_listed_and_removed() {
         ("half", "has `aws_access_key_id` without its pair"),
         ("-dash", "export-credentials --profile=-dash --format env"),
     ] {
-        let run = Run::from(
-            ctx.command()
-                .env("AWS_PROFILE", profile)
-                .args(["remote", "list"])
-                .output()
-                .unwrap(),
+        let run = with_env(
             &ctx,
+            &ctx.project,
+            &[("AWS_PROFILE", profile)],
+            &["remote", "list"],
         );
         run.success();
         assert!(run.stdout.contains(says), "{run}");
@@ -938,14 +939,14 @@ fn remotes_are_added_listed_and_removed() {
     assert!(!ran.exists());
     // A profile that is nowhere is looked for in the files named.
     let custom = ctx.root.path().join("custom-config");
-    let run = Run::from(
-        ctx.command()
-            .env("AWS_PROFILE", "nosuch")
-            .env("AWS_CONFIG_FILE", &custom)
-            .args(["remote", "list"])
-            .output()
-            .unwrap(),
+    let run = with_env(
         &ctx,
+        &ctx.project,
+        &[
+            ("AWS_PROFILE", "nosuch"),
+            ("AWS_CONFIG_FILE", custom.to_str().unwrap()),
+        ],
+        &["remote", "list"],
     );
     run.success();
     assert!(
@@ -976,14 +977,11 @@ fn remotes_are_added_listed_and_removed() {
     fresh.write_manifest(
         "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"team\"\nurl = \"s3://crp-cache/team\"\n\n[resources]\n",
     );
-    let run = Run::from(
-        fresh
-            .command()
-            .env("AWS_REGION", "bad region")
-            .args(["sync"])
-            .output()
-            .unwrap(),
+    let run = with_env(
         &fresh,
+        &fresh.project,
+        &[("AWS_REGION", "bad region")],
+        &["sync"],
     );
     run.code(2);
     assert!(run.stderr.contains("AWS_REGION"), "{run}");
