@@ -87,16 +87,21 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
     let mut provider: Option<(&str, PathBuf)> = None;
     // A profile with half a key pair.
     let mut half: Option<(&str, PathBuf)> = None;
-    let looked: Vec<String> = files
-        .iter()
-        .filter_map(|(path, _)| path.as_deref().map(shown))
-        .collect();
+    // The files looked in, as a message names them: one that is not there
+    // (a mistyped `AWS_SHARED_CREDENTIALS_FILE`, say) is said to be absent.
+    let mut looked: Vec<String> = Vec::new();
     for (path, is_config) in files {
         let Some(path) = path else { continue };
         // Bounded: whatever the variable names (`/dev/zero`, say).
         let text = match crate::fsutil::read_bounded(&path, MAX_FILE) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Ok(bytes) => {
+                looked.push(shown(&path));
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                looked.push(format!("{}, which is not there", shown(&path)));
+                continue;
+            }
             Err(err) => {
                 return Err(format!(
                     "cannot read `{}`: {}",
@@ -165,7 +170,7 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
     match named {
         Some(name) => Err(format!(
             "the AWS profile `{name}` has no `aws_access_key_id` and `aws_secret_access_key` in the credential files ({}; `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` name others)",
-            looked.join(", ")
+            looked.join("; ")
         )),
         None => Ok(Found {
             credentials: None,

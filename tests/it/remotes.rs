@@ -937,7 +937,8 @@ fn remotes_are_added_listed_and_removed() {
         assert!(!run.stdout.contains("AKIAHALF"), "{run}");
     }
     assert!(!ran.exists());
-    // A profile that is nowhere is looked for in the files named.
+    // A profile that is nowhere is looked for in the files named, and a
+    // file named that is not there is said to be absent.
     let custom = ctx.root.path().join("custom-config");
     let run = with_env(
         &ctx,
@@ -950,7 +951,8 @@ fn remotes_are_added_listed_and_removed() {
     );
     run.success();
     assert!(
-        run.stdout.contains("the AWS profile `nosuch`") && run.stdout.contains("custom-config"),
+        run.stdout.contains("the AWS profile `nosuch`")
+            && run.stdout.contains("custom-config, which is not there"),
         "{run}"
     );
     std::fs::remove_file(ctx.home.join(".aws/config")).unwrap();
