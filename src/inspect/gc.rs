@@ -81,13 +81,11 @@ fn archive_remote(store: &Store, path: &Path) -> Result<Option<Remote>, GcError>
 /// The policy cannot be read, or rules the remote's endpoint out.
 pub fn allowed_by_policy(store: &Store, remote: &Remote) -> Result<(), String> {
     let policy = crate::policy::Policy::load(store.root()).map_err(|err| err.to_string())?;
-    match policy.allows_scheme_of(&crate::source::Source::Http(remote.endpoint.clone())) {
-        true => Ok(()),
-        false => Err(format!(
-            "remote `{}` ({}): the policy's `schemes` do not allow `{}:`",
-            remote.name,
-            remote.url,
-            remote.endpoint.scheme()
+    match policy.refuses_remote(remote) {
+        None => Ok(()),
+        Some(reason) => Err(format!(
+            "remote `{}` ({}): {reason}",
+            remote.name, remote.url
         )),
     }
 }

@@ -448,14 +448,10 @@ async fn listing(
 /// The policy cannot be read, or rules out the remote's endpoint.
 fn allowed_by_policy(store: &Store, remote: &Remote) -> anyhow::Result<()> {
     let policy = crate::policy::Policy::load(store.root())?;
-    if policy.allows_scheme_of(&crate::source::Source::Http(remote.endpoint.clone())) {
+    let Some(reason) = policy.refuses_remote(remote) else {
         return Ok(());
-    }
-    Err(UsageError::new(format!(
-        "remote `{}`: the policy's `schemes` do not allow `{}:`",
-        remote.name,
-        remote.endpoint.scheme()
-    ))
+    };
+    Err(UsageError::new(format!("remote `{}`: {reason}", remote.name))
     .hint("give the remote an endpoint of a scheme the store's policy allows, or allow the scheme in `schemes`")
     .into())
 }

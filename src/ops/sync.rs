@@ -173,15 +173,7 @@ pub(super) async fn sync_locked(
             &manifest.project.remotes,
             &config.remotes,
             messages,
-            |remote| match policy
-                .allows_scheme_of(&crate::source::Source::Http(remote.endpoint.clone()))
-            {
-                true => Ok(()),
-                false => Err(format!(
-                    "the policy's `schemes` do not allow `{}:`",
-                    remote.endpoint.scheme()
-                )),
-            },
+            |remote| policy.refuses_remote(remote).map_or(Ok(()), Err),
         )
         .await
         .map_err(crate::error::UsageError::new)?,

@@ -521,9 +521,6 @@ impl Policy {
         })
     }
 
-    /// Whether a source is trusted: a local path, or a URL (of the data or
-    /// of its `.torrent`) whose host is on the list. A magnet link names no
-    /// host, so it is never trusted by host.
     /// Whether every scheme `source` uses is among the allowed `schemes`.
     pub fn allows_scheme_of(&self, source: &Source) -> bool {
         Scheme::of(source)
@@ -531,6 +528,21 @@ impl Policy {
             .all(|s| self.limits.schemes.contains(s))
     }
 
+    /// Why the allowed `schemes` rule out `remote`, if they do: a remote is
+    /// asked through its endpoint, like a source of the endpoint's scheme.
+    /// The reason reads "the policy's `schemes` do not allow `http:`".
+    pub fn refuses_remote(&self, remote: &crate::remote::Remote) -> Option<String> {
+        (!self.allows_scheme_of(&Source::Http(remote.endpoint.clone()))).then(|| {
+            format!(
+                "the policy's `schemes` do not allow `{}:`",
+                remote.endpoint.scheme()
+            )
+        })
+    }
+
+    /// Whether a source is trusted: a local path, or a URL (of the data or
+    /// of its `.torrent`) whose host is on the list. A magnet link names no
+    /// host, so it is never trusted by host.
     fn trusts(&self, source: &Source) -> bool {
         match source {
             Source::File(_) => true,
