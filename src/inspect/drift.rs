@@ -167,9 +167,23 @@ pub struct DriftReport {
     pub projects: Vec<String>,
     pub verified: bool,
     pub upstream_checked: bool,
+    /// The remote `--remote` asked, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_checked: Option<RemoteChecked>,
     pub items: Vec<Item>,
     /// Findings an ignore file silenced, with its reason.
     pub ignored: Vec<Ignored>,
+}
+
+/// A remote asked which pinned objects it lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteChecked {
+    /// Its name.
+    pub remote: String,
+    /// Its `s3://bucket/prefix`.
+    pub url: String,
+    /// The pinned objects asked about.
+    pub objects: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

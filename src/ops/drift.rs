@@ -57,6 +57,7 @@ pub async fn drift(
         projects: Vec::new(),
         verified: request.verify,
         upstream_checked: request.upstream,
+        remote_checked: None,
         items: Vec::new(),
         ignored: Vec::new(),
     };
@@ -120,6 +121,11 @@ pub async fn drift(
     if let Some(name) = &request.remote {
         let name = Some(name.as_str()).filter(|n| !n.is_empty());
         let check = super::remote::lacking(Some(store.root()), &manifests, name).await?;
+        report.remote_checked = Some(drift::RemoteChecked {
+            remote: check.remote.clone(),
+            url: check.url.clone(),
+            objects: check.checked,
+        });
         for lacking in check.lacking {
             let (project, name) = match manifests.len() {
                 1 => (

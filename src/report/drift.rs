@@ -67,10 +67,13 @@ pub fn text(report: &DriftReport) -> String {
     };
     let mut checks = Vec::new();
     if !report.verified {
-        checks.push("objects checked by size and time; `--verify` re-hashes");
+        checks.push("objects checked by size and time; `--verify` re-hashes".to_owned());
     }
     if !report.upstream_checked {
-        checks.push("sources not asked; `--upstream` asks");
+        checks.push("sources not asked; `--upstream` asks".to_owned());
+    }
+    if let Some(remote) = &report.remote_checked {
+        checks.push(remote_asked(remote));
     }
     let _ = writeln!(
         out,
@@ -79,6 +82,16 @@ pub fn text(report: &DriftReport) -> String {
         checks.join("; ")
     );
     out
+}
+
+/// "remote `team` (s3://bucket/prefix) asked about 3 pinned objects".
+fn remote_asked(remote: &crate::inspect::drift::RemoteChecked) -> String {
+    format!(
+        "remote `{}` ({}) asked about {}",
+        remote.remote,
+        remote.url,
+        crate::units::count(remote.objects as u64, "pinned object")
+    )
 }
 
 /// Markdown fit for an issue or a pull-request comment.
@@ -134,6 +147,9 @@ pub fn markdown(report: &DriftReport) -> String {
             ""
         }
     );
+    if let Some(remote) = &report.remote_checked {
+        let _ = writeln!(out, "<sub>{}</sub>", markdown_cell(&remote_asked(remote)));
+    }
     out
 }
 

@@ -250,6 +250,11 @@ fn two_stores_share_objects_through_a_remote() {
         .map(|i| i["name"].as_str().unwrap())
         .collect();
     assert_eq!(lacking, ["big", "small"], "{run}");
+    assert_eq!(
+        doc["remote_checked"],
+        serde_json::json!({"remote": "team", "url": "s3://crp-cache/team", "objects": 2}),
+        "{run}"
+    );
     // Projects that use different remotes are checked together only
     // against one named.
     let other = a.root.path().join("other");
@@ -339,6 +344,14 @@ fn two_stores_share_objects_through_a_remote() {
     assert!(
         run.stdout
             .contains("0 objects uploaded (0 B), 2 already there"),
+        "{run}"
+    );
+    // With nothing lacking, drift says it asked the remote.
+    let run = crp(&a, &a.project, &["drift", "--remote", "team"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("remote `team` (s3://crp-cache/team) asked about 2 pinned objects"),
         "{run}"
     );
     // The remote holds the bytes and, beside them, the record.
