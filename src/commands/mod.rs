@@ -27,11 +27,12 @@ mod torrent;
 mod update;
 mod verify;
 
-use crate::cli::{Cli, Command, HookCommand, PolicyCommand, TorrentCommand};
+use crate::cli::{Cli, Command, HookCommand, PolicyCommand, RemoteCommand, TorrentCommand};
 use crate::error::ExitStatus;
 use crate::report::Printer;
 
-/// The command's name, for JSON error documents.
+/// The command as its JSON documents name it, subcommand and all
+/// (`remote add`): for error documents and messages about the command.
 pub fn name(command: &Command) -> &'static str {
     match command {
         Command::Init(_) => "init",
@@ -43,9 +44,11 @@ pub fn name(command: &Command) -> &'static str {
         Command::Status(_) => "status",
         Command::Hash(_) => "hash",
         Command::Schema => "schema",
-        Command::Torrent(_) => "torrent",
-        Command::Hook(_) => "hook",
-        Command::Policy(_) => "policy",
+        Command::Torrent(TorrentCommand::Daemon(_)) => "torrent daemon",
+        Command::Hook(HookCommand::TorrentDone(_)) => "hook torrent-done",
+        Command::Policy(PolicyCommand::Show) => "policy show",
+        Command::Policy(PolicyCommand::Check(_)) => "policy check",
+        Command::Policy(PolicyCommand::Init(_)) => "policy init",
         Command::Pending => "pending",
         Command::Approve(_) => "approve",
         Command::Deny(_) => "deny",
@@ -57,7 +60,9 @@ pub fn name(command: &Command) -> &'static str {
         Command::Gc(_) => "gc",
         Command::Drift(_) => "drift",
         Command::Diff(_) => "diff",
-        Command::Remote(_) => "remote",
+        Command::Remote(RemoteCommand::Add(_)) => "remote add",
+        Command::Remote(RemoteCommand::List) => "remote list",
+        Command::Remote(RemoteCommand::Remove(_)) => "remote remove",
         Command::Push(_) => "push",
         Command::Pull(_) => "pull",
         Command::Completions(_) => "completions",

@@ -787,6 +787,12 @@ fn remotes_are_added_listed_and_removed() {
     );
     let run = ctx.crp(&["remote", "add", "y", "s3://Bad_Bucket"]);
     run.code(2);
+    // A JSON error names the command as its success document does.
+    let run = ctx.crp(&["remote", "add", "y", "s3://Bad_Bucket", "--format", "json"]);
+    run.code(2);
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["command"], "remote add", "{run}");
+    assert_eq!(doc["error"]["kind"], "invalid-input", "{run}");
     // A region becomes part of a host name: nothing but its own letters.
     let run = ctx.crp(&[
         "remote",
