@@ -188,16 +188,23 @@ pub fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
         .unwrap_or(ColorChoice::Auto)
 }
 
-/// The subcommand the arguments name, if any: the first that is one.
+/// The command the arguments name, subcommands of a group included
+/// (`remote add`), if any: the first word that is one, then its own.
 pub fn command_in(args: &[std::ffi::OsString]) -> Option<String> {
-    let names: Vec<String> = Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .collect();
-    args.iter()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .find(|a| names.contains(a))
+    let mut command = Cli::command();
+    let mut words: Vec<String> = Vec::new();
+    for arg in args.iter().skip(1) {
+        let arg = arg.to_string_lossy();
+        let Some(sub) = command.find_subcommand(arg.as_ref()).cloned() else {
+            continue;
+        };
+        words.push(sub.get_name().to_owned());
+        if !sub.has_subcommands() {
+            break;
+        }
+        command = sub;
+    }
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// The formats a command writes, by its name.

@@ -27,7 +27,9 @@ mod torrent;
 mod update;
 mod verify;
 
-use crate::cli::{Cli, Command, HookCommand, PolicyCommand, RemoteCommand, TorrentCommand};
+use crate::cli::{
+    Cli, Command, DaemonCommand, HookCommand, PolicyCommand, RemoteCommand, TorrentCommand,
+};
 use crate::error::ExitStatus;
 use crate::report::Printer;
 
@@ -44,7 +46,8 @@ pub fn name(command: &Command) -> &'static str {
         Command::Status(_) => "status",
         Command::Hash(_) => "hash",
         Command::Schema => "schema",
-        Command::Torrent(TorrentCommand::Daemon(_)) => "torrent daemon",
+        Command::Torrent(TorrentCommand::Daemon(DaemonCommand::Start(_))) => "torrent daemon start",
+        Command::Torrent(TorrentCommand::Daemon(DaemonCommand::Stop)) => "torrent daemon stop",
         Command::Hook(HookCommand::TorrentDone(_)) => "hook torrent-done",
         Command::Policy(PolicyCommand::Show) => "policy show",
         Command::Policy(PolicyCommand::Check(_)) => "policy check",

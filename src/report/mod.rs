@@ -143,6 +143,11 @@ pub fn use_color(choice: ColorChoice, terminal: bool) -> bool {
 }
 
 impl Printer {
+    /// The command, as its documents name it (`torrent daemon start`).
+    pub fn command(&self) -> &'static str {
+        self.command
+    }
+
     pub fn new(global: &GlobalArgs, command: &'static str) -> Self {
         let color_out = use_color(global.color, std::io::stdout().is_terminal());
         let color_err = use_color(global.color, std::io::stderr().is_terminal());

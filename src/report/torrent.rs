@@ -26,7 +26,7 @@ pub fn print(printer: &Printer, state: Option<DaemonState>, running: bool, messa
     match printer.format() {
         Format::Json => printer.json(&DaemonDocument {
             schema_version: SCHEMA_VERSION,
-            command: "torrent daemon".into(),
+            command: printer.command().into(),
             running,
             pid: state.as_ref().map(|s| s.pid),
             rpc_url: state.map(|s| s.rpc_url.to_string()),

@@ -170,6 +170,25 @@ fn a_bad_argument_is_an_error_document_under_format_json() {
             "crp",
             "unrecognized subcommand 'bogus'",
         ),
+        // A group's subcommand is named whole.
+        (
+            &["remote", "add", "--format", "json", "team"][..],
+            "remote add",
+            "the following required arguments were not provided",
+        ),
+        (
+            &[
+                "torrent",
+                "daemon",
+                "start",
+                "--format",
+                "json",
+                "--rpc-port",
+                "x",
+            ][..],
+            "torrent daemon start",
+            "invalid value 'x' for '--rpc-port <PORT>'",
+        ),
     ] {
         let run = ctx.crp(args);
         run.code(2);
