@@ -264,22 +264,22 @@ impl Config {
         match read_toml_text(&path)? {
             None => Ok(Self::default()),
             Some(text) => {
-                // Two remotes of a name: the second is the one to point at,
-                // which serde cannot tell.
+                // Two remotes of a name (the second is the one to point
+                // at), and what else serde cannot tell where it is.
                 if let Ok(root) = toml::de::DeTable::parse(&text)
                     && let Some(toml::de::DeValue::Array(remotes)) =
                         root.get_ref().get("remote").map(toml::Spanned::get_ref)
-                    && let Some((name, at)) = crate::remote::second_of_a_name(remotes)
                 {
-                    return Err(ManifestError::Invalid(Box::new(
-                        crate::diagnostic::Report {
-                            path: path.display().to_string(),
-                            text,
-                            diagnostics: vec![crate::remote::second_of_a_name_diagnostic(
-                                &name, at,
-                            )],
-                        },
-                    )));
+                    let diagnostics = crate::remote::table_problems(remotes);
+                    if !diagnostics.is_empty() {
+                        return Err(ManifestError::Invalid(Box::new(
+                            crate::diagnostic::Report {
+                                path: path.display().to_string(),
+                                text,
+                                diagnostics,
+                            },
+                        )));
+                    }
                 }
                 let mut config: Self =
                     parse_toml(&path, &text, "invalid store configuration", None)?;

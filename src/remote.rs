@@ -260,7 +260,18 @@ impl FromStr for Endpoint {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let url = Url::parse(text).map_err(|err| format!("`{}`: {err}", text.escape_debug()))?;
+        if text.trim().is_empty() {
+            return Err(
+                "an empty endpoint: give the service's `https://` or `http://` URL, or leave `endpoint` out for AWS"
+                    .into(),
+            );
+        }
+        let url = Url::parse(text).map_err(|err| {
+            format!(
+                "`{}` is not an `https://` or `http://` URL ({err})",
+                crate::redact::text(&text.escape_debug().to_string())
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(format!(
                 "`{}`: an endpoint is an `https://` or `http://` URL",
@@ -468,33 +479,50 @@ pub fn configured(project: &[RemoteConfig], store: &[RemoteConfig]) -> Result<Ve
 ///
 /// # Errors
 /// A table that is not a remote, and a name given twice.
-/// The second of two `[[remote]]` tables (`remotes`, as parsed) that share
-/// a name: the name and the span of its `name` value, for a diagnostic that
-/// points at the table to rename rather than at the array.
-pub fn second_of_a_name(
+/// What serde cannot point at in `[[remote]]` tables (`remotes`, as
+/// parsed), each at the value to change: the second of two remotes that
+/// share a name (at its `name`), and `path_style = false` beside an
+/// endpoint named by its IP address (at `path_style`), which could not
+/// address the bucket in the host name.
+pub fn table_problems(
     remotes: &[toml::Spanned<toml::de::DeValue<'_>>],
-) -> Option<(String, std::ops::Range<usize>)> {
+) -> Vec<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::Diagnostic;
+    use toml::de::DeValue;
+    let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    remotes.iter().find_map(|item| {
-        let toml::de::DeValue::Table(table) = item.get_ref() else {
-            return None;
+    for item in remotes {
+        let DeValue::Table(table) = item.get_ref() else {
+            continue;
         };
-        let name = table.get("name")?;
-        let toml::de::DeValue::String(text) = name.get_ref() else {
-            return None;
-        };
-        (!seen.insert(text.to_string())).then(|| (text.to_string(), name.span()))
-    })
-}
-
-/// The diagnostic for [`second_of_a_name`].
-pub fn second_of_a_name_diagnostic(
-    name: &str,
-    span: std::ops::Range<usize>,
-) -> crate::diagnostic::Diagnostic {
-    crate::diagnostic::Diagnostic::new(format!("a second remote named `{name}`"), Some(span))
-        .label("named like one above")
-        .hint("give each remote its own name")
+        if let Some(name) = table.get("name")
+            && let DeValue::String(text) = name.get_ref()
+            && !seen.insert(text.to_string())
+        {
+            problems.push(
+                Diagnostic::new(format!("a second remote named `{text}`"), Some(name.span()))
+                    .label("named like one above")
+                    .hint("give each remote its own name"),
+            );
+        }
+        if let Some(style) = table.get("path_style")
+            && let DeValue::Boolean(false) = style.get_ref()
+            && let Some(endpoint) = table.get("endpoint")
+            && let DeValue::String(text) = endpoint.get_ref()
+            && let Ok(url) = Url::parse(text)
+            && matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+        {
+            problems.push(
+                Diagnostic::new(
+                    "an endpoint named by its IP address cannot address the bucket in the host name",
+                    Some(style.span()),
+                )
+                .label("the bucket would go in the host name")
+                .hint("leave `path_style` out (it is on with an endpoint), or name the endpoint by a host name"),
+            );
+        }
+    }
+    problems
 }
 
 pub fn deserialize_remotes<'de, D: Deserializer<'de>>(

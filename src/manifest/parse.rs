@@ -313,10 +313,8 @@ fn project_table(
                         diagnostics,
                     );
                 }
-                if diagnostics.len() == before
-                    && let Some((name, at)) = crate::remote::second_of_a_name(remotes)
-                {
-                    diagnostics.push(crate::remote::second_of_a_name_diagnostic(&name, at));
+                if diagnostics.len() == before {
+                    diagnostics.extend(crate::remote::table_problems(remotes));
                 }
             }
             if diagnostics.len() > before {

@@ -869,6 +869,30 @@ fn remotes_are_added_listed_and_removed() {
             && !run.stderr.contains("wJalrXUtnFEMI"),
         "{run}"
     );
+    // Settings that only fail together are pointed at too, and an empty
+    // endpoint is called one.
+    let run = rejected(
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nendpoint = \"http://[::1]:9\"\npath_style = false\n",
+    );
+    assert!(
+        run.stderr.contains("resources.toml:8:14") && run.stderr.contains("IP address"),
+        "{run}"
+    );
+    for (endpoint, says) in [
+        ("", "an empty endpoint"),
+        (
+            "s3.example.org",
+            "`s3.example.org` is not an `https://` or `http://` URL",
+        ),
+    ] {
+        let run = rejected(&format!(
+            "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nendpoint = \"{endpoint}\"\n"
+        ));
+        assert!(
+            run.stderr.contains("resources.toml:7:12") && run.stderr.contains(says),
+            "{run}"
+        );
+    }
     std::fs::write(ctx.manifest_path(), &manifest).unwrap();
     // The store's own file: the same, and a bad `[gc] cold` at its place.
     let config_path = ctx.store.join("meta/config.toml");
@@ -880,6 +904,18 @@ fn remotes_are_added_listed_and_removed() {
     let run = ctx.crp(&["remote", "list"]);
     run.code(2);
     assert!(run.stderr.contains("a second remote named `team`"), "{run}");
+    std::fs::write(
+        &config_path,
+        format!("{config}\n[[remote]]\nname = \"ip\"\nurl = \"s3://crp-cache/z\"\nendpoint = \"http://10.0.0.1:9\"\npath_style = false\n"),
+    )
+    .unwrap();
+    let run = ctx.crp(&["remote", "list"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("config.toml:")
+            && run.stderr.contains("the bucket would go in the host name"),
+        "{run}"
+    );
     std::fs::write(
         &config_path,
         format!("[gc]\ncold = \"s3://No_Bucket/x\"\n{config}"),
