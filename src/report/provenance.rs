@@ -54,13 +54,23 @@ pub fn show(printer: &Printer, record: ObjectRecord, history: Vec<Event>) {
     row("type", format!("{:?}", r.kind).to_lowercase());
     row("size", format!("{} ({} bytes)", ByteCount(r.size), r.size));
     row("status", r.status.to_string());
-    row("path", r.file_path.display().to_string());
-    // Where cold storage keeps it (a folder, or a remote's `s3://` URL).
-    if let Some(archived) = r
+    // Where cold storage keeps it (a folder, or a remote's `s3://` URL);
+    // the store's path is where a sync brings it back to.
+    let archived = r
         .archived
         .as_ref()
-        .filter(|_| r.status == crate::provenance::State::Archived)
-    {
+        .filter(|_| r.status == crate::provenance::State::Archived);
+    row(
+        "path",
+        match archived {
+            Some(_) => format!(
+                "{} (not there while archived; `crp sync` restores it)",
+                r.file_path.display()
+            ),
+            None => r.file_path.display().to_string(),
+        },
+    );
+    if let Some(archived) = archived {
         row(
             "archived to",
             format!("{} ({})", archived.path.display(), archived.at),

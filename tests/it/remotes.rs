@@ -1167,7 +1167,10 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
     run.success();
     assert!(
         run.stdout
-            .contains(&format!("archived to     s3://{BUCKET}/archive/sha256/")),
+            .contains(&format!("archived to     s3://{BUCKET}/archive/sha256/"))
+            && run
+                .stdout
+                .contains("(not there while archived; `crp sync` restores it)"),
         "{run}"
     );
     let client = weed.client("archive");
