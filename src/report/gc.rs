@@ -60,9 +60,11 @@ pub fn print(
             .map(|c| &c.sha256)
             .chain(plan.remove.iter().map(|c| &c.sha256)),
     );
+    // The counts are the plan's, taken before anything moved.
+    let before = if applied { " before this gc" } else { "" };
     let _ = write!(
         out,
-        "store: {}, {} (hard links counted once)",
+        "store{before}: {}, {} (hard links counted once)",
         count(plan.store_objects, "object"),
         ByteCount(plan.store_bytes)
     );
@@ -71,7 +73,7 @@ pub fn print(
     }
     let _ = writeln!(
         out,
-        "; {} referenced by live projects\ncold storage `{}`: {}, {}",
+        "; {} referenced by live projects\ncold storage `{}`{before}: {}, {}",
         plan.referenced,
         plan.cold.display(),
         count(plan.cold_objects, "object"),

@@ -860,7 +860,14 @@ fn archived_on_another_disk(
     ctx.crp(&["sync"]).success();
     ctx.write_manifest("[project]\nname = \"life\"\n");
     ctx.crp(&["sync"]).success();
-    ctx.crp(&["gc", "--apply"]).success();
+    let run = ctx.crp(&["gc", "--apply"]);
+    run.success();
+    // Its counts are those it started from, and say so.
+    assert!(
+        run.stdout.contains("store before this gc: 1 object")
+            && run.stdout.contains("` before this gc: 0 objects"),
+        "{run}"
+    );
     let archived = cold
         .path()
         .join("sha256")
