@@ -497,6 +497,8 @@ pub fn table_problems(
         };
         if let Some(name) = table.get("name")
             && let DeValue::String(text) = name.get_ref()
+            // A name that is not one is reported as such, once.
+            && text.parse::<RemoteName>().is_ok()
             && !seen.insert(text.to_string())
         {
             problems.push(

@@ -313,9 +313,9 @@ fn project_table(
                         diagnostics,
                     );
                 }
-                if diagnostics.len() == before {
-                    diagnostics.extend(crate::remote::table_problems(remotes));
-                }
+                // Beside any other problem in the tables: a second name is
+                // a problem of its own, and so is a style that cannot work.
+                diagnostics.extend(crate::remote::table_problems(remotes));
             }
             if diagnostics.len() > before {
                 entries.remove("remote");

@@ -860,6 +860,16 @@ fn remotes_are_added_listed_and_removed() {
             && run.stderr.contains("a second remote named `x`"),
         "{run}"
     );
+    // Also beside another problem in the tables.
+    let run = rejected(
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nregion = \"BAD\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/y\"\n",
+    );
+    assert!(
+        run.stderr.contains("resources.toml:7:10")
+            && run.stderr.contains("resources.toml:10:8")
+            && run.stderr.contains("has 2 problems"),
+        "{run}"
+    );
     let run = rejected(
         "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nsecret_access_key = \"wJalrXUtnFEMI\"\n",
     );
