@@ -147,9 +147,11 @@ impl Report {
 
 /// `text` with the value of every `key = value` whose key names a
 /// credential (`password`, `secret_access_key`, `token`… as
-/// [`crate::redact::is_secret_param`] judges) replaced by `*`s, byte for
-/// byte and keeping line breaks, so that a snippet never shows a secret
-/// someone typed into a file and every span still points where it did.
+/// [`crate::redact::is_secret_param`] judges), and the user and password
+/// of a URL in any string (see [`crate::redact::userinfo_span`]), replaced
+/// by `*`s, byte for byte and keeping line breaks, so that a snippet never
+/// shows a secret someone typed into a file and every span still points
+/// where it did.
 /// The value is a string of any of TOML's four kinds (a multi-line one,
 /// even unclosed, to the end of the text), an inline table or array
 /// (to its closing bracket), or a bare word.
@@ -165,12 +167,25 @@ fn mask_secret_values(text: &str) -> std::borrow::Cow<'_, str> {
             .iter()
             .rposition(|&b| matches!(b, b'\n' | b'{' | b','))
             .map_or(0, |p| p + 1);
-        if !is_secret_key(&text[start..at]) {
-            continue;
-        }
         let mut from = at + 1;
         while from < bytes.len() && matches!(bytes[from], b' ' | b'\t') {
             from += 1;
+        }
+        if !is_secret_key(&text[start..at]) {
+            // A URL's user and password, in a string of any key; the
+            // string may be too broken for a URL parser to find them.
+            if matches!(bytes.get(from), Some(b'"' | b'\'')) {
+                let end = value_end(bytes, from);
+                if let Some(range) = crate::redact::userinfo_span(&text[from + 1..end]) {
+                    let out = masked.get_or_insert_with(|| bytes.to_vec());
+                    for b in &mut out[from + 1 + range.start..from + 1 + range.end] {
+                        if !matches!(*b, b'\n' | b'\r') {
+                            *b = b'*';
+                        }
+                    }
+                }
+            }
+            continue;
         }
         // The value, and whatever follows it on its last line: a typo in
         // a secret (`"p"ss"`) leaves some of it after the string.

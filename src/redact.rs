@@ -225,6 +225,36 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'~')
     .remove(b'*');
 
+/// Where a user and password may be in `value`, a URL or a host as
+/// someone typed it, whether or not it parses (a secret key with `/` in it
+/// breaks the parse): from after `scheme://` (or the start) to the last
+/// `@`, when that stretch has a `:` (`user:password`) or, after a
+/// `scheme://`, no `/` (a user alone; `https://host/pkg@1.2` is a path).
+/// `None` when there is no such stretch. Byte offsets into `value`.
+pub fn userinfo_span(value: &str) -> Option<std::ops::Range<usize>> {
+    let at = value.rfind('@')?;
+    let (start, scheme) = match value[..at].find("://") {
+        Some(p) => (p + 3, true),
+        None => (0, false),
+    };
+    let user = &value[start..at];
+    (!user.is_empty() && (user.contains(':') || (scheme && !user.contains('/'))))
+        .then_some(start..at)
+}
+
+/// `value` with [`userinfo_span`] replaced by `****`, for a message about
+/// an endpoint or URL that did not parse.
+pub fn userinfo(value: &str) -> Cow<'_, str> {
+    match userinfo_span(value) {
+        Some(span) => Cow::Owned(format!(
+            "{}****{}",
+            &value[..span.start],
+            &value[span.end..]
+        )),
+        None => Cow::Borrowed(value),
+    }
+}
+
 /// Free text with every URL in it redacted. A URL ends at whitespace, a
 /// quote, `<`, `>`, a backtick or a closing bracket. Credentials written
 /// before a host without a scheme (`user:pass@host`, as an HTTP client's
@@ -581,6 +611,31 @@ fn mask_unparsed(candidate: &str, scheme_len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_of_broken_urls_is_found() {
+        for (value, shown) in [
+            (
+                "https://AKIAEXAMPLE:wJalr/K7MDENG/bPxRfiCY@s3.example.org",
+                "https://****@s3.example.org",
+            ),
+            (
+                "https://u:SEC RET1@s3.example.org",
+                "https://****@s3.example.org",
+            ),
+            ("u:SEC RET8@s3.example.org", "****@s3.example.org"),
+            ("https://user@host", "https://****@host"),
+            // An `@` in a path, or in words, names no one.
+            (
+                "https://example.org/pkg@1.2.tar.gz",
+                "https://example.org/pkg@1.2.tar.gz",
+            ),
+            ("ask bob@example.org", "ask bob@example.org"),
+            ("s3.example.org", "s3.example.org"),
+        ] {
+            assert_eq!(userinfo(value), shown, "{value}");
+        }
+    }
 
     #[test]
     fn query_pairs_cut_off_from_their_url_stay_hidden() {

@@ -266,38 +266,53 @@ impl FromStr for Endpoint {
                     .into(),
             );
         }
-        let url = Url::parse(text).map_err(|err| {
+        const CREDENTIALS: &str = "credentials never go in an endpoint; set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or name a `profile` of the AWS credential files";
+        let as_typed = || {
+            crate::redact::userinfo(&crate::redact::text(&text.escape_debug().to_string()))
+                .into_owned()
+        };
+        // A user and password, even where they break the URL (a secret
+        // with `/` in it) or pass for its scheme (`key:secret@host`).
+        let parsed = Url::parse(text);
+        let http = parsed
+            .as_ref()
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        if !http && crate::redact::userinfo_span(text).is_some() {
+            return Err(format!("`{}`: {CREDENTIALS}", as_typed()));
+        }
+        let url = parsed.map_err(|err| {
             format!(
                 "`{}` is not an `https://` or `http://` URL ({err})",
-                crate::redact::text(&text.escape_debug().to_string())
+                as_typed()
             )
         })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        if !http || url.host_str().is_none() {
             return Err(format!(
                 "`{}`: an endpoint is an `https://` or `http://` URL",
-                crate::redact::url(&url)
+                shown(&url)
             ));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(format!(
-                "`{}`: credentials never go in an endpoint; set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or name a `profile` of the AWS credential files",
-                crate::redact::url(&url)
-            ));
+            return Err(format!("`{}`: {CREDENTIALS}", shown(&url)));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!(
-                "`{}`: an endpoint has no `?` or `#`",
-                crate::redact::url(&url)
-            ));
+            return Err(format!("`{}`: an endpoint has no `?` or `#`", shown(&url)));
         }
         if url.path() != "/" {
             return Err(format!(
                 "`{}`: an endpoint is the service's address, without a path; the bucket and prefix go in `url`",
-                crate::redact::url(&url)
+                shown(&url)
             ));
         }
         Ok(Self(url))
     }
+}
+
+/// An endpoint that is refused, as its message shows it: what may be a
+/// user and password masked even where the URL parser found none (a
+/// scheme that is not `http`, say).
+fn shown(url: &Url) -> String {
+    crate::redact::userinfo(&crate::redact::url(url)).into_owned()
 }
 
 impl fmt::Display for Endpoint {

@@ -785,6 +785,44 @@ fn remotes_are_added_listed_and_removed() {
             && run.stderr.contains("credentials never go in an endpoint"),
         "{run}"
     );
+    // Nor when the secret breaks the URL (a `/` in it, a space), in the
+    // message, a file's snippet, JSON or the environment's endpoint.
+    let broken = [
+        "https://AKIAEXAMPLE:wJalrX/K7MDENG/bPxRfiCYsecret1@s3.example.org",
+        "https://AKIAEXAMPLE:wJalrX secret1@s3.example.org",
+        "AKIAEXAMPLE:wJalrX/secret1@s3.example.org",
+    ];
+    for endpoint in broken {
+        let run = ctx.crp(&[
+            "remote",
+            "add",
+            "x",
+            "s3://crp-cache/x",
+            "--format",
+            "json",
+            "--endpoint",
+            endpoint,
+        ]);
+        run.code(2);
+        assert!(
+            !run.stdout.contains("secret1") && !run.stderr.contains("secret1"),
+            "{run}"
+        );
+        assert!(
+            run.stdout.contains("credentials never go in an endpoint"),
+            "{run}"
+        );
+        let run = with_env(
+            &ctx,
+            &ctx.project,
+            &[("AWS_ENDPOINT_URL", endpoint)],
+            &["remote", "list"],
+        );
+        assert!(
+            !run.stdout.contains("secret1") && !run.stderr.contains("secret1"),
+            "{run}"
+        );
+    }
     let run = ctx.crp(&["remote", "add", "y", "s3://Bad_Bucket"]);
     run.code(2);
     // A JSON error names the command as its success document does.
@@ -879,6 +917,24 @@ fn remotes_are_added_listed_and_removed() {
             && !run.stderr.contains("wJalrXUtnFEMI"),
         "{run}"
     );
+    for endpoint in broken {
+        for format in ["text", "json"] {
+            let text = format!(
+                "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\nendpoint = \"{endpoint}\"\n"
+            );
+            std::fs::write(ctx.manifest_path(), text).unwrap();
+            let run = ctx.crp(&["remote", "list", "--format", format]);
+            run.code(2);
+            assert!(
+                run.stderr.contains("resources.toml:7:12") || run.stdout.contains("resources.toml"),
+                "{run}"
+            );
+            assert!(
+                !run.stdout.contains("secret1") && !run.stderr.contains("secret1"),
+                "{run}"
+            );
+        }
+    }
     // Settings that only fail together are pointed at too, and an empty
     // endpoint is called one.
     let run = rejected(
