@@ -88,15 +88,37 @@ pub struct ErrorBody {
 pub fn argument_error(command: &str, err: &clap::Error) {
     let rendered = err.render().to_string();
     let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
-    let message = lines
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ")
-        .to_owned();
-    let causes: Vec<String> = lines
-        .filter(|l| !l.starts_with("For more information") && !l.starts_with("Usage:"))
-        .map(|l| l.trim().to_owned())
-        .collect();
+    let (message, causes) = match err.kind() {
+        // A group without its subcommand: clap shows the group's help,
+        // which is no message. Said as clap says it when other arguments
+        // follow the group.
+        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let mut group = <crate::cli::Cli as clap::CommandFactory>::command();
+            for word in command.split(' ') {
+                if let Some(sub) = group.find_subcommand(word).cloned() {
+                    group = sub;
+                }
+            }
+            let mut names: Vec<&str> = group.get_subcommands().map(|c| c.get_name()).collect();
+            names.push("help");
+            (
+                format!("'crp {command}' requires a subcommand but one was not provided"),
+                vec![format!("[subcommands: {}]", names.join(", "))],
+            )
+        }
+        _ => {
+            let message = lines
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned();
+            let causes: Vec<String> = lines
+                .filter(|l| !l.starts_with("For more information") && !l.starts_with("Usage:"))
+                .map(|l| l.trim().to_owned())
+                .collect();
+            (message, causes)
+        }
+    };
     let help = match command {
         "crp" => "`crp --help`".to_owned(),
         command => format!("`crp {command} --help`"),

@@ -170,6 +170,17 @@ fn a_bad_argument_is_an_error_document_under_format_json() {
             "crp",
             "unrecognized subcommand 'bogus'",
         ),
+        // A group without its subcommand, wherever `--format` is.
+        (
+            &["--format", "json", "remote"][..],
+            "remote",
+            "'crp remote' requires a subcommand",
+        ),
+        (
+            &["remote", "--format", "json"][..],
+            "remote",
+            "'crp remote' requires a subcommand",
+        ),
         // A group's subcommand is named whole.
         (
             &["remote", "add", "--format", "json", "team"][..],
