@@ -398,17 +398,22 @@ impl Remote {
                 config.name
             ),
         })?;
+        // The variable an endpoint came from, when not from the file.
+        let mut from_env = None;
         let endpoint = match &config.endpoint {
             Some(endpoint) => Some(endpoint.0.clone()),
             None => match env(AWS_ENDPOINT_URL_S3)
                 .map(|v| (AWS_ENDPOINT_URL_S3, v))
                 .or_else(|| env(AWS_ENDPOINT_URL).map(|v| (AWS_ENDPOINT_URL, v)))
             {
-                Some((name, text)) => Some(
-                    text.parse::<Endpoint>()
-                        .map_err(|err| format!("`{name}`: {err}"))?
-                        .0,
-                ),
+                Some((name, text)) => {
+                    from_env = Some(name);
+                    Some(
+                        text.parse::<Endpoint>()
+                            .map_err(|err| format!("`{name}`: {err}"))?
+                            .0,
+                    )
+                }
                 None => None,
             },
         };
@@ -418,8 +423,11 @@ impl Remote {
             && matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
         {
             return Err(format!(
-                "remote `{}`: an endpoint named by its IP address cannot address the bucket in the host name; leave `path_style` on",
-                config.name
+                "remote `{}`{}: an endpoint named by its IP address cannot address the bucket in the host name; leave `path_style` on",
+                config.name,
+                from_env
+                    .map(|name| format!(" (its endpoint from `{name}`)"))
+                    .unwrap_or_default()
             ));
         }
         let endpoint = match endpoint {

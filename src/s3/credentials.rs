@@ -167,6 +167,9 @@ pub fn find(profile: Option<&str>) -> Result<Found, String> {
             shown(&path)
         ));
     }
+    if looked.is_empty() {
+        looked.push("none: `HOME` is not set".into());
+    }
     match named {
         Some(name) => Err(format!(
             "the AWS profile `{name}` has no `aws_access_key_id` and `aws_secret_access_key` in the credential files ({}; `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE` name others)",

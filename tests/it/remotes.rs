@@ -935,6 +935,33 @@ fn remotes_are_added_listed_and_removed() {
             );
         }
     }
+    // An endpoint from the environment is named as the cause.
+    std::fs::write(
+        ctx.manifest_path(),
+        "[project]\nname = \"p\"\n\n[[project.remote]]\nname = \"x\"\nurl = \"s3://crp-cache/x\"\npath_style = false\n",
+    )
+    .unwrap();
+    let run = with_env(
+        &ctx,
+        &ctx.project,
+        &[("AWS_ENDPOINT_URL", "http://10.0.0.1:9")],
+        &["remote", "list"],
+    );
+    run.code(2);
+    assert!(
+        run.stderr.contains(
+            "remote `x` (its endpoint from `AWS_ENDPOINT_URL`): an endpoint named by its IP address"
+        ),
+        "{run}"
+    );
+    // A named profile with no credential file to look in says why.
+    let run = with_env(
+        &ctx,
+        &ctx.project,
+        &[("AWS_PROFILE", "x"), ("HOME", "")],
+        &["remote", "list"],
+    );
+    assert!(run.stdout.contains("none: `HOME` is not set"), "{run}");
     // Settings that only fail together are pointed at too, and an empty
     // endpoint is called one.
     let run = rejected(
