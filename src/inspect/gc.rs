@@ -149,6 +149,16 @@ impl GcSettings {
                     settings.cold.display()
                 ));
             }
+            // What of it exists must be a folder (it is made on first use).
+            if let Some(existing) = settings.cold.ancestors().find(|p| p.exists())
+                && !existing.is_dir()
+            {
+                return Err(format!(
+                    "`[gc] cold` (`{}`): `{}` is not a folder; give cold storage a folder, or a path where one can be made",
+                    settings.cold.display(),
+                    existing.display()
+                ));
+            }
         }
         Ok(settings)
     }

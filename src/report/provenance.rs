@@ -60,14 +60,24 @@ pub fn show(printer: &Printer, record: ObjectRecord, history: Vec<Event>) {
         .archived
         .as_ref()
         .filter(|_| r.status == crate::provenance::State::Archived);
+    let removed = r
+        .removed
+        .as_ref()
+        .filter(|_| r.status == crate::provenance::State::Removed);
     row(
         "path",
-        match archived {
-            Some(_) => format!(
+        match (archived, removed) {
+            (Some(_), _) => format!(
                 "{} (not there while archived; `crp sync` restores it)",
                 r.file_path.display()
             ),
-            None => r.file_path.display().to_string(),
+            (None, Some(removed)) => format!(
+                "{} (not there: removed by {} at {}; a sync downloads it again)",
+                r.file_path.display(),
+                removed.by,
+                removed.at
+            ),
+            (None, None) => r.file_path.display().to_string(),
         },
     );
     if let Some(archived) = archived {

@@ -249,6 +249,13 @@ fn removal_from_cold_storage_needs_yes_and_is_recorded() {
     let record = ctx.object_record(&digests[0]);
     assert_eq!(record.status, crp::provenance::State::Removed);
     assert_eq!(record.removed.unwrap().by, "carol");
+    // `show` says the path is empty, and why.
+    let run = ctx.crp(&["show", &digests[0].hex()]);
+    run.success();
+    assert!(
+        run.stdout.contains("(not there: removed by carol at "),
+        "{run}"
+    );
 }
 
 #[test]

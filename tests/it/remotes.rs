@@ -1232,6 +1232,21 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
             "{cold}: {run}"
         );
     }
+    // Nor a file, or a path through one: exit 2 before anything moves.
+    let file = ctx.root.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for cold in [file.clone(), file.join("below")] {
+        ctx.write_config(&config.replace(
+            "cold = \"s3://crp-cache/archive\"",
+            &format!("cold = \"{}\"", cold.display()),
+        ));
+        for args in [&["gc"][..], &["gc", "--apply", "--grace", "0s"]] {
+            let run = crp(&ctx, &ctx.project, args);
+            run.code(2);
+            assert!(run.stderr.contains("is not a folder"), "{run}");
+        }
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
     // The policy's `schemes` bind the archive like any remote.
     ctx.write_config(&config);
     ctx.write_policy("[limits]\nschemes = [\"https\"]\n");
