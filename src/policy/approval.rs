@@ -227,8 +227,13 @@ impl Ledger {
 }
 
 fn read_approvals_file(path: &Path) -> Result<ApprovalsFile, ManifestError> {
-    let text = crate::config::read_toml_text(path)?.ok_or_else(|| ManifestError::NotFound {
+    // Not the manifest's "no manifest": the file named is an approvals file.
+    let text = crate::config::read_toml_text(path)?.ok_or_else(|| ManifestError::Read {
         path: path.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "there is no approvals file there; `crp approve … --file PATH` writes one",
+        ),
     })?;
     crate::config::parse_toml(
         path,

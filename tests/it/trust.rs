@@ -1236,6 +1236,17 @@ fn files_crp_reads_are_bounded() {
     let run = ctx.crp(&["sync", "--approvals", "/dev/zero"]);
     run.code(2);
     assert!(run.stderr.contains("is larger than"), "{run}");
+    // A missing approvals file is called that, not a missing manifest.
+    for args in [&["sync"][..], &["policy", "check"]] {
+        let missing = ctx.root.path().join("no-approvals.toml");
+        let run = ctx.crp(&[args, &["--approvals", missing.to_str().unwrap()]].concat());
+        run.code(2);
+        assert!(
+            run.stderr.contains("there is no approvals file there")
+                && !run.stderr.contains("no manifest"),
+            "{run}"
+        );
+    }
 }
 
 #[test]
