@@ -80,6 +80,13 @@ impl GlobalArgs {
             (None, _) => default(),
         };
     }
+
+    /// The manifest, for a command that works without one: the one given
+    /// with `--manifest` (which must then be there: its absence is an
+    /// error the caller reports), else the one found, if it is a file.
+    pub fn manifest_if_any(&self) -> Option<&std::path::Path> {
+        (self.manifest_arg.is_some() || self.manifest.is_file()).then_some(self.manifest.as_path())
+    }
 }
 
 /// crp's command line as clap sees it: [`Cli`], with each subcommand's

@@ -33,11 +33,7 @@ pub(super) async fn run(
             written(printer, "removed", &args.name, &path);
         }
         RemoteCommand::List => {
-            let manifest = global
-                .manifest
-                .is_file()
-                .then_some(global.manifest.as_path());
-            let listed = remote::list(global.store.as_deref(), manifest)?;
+            let listed = remote::list(global.store.as_deref(), global.manifest_if_any())?;
             if printer.format() == Format::Json {
                 #[derive(Serialize)]
                 struct Document<'a> {
@@ -148,9 +144,9 @@ pub(super) async fn push(
     args: &PushArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let manifest = match (args.all, global.manifest.is_file()) {
-        (true, false) => None,
-        _ => Some(global.manifest.as_path()),
+    let manifest = match args.all {
+        true => global.manifest_if_any(),
+        false => Some(global.manifest.as_path()),
     };
     let options = PushOptions {
         remote: args.remote.clone(),

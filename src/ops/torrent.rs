@@ -33,12 +33,15 @@ pub async fn start(
     Ok((started, store))
 }
 
-/// Stops the store's private daemon; `None` when none runs.
+/// Stops the store's private daemon; `None` when none runs (as in a store
+/// not made yet, which this leaves unmade).
 ///
 /// # Errors
-/// A store that cannot be created, or a daemon that cannot be stopped.
+/// A folder that is not a store, or a daemon that cannot be stopped.
 pub async fn stop(store: Option<&Path>) -> anyhow::Result<Option<DaemonState>> {
     let store = Store::open(store)?;
-    store.create()?;
+    if !store.check()? {
+        return Ok(None);
+    }
     Ok(daemon::stop(&store).await?)
 }

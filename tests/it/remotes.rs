@@ -1424,3 +1424,22 @@ fn a_remote_added_to_an_init_manifest_leaves_its_template_usable() {
     assert_eq!(doc["ok"], false, "{run}");
     assert_eq!(doc["objects"][0]["result"], "missing", "{run}");
 }
+
+#[test]
+fn a_manifest_named_on_the_command_line_must_be_there() {
+    let ctx = TestContext::new();
+    ctx.init_store();
+    let missing = ctx.project.join("elsewhere.toml");
+    let missing = missing.to_str().unwrap();
+    // Without `--manifest`, a folder with no manifest lists the store's
+    // remotes (none); a manifest asked for by name is not quietly skipped.
+    ctx.crp(&["remote", "list"]).success();
+    for args in [
+        &["remote", "list", "--manifest", missing][..],
+        &["push", "--all", "--manifest", missing],
+    ] {
+        let run = ctx.crp(args);
+        run.code(2);
+        assert!(run.stderr.contains("elsewhere.toml"), "{run}");
+    }
+}

@@ -1408,3 +1408,22 @@ fn a_torrent_in_the_store_is_not_handed_to_a_project_that_does_not_declare_its_p
     assert!(!ctx.link("tool").exists());
     assert!(!ctx.read_manifest().contains("sha256"));
 }
+
+#[test]
+fn stopping_the_daemon_of_a_store_not_made_makes_nothing() {
+    let ctx = TestContext::new();
+    let store = ctx.project.join("no-store-yet");
+    let run = ctx.crp(&[
+        "torrent",
+        "daemon",
+        "stop",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    run.success();
+    assert!(
+        run.stdout.contains("no private transmission-daemon runs"),
+        "{run}"
+    );
+    assert!(!store.exists(), "{run}");
+}
