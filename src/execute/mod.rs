@@ -84,6 +84,10 @@ pub struct ResourceOutcome {
     /// The source this sync downloaded it from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetched_from: Option<String>,
+    /// Where this sync brought it back from: the cold storage (a folder,
+    /// or an `s3://` URL) `crp gc` archived it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
     /// For resources that came, or are coming, over BitTorrent: where the
     /// torrent is (downloading with percent, stalled, verifying, available,
     /// seeding).
@@ -452,6 +456,7 @@ fn report(
             sha256: o.digest,
             size: o.size.or(r.size),
             fetched_from: o.fetched_from,
+            restored_from: o.restored_from,
             torrent: o.torrent,
             verdict: r.verdict.clone(),
             pinned: o.pin,
@@ -477,6 +482,7 @@ struct Outcome {
     size: Option<u64>,
     present: bool,
     fetched_from: Option<String>,
+    restored_from: Option<String>,
     torrent: Option<TorrentState>,
     /// The fetch wrote this resource's use into the new object's record.
     use_recorded: bool,
@@ -498,6 +504,7 @@ impl Outcome {
             size: None,
             present: plan.present,
             fetched_from: None,
+            restored_from: None,
             torrent: None,
             use_recorded: false,
             pin: false,

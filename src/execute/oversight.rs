@@ -37,18 +37,20 @@ pub(super) async fn restore_archived(
         let Some(digest) = r.sha256 else { continue };
         match crate::inspect::gc::restore(store, &digest, oversight.events, reporter, offline).await
         {
-            Ok(true) => {
+            Ok(Some(from)) => {
                 reporter.note(
                     NoteKind::Info,
                     &format!("restored `{}` from cold storage", r.name),
                 );
+                let from = from.display().to_string();
                 for (other, outcome) in plan.resources.iter().zip(outcomes.iter_mut()) {
                     if other.sha256 == Some(digest) {
                         outcome.present = true;
+                        outcome.restored_from = Some(from.clone());
                     }
                 }
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(err) => reporter.note(
                 NoteKind::Warning,
                 &format!(

@@ -556,6 +556,17 @@ pub fn collect_parts(plan: &GcPlan) -> Result<usize, GcError> {
     Ok(removed)
 }
 
+/// Where the record says its object's cold copy is, if it has one: an
+/// archived object's, and that of one fetched back into the store since it
+/// was archived (the copy stays until `--remove` takes it or the object
+/// is archived again).
+fn cold_copy(record: &ObjectRecord) -> Option<&Archived> {
+    record
+        .archived
+        .as_ref()
+        .filter(|_| record.status != State::Removed)
+}
+
 /// What cold storage holds, by the records, and what is old enough to remove.
 fn cold<'a>(
     records: impl Iterator<Item = &'a ObjectRecord>,
@@ -564,11 +575,7 @@ fn cold<'a>(
 ) -> (u64, u64, Vec<ColdObject>) {
     let (mut objects, mut bytes, mut remove) = (0, 0, Vec::new());
     for record in records {
-        let Some(archived) = record
-            .archived
-            .as_ref()
-            .filter(|_| record.status == State::Archived)
-        else {
+        let Some(archived) = cold_copy(record) else {
             continue;
         };
         objects += 1;
@@ -645,6 +652,14 @@ pub fn archive(
         }
         let from = store.object_path(&digest);
         let to = settings.cold_path(&digest);
+        // The cold copy left from an earlier archiving of the same bytes
+        // makes way for this one.
+        if let Some(stale) = cold_copy(&record)
+            && stale.path == to
+            && fs_err::symlink_metadata(&to).is_ok()
+        {
+            crate::fsutil::remove_all(&to)?;
+        }
         move_object(&from, &to, &digest)?;
         record_archived(store, events, record, to, candidate)?;
         done.push(digest);
@@ -784,7 +799,7 @@ pub async fn remove(
         let Some(mut record) = store.read_object_record(&cold.sha256)? else {
             continue;
         };
-        if record.status != State::Archived {
+        if cold_copy(&record).is_none() {
             continue;
         }
         match archive_remote(store, &cold.path)? {
@@ -806,6 +821,20 @@ pub async fn remove(
             }
             None => crate::fsutil::remove_all(&cold.path)?,
         }
+        // Fetched back since it was archived: the store keeps its copy, and
+        // only the cold one goes.
+        if record.status != State::Archived {
+            record.archived = None;
+            store.write_object_record(&record)?;
+            events.record(
+                &Event::new(Some(record.status), record.status)
+                    .object(Some(cold.sha256))
+                    .actor(by)
+                    .detail("cold_removed", cold.path.display().to_string()),
+            );
+            done.push(cold.sha256);
+            continue;
+        }
         record.status = State::Removed;
         record.removed = Some(Removed {
             by: by.to_owned(),
@@ -824,30 +853,31 @@ pub async fn remove(
     Ok(done)
 }
 
-/// Brings an archived object back into the store, verified. Returns whether
-/// it did (false when the object is not archived, its copy is gone, or it
-/// is on a remote and `offline`). The caller holds the object's lock.
+/// Brings an archived object back into the store, verified. Returns where
+/// it came from (a folder's path, or an `s3://` URL) when it is back;
+/// `None` when the object is not archived, its copy is gone, or it is on a
+/// remote and `offline`. The caller holds the object's lock.
 pub async fn restore(
     store: &Store,
     digest: &Sha256Digest,
     events: &EventLog,
     reporter: &dyn Reporter,
     offline: bool,
-) -> Result<bool, GcError> {
+) -> Result<Option<PathBuf>, GcError> {
     let Some(mut record) = store.read_object_record(digest)? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(archived) = record
         .archived
         .clone()
         .filter(|_| record.status == State::Archived)
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let remote = archive_remote(store, &archived.path)?;
     // `--offline` touches no remote.
     if remote.is_some() && offline || remote.is_none() && !archived.path.exists() {
-        return Ok(false);
+        return Ok(None);
     }
     let _lock = store
         .lock_object(
@@ -858,7 +888,7 @@ pub async fn restore(
         .await
         .map_err(StoreError::from)?;
     if store.has_object(digest) {
-        return Ok(true);
+        return Ok(Some(archived.path));
     }
     // Into `.incomplete/` first, then verified, then published like any
     // download.
@@ -884,7 +914,8 @@ pub async fn restore(
                 archived.path.display()
             )));
         }
-        return publish_restored(store, &part, digest, &mut record, &archived, events);
+        publish_restored(store, &part, digest, &mut record, &archived, events)?;
+        return Ok(Some(archived.path));
     }
     // Copied back from another disk, the copy is verified before the cold
     // one goes; renamed, it is checked here.
@@ -923,7 +954,8 @@ pub async fn restore(
             });
         }
     }
-    publish_restored(store, &part, digest, &mut record, &archived, events)
+    publish_restored(store, &part, digest, &mut record, &archived, events)?;
+    Ok(Some(archived.path))
 }
 
 /// Publishes a restored, verified copy at `part` and records it.
@@ -934,7 +966,7 @@ fn publish_restored(
     record: &mut ObjectRecord,
     archived: &Archived,
     events: &EventLog,
-) -> Result<bool, GcError> {
+) -> Result<(), GcError> {
     if fs_err::symlink_metadata(part)?.is_dir() {
         store.publish_dir(part, digest)?;
     } else {
@@ -952,7 +984,7 @@ fn publish_restored(
             .object(Some(*digest))
             .detail("restored_from", archived.path.display().to_string()),
     );
-    Ok(true)
+    Ok(())
 }
 
 /// Moves an object (a read-only file or folder) to `to`: a rename on the

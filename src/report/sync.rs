@@ -31,6 +31,9 @@ pub struct SyncDocument {
 pub struct SyncSummary {
     pub fetched: usize,
     pub fetched_bytes: u64,
+    /// Objects brought back from cold storage.
+    #[serde(default)]
+    pub restored: usize,
     pub pinned: usize,
     pub linked: usize,
     pub relinked: usize,
@@ -53,10 +56,14 @@ impl SyncSummary {
     pub fn of(report: &SyncReport) -> Self {
         let mut s = Self::default();
         let mut fetched = std::collections::HashSet::new();
+        let mut restored = std::collections::HashSet::new();
         for r in &report.resources {
             if r.fetched_from.is_some() && r.sha256.is_some_and(|d| fetched.insert(d)) {
                 s.fetched += 1;
                 s.fetched_bytes += r.size.unwrap_or(0);
+            }
+            if r.restored_from.is_some() && r.sha256.is_some_and(|d| restored.insert(d)) {
+                s.restored += 1;
             }
             s.pinned += usize::from(r.pinned);
             match r.status {
@@ -127,6 +134,17 @@ impl Printer {
                         "{size:>10}  from {}  ({})",
                         crate::fsutil::display_source(from),
                         r.verdict
+                    ),
+                );
+            }
+            if let Some(from) = &r.restored_from {
+                let size = r.size.map(|s| ByteCount(s).to_string()).unwrap_or_default();
+                line(
+                    style("restored").green(),
+                    &r.name,
+                    format!(
+                        "{size:>10}  from cold storage {}",
+                        crate::fsutil::display_source(from)
                     ),
                 );
             }
@@ -314,6 +332,7 @@ fn sync_summary_line(report: &SyncReport, s: &SyncSummary) -> String {
         ));
     }
     for (n, what) in [
+        (s.restored, "restored"),
         (s.pinned, "pinned"),
         (s.linked, "linked"),
         (s.relinked, "relinked"),

@@ -169,6 +169,12 @@ fn gc_archives_only_unreferenced_objects_and_sync_restores_them_offline() {
         run.stderr.contains("restored `a` from cold storage"),
         "{run}"
     );
+    // Said among what the sync did, and counted.
+    assert!(
+        run.stdout.contains("restored") && run.stdout.contains("from cold storage"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("1 restored"), "{run}");
     assert_eq!(std::fs::read(ctx.link("a")).unwrap(), a);
     assert!(!cold.exists());
     let record = ctx.object_record(&a_digest);
@@ -933,4 +939,58 @@ fn cold_storage_on_another_file_system_is_copied_and_verified() {
     );
     assert_eq!(std::fs::read(ctx.link("a")).unwrap(), content);
     assert!(!archived.exists());
+}
+
+#[test]
+fn an_archived_object_fetched_back_keeps_its_cold_copy_accounted() {
+    let ctx = TestContext::new();
+    let content = bytes(9, 3000);
+    let digests = local_manifest(&ctx, &[("a", &content)]);
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest("[project]\nname = \"life\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--grace", "0s", "--apply"]).success();
+    let cold = ctx.object_record(&digests[0]).archived.unwrap().path;
+    assert!(cold.exists());
+    // Added again by its source (first use): downloaded, not restored.
+    ctx.crp(&["add", "files/a", "--purpose", "again"]).success();
+    let record = ctx.object_record(&digests[0]);
+    assert_eq!(record.status, crp::provenance::State::Available);
+    assert!(ctx.store.join("objects").exists());
+    // The cold copy is still there, and gc still counts it.
+    let doc = gc_doc(&ctx, &[]);
+    assert_eq!(doc["cold_objects"], 1, "{doc}");
+    assert_eq!(doc["cold_bytes"], content.len(), "{doc}");
+    // Removing it takes the cold copy only: the store keeps its own.
+    let doc = gc_doc(&ctx, &["--remove", "--older-than", "0s", "--yes"]);
+    assert_eq!(sha_list(&doc["removed"]), [digests[0].to_string()], "{doc}");
+    assert!(!cold.exists());
+    let record = ctx.object_record(&digests[0]);
+    assert_eq!(record.status, crp::provenance::State::Available);
+    assert!(record.archived.is_none());
+    assert_eq!(gc_doc(&ctx, &[])["cold_objects"], 0);
+    ctx.crp(&["verify"]).success();
+    // Dropped from the manifest again, it is archived again.
+    ctx.write_manifest("[project]\nname = \"life\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--grace", "0s", "--apply"]).success();
+    assert_eq!(
+        ctx.object_record(&digests[0]).status,
+        crp::provenance::State::Archived
+    );
+    assert_eq!(std::fs::read(&cold).unwrap(), content);
+    // And restored from there, which the sync's JSON says.
+    local_manifest(&ctx, &[("a", &content)]);
+    let run = ctx.crp(&["sync", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(
+        doc["resources"][0]["restored_from"],
+        cold.display().to_string(),
+        "{run}"
+    );
+    assert!(doc["resources"][0].get("fetched_from").is_none(), "{run}");
+    assert_eq!(doc["summary"]["restored"], 1, "{run}");
+    assert_eq!(doc["summary"]["fetched"], 0, "{run}");
+    ctx.assert_records_agree_with_events();
 }
