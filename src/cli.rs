@@ -196,12 +196,41 @@ pub fn color_in(args: &[std::ffi::OsString]) -> ColorChoice {
 }
 
 /// The command the arguments name, subcommands of a group included
-/// (`remote add`), if any: the first word that is one, then its own.
+/// (`remote add`), if any: the first word that is one, then its own. The
+/// value of an option is never taken for a command (`--store add`).
 pub fn command_in(args: &[std::ffi::OsString]) -> Option<String> {
-    let mut command = Cli::command();
+    let root = Cli::command();
+    let mut command = root.clone();
     let mut words: Vec<String> = Vec::new();
+    let mut value_next = false;
     for arg in args.iter().skip(1) {
+        if std::mem::take(&mut value_next) {
+            continue;
+        }
         let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        // An option's value follows it unless given with it (`--store=x`,
+        // `-jN`); global options are the root's.
+        let takes_value = |found: &dyn Fn(&clap::Arg) -> bool| {
+            root.get_arguments()
+                .chain(command.get_arguments())
+                .find(|a| found(a))
+                .is_some_and(|a| a.get_action().takes_values())
+        };
+        if let Some(long) = arg.strip_prefix("--") {
+            value_next = !long.contains('=') && takes_value(&|a| a.get_long() == Some(long));
+            continue;
+        }
+        if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let mut chars = short.chars();
+            value_next = match (chars.next(), chars.next()) {
+                (Some(c), None) => takes_value(&|a| a.get_short() == Some(c)),
+                _ => false,
+            };
+            continue;
+        }
         let Some(sub) = command.find_subcommand(arg.as_ref()).cloned() else {
             continue;
         };

@@ -181,6 +181,17 @@ fn a_bad_argument_is_an_error_document_under_format_json() {
             "remote",
             "'crp remote' requires a subcommand",
         ),
+        // An option's value is not a command, however it is spelled.
+        (
+            &["--store", "add", "--format", "json", "remote"][..],
+            "remote",
+            "'crp remote' requires a subcommand",
+        ),
+        (
+            &["--format", "json", "--manifest", "sync", "bogus"][..],
+            "crp",
+            "unrecognized subcommand 'bogus'",
+        ),
         // A group's subcommand is named whole.
         (
             &["remote", "add", "--format", "json", "team"][..],
