@@ -148,6 +148,27 @@ impl<'a> Session<'a> {
         Ok(ledger)
     }
 
+    /// Checks what a sync of `manifest` by `plan` would check of remotes,
+    /// so that a plan refuses what the sync would refuse: the store's
+    /// configuration (`meta/config.toml`), the project's remotes with what
+    /// the environment adds, and, when something is to be fetched, the
+    /// store's remotes too.
+    ///
+    /// # Errors
+    /// A store configuration that is not valid, and a remote that cannot be
+    /// used as configured.
+    pub fn check_remotes(&self, manifest: &Manifest, plan: &Plan) -> anyhow::Result<()> {
+        let config = crate::config::Config::load(self.store.root())?;
+        let fetching = plan.resources.iter().any(|r| r.fetch.is_some());
+        let store_remotes = match fetching {
+            true => &config.remotes[..],
+            false => &[],
+        };
+        crate::remote::configured(&manifest.project.remotes, store_remotes)
+            .map_err(crate::error::UsageError::new)?;
+        Ok(())
+    }
+
     /// Plans, with each resource's verdict, without writing anything, not even
     /// a new store. `approvals` are approvals files to honour too.
     ///

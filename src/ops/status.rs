@@ -38,7 +38,9 @@ pub fn plan(
 ) -> anyhow::Result<Plan> {
     let manifest = Manifest::load(manifest)?;
     let session = Session::read_only(store, reporter, messages)?;
-    session.read_only_plan(&manifest, &[])
+    let plan = session.read_only_plan(&manifest, &[])?;
+    session.check_remotes(&manifest, &plan)?;
+    Ok(plan)
 }
 
 /// `crp status`: the plan, and where each torrent resource stands in the
@@ -55,6 +57,7 @@ pub async fn status(
     let manifest = Manifest::load(manifest)?;
     let session = Session::read_only(store, reporter, messages)?;
     let plan = session.read_only_plan(&manifest, &[])?;
+    session.check_remotes(&manifest, &plan)?;
     let torrents = torrent_states(store, &manifest, &plan).await;
     Ok((plan, torrents))
 }

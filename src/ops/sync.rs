@@ -98,6 +98,9 @@ pub async fn sync(
     if options.dry_run {
         let session = Session::read_only(store, reporter, messages)?;
         let mut plan = session.read_only_plan(&manifest, &options.approvals)?;
+        if !options.offline {
+            session.check_remotes(&manifest, &plan)?;
+        }
         // What the store remembers is not offered to the sources then.
         if options.refresh {
             for step in plan.resources.iter_mut().filter_map(|r| r.fetch.as_mut()) {

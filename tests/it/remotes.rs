@@ -954,6 +954,25 @@ fn remotes_are_added_listed_and_removed() {
         ),
         "{run}"
     );
+    // A plan refuses what the sync would refuse.
+    for args in [
+        &["plan"][..],
+        &["status"],
+        &["sync", "--dry-run"],
+        &["sync"],
+    ] {
+        let run = with_env(
+            &ctx,
+            &ctx.project,
+            &[("AWS_ENDPOINT_URL", "http://10.0.0.1:9")],
+            args,
+        );
+        run.code(2);
+        assert!(
+            run.stderr.contains("an endpoint named by its IP address"),
+            "{run}"
+        );
+    }
     // A named profile with no credential file to look in says why.
     let run = with_env(
         &ctx,
@@ -994,9 +1013,16 @@ fn remotes_are_added_listed_and_removed() {
         format!("{config}\n[[remote]]\nname = \"team\"\nurl = \"s3://crp-cache/z\"\n"),
     )
     .unwrap();
-    let run = ctx.crp(&["remote", "list"]);
-    run.code(2);
-    assert!(run.stderr.contains("a second remote named `team`"), "{run}");
+    for args in [
+        &["remote", "list"][..],
+        &["plan"],
+        &["status"],
+        &["sync", "--dry-run"],
+    ] {
+        let run = ctx.crp(args);
+        run.code(2);
+        assert!(run.stderr.contains("a second remote named `team`"), "{run}");
+    }
     std::fs::write(
         &config_path,
         format!("{config}\n[[remote]]\nname = \"ip\"\nurl = \"s3://crp-cache/z\"\nendpoint = \"http://10.0.0.1:9\"\npath_style = false\n"),
