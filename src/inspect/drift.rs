@@ -235,11 +235,28 @@ pub async fn project_drift(
         item.sha256 = resource.sha256;
         item
     };
+    // What an unpinned resource's findings name is the object its last
+    // sync took.
+    let at_object = |item: Item, resource: &Resource, digest: Sha256Digest| {
+        let mut item = at(item, resource);
+        item.sha256 = Some(digest);
+        item
+    };
     // Missing, and what to check for corruption.
     let mut present = Vec::new();
     for resource in &manifest.resources {
-        let Some(digest) = resource.sha256 else {
-            continue;
+        // An unpinned resource is the object its last sync took.
+        let digest = match resource.sha256 {
+            Some(digest) => digest,
+            None => match record.and_then(|r| r.resources.get(&resource.name)) {
+                Some(synced) => synced.sha256,
+                None => {
+                    let detail =
+                        "not pinned, and never synced here: the next `crp sync` fetches it";
+                    items.push(at(Item::new(Category::Missing, detail), resource));
+                    continue;
+                }
+            },
         };
         if store.has_object(&digest) {
             present.push((resource, digest));
@@ -256,7 +273,11 @@ pub async fn project_drift(
         } else {
             format!("{} is not in the store", digest.short())
         };
-        items.push(at(Item::new(Category::Missing, detail), resource));
+        items.push(at_object(
+            Item::new(Category::Missing, detail),
+            resource,
+            digest,
+        ));
     }
     // Corrupted: re-hashed with `--verify`, else suspected from metadata.
     if options.verify {
@@ -268,17 +289,22 @@ pub async fn project_drift(
                 Check::Unreadable { error } => format!("cannot be read: {error}"),
                 Check::Intact { .. } | Check::Gone => continue,
             };
-            items.push(at(Item::new(Category::Corrupted, detail), resource));
+            items.push(at_object(
+                Item::new(Category::Corrupted, detail),
+                resource,
+                *digest,
+            ));
         }
     } else {
         for (resource, digest) in &present {
             if let Some(why) = suspect(store, digest)? {
-                let mut item = at(
+                let mut item = at_object(
                     Item::new(
                         Category::Corrupted,
                         format!("{why}; `--verify` re-hashes it"),
                     ),
                     resource,
+                    *digest,
                 );
                 item.suspect = true;
                 items.push(item);

@@ -994,3 +994,45 @@ fn an_archived_object_fetched_back_keeps_its_cold_copy_accounted() {
     assert_eq!(doc["summary"]["fetched"], 0, "{run}");
     ctx.assert_records_agree_with_events();
 }
+
+#[test]
+fn drift_follows_an_unpinned_resource_to_the_object_its_sync_took() {
+    let ctx = TestContext::new();
+    let content = bytes(14, 2500);
+    let digest = ctx.write_file("files/u", &content);
+    ctx.write_manifest(
+        "[project]\nname = \"life\"\n\n[resources.u]\nsource = \"files/u\"\npurpose = \"t\"\n",
+    );
+    ctx.init_store();
+    let drift = |ctx: &TestContext| {
+        let run = ctx.crp(&["drift", "--format", "json"]);
+        let doc: serde_json::Value = run.json();
+        (run.code, doc)
+    };
+    // Declared and never synced: missing, as `status --check` says.
+    let (code, doc) = drift(&ctx);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(categories(&doc), [("missing".to_owned(), "u".to_owned())]);
+    assert!(
+        doc["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("never synced"),
+        "{doc}"
+    );
+    ctx.crp(&["status", "--check"]).code(1);
+    // Synced (which pins it), then its pin taken out again: it is the
+    // object that sync took, and present.
+    let unpinned = ctx.read_manifest();
+    ctx.crp(&["sync"]).success();
+    assert!(ctx.read_manifest().contains(&digest.to_string()));
+    ctx.write_manifest(&unpinned);
+    let (code, doc) = drift(&ctx);
+    assert_eq!((code, categories(&doc)), (0, vec![]), "{doc}");
+    // Its object gone from the store: missing, named by its digest.
+    crp::fsutil::remove_all(&ctx.object(&digest)).unwrap();
+    let (code, doc) = drift(&ctx);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(categories(&doc), [("missing".to_owned(), "u".to_owned())]);
+    assert_eq!(doc["items"][0]["sha256"], digest.to_string(), "{doc}");
+}
