@@ -15,6 +15,21 @@ use super::{
 };
 
 impl Fetcher {
+    /// Why a fetch limited to remotes and mirrors had none to ask (a
+    /// resource without a sha256 is refused before it gets here).
+    fn why_no_remote(&self) -> String {
+        match self.remotes_left_out.is_empty() {
+            true => {
+                "none is configured (`crp remote add`, or `mirrors = [...]` for a hashed mirror)"
+                    .into()
+            }
+            false => format!(
+                "{}; and no hashed mirror is configured",
+                self.remotes_left_out.join("; ")
+            ),
+        }
+    }
+
     /// Fetches from the direct sources (http, files), in order, after the
     /// content-addressed mirrors of a pinned object.
     pub(super) async fn fetch_direct(
@@ -55,9 +70,10 @@ impl Fetcher {
                 resource: request.name.clone(),
                 failures: vec![SourceFailure {
                     source: "remotes and mirrors".into(),
-                    error: SourceError::Remote(
-                        "no remote or hashed mirror could be asked for it: none is configured, none answered, or the policy's `schemes` rule them out; `--remotes-only` forbids its sources".into(),
-                    ),
+                    error: SourceError::Remote(format!(
+                        "no remote or hashed mirror could be asked for it: {}; `--remotes-only` forbids its sources",
+                        self.why_no_remote()
+                    )),
                     mirror: false,
                 }],
             });

@@ -175,6 +175,9 @@ pub struct Fetcher {
     /// Download unpinned sources afresh, even where the store remembers
     /// what they served and they say nothing changed.
     refresh: bool,
+    /// Why each remote left out of this run was (see
+    /// [`crate::s3::Connected`]).
+    remotes_left_out: Vec<String>,
 }
 
 /// How torrent sources are fetched: the daemon is connected to on first
@@ -258,6 +261,7 @@ impl Fetcher {
             torrents: Arc::new(torrents),
             quota: None,
             refresh: false,
+            remotes_left_out: Vec::new(),
         })
     }
 
@@ -270,6 +274,14 @@ impl Fetcher {
     #[must_use]
     pub fn with_refresh(mut self, refresh: bool) -> Self {
         self.refresh = refresh;
+        self
+    }
+
+    /// Says why each remote left out of this run was, for the failure of
+    /// a fetch that may ask only remotes and mirrors and had none to ask.
+    #[must_use]
+    pub fn with_remotes_left_out(mut self, why: Vec<String>) -> Self {
+        self.remotes_left_out = why;
         self
     }
 

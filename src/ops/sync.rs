@@ -180,17 +180,21 @@ pub(super) async fn sync_locked(
         )
         .await
         .map_err(crate::error::UsageError::new)?,
-        false => Vec::new(),
+        false => crate::s3::Connected::default(),
     };
     let fetcher = if downloads {
-        Some(session.fetcher(FetchOptions {
-            jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),
-            refresh: options.refresh,
-            quota,
-            torrents: torrent_settings.clone(),
-            wait: options.wait,
-            https_only: crate::fetch::HttpSettings::https_only_under(&policy),
-        })?)
+        Some(
+            session
+                .fetcher(FetchOptions {
+                    jobs: usize::from(options.jobs.unwrap_or(crate::settings::jobs()?)),
+                    refresh: options.refresh,
+                    quota,
+                    torrents: torrent_settings.clone(),
+                    wait: options.wait,
+                    https_only: crate::fetch::HttpSettings::https_only_under(&policy),
+                })?
+                .with_remotes_left_out(remotes.left_out.clone()),
+        )
     } else {
         None
     };
@@ -204,7 +208,7 @@ pub(super) async fn sync_locked(
         execute::SyncOptions {
             offline: options.offline,
             mirrors: config.mirrors.clone(),
-            remotes,
+            remotes: remotes.clients,
             remotes_only: options.remotes_only,
             fetch_only: options.fetch_only,
         },

@@ -23,16 +23,16 @@ pub async fn connect(
     store: &[crate::remote::RemoteConfig],
     messages: &dyn crate::progress::Messages,
     allowed: impl Fn(&crate::remote::Remote) -> Result<(), String>,
-) -> Result<Vec<Client>, String> {
+) -> Result<Connected, String> {
     let mut remotes = crate::remote::configured(project, store)?;
+    let mut left_out = Vec::new();
     // A remote the caller rules out is never contacted, not even checked.
     remotes.retain(|remote| match allowed(remote) {
         Ok(()) => true,
         Err(why) => {
-            messages.warn(&format!(
-                "remote `{}`: {why}; going on without it",
-                remote.name
-            ));
+            let why = format!("remote `{}`: {why}", remote.name);
+            messages.warn(&format!("{why}; going on without it"));
+            left_out.push(why);
             false
         }
     });
@@ -56,8 +56,19 @@ pub async fn connect(
             Err(err) => {
                 let hint = err.hint().map(|h| format!(" ({h})")).unwrap_or_default();
                 messages.warn(&format!("{err}; going on without it{hint}"));
+                left_out.push(err.to_string());
             }
         }
     }
-    Ok(clients)
+    Ok(Connected { clients, left_out })
+}
+
+/// The remotes a run asks, and why the others are left out.
+#[derive(Debug, Default)]
+pub struct Connected {
+    /// The remotes that answered, in the order they are tried.
+    pub clients: Vec<Client>,
+    /// For each remote left out, why: the policy rules it out, or it did
+    /// not answer (the remote named).
+    pub left_out: Vec<String>,
 }

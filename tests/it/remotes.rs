@@ -1469,3 +1469,59 @@ fn a_manifest_named_on_the_command_line_must_be_there() {
         assert!(run.stderr.contains("elsewhere.toml"), "{run}");
     }
 }
+
+#[test]
+fn a_fetch_from_remotes_only_says_why_none_could_be_asked() {
+    let ctx = TestContext::new();
+    ctx.init_store();
+    let digest = ctx.write_file("files/a", b"only upstream");
+    let pinned = format!(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"files/a\"\nsha256 = \"{digest}\"\npurpose = \"t\"\n"
+    );
+    let failure = |run: &Run| {
+        run.code(1);
+        let doc: serde_json::Value = run.json();
+        doc["resources"][0]["error"]["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Nothing configured.
+    ctx.write_manifest(&pinned);
+    let why = failure(&ctx.crp(&["sync", "--remotes-only", "--format", "json"]));
+    assert!(
+        why.contains("none is configured (`crp remote add`"),
+        "{why}"
+    );
+    // A remote that does not answer is named, with why.
+    ctx.write_manifest(&format!(
+        "{pinned}\n[[project.remote]]\nname = \"team\"\nurl = \"s3://crp-cache/x\"\nendpoint = \"http://127.0.0.1:9\"\n"
+    ));
+    let run = with_credentials(
+        &ctx,
+        &ctx.project,
+        &["pull", "--remotes-only", "--format", "json"],
+        "k",
+        "s",
+    );
+    let why = failure(&run);
+    assert!(
+        why.contains("remote `team`") && why.contains("and no hashed mirror is configured"),
+        "{why}"
+    );
+    assert!(!why.contains("none is configured"), "{why}");
+    // Not pinned: there is nothing to ask by.
+    ctx.write_manifest(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"files/a\"\npurpose = \"t\"\n",
+    );
+    let run = ctx.crp(&["sync", "--remotes-only", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    assert!(
+        doc["resources"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("it has no `sha256`, so no remote can serve it"),
+        "{run}"
+    );
+}
