@@ -266,12 +266,15 @@ pub(super) async fn pull(
             command: &'static str,
             ok: bool,
             resources: &'a [crate::execute::ResourceOutcome],
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            remotes_left_out: &'a [String],
         }
         printer.json(&Document {
             schema_version: SCHEMA_VERSION,
             command: "pull",
             ok: !failed,
             resources: &report.resources,
+            remotes_left_out: &report.remotes_left_out,
         });
     } else {
         let mut fetched = 0;

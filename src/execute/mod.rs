@@ -68,6 +68,10 @@ pub struct SyncReport {
     pub manifest_updated: bool,
     /// Whether the project's record in the store changed.
     pub record_updated: bool,
+    /// The remotes this sync did not ask, each with why (it did not
+    /// answer, or the policy rules it out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remotes_left_out: Vec<String>,
 }
 
 /// What happened to one resource.
@@ -472,6 +476,7 @@ fn report(
         unlinked,
         manifest_updated,
         record_updated,
+        remotes_left_out: Vec::new(),
     }
 }
 

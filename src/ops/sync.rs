@@ -198,7 +198,7 @@ pub(super) async fn sync_locked(
     } else {
         None
     };
-    let report = execute::sync(
+    let mut report = execute::sync(
         &manifest,
         store,
         plan,
@@ -219,6 +219,7 @@ pub(super) async fn sync_locked(
         },
     )
     .await?;
+    report.remotes_left_out = remotes.left_out;
     if let Some(limit) = torrent_settings.seed_time
         && !options.offline
         && manifest.resources.iter().any(|r| r.needs_torrent())

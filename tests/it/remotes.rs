@@ -1494,9 +1494,10 @@ fn a_fetch_from_remotes_only_says_why_none_could_be_asked() {
         "{why}"
     );
     // A remote that does not answer is named, with why.
-    ctx.write_manifest(&format!(
+    let with_remote = format!(
         "{pinned}\n[[project.remote]]\nname = \"team\"\nurl = \"s3://crp-cache/x\"\nendpoint = \"http://127.0.0.1:9\"\n"
-    ));
+    );
+    ctx.write_manifest(&with_remote);
     let run = with_credentials(
         &ctx,
         &ctx.project,
@@ -1509,6 +1510,16 @@ fn a_fetch_from_remotes_only_says_why_none_could_be_asked() {
         why.contains("remote `team`") && why.contains("and no hashed mirror is configured"),
         "{why}"
     );
+    // The document says which remotes were left out, for a sync too.
+    let doc: serde_json::Value = run.json();
+    assert!(
+        doc["remotes_left_out"][0]
+            .as_str()
+            .unwrap()
+            .contains("remote `team`"),
+        "{run}"
+    );
+
     assert!(!why.contains("none is configured"), "{why}");
     // Not pinned: there is nothing to ask by.
     ctx.write_manifest(
@@ -1522,6 +1533,18 @@ fn a_fetch_from_remotes_only_says_why_none_could_be_asked() {
             .as_str()
             .unwrap()
             .contains("it has no `sha256`, so no remote can serve it"),
+        "{run}"
+    );
+    // A sync that goes on to the sources says which remotes it left out.
+    ctx.write_manifest(&with_remote);
+    let run = with_credentials(&ctx, &ctx.project, &["sync", "--format", "json"], "k", "s");
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert!(
+        doc["remotes_left_out"][0]
+            .as_str()
+            .unwrap()
+            .contains("remote `team`"),
         "{run}"
     );
 }
