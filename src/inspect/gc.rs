@@ -914,7 +914,9 @@ pub async fn restore(
                 archived.path.display()
             )));
         }
-        publish_restored(store, &part, digest, &mut record, &archived, events)?;
+        // The remote keeps its copy, which stays counted in cold storage
+        // until `--remove` takes it or the object is archived again.
+        publish_restored(store, &part, digest, &mut record, &archived, events, true)?;
         return Ok(Some(archived.path));
     }
     // Copied back from another disk, the copy is verified before the cold
@@ -954,11 +956,12 @@ pub async fn restore(
             });
         }
     }
-    publish_restored(store, &part, digest, &mut record, &archived, events)?;
+    publish_restored(store, &part, digest, &mut record, &archived, events, false)?;
     Ok(Some(archived.path))
 }
 
-/// Publishes a restored, verified copy at `part` and records it.
+/// Publishes a restored, verified copy at `part` and records it; with
+/// `cold_kept`, the record still names the cold copy, which is still there.
 fn publish_restored(
     store: &Store,
     part: &Path,
@@ -966,6 +969,7 @@ fn publish_restored(
     record: &mut ObjectRecord,
     archived: &Archived,
     events: &EventLog,
+    cold_kept: bool,
 ) -> Result<(), GcError> {
     if fs_err::symlink_metadata(part)?.is_dir() {
         store.publish_dir(part, digest)?;
@@ -975,7 +979,9 @@ fn publish_restored(
         store.publish(file, part, digest, executable)?;
     }
     record.status = State::Available;
-    record.archived = None;
+    if !cold_kept {
+        record.archived = None;
+    }
     record.stamp = store.object_file_stamp(digest);
     store.write_object_record(record)?;
     store.sync_dirs()?;

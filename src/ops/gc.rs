@@ -32,7 +32,8 @@ pub struct Request {
 pub enum Outcome {
     /// There is no store at this path yet: nothing to collect.
     NoStore(PathBuf),
-    /// `remove` without `yes`: the plan, and nothing done.
+    /// `remove` without `yes`, with something to remove: the plan, and
+    /// nothing done.
     NeedsConsent(GcPlan),
     Collected {
         plan: GcPlan,
@@ -122,7 +123,9 @@ pub async fn gc(
         quota,
         request.older_than.filter(|_| request.remove),
     )?;
-    if request.remove && !request.yes {
+    // Consent is asked for what would go; with nothing to remove, there
+    // is nothing to consent to.
+    if request.remove && !request.yes && !plan.remove.is_empty() {
         return Ok(Outcome::NeedsConsent(plan));
     }
     let events = EventLog::open(&store);

@@ -29,7 +29,8 @@ pub struct PlanDocument {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub torrents: BTreeMap<Name, TorrentState>,
     /// `crp status`: whether every resource is ready — in the store,
-    /// linked and allowed (what `--check` exits 1 on when false).
+    /// linked and allowed, and with `--remote` on the remote too (what
+    /// `--check` exits 1 on when false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<bool>,
     /// `crp status`: why the daemon could not be asked, if it could not.
@@ -169,7 +170,8 @@ impl Printer {
                 plan: plan.clone(),
                 summary: PlanSummary::of(plan),
                 torrents: torrents.states.clone(),
-                ready: Some(plan.ready()),
+                // Asked about a remote, ready means it lacks nothing too.
+                ready: Some(plan.ready() && remote.is_none_or(|r| r.lacking.is_empty())),
                 daemon_error: torrents.error.clone(),
                 remote: remote.cloned(),
             });

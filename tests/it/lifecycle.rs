@@ -239,7 +239,10 @@ fn removal_from_cold_storage_needs_yes_and_is_recorded() {
     assert!(run.stderr.contains("needs `--yes`"), "{run}");
     assert!(run.stdout.contains("to remove from cold storage"), "{run}");
     assert!(cold.exists());
-    // Not old enough: nothing to remove.
+    // Not old enough: nothing to remove, and no consent to give.
+    let run = ctx.crp(&["gc", "--remove", "--older-than", "1h"]);
+    run.success();
+    assert!(!run.stderr.contains("needs `--yes`"), "{run}");
     let doc = gc_doc(&ctx, &["--remove", "--older-than", "1h", "--yes"]);
     assert!(doc["removed"].as_array().unwrap().is_empty());
     assert!(cold.exists());

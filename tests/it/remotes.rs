@@ -235,6 +235,20 @@ fn two_stores_share_objects_through_a_remote() {
         ),
         "{run}"
     );
+    // Its document agrees: the project is synced, and yet not ready.
+    let run = crp(
+        &a,
+        &a.project,
+        &["status", "--check", "--remote", "--format", "json"],
+    );
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["ready"], false, "{run}");
+    assert_eq!(
+        doc["remote"]["lacking"].as_array().unwrap().len(),
+        2,
+        "{run}"
+    );
     let run = crp(
         &a,
         &a.project,
@@ -1343,6 +1357,15 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
     );
     assert_eq!(upstream.requests("small.txt").len(), asked);
     assert_eq!(std::fs::read(ctx.link("small")).unwrap(), objects[1].0);
+    // The remote keeps its copy, and gc still counts it in cold storage.
+    let record = ctx.object_record(&digest);
+    assert_eq!(record.status, crp::provenance::State::Available);
+    assert!(record.archived.is_some());
+    let run = crp(&ctx, &ctx.project, &["gc", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["cold_objects"], 1, "{run}");
+    assert_eq!(doc["cold_bytes"], 3_000, "{run}");
 
     // Archived again, then removed for good: from the remote too.
     crp(&ctx, &ctx.project, &["remove", "small"]).success();
