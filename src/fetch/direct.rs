@@ -18,16 +18,20 @@ impl Fetcher {
     /// Why a fetch limited to remotes and mirrors had none to ask (a
     /// resource without a sha256 is refused before it gets here).
     fn why_no_remote(&self) -> String {
-        match self.remotes_left_out.is_empty() {
-            true => {
-                "none is configured (`crp remote add`, or `mirrors = [...]` for a hashed mirror)"
-                    .into()
-            }
-            false => format!(
-                "{}; and no hashed mirror is configured",
-                self.remotes_left_out.join("; ")
-            ),
+        let (remotes, mirrors) = (&self.remotes_left_out, &self.mirrors_left_out);
+        if remotes.is_empty() && mirrors.is_empty() {
+            return "none is configured (`crp remote add`, or `mirrors = [...]` for a hashed mirror)"
+                .into();
         }
+        let remotes = match remotes.is_empty() {
+            true => "no remote is configured".to_owned(),
+            false => remotes.join("; "),
+        };
+        let mirrors = match mirrors.is_empty() {
+            true => "no hashed mirror could be asked".to_owned(),
+            false => mirrors.join("; "),
+        };
+        format!("{remotes}; {mirrors}")
     }
 
     /// Fetches from the direct sources (http, files), in order, after the

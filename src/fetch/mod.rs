@@ -178,6 +178,8 @@ pub struct Fetcher {
     /// Why each remote left out of this run was (see
     /// [`crate::s3::Connected`]).
     remotes_left_out: Vec<String>,
+    /// Why each folder mirror left out of this run was.
+    mirrors_left_out: Vec<String>,
 }
 
 /// How torrent sources are fetched: the daemon is connected to on first
@@ -262,6 +264,7 @@ impl Fetcher {
             quota: None,
             refresh: false,
             remotes_left_out: Vec::new(),
+            mirrors_left_out: Vec::new(),
         })
     }
 
@@ -277,11 +280,13 @@ impl Fetcher {
         self
     }
 
-    /// Says why each remote left out of this run was, for the failure of
-    /// a fetch that may ask only remotes and mirrors and had none to ask.
+    /// Says why each remote and each mirror left out of this run was, for
+    /// the failure of a fetch that may ask only remotes and mirrors and had
+    /// none to ask.
     #[must_use]
-    pub fn with_remotes_left_out(mut self, why: Vec<String>) -> Self {
-        self.remotes_left_out = why;
+    pub fn with_left_out(mut self, remotes: Vec<String>, mirrors: Vec<String>) -> Self {
+        self.remotes_left_out = remotes;
+        self.mirrors_left_out = mirrors;
         self
     }
 

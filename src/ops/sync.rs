@@ -137,7 +137,7 @@ pub(super) async fn sync_locked(
     let store = &session.store;
     // Planned under the lock, so what another sync of this project did is
     // seen: its links, its record, and the hashes it pinned.
-    let manifest = manifest.reload()?;
+    let mut manifest = manifest.reload()?;
     if options.locked {
         check_locked(&manifest)?;
     }
@@ -163,7 +163,22 @@ pub(super) async fn sync_locked(
     })?;
     // The HTTP client is built only when something is to be fetched.
     let downloads = plan.resources.iter().any(|r| r.fetch.is_some()) && !options.offline;
-    let config = Config::load(store.root())?;
+    let mut config = Config::load(store.root())?;
+    // A folder mirror that is not there (a disk not mounted) is said once,
+    // not once per object.
+    let mut mirrors_left_out = Vec::new();
+    if downloads {
+        let mut usable = |mirror: &crate::source::Mirror| match folder_mirror_unusable(mirror) {
+            None => true,
+            Some(why) => {
+                messages.warn(&format!("{why}; going on without it"));
+                mirrors_left_out.push(why);
+                false
+            }
+        };
+        manifest.project.mirrors.retain(&mut usable);
+        config.mirrors.retain(&mut usable);
+    }
     let events = EventLog::open(store);
     let notifier = Notifier::new(store, &config);
     let torrent_settings = TorrentSettings::resolve(store, &config)?;
@@ -193,7 +208,7 @@ pub(super) async fn sync_locked(
                     wait: options.wait,
                     https_only: crate::fetch::HttpSettings::https_only_under(&policy),
                 })?
-                .with_remotes_left_out(remotes.left_out.clone()),
+                .with_left_out(remotes.left_out.clone(), mirrors_left_out),
         )
     } else {
         None
@@ -227,6 +242,32 @@ pub(super) async fn sync_locked(
         stop_seeding_after(store, &torrent_settings, limit, messages).await;
     }
     Ok(report)
+}
+
+/// Why a folder mirror cannot serve anything, if it cannot: its folder is
+/// not there, or does not hold the `sha256/` layout (the folder meant is
+/// named when it is a store's).
+fn folder_mirror_unusable(mirror: &crate::source::Mirror) -> Option<String> {
+    let crate::source::Mirror::Folder(dir) = mirror else {
+        return None;
+    };
+    let shown = crate::fsutil::display_path(dir);
+    if !dir.is_dir() {
+        Some(format!(
+            "hashed mirror `{shown}` is not a folder that is there (a disk not mounted?)"
+        ))
+    } else if dir.join("sha256").is_dir() {
+        None
+    } else if dir.join("objects").join("sha256").is_dir() {
+        Some(format!(
+            "hashed mirror `{shown}` holds no `sha256/` folder; it looks like a crp store, whose mirror is its `objects` folder (`{}`)",
+            crate::fsutil::display_path(&dir.join("objects"))
+        ))
+    } else {
+        Some(format!(
+            "hashed mirror `{shown}` holds no `sha256/` folder, so none of its objects can be found"
+        ))
+    }
 }
 
 /// Applies the configured `seed_time`: transmission cannot, so each sync of a

@@ -227,3 +227,54 @@ fn a_mirror_that_sends_too_much_or_the_wrong_bytes_is_not_the_project_s_fault() 
     .unwrap();
     assert_eq!(record.incidents, 0);
 }
+
+#[test]
+fn a_folder_mirror_that_cannot_serve_is_said_once_and_left_out() {
+    let ctx = TestContext::new();
+    let upstream = Server::start();
+    let content = bytes(43, 4_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    upstream.route("data.bin", content.clone(), Behavior::Normal);
+    // A store used as a mirror whole, where its `objects/` was meant.
+    let store_like = ctx.project.join("other-store/objects").join(key(&digest));
+    std::fs::create_dir_all(store_like.parent().unwrap()).unwrap();
+    std::fs::write(&store_like, &content).unwrap();
+    manifest(
+        &ctx,
+        &upstream,
+        &digest,
+        "mirrors = [\"unmounted/cas\", \"other-store\"]\n",
+    );
+    let run = ctx.crp(&["sync", "--remotes-only"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr.matches("warning: hashed mirror `").count(),
+        2,
+        "each said once: {run}"
+    );
+    assert!(
+        run.stderr
+            .contains("unmounted/cas` is not a folder that is there"),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains("it looks like a crp store, whose mirror is its `objects` folder"),
+        "{run}"
+    );
+    // The failure names them, not "none is configured".
+    assert!(
+        run.stdout
+            .contains("no remote is configured; hashed mirror `"),
+        "{run}"
+    );
+    // Pointed at the objects folder, it serves.
+    manifest(
+        &ctx,
+        &upstream,
+        &digest,
+        "mirrors = [\"other-store/objects\"]\n",
+    );
+    ctx.crp(&["sync", "--remotes-only"]).success();
+    assert_eq!(std::fs::read(ctx.link("data")).unwrap(), content);
+}

@@ -1530,7 +1530,7 @@ fn a_fetch_from_remotes_only_says_why_none_could_be_asked() {
     );
     let why = failure(&run);
     assert!(
-        why.contains("remote `team`") && why.contains("and no hashed mirror is configured"),
+        why.contains("remote `team`") && why.contains("; no hashed mirror could be asked"),
         "{why}"
     );
     // The document says which remotes were left out, for a sync too.
