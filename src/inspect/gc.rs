@@ -731,12 +731,22 @@ pub async fn archive_to_remote(
     reporter: std::sync::Arc<dyn Reporter>,
 ) -> Result<Vec<Sha256Digest>, GcError> {
     let remote = settings.cold_remote.as_ref().expect("a remote archive");
+    // An archive no `[[remote]]` describes is reached with the AWS
+    // defaults, which a failure should say.
+    let described = Config::load(store.root())
+        .is_ok_and(|config| config.remotes.iter().any(|r| r.url == remote.url));
     let remote_err = |err: &dyn std::error::Error| {
         let mut text = err.to_string();
         let mut source = err.source();
         while let Some(cause) = source {
             text.push_str(&format!(": {cause}"));
             source = cause.source();
+        }
+        if !described {
+            text.push_str(&format!(
+                " (no `[[remote]]` of the store's `meta/config.toml` has `url = \"{}\"`, so the AWS defaults were used: add one with its `endpoint`, or set `AWS_ENDPOINT_URL_S3`)",
+                remote.url
+            ));
         }
         GcError::Remote(text)
     };

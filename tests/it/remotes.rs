@@ -1571,3 +1571,35 @@ fn a_fetch_from_remotes_only_says_why_none_could_be_asked() {
         "{run}"
     );
 }
+
+#[test]
+fn an_archive_no_remote_describes_says_the_aws_defaults_were_used() {
+    let ctx = TestContext::new();
+    ctx.init_store();
+    ctx.write_config("[gc]\ncold = \"s3://crp-archive/lab\"\n");
+    let run = with_env(
+        &ctx,
+        &ctx.project,
+        &[
+            ("AWS_ACCESS_KEY_ID", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9"),
+        ],
+        &["gc", "--apply"],
+    );
+    run.code(1);
+    assert!(
+        run.stderr.contains(
+            "no `[[remote]]` of the store's `meta/config.toml` has `url = \"s3://crp-archive/lab\"`"
+        ),
+        "{run}"
+    );
+    // Described by a `[[remote]]`, the failure is that remote's own.
+    ctx.write_config(
+        "[[remote]]\nname = \"archive\"\nurl = \"s3://crp-archive/lab\"\nendpoint = \"http://127.0.0.1:9\"\n\n[gc]\ncold = \"s3://crp-archive/lab\"\n",
+    );
+    let run = with_credentials(&ctx, &ctx.project, &["gc", "--apply"], "k", "s");
+    run.code(1);
+    assert!(run.stderr.contains("remote `archive`"), "{run}");
+    assert!(!run.stderr.contains("AWS defaults"), "{run}");
+}
