@@ -277,11 +277,9 @@ pub(super) async fn pull(
             remotes_left_out: &report.remotes_left_out,
         });
     } else {
-        let mut fetched = 0;
         for r in &report.resources {
             match (&r.fetched_from, &r.error) {
                 (Some(from), _) => {
-                    fetched += 1;
                     printer.out(format!(
                         "  fetched      {}  {} from {from}",
                         r.name,
@@ -312,23 +310,37 @@ pub(super) async fn pull(
                 (None, None) => {}
             }
         }
-        let present = report
-            .resources
-            .iter()
-            .filter(|r| r.status == Status::Ok && r.fetched_from.is_none())
-            .count();
-        printer.out(format!(
-            "pulled into `{}`: {fetched} fetched, {present} already in the store{}",
-            crate::fsutil::display_path(&report.store),
-            match report
+        // Counted by object: resources that share one are one.
+        let objects = |keep: &dyn Fn(&crate::execute::ResourceOutcome) -> bool| {
+            let mut seen = std::collections::HashSet::new();
+            report
                 .resources
                 .iter()
-                .filter(|r| r.status != Status::Ok)
+                .filter(|r| keep(r))
+                .filter(|r| seen.insert(r.sha256.map_or_else(|| r.name.to_string(), |d| d.hex())))
                 .count()
-            {
-                0 => String::new(),
-                n => format!(", {n} not fetched"),
-            }
+        };
+        let fetched = objects(&|r| r.fetched_from.is_some());
+        let restored = objects(&|r| r.restored_from.is_some());
+        let present = objects(&|r| {
+            r.status == Status::Ok && r.fetched_from.is_none() && r.restored_from.is_none()
+        });
+        let missing = objects(&|r| r.status != Status::Ok);
+        let mut parts = vec![format!(
+            "{} fetched",
+            crate::units::count(fetched as u64, "object")
+        )];
+        if restored > 0 {
+            parts.push(format!("{restored} restored from cold storage"));
+        }
+        parts.push(format!("{present} already in the store"));
+        if missing > 0 {
+            parts.push(format!("{missing} not fetched"));
+        }
+        printer.out(format!(
+            "pulled into `{}`: {}",
+            crate::fsutil::display_path(&report.store),
+            parts.join(", ")
         ));
     }
     Ok(match failed {

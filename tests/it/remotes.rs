@@ -413,7 +413,11 @@ fn two_stores_share_objects_through_a_remote() {
     let (c, dir) = second_machine(&a);
     let run = crp(&c, &dir, &["pull", "--remotes-only"]);
     run.success();
-    assert!(run.stdout.contains("2 fetched"), "{run}");
+    assert!(
+        run.stdout
+            .contains("2 objects fetched, 0 already in the store"),
+        "{run}"
+    );
     assert!(c.object(&objects[0].1).exists());
     assert!(!c.link("big").exists(), "pull links nothing");
     // `sync --offline` then links what is there.
