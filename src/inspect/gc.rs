@@ -557,14 +557,27 @@ pub fn collect_parts(plan: &GcPlan) -> Result<usize, GcError> {
 }
 
 /// Where the record says its object's cold copy is, if it has one: an
-/// archived object's, and that of one fetched back into the store since it
-/// was archived (the copy stays until `--remove` takes it or the object
-/// is archived again).
+/// archived object's, and that of one downloaded back into the store since
+/// it was archived to a folder (the copy stays until `--remove` takes it
+/// or the object is archived again). A copy removed is none; and once the object is back, a copy on a remote is that remote's,
+/// a cache other machines may use, not cold storage to account.
 fn cold_copy(record: &ObjectRecord) -> Option<&Archived> {
-    record
-        .archived
-        .as_ref()
-        .filter(|_| record.status != State::Removed)
+    let archived = record.archived.as_ref()?;
+    // Removed since (archiving again clears `removed`).
+    if record.removed.is_some() {
+        return None;
+    }
+    match record.status {
+        State::Archived => Some(archived),
+        State::Removed => None,
+        _ if archive_is_remote(&archived.path) => None,
+        _ => Some(archived),
+    }
+}
+
+/// Whether an archived path is an object on a remote (`s3://…`).
+fn archive_is_remote(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.starts_with("s3://"))
 }
 
 /// What cold storage holds, by the records, and what is old enough to remove.
@@ -652,21 +665,54 @@ pub fn archive(
         }
         let from = store.object_path(&digest);
         let to = settings.cold_path(&digest);
-        // The cold copy left from an earlier archiving of the same bytes
-        // makes way for this one.
-        if let Some(stale) = cold_copy(&record)
-            && stale.path == to
-            && fs_err::symlink_metadata(&to).is_ok()
-        {
-            crate::fsutil::remove_all(&to)?;
+        // A cold copy left from an earlier archiving of the same bytes
+        // that still verifies is kept, wherever it is, and the store's
+        // copy goes; one that does not is moved out of the way (to
+        // quarantine) before the store's copy takes its place.
+        // Bytes already at the object's name in cold storage, which no
+        // record may account for, are treated the same.
+        let earlier = cold_copy(&record)
+            .filter(|a| !archive_is_remote(&a.path))
+            .map(|a| a.path.clone());
+        let mut kept = None;
+        for path in earlier.into_iter().chain([to.clone()]) {
+            if kept.is_some() || fs_err::symlink_metadata(&path).is_err() {
+                continue;
+            }
+            match check(&path, &digest) {
+                Check::Intact { .. } => kept = Some(path),
+                _ => set_aside(store, &path, &digest)?,
+            }
         }
-        move_object(&from, &to, &digest)?;
-        record_archived(store, events, record, to, candidate)?;
+        let at = match kept {
+            Some(path) => {
+                crate::fsutil::remove_all(&from)?;
+                path
+            }
+            None => {
+                move_object(&from, &to, &digest)?;
+                to
+            }
+        };
+        record_archived(store, events, record, at, candidate)?;
         done.push(digest);
     }
     store.sync_dirs()?;
     events.flush();
     Ok(done)
+}
+
+/// Moves a cold copy that does not verify to quarantine; one on another
+/// disk than the store is removed instead (the store's good copy takes its
+/// place).
+fn set_aside(store: &Store, path: &Path, digest: &Sha256Digest) -> Result<(), GcError> {
+    match store.quarantine(path, &format!("cold-{}", digest.hex())) {
+        Err(err) if err.kind() == io::ErrorKind::CrossesDevices => {
+            crate::fsutil::remove_all(path)?;
+            Ok(())
+        }
+        other => other.map(drop).map_err(Into::into),
+    }
 }
 
 /// The objects some project whose manifest still exists references.
@@ -697,6 +743,8 @@ fn record_archived(
     }
     let previous = record.status;
     record.status = State::Archived;
+    // A removal from cold storage before is history: this copy is new.
+    record.removed = None;
     record.archived = Some(Archived {
         path: to.clone(),
         at: Timestamp::now(),
@@ -829,7 +877,11 @@ pub async fn remove(
                         .map_err(|e| GcError::Remote(e.to_string()))?;
                 }
             }
-            None => crate::fsutil::remove_all(&cold.path)?,
+            // Already gone (removed by hand): nothing is left to remove.
+            None => match crate::fsutil::remove_all(&cold.path) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
+            },
         }
         // Fetched back since it was archived: the store keeps its copy, and
         // only the cold one goes.
@@ -924,9 +976,9 @@ pub async fn restore(
                 archived.path.display()
             )));
         }
-        // The remote keeps its copy, which stays counted in cold storage
-        // until `--remove` takes it or the object is archived again.
-        publish_restored(store, &part, digest, &mut record, &archived, events, true)?;
+        // The remote keeps its copy: a cache every sync of the store may
+        // ask, no longer cold storage.
+        publish_restored(store, &part, digest, &mut record, &archived, events)?;
         return Ok(Some(archived.path));
     }
     // Copied back from another disk, the copy is verified before the cold
@@ -966,12 +1018,11 @@ pub async fn restore(
             });
         }
     }
-    publish_restored(store, &part, digest, &mut record, &archived, events, false)?;
+    publish_restored(store, &part, digest, &mut record, &archived, events)?;
     Ok(Some(archived.path))
 }
 
-/// Publishes a restored, verified copy at `part` and records it; with
-/// `cold_kept`, the record still names the cold copy, which is still there.
+/// Publishes a restored, verified copy at `part` and records it.
 fn publish_restored(
     store: &Store,
     part: &Path,
@@ -979,7 +1030,6 @@ fn publish_restored(
     record: &mut ObjectRecord,
     archived: &Archived,
     events: &EventLog,
-    cold_kept: bool,
 ) -> Result<(), GcError> {
     if fs_err::symlink_metadata(part)?.is_dir() {
         store.publish_dir(part, digest)?;
@@ -989,9 +1039,7 @@ fn publish_restored(
         store.publish(file, part, digest, executable)?;
     }
     record.status = State::Available;
-    if !cold_kept {
-        record.archived = None;
-    }
+    record.archived = None;
     record.stamp = store.object_file_stamp(digest);
     store.write_object_record(record)?;
     store.sync_dirs()?;

@@ -1039,3 +1039,60 @@ fn drift_follows_an_unpinned_resource_to_the_object_its_sync_took() {
     assert_eq!(categories(&doc), [("missing".to_owned(), "u".to_owned())]);
     assert_eq!(doc["items"][0]["sha256"], digest.to_string(), "{doc}");
 }
+
+#[test]
+fn cold_copies_survive_removal_corruption_and_a_new_cold_folder() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let ctx = TestContext::new();
+    let empty = "[project]\nname = \"life\"\n";
+    let archive = |ctx: &TestContext| {
+        ctx.write_manifest(empty);
+        ctx.crp(&["sync"]).success();
+        ctx.crp(&["gc", "--grace", "0s", "--apply"]).success();
+    };
+    let a = bytes(20, 2100);
+    let digests = local_manifest(&ctx, &[("a", &a)]);
+    ctx.crp(&["sync"]).success();
+    archive(&ctx);
+    let cold = ctx.object_record(&digests[0]).archived.unwrap().path;
+
+    // Removed for good, then downloaded back: no cold copy is claimed.
+    ctx.crp(&["gc", "--remove", "--older-than", "0s", "--yes"])
+        .success();
+    assert!(!cold.exists());
+    ctx.crp(&["add", "files/a", "--purpose", "again"]).success();
+    let doc = gc_doc(&ctx, &[]);
+    assert_eq!(doc["cold_objects"], 0, "{doc}");
+    let doc = gc_doc(&ctx, &["--remove", "--older-than", "0s", "--yes"]);
+    assert!(doc["removed"].as_array().unwrap().is_empty(), "{doc}");
+
+    // Archived again, downloaded back, and the store's copy then rots: the
+    // cold copy, which still verifies, is what archiving keeps.
+    archive(&ctx);
+    assert_eq!(std::fs::read(&cold).unwrap(), a);
+    ctx.crp(&["add", "files/a", "--purpose", "again"]).success();
+    let object = ctx.object(&digests[0]);
+    std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&object, bytes(21, 2100)).unwrap();
+    archive(&ctx);
+    assert_eq!(std::fs::read(&cold).unwrap(), a, "the good copy is kept");
+    assert!(!object.exists());
+    let record = ctx.object_record(&digests[0]);
+    assert_eq!(record.status, crp::provenance::State::Archived);
+    assert_eq!(record.archived.unwrap().path, cold);
+
+    // With cold storage moved elsewhere, the copy already there is kept
+    // and still accounted, not left behind unnamed.
+    ctx.crp(&["add", "files/a", "--purpose", "again"]).success();
+    let elsewhere = ctx.root.path().join("elsewhere-cold");
+    ctx.write_config(&format!("[gc]\ncold = \"{}\"\n", elsewhere.display()));
+    archive(&ctx);
+    assert_eq!(ctx.object_record(&digests[0]).archived.unwrap().path, cold);
+    assert_eq!(gc_doc(&ctx, &[])["cold_objects"], 1);
+
+    // A cold copy deleted by hand does not stop a removal.
+    crp::fsutil::remove_all(&cold).unwrap();
+    let doc = gc_doc(&ctx, &["--remove", "--older-than", "0s", "--yes"]);
+    assert_eq!(sha_list(&doc["removed"]), [digests[0].to_string()], "{doc}");
+    ctx.assert_records_agree_with_events();
+}
