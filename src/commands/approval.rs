@@ -19,7 +19,7 @@ pub(super) fn approve(
 ) -> anyhow::Result<ExitStatus> {
     let decision = approval::approve(
         global.store.as_deref(),
-        &global.manifest,
+        global.manifest_if_any(),
         &Deciding {
             target: &args.target,
             by: &args.by,
@@ -50,7 +50,7 @@ pub(super) fn deny(
 ) -> anyhow::Result<ExitStatus> {
     let decision = approval::deny(
         global.store.as_deref(),
-        &global.manifest,
+        global.manifest_if_any(),
         &Deciding {
             target: &args.target,
             by: &args.by,

@@ -52,7 +52,7 @@ pub struct Deciding<'a> {
 /// be written.
 pub fn approve(
     store: Option<&Path>,
-    manifest: &Path,
+    manifest: Option<&Path>,
     deciding: &Deciding<'_>,
 ) -> anyhow::Result<Decision> {
     check_person(deciding.by)?;
@@ -70,7 +70,7 @@ pub fn approve(
             approval::write_file_approval(path, &decision)?;
         }
         None => {
-            store.create()?;
+            existing(&store)?;
             Ledger::append(&store, &decision)?;
         }
     }
@@ -86,7 +86,7 @@ pub fn approve(
 /// requests, or a ledger that cannot be written.
 pub fn deny(
     store: Option<&Path>,
-    manifest: &Path,
+    manifest: Option<&Path>,
     deciding: &Deciding<'_>,
 ) -> anyhow::Result<Decision> {
     check_person(deciding.by)?;
@@ -96,7 +96,7 @@ pub fn deny(
     }
     let (store, target) = prepare(store, manifest, deciding.target)?;
     let decision = target.decision(Kind::Deny, deciding.by, None, Some(reason));
-    store.create()?;
+    existing(&store)?;
     Ledger::append(&store, &decision)?;
     record_event(&store, &target, &decision, State::Denied);
     Ok(decision)
@@ -117,11 +117,27 @@ struct Target {
     project: Option<Name>,
 }
 
+/// The store a decision goes into, which must be one already: a decision
+/// kept in a store made by a mistyped `--store` would bind nothing.
+fn existing(store: &Store) -> anyhow::Result<()> {
+    if store.check()? {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "there is no store at `{}` to keep the decision in",
+        store.root().display()
+    ))
+    .hint("check `--store` or `CRP_STORE`; a first `crp sync` makes the store, and `--file` keeps an approval in a file instead")
+    .into())
+}
+
 /// Finds what `target` (a name or a sha256) refers to: the resource in the
-/// manifest here, else the store's pending requests.
-fn resolve(manifest_path: &Path, store: &Store, target: &str) -> anyhow::Result<Target> {
+/// manifest (when there is one: one named by `--manifest` must read), else
+/// the store's pending requests.
+fn resolve(manifest_path: Option<&Path>, store: &Store, target: &str) -> anyhow::Result<Target> {
     let digest: Option<Sha256Digest> = target.parse().ok();
-    if let Ok(manifest) = Manifest::load(manifest_path) {
+    if let Some(manifest_path) = manifest_path {
+        let manifest = Manifest::load(manifest_path)?;
         let found = manifest
             .resources
             .iter()
@@ -140,16 +156,21 @@ fn resolve(manifest_path: &Path, store: &Store, target: &str) -> anyhow::Result<
             });
         }
     }
+    // Requests wait in a store: a mistyped one is said as such.
+    existing(store)?;
     let mut matches: Vec<PendingRequest> = approval::pending(store)?
         .into_iter()
         .filter(|p| p.name.as_str() == target || (digest.is_some() && p.sha256 == digest))
         .collect();
     matches.dedup_by(|a, b| a.sha256 == b.sha256 && a.ids() == b.ids());
     match matches.len() {
-        0 => Err(UsageError::new(format!(
-            "no resource named `{target}` in `{}`, and no pending request for it",
-            manifest_path.display()
-        ))
+        0 => Err(UsageError::new(match manifest_path {
+            Some(path) => format!(
+                "no resource named `{target}` in `{}`, and no pending request for it",
+                path.display()
+            ),
+            None => format!("no manifest here, and no pending request for `{target}`"),
+        })
         .hint("`crp pending` lists the requests awaiting approval")
         .into()),
         1 => {
@@ -200,7 +221,11 @@ fn check_person(by: &str) -> anyhow::Result<()> {
 }
 
 /// The store, and the request `target` names.
-fn prepare(store: Option<&Path>, manifest: &Path, target: &str) -> anyhow::Result<(Store, Target)> {
+fn prepare(
+    store: Option<&Path>,
+    manifest: Option<&Path>,
+    target: &str,
+) -> anyhow::Result<(Store, Target)> {
     let store = Store::open(store)?;
     let target = resolve(manifest, &store, target)?;
     Ok((store, target))

@@ -545,6 +545,44 @@ fn approval_flow_across_two_projects() {
     assert_eq!(doc["pending"][0]["reasons"][0]["rule"], "larger-than");
     assert_eq!(doc["pending"][0]["requested_by"], serde_json::Value::Null);
 
+    // A manifest named on the command line must be there, and one that
+    // does not read is not passed over for another project's request; a
+    // mistyped store is not made to hold the decision.
+    let elsewhere = ctx.root.path().join("nowhere/resources.toml");
+    let broken = ctx.root.path().join("broken.toml");
+    std::fs::write(&broken, "[project\n").unwrap();
+    for manifest in [&elsewhere, &broken] {
+        for args in [
+            &["approve", "model", "--by", "alice"][..],
+            &["deny", "model", "--by", "alice", "--reason", "no"],
+        ] {
+            let mut all = vec!["--manifest", manifest.to_str().unwrap()];
+            all.extend_from_slice(args);
+            let run = ctx.crp_in(ctx.root.path(), &all);
+            run.code(2);
+        }
+    }
+    let typo = ctx.root.path().join("stroe");
+    let run = ctx.crp_in(
+        ctx.root.path(),
+        &[
+            "approve",
+            &digest.to_string(),
+            "--by",
+            "alice",
+            "--store",
+            typo.to_str().unwrap(),
+        ],
+    );
+    run.code(2);
+    assert!(run.stderr.contains("no store at"), "{run}");
+    assert!(!typo.exists(), "{run}");
+    assert!(
+        ctx.crp(&["pending"])
+            .stdout
+            .contains("2 requests awaiting approval")
+    );
+
     // Approved from anywhere by its hash.
     let approve = ctx.crp_in(
         ctx.root.path(),
