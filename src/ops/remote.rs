@@ -68,7 +68,7 @@ async fn edit_place(
     place: Place<'_>,
     reporter: Arc<dyn Reporter>,
     messages: &dyn crate::progress::Messages,
-    edit: impl FnOnce(&str, &[&str]) -> Result<String, EditError>,
+    edit: impl Fn(&str, &[&str]) -> Result<String, EditError>,
 ) -> anyhow::Result<PathBuf> {
     let project = matches!(place, Place::Project(..));
     let usage = |err: EditError| {
@@ -107,6 +107,11 @@ async fn edit_place(
         }
         Place::Store(flag) => {
             let store = Store::open(flag)?;
+            // A store not made yet has no remote to remove: the edit of
+            // nothing says so, and nothing is made.
+            if !store.check()? {
+                edit("", &["remote"]).map_err(usage)?;
+            }
             store.create()?;
             let _lock = store
                 .lock_config("editing the store's configuration", &*reporter)

@@ -89,6 +89,10 @@ pub async fn sync(
     if options.locked {
         check_locked(&manifest)?;
     }
+    // Approvals files given must read before anything is written.
+    for path in &options.approvals {
+        crate::policy::approval::check_approvals_file(path)?;
+    }
     // The project's remotes, with what the environment adds (an endpoint,
     // a region), are checked before anything is written, even the store.
     if !options.offline {

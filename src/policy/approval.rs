@@ -226,6 +226,15 @@ impl Ledger {
     }
 }
 
+/// Checks that the approvals file at `path` is there and reads, before a
+/// command that takes it changes anything.
+///
+/// # Errors
+/// As reading it would: no file there, or one that is not valid.
+pub fn check_approvals_file(path: &Path) -> Result<(), ManifestError> {
+    read_approvals_file(path).map(drop)
+}
+
 fn read_approvals_file(path: &Path) -> Result<ApprovalsFile, ManifestError> {
     // Not the manifest's "no manifest": the file named is an approvals file.
     let text = crate::config::read_toml_text(path)?.ok_or_else(|| ManifestError::Read {

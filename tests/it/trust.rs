@@ -1247,6 +1247,29 @@ fn files_crp_reads_are_bounded() {
             "{run}"
         );
     }
+    // Refused before anything is written: not even a new store.
+    let fresh = ctx.root.path().join("fresh-store");
+    let missing = ctx.root.path().join("no-approvals.toml");
+    let run = ctx.crp(&[
+        "sync",
+        "--store",
+        fresh.to_str().unwrap(),
+        "--approvals",
+        missing.to_str().unwrap(),
+    ]);
+    run.code(2);
+    assert!(!fresh.exists(), "{run}");
+    // Nor does removing a remote from a store not made yet make it.
+    let run = ctx.crp(&[
+        "remote",
+        "remove",
+        "team",
+        "--store",
+        fresh.to_str().unwrap(),
+    ]);
+    run.code(2);
+    assert!(run.stderr.contains("team"), "{run}");
+    assert!(!fresh.exists(), "{run}");
 }
 
 #[test]
