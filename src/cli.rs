@@ -540,7 +540,7 @@ pub struct GcArgs {
     pub older_than: Option<std::time::Duration>,
 
     /// Confirm `--remove`: nothing is removed without it
-    #[arg(long)]
+    #[arg(long, requires = "remove")]
     pub yes: bool,
 }
 

@@ -621,6 +621,16 @@ pub enum GcError {
     },
     #[error("the copy of {digest} at `{}` does not verify; the original was kept", path.display())]
     BadCopy { digest: Sha256Digest, path: PathBuf },
+    #[error(
+        "the cold copy of {digest} at `{}` does not verify; it was moved to `{}`",
+        path.display(),
+        quarantined.display()
+    )]
+    RottenCold {
+        digest: Sha256Digest,
+        path: PathBuf,
+        quarantined: PathBuf,
+    },
     #[error("{0}")]
     Remote(String),
 }
@@ -1012,9 +1022,10 @@ pub async fn restore(
                     .detail("reason", "the cold copy does not verify")
                     .detail("quarantined", quarantined.display().to_string()),
             );
-            return Err(GcError::BadCopy {
+            return Err(GcError::RottenCold {
                 digest: *digest,
                 path: archived.path,
+                quarantined,
             });
         }
     }

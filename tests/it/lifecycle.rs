@@ -239,6 +239,8 @@ fn removal_from_cold_storage_needs_yes_and_is_recorded() {
     assert!(run.stderr.contains("needs `--yes`"), "{run}");
     assert!(run.stdout.contains("to remove from cold storage"), "{run}");
     assert!(cold.exists());
+    // A consent with nothing to consent to is a mistake.
+    ctx.crp(&["gc", "--yes"]).code(2);
     // Not old enough: nothing to remove, and no consent to give.
     let run = ctx.crp(&["gc", "--remove", "--older-than", "1h"]);
     run.success();
@@ -908,7 +910,11 @@ fn a_cold_copy_that_rotted_is_never_restored() {
             .contains("could not restore `a` from cold storage"),
         "{run}"
     );
-    assert!(run.stderr.contains("does not verify"), "{run}");
+    assert!(
+        run.stderr.contains("does not verify; it was moved to `")
+            && !run.stderr.contains("the original was kept"),
+        "{run}"
+    );
     assert_eq!(std::fs::read(ctx.object(&digest)).unwrap(), content);
     assert_eq!(files_under(&ctx.store.join("quarantine")).len(), 1);
     assert!(!archived.exists());
