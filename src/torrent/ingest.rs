@@ -410,6 +410,12 @@ impl Ingest<'_> {
         (digest, kind, size, executable): (Sha256Digest, ObjectKind, u64, bool),
         unrequested: &str,
     ) -> Result<(), StoreError> {
+        // As `run` decides: unrequested torrents seed too.
+        let status = if record.is_none_or(|r| r.seed) && self.settings.seed {
+            State::Seeding
+        } else {
+            State::Available
+        };
         let mut object = self.store.read_object_record(&digest)?.unwrap_or_else(|| {
             let asked = record.and_then(|r| r.requested_for.as_ref());
             let mut object = ObjectRecord::new(
@@ -442,14 +448,15 @@ impl Ingest<'_> {
             object.origin = record.is_none().then(|| unrequested.to_owned());
             object.executable = executable;
             object.stamp = self.store.object_file_stamp(&digest);
-            // As `run` decides: unrequested torrents seed too.
-            object.status = if record.is_none_or(|r| r.seed) && self.settings.seed {
-                State::Seeding
-            } else {
-                State::Available
-            };
+            object.status = status;
             object
         });
+        // Back after its cold copy rotted, or after archiving or removal:
+        // in the store again.
+        if !matches!(object.status, State::Available | State::Seeding) {
+            object.status = status;
+            object.stamp = self.store.object_file_stamp(&digest);
+        }
         if let Some(user) = record.and_then(|r| r.requested_for.as_ref()) {
             object.add_use(user);
         }

@@ -6,6 +6,7 @@
 //! links, from an `aria2c` seeder introduced by a tracker on that server:
 //! two transmission daemons will not swarm over loopback.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -297,12 +298,15 @@ fn a_multi_file_torrent_from_a_url_is_a_directory_resource() {
     let tree = crp::tree::hash_tree(&album).unwrap();
     let (torrent, _) = make_torrent(&album, &server.url("ws/"), None);
     server.route("album.torrent", torrent, Behavior::Normal);
-    ctx.write_manifest(&manifest(
+    let declared = manifest(
         "album",
         &server.url("album.torrent"),
         Some(&tree.digest),
         "",
-    ));
+    );
+    ctx.write_manifest(&declared);
+    // Not seeded, so that garbage collection may archive it below.
+    ctx.write_config("[torrent]\nseed = false\n");
 
     let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
     run.success();
@@ -318,6 +322,27 @@ fn a_multi_file_torrent_from_a_url_is_a_directory_resource() {
             .permissions()
             .readonly()
     );
+
+    // Archived, its cold copy rots, and it is fetched again: available,
+    // not left `failed` by the rotten copy.
+    ctx.write_manifest("[project]\nname = \"demo\"\n");
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--apply", "--grace", "0s"]).success();
+    let cold = ctx.object_record(&tree.digest).archived.unwrap().path;
+    let rotten = cold.join("a.bin");
+    std::fs::set_permissions(&cold, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&rotten, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&rotten, b"rotten").unwrap();
+    ctx.write_manifest(&declared);
+    let run = ctx.crp(&["sync", "--wait", "--timeout", "120s"]);
+    run.success();
+    assert!(run.stderr.contains("does not verify"), "{run}");
+    assert_eq!(
+        ctx.object_record(&tree.digest).status,
+        crp::provenance::State::Available,
+        "{run}"
+    );
+    ctx.assert_records_agree_with_events();
 }
 
 #[test]
