@@ -159,9 +159,16 @@ pub fn store_own_folder(path: &Path) -> Option<&'static str> {
     match parts.first() {
         None => Some("is the store itself"),
         Some(first)
-            if ["objects", "meta", ".incomplete", "quarantine"]
-                .iter()
-                .any(|kept| *first == std::ffi::OsStr::new(kept)) =>
+            if [
+                "objects",
+                "meta",
+                ".incomplete",
+                "quarantine",
+                "seeding",
+                "watch",
+            ]
+            .iter()
+            .any(|kept| *first == std::ffi::OsStr::new(kept)) =>
         {
             Some("is a folder the store keeps its own files in")
         }

@@ -1242,6 +1242,8 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
             "is empty or starts or ends with spaces",
         ),
         ("./objects", "a folder the store keeps its own files in"),
+        ("seeding", "a folder the store keeps its own files in"),
+        ("watch/cold", "a folder the store keeps its own files in"),
         (".", "is the store itself"),
         (
             "cold/../objects",
