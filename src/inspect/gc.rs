@@ -591,6 +591,11 @@ fn cold<'a>(
         let Some(archived) = cold_copy(record) else {
             continue;
         };
+        // A copy in a folder that is not there (deleted by hand, a disk not
+        // mounted) holds nothing to count or remove.
+        if !archive_is_remote(&archived.path) && fs_err::symlink_metadata(&archived.path).is_err() {
+            continue;
+        }
         objects += 1;
         bytes += record.size;
         if let Some(age) = older_than

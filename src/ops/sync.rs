@@ -256,7 +256,9 @@ fn folder_mirror_unusable(mirror: &crate::source::Mirror) -> Option<String> {
         return None;
     };
     let shown = crate::fsutil::display_path(dir);
-    if !dir.is_dir() {
+    if dir.is_file() {
+        Some(format!("hashed mirror `{shown}` is a file, not a folder"))
+    } else if !dir.is_dir() {
         Some(format!(
             "hashed mirror `{shown}` is not a folder that is there (a disk not mounted?)"
         ))
