@@ -90,7 +90,11 @@ pub(super) fn hold_back(
                 sha256: r.sha256,
                 size: r.size,
                 sources: approval::bound_sources(&resource.sources),
-                source_ids: approval::bound_ids(&resource.sources, &store.identity_key()),
+                source_ids: approval::bound_ids_for(
+                    r.sha256,
+                    &resource.sources,
+                    &store.identity_key(),
+                ),
                 purpose: resource.purpose.clone(),
                 requested_by: resource.requested_by.clone(),
                 reasons: reasons.clone(),

@@ -147,7 +147,11 @@ fn resolve(manifest_path: Option<&Path>, store: &Store, target: &str) -> anyhow:
                 name: resource.name.clone(),
                 sha256: resource.sha256,
                 sources: approval::bound_sources(&resource.sources),
-                ids: approval::bound_ids(&resource.sources, &store.identity_key()),
+                ids: approval::bound_ids_for(
+                    resource.sha256,
+                    &resource.sources,
+                    &store.identity_key(),
+                ),
                 portable_ids: Some(approval::bound_ids(
                     &resource.sources,
                     &IdentityKey::PORTABLE,

@@ -283,7 +283,7 @@ fn admission(
                 sha256: Some(torrent.sha256),
                 size: Some(torrent.size),
                 sources: approval::bound_sources(&sources),
-                source_ids: ledger.ids(&sources),
+                source_ids: ledger.ids(Some(torrent.sha256), &sources),
                 purpose: "dropped into the store's watch folder".into(),
                 requested_by: None,
                 reasons: reasons.clone(),

@@ -40,6 +40,30 @@ pub fn bound_ids(sources: &[SourceEntry], key: &IdentityKey) -> Vec<String> {
     sources.iter().map(|s| s.spec.identity(key)).collect()
 }
 
+/// Sources as a decision about `sha256` binds them in the store's ledger
+/// and pending requests. A decision about an object not pinned yet binds
+/// what the sources will serve, so a relative path binds the file it
+/// resolves to: `files/a.bin` of two projects are two files, and an
+/// approval of one must not let the other in. (A pinned decision binds the
+/// bytes by their sha256; approvals files, which travel with the project,
+/// bind the text: [`bound_ids`] with [`IdentityKey::PORTABLE`].)
+pub fn bound_ids_for(
+    sha256: Option<Sha256Digest>,
+    sources: &[SourceEntry],
+    key: &IdentityKey,
+) -> Vec<String> {
+    if sha256.is_some() || *key == IdentityKey::PORTABLE {
+        return bound_ids(sources, key);
+    }
+    sources
+        .iter()
+        .map(|s| match s.spec.is_relative_path() {
+            true => format!("file:{}", s.source.identity(key)),
+            false => s.spec.identity(key),
+        })
+        .collect()
+}
+
 /// A ledger line.
 #[derive(Debug, Serialize, Deserialize)]
 struct LedgerLine {
@@ -170,7 +194,7 @@ impl Ledger {
         if self.is_empty() {
             return None;
         }
-        self.decided(sha256, &self.ids(sources)).or_else(|| {
+        self.decided(sha256, &self.ids(sha256, sources)).or_else(|| {
             let portable = bound_ids(sources, &IdentityKey::PORTABLE);
             self.files.iter().find_map(|(path, decisions)| {
                 decisions
@@ -187,9 +211,10 @@ impl Ledger {
         })
     }
 
-    /// The identities of `sources` that this store's ledger binds.
-    pub fn ids(&self, sources: &[SourceEntry]) -> Vec<String> {
-        bound_ids(sources, &self.key)
+    /// The identities of `sources` that this store's ledger binds in a
+    /// decision about `sha256` (see [`bound_ids_for`]).
+    pub fn ids(&self, sha256: Option<Sha256Digest>, sources: &[SourceEntry]) -> Vec<String> {
+        bound_ids_for(sha256, sources, &self.key)
     }
 
     /// What the store's ledger says about `sha256` from the sources with

@@ -1403,3 +1403,40 @@ fn an_unpinned_source_of_quarantined_content_is_asked_not_downloaded_again() {
     ctx.crp(&["sync"]).success();
     assert_eq!(std::fs::read(ctx.link("tool")).unwrap(), script);
 }
+
+#[test]
+fn an_approval_before_the_pin_binds_the_file_a_relative_path_names() {
+    let ctx = TestContext::new();
+    ctx.init_store();
+    ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\n");
+    let projects: Vec<std::path::PathBuf> = ["pc", "pd"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let dir = ctx.root.path().join(name);
+            std::fs::create_dir_all(dir.join("files")).unwrap();
+            // The same relative path, different bytes.
+            std::fs::write(dir.join("files/big"), bytes(70 + i as u8, 20_000)).unwrap();
+            std::fs::write(
+                dir.join("resources.toml"),
+                format!("[project]\nname = \"{name}\"\n\n[resources.big]\nsource = \"files/big\"\nsize = 20000\npurpose = \"t\"\n"),
+            )
+            .unwrap();
+            ctx.crp_in(&dir, &["sync"]).code(1);
+            dir
+        })
+        .collect();
+    // By name alone, from no project, the two requests are told apart.
+    let run = ctx.crp_in(ctx.root.path(), &["approve", "big", "--by", "alice"]);
+    run.code(2);
+    assert!(run.stderr.contains("names 2 different requests"), "{run}");
+    // Approved in one project, it lets in that project's file only.
+    ctx.crp_in(&projects[0], &["approve", "big", "--by", "alice"])
+        .success();
+    ctx.crp_in(&projects[1], &["sync"]).code(1);
+    ctx.crp_in(&projects[0], &["sync"]).success();
+    let pending = ctx.crp(&["pending", "--format", "json"]);
+    let doc: serde_json::Value = pending.json();
+    assert_eq!(doc["pending"].as_array().unwrap().len(), 1, "{pending}");
+    assert_eq!(doc["pending"][0]["project"], "pd", "{pending}");
+}
