@@ -7,6 +7,15 @@ use crate::report::Printer;
 use crate::report::approval::print_decision;
 
 pub(super) fn pending(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    // A mistyped store path is said, not shown as a store with nothing
+    // waiting.
+    let store = crate::store::Store::open(global.store.as_deref())?;
+    if !store.check()? {
+        printer.note(format!(
+            "there is no store at `{}` yet: nothing waits for approval",
+            store.root().display()
+        ));
+    }
     let pending = approval::pending(global.store.as_deref())?;
     crate::report::approval::pending(printer, pending);
     Ok(ExitStatus::Success)

@@ -194,21 +194,22 @@ impl Ledger {
         if self.is_empty() {
             return None;
         }
-        self.decided(sha256, &self.ids(sha256, sources)).or_else(|| {
-            let portable = bound_ids(sources, &IdentityKey::PORTABLE);
-            self.files.iter().find_map(|(path, decisions)| {
-                decisions
-                    .iter()
-                    .rev()
-                    .find(|d| d.binds(sha256, &portable))
-                    .map(|d| Verdict::Approved {
-                        by: d.by.clone(),
-                        at: d.at,
-                        note: d.note.clone(),
-                        file: Some(path.clone()),
-                    })
+        self.decided(sha256, &self.ids(sha256, sources))
+            .or_else(|| {
+                let portable = bound_ids(sources, &IdentityKey::PORTABLE);
+                self.files.iter().find_map(|(path, decisions)| {
+                    decisions
+                        .iter()
+                        .rev()
+                        .find(|d| d.binds(sha256, &portable))
+                        .map(|d| Verdict::Approved {
+                            by: d.by.clone(),
+                            at: d.at,
+                            note: d.note.clone(),
+                            file: Some(path.clone()),
+                        })
+                })
             })
-        })
     }
 
     /// The identities of `sources` that this store's ledger binds in a

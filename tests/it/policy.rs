@@ -1440,3 +1440,17 @@ fn an_approval_before_the_pin_binds_the_file_a_relative_path_names() {
     assert_eq!(doc["pending"].as_array().unwrap().len(), 1, "{pending}");
     assert_eq!(doc["pending"][0]["project"], "pd", "{pending}");
 }
+
+#[test]
+fn pending_says_when_there_is_no_store() {
+    let ctx = TestContext::new();
+    let missing = ctx.root.path().join("stroe");
+    let run = ctx.crp(&["pending", "--store", missing.to_str().unwrap()]);
+    run.success();
+    assert!(run.stderr.contains("there is no store at"), "{run}");
+    assert!(run.stdout.contains("0 requests awaiting approval"), "{run}");
+    assert!(!missing.exists());
+    ctx.init_store();
+    let run = ctx.crp(&["pending"]);
+    assert!(!run.stderr.contains("there is no store at"), "{run}");
+}
