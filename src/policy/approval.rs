@@ -195,6 +195,7 @@ impl Ledger {
             return None;
         }
         self.decided(sha256, &self.ids(sha256, sources))
+            .or_else(|| self.denial_of(sha256))
             .or_else(|| {
                 let portable = bound_ids(sources, &IdentityKey::PORTABLE);
                 self.files.iter().find_map(|(path, decisions)| {
@@ -216,6 +217,25 @@ impl Ledger {
     /// decision about `sha256` (see [`bound_ids_for`]).
     pub fn ids(&self, sha256: Option<Sha256Digest>, sources: &[SourceEntry]) -> Vec<String> {
         bound_ids_for(sha256, sources, &self.key)
+    }
+
+    /// A denial of the bytes `sha256` whatever their sources: the latest
+    /// ledger decision about them, when it is a denial, holds for every
+    /// source and spelling that serves them, until a person approves them
+    /// again.
+    fn denial_of(&self, sha256: Option<Sha256Digest>) -> Option<Verdict> {
+        let sha256 = sha256?;
+        let latest = self
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.sha256 == Some(sha256))?;
+        (latest.decision == Kind::Deny).then(|| Verdict::Denied {
+            by: Some(latest.by.clone()),
+            at: Some(latest.at),
+            rule: None,
+            reason: latest.reason.clone().unwrap_or_default(),
+        })
     }
 
     /// What the store's ledger says about `sha256` from the sources with

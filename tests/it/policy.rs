@@ -1454,3 +1454,34 @@ fn pending_says_when_there_is_no_store() {
     let run = ctx.crp(&["pending"]);
     assert!(!run.stderr.contains("there is no store at"), "{run}");
 }
+
+#[test]
+fn a_denial_of_bytes_holds_whatever_source_names_them() {
+    let ctx = TestContext::new();
+    ctx.init_store();
+    ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\n");
+    let digest = ctx.write_file("files/big", &bytes(80, 20_000));
+    let manifest = |source: &str| {
+        format!("[project]\nname = \"p\"\n\n[resources.big]\nsource = \"{source}\"\nsha256 = \"{digest}\"\nsize = 20000\npurpose = \"t\"\n")
+    };
+    ctx.write_manifest(&manifest("files/big"));
+    ctx.crp(&["sync"]).code(1);
+    ctx.crp(&["approve", "big", "--by", "alice"]).success();
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["deny", "big", "--by", "bob", "--reason", "bad licence"])
+        .success();
+    ctx.crp(&["sync"]).code(1);
+    assert!(!ctx.link("big").exists());
+    // The same file spelled otherwise, or the same bytes from elsewhere:
+    // still denied, though the store holds them.
+    for source in ["./files/big", "http://127.0.0.1:9/other"] {
+        ctx.write_manifest(&manifest(source));
+        let run = ctx.crp(&["sync"]);
+        run.code(1);
+        assert!(run.stdout.contains("denied by bob"), "{source}: {run}");
+        assert!(!ctx.link("big").exists(), "{source}: {run}");
+    }
+    // Approved again by a person, it is let in.
+    ctx.crp(&["approve", "big", "--by", "carol"]).success();
+    ctx.crp(&["sync"]).success();
+}
