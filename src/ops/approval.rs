@@ -209,7 +209,11 @@ fn resolve(manifest_path: Option<&Path>, store: &Store, target: &str) -> anyhow:
                 matches.len(),
                 listed.join("; ")
             ))
-            .hint("name the one you mean by its sha256, or run this in its project")
+            .hint(match matches.iter().all(|p| p.sha256.is_none()) {
+                // Requests not pinned yet have no sha256 to name them by.
+                true => "run this in the project of the one you mean, or give its `--manifest`",
+                false => "name the one you mean by its sha256, or run this in its project",
+            })
             .into())
         }
     }

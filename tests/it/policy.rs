@@ -1430,6 +1430,11 @@ fn an_approval_before_the_pin_binds_the_file_a_relative_path_names() {
     let run = ctx.crp_in(ctx.root.path(), &["approve", "big", "--by", "alice"]);
     run.code(2);
     assert!(run.stderr.contains("names 2 different requests"), "{run}");
+    assert!(
+        run.stderr
+            .contains("run this in the project of the one you mean"),
+        "{run}"
+    );
     // Approved in one project, it lets in that project's file only.
     ctx.crp_in(&projects[0], &["approve", "big", "--by", "alice"])
         .success();
@@ -1462,7 +1467,9 @@ fn a_denial_of_bytes_holds_whatever_source_names_them() {
     ctx.write_policy("[approval]\nlarger_than = \"10 KB\"\n");
     let digest = ctx.write_file("files/big", &bytes(80, 20_000));
     let manifest = |source: &str| {
-        format!("[project]\nname = \"p\"\n\n[resources.big]\nsource = \"{source}\"\nsha256 = \"{digest}\"\nsize = 20000\npurpose = \"t\"\n")
+        format!(
+            "[project]\nname = \"p\"\n\n[resources.big]\nsource = \"{source}\"\nsha256 = \"{digest}\"\nsize = 20000\npurpose = \"t\"\n"
+        )
     };
     ctx.write_manifest(&manifest("files/big"));
     ctx.crp(&["sync"]).code(1);
