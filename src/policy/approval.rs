@@ -223,7 +223,7 @@ impl Ledger {
     /// ledger decision about them, when it is a denial, holds for every
     /// source and spelling that serves them, until a person approves them
     /// again.
-    fn denial_of(&self, sha256: Option<Sha256Digest>) -> Option<Verdict> {
+    pub fn denial_of(&self, sha256: Option<Sha256Digest>) -> Option<Verdict> {
         let sha256 = sha256?;
         let latest = self
             .decisions

@@ -1471,14 +1471,25 @@ fn a_denial_of_bytes_holds_whatever_source_names_them() {
             "[project]\nname = \"p\"\n\n[resources.big]\nsource = \"{source}\"\nsha256 = \"{digest}\"\nsize = 20000\npurpose = \"t\"\n"
         )
     };
-    ctx.write_manifest(&manifest("files/big"));
+    let unpinned = manifest("files/big").replace(&format!("sha256 = \"{digest}\"\n"), "");
+    // Approved before it was pinned: its first use pins it.
+    ctx.write_manifest(&unpinned);
     ctx.crp(&["sync"]).code(1);
     ctx.crp(&["approve", "big", "--by", "alice"]).success();
     ctx.crp(&["sync"]).success();
+    assert_eq!(ctx.read_manifest(), manifest("files/big"));
     ctx.crp(&["deny", "big", "--by", "bob", "--reason", "bad licence"])
         .success();
     ctx.crp(&["sync"]).code(1);
     assert!(!ctx.link("big").exists());
+    // Unpinned again, the approval made before the first pin brings the
+    // same bytes: still denied, not linked, not pinned.
+    ctx.write_manifest(&unpinned);
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(run.stdout.contains("denied by bob"), "{run}");
+    assert!(!ctx.link("big").exists(), "{run}");
+    assert_eq!(ctx.read_manifest(), unpinned);
     // The same file spelled otherwise, or the same bytes from elsewhere:
     // still denied, though the store holds them.
     for source in ["./files/big", "http://127.0.0.1:9/other"] {
