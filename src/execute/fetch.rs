@@ -34,9 +34,6 @@ pub(super) async fn fetch_missing(
     oversight: Oversight<'_>,
     notices: &mut Vec<Notice>,
 ) {
-    // Denials made since a request was approved before its pin: what its
-    // first use brings is checked against them.
-    let ledger = crate::policy::approval::Ledger::load(store).ok();
     let mut by_digest: BTreeMap<Sha256Digest, Vec<usize>> = BTreeMap::new();
     let mut unpinned = Vec::new();
     for (i, r) in plan.resources.iter().enumerate() {
@@ -172,12 +169,12 @@ pub(super) async fn fetch_missing(
         for &i in &indices {
             let outcome = &mut outcomes[i];
             match &result {
-                // First use brought bytes a person has denied: kept out
-                // of the project, as the plan keeps a pinned one.
+                // First use brought bytes a person has denied (the
+                // decisions the plan was judged by): kept out of the
+                // project, as the plan keeps a pinned one.
                 Ok(Fetched { sha256, .. })
                     if manifest.resources[i].sha256.is_none()
-                        && let Some(denied) =
-                            ledger.as_ref().and_then(|l| l.denial_of(Some(*sha256))) =>
+                        && let Some(denied) = oversight.ledger.denial_of(Some(*sha256)) =>
                 {
                     outcome.digest = Some(*sha256);
                     outcome.fail(

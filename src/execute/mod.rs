@@ -297,11 +297,13 @@ impl ErrorReport {
     }
 }
 
-/// Where a sync accounts for what it does: the policy that judged the plan,
-/// the event log, and the notifications.
+/// Where a sync accounts for what it does: the policy and the decisions
+/// that judged the plan, the event log, and the notifications.
 #[derive(Debug, Clone, Copy)]
 pub struct Oversight<'a> {
     pub policy: &'a Policy,
+    /// The decisions people recorded, as the plan was judged by them.
+    pub ledger: &'a crate::policy::approval::Ledger,
     pub events: &'a EventLog,
     pub notifier: &'a Notifier,
 }

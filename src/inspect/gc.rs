@@ -559,8 +559,9 @@ pub fn collect_parts(plan: &GcPlan) -> Result<usize, GcError> {
 /// Where the record says its object's cold copy is, if it has one: an
 /// archived object's, and that of one downloaded back into the store since
 /// it was archived to a folder (the copy stays until `--remove` takes it
-/// or the object is archived again). A copy removed is none; and once the object is back, a copy on a remote is that remote's,
-/// a cache other machines may use, not cold storage to account.
+/// or the object is archived again). A copy removed is none; and once the
+/// object is back, a copy on a remote is that remote's, a cache other
+/// machines may use, not cold storage to account.
 fn cold_copy(record: &ObjectRecord) -> Option<&Archived> {
     let archived = record.archived.as_ref()?;
     // Removed since (archiving again clears `removed`).

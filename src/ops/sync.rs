@@ -233,6 +233,7 @@ pub(super) async fn sync_locked(
         },
         Oversight {
             policy: &policy,
+            ledger: &ledger,
             events: &events,
             notifier: &notifier,
         },
