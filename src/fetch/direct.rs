@@ -505,10 +505,15 @@ impl Fetcher {
         loop {
             let path = part_path.to_owned();
             let resumable = origin.is_some();
-            let part = tokio::task::spawn_blocking(move || Part::open(&path, resumable))
-                .await
-                .expect("opening a part does not panic")
-                .map_err(SourceError::Write)?;
+            // Bytes to resume are read and hashed off the async threads; a
+            // fresh part is only a file to create.
+            let part = match resumable {
+                true => tokio::task::spawn_blocking(move || Part::open(&path, true))
+                    .await
+                    .expect("opening a part does not panic"),
+                false => Part::open(&path, false),
+            }
+            .map_err(SourceError::Write)?;
             let resumed = part.len() > 0;
             let transferred = match source {
                 Source::Http(url) => self

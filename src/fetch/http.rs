@@ -6,6 +6,7 @@
 //! them, so receiving and writing proceed in parallel and memory stays
 //! bounded by the channel, whatever the file's size.
 
+use std::io;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -14,7 +15,7 @@ use sha2::Digest as _;
 use tokio::sync::mpsc;
 use url::Url;
 
-use super::part::{self, Part, PartOrigin};
+use super::part::{self, Part, PartOrigin, PartWriter};
 use super::{Delivered, Expect, RetryPolicy, SourceError};
 use crate::name::Name;
 use crate::progress::{Download, NoteKind, Reporter};
@@ -26,6 +27,10 @@ use crate::store::record::HttpValidators;
 /// hashing thread busy while bounding memory (16 MiB peak for a 1 GiB file;
 /// with 64 it was 57 MiB, no faster).
 const CHANNEL_CHUNKS: usize = 8;
+
+/// The largest body written on the receiving task rather than a thread of
+/// its own: what fits the part's buffer, [`crate::digest::READ_BUFFER`].
+const INLINE_BODY: u64 = crate::digest::READ_BUFFER as u64;
 
 /// Settings for the HTTP client.
 #[derive(Debug, Clone)]
@@ -521,17 +526,17 @@ impl Http {
         // is hashed just before it is handed over, so the hash covers exactly
         // what the writer is given. (Measured against hashing on the writing
         // thread, and against a third thread for hashing: this is fastest.)
-        let (mut hasher, mut writer) = part.split();
-        let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(CHANNEL_CHUNKS);
-        let writing = tokio::task::spawn_blocking(move || {
-            while let Some(chunk) = rx.blocking_recv() {
-                if let Err(err) = writer.write(&chunk) {
-                    return (writer, Err(err));
-                }
-            }
-            let flushed = writer.flush();
-            (writer, flushed)
-        });
+        // A small body is written here instead: it fits the part's buffer,
+        // so it costs one `write` at the end, and a thread of its own would
+        // cost more in hand-overs than the write itself.
+        let small = response
+            .content_length()
+            .is_some_and(|remaining| remaining <= INLINE_BODY);
+        let (mut hasher, writer) = part.split();
+        let mut sink = match small {
+            true => Sink::Inline(writer, Ok(())),
+            false => Sink::spawn(writer),
+        };
         let mut received = start;
         let mut taken = 0;
         let mut floor = self.min_rate.map(RateFloor::new);
@@ -574,7 +579,7 @@ impl Http {
                     taken += chunk.len() as u64;
                     progress.advance(chunk.len() as u64);
                     hasher.update(&chunk);
-                    if tx.send(chunk).await.is_err() {
+                    if !sink.send(chunk).await {
                         // The writer stopped; its error is reported below.
                         break Ok(());
                     }
@@ -583,8 +588,7 @@ impl Http {
                 Err(err) => break Err(transport(&err)),
             }
         };
-        drop(tx);
-        let (writer, written) = writing.await.expect("the writer does not panic");
+        let (writer, written) = sink.finish().await;
         let part = Part::join(hasher, writer);
         // Bytes of a failed attempt are not kept against the quota.
         if (streamed.is_err() || written.is_err())
@@ -597,6 +601,61 @@ impl Http {
             Ok(()) => streamed,
         };
         (part, result.map(|()| Answer::Body).map_err(Fault::Source))
+    }
+}
+
+/// Where a response's chunks are written: on this task, for a body small
+/// enough to fit the part's buffer, or on a blocking thread fed through a
+/// channel.
+enum Sink {
+    /// Written here; the first error is kept and reported at the end.
+    Inline(PartWriter, io::Result<()>),
+    Thread {
+        chunks: mpsc::Sender<bytes::Bytes>,
+        writing: tokio::task::JoinHandle<(PartWriter, io::Result<()>)>,
+    },
+}
+
+impl Sink {
+    fn spawn(mut writer: PartWriter) -> Self {
+        let (chunks, mut rx) = mpsc::channel::<bytes::Bytes>(CHANNEL_CHUNKS);
+        let writing = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = rx.blocking_recv() {
+                if let Err(err) = writer.write(&chunk) {
+                    return (writer, Err(err));
+                }
+            }
+            let flushed = writer.flush();
+            (writer, flushed)
+        });
+        Self::Thread { chunks, writing }
+    }
+
+    /// Writes a chunk; false once the writer has failed.
+    async fn send(&mut self, chunk: bytes::Bytes) -> bool {
+        match self {
+            Self::Inline(writer, result) => {
+                if result.is_ok() {
+                    *result = writer.write(&chunk);
+                }
+                result.is_ok()
+            }
+            Self::Thread { chunks, .. } => chunks.send(chunk).await.is_ok(),
+        }
+    }
+
+    /// Flushes, and gives back the writer with the first error.
+    async fn finish(self) -> (PartWriter, io::Result<()>) {
+        match self {
+            Self::Inline(mut writer, result) => {
+                let result = result.and_then(|()| writer.flush());
+                (writer, result)
+            }
+            Self::Thread { chunks, writing } => {
+                drop(chunks);
+                writing.await.expect("the writer does not panic")
+            }
+        }
     }
 }
 

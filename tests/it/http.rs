@@ -678,3 +678,73 @@ fn a_redirect_does_not_get_round_the_policy_s_schemes() {
     ctx.write_policy("[limits]\nschemes = [\"https\", \"http\"]\n");
     sync().success();
 }
+
+/// `crp sync` run under a limit on the size of the files it writes, as
+/// `ulimit -f` sets one: the kernel then refuses every write past
+/// `kib` KiB with `EFBIG`, a real disk-side fault on demand.
+fn sync_with_file_size_limit(ctx: &TestContext, kib: u64) -> Run {
+    let template = ctx.command();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.env_clear();
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    // `ulimit -f` counts 512-byte blocks in POSIX sh; an ignored
+    // `SIGXFSZ` stays ignored across `exec`, so writes fail instead of
+    // killing the process.
+    let script = format!("trap '' XFSZ; ulimit -f {}; exec \"$0\" sync", kib * 2);
+    cmd.args(["-c", &script, env!("CARGO_BIN_EXE_crp")])
+        .current_dir(&ctx.project)
+        .stdin(std::process::Stdio::null());
+    Run::from(cmd.output().expect("sh runs"), ctx)
+}
+
+#[test]
+fn a_download_that_cannot_be_written_is_refused_whole_and_fetched_later() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    // One body small enough to be written as it arrives, one written by a
+    // thread of its own: a write error fails both the same way.
+    let small = bytes(3, 200 * 1024);
+    let large = bytes(4, 2 << 20);
+    server.route("small.bin", small.clone(), Behavior::Normal);
+    server.route("large.bin", large.clone(), Behavior::Normal);
+    let (small_digest, large_digest) = (
+        Sha256Digest::of_bytes(&small),
+        Sha256Digest::of_bytes(&large),
+    );
+    ctx.write_manifest(&format!(
+        "[project]\nname = \"demo\"\n\n\
+         [resources.small]\nsource = \"{}\"\nsha256 = \"{small_digest}\"\nsize = {}\npurpose = \"testing\"\n\n\
+         [resources.large]\nsource = \"{}\"\nsha256 = \"{large_digest}\"\nsize = {}\npurpose = \"testing\"\n",
+        server.url("small.bin"),
+        small.len(),
+        server.url("large.bin"),
+        large.len()
+    ));
+
+    let run = sync_with_file_size_limit(&ctx, 64);
+    run.code(1);
+    for name in ["small", "large"] {
+        assert!(
+            run.stderr.contains(&format!("failed to fetch `{name}`")),
+            "{run}"
+        );
+    }
+    assert_eq!(
+        run.stderr.matches("File too large").count(),
+        2,
+        "each failure says why: {run}"
+    );
+    assert!(ctx.objects().is_empty(), "a part became an object: {run}");
+    assert!(ctx.incomplete().is_empty(), "a part that failed was kept");
+    assert!(std::fs::symlink_metadata(ctx.link("small")).is_err());
+    assert!(std::fs::symlink_metadata(ctx.link("large")).is_err());
+
+    // With room to write, the next sync completes.
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("small")).unwrap(), small);
+    assert_eq!(std::fs::read(ctx.link("large")).unwrap(), large);
+}
