@@ -63,9 +63,20 @@ impl Weed {
             .arg(format!("-s3.port={}", ports[6]))
             .arg(format!("-s3.port.grpc={}", ports[7]))
             .arg(format!("-s3.config={}", identities.display()))
+            .arg(format!(
+                "-filer.localSocket={}",
+                dir.path().join("filer.sock").display()
+            ))
+            .arg(format!(
+                "-s3.localSocket={}",
+                dir.path().join("s3.sock").display()
+            ))
             // Side services with fixed ports of their own are off.
             .args(["-s3.port.iceberg=0", "-s3.port.lance=0", "-iam=false"])
             .args(["-volume.max=0", "-master.volumeSizeLimitMB=64"])
+            // Its logs and local sockets go to the temporary folder, not
+            // the machine's `/tmp`.
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
