@@ -301,7 +301,7 @@ impl Fetcher {
                         delivered.validators = None;
                     }
                     let finding = tokio::task::block_in_place(|| {
-                        crate::policy::exec::detect_written(&finished.path, &finished.blocks)
+                        crate::policy::exec::detect_written(&finished.file, &finished.blocks)
                     })
                     .map_err(|e| store_err(e.into()))?;
                     if let Some(finding) = finding.as_ref().filter(|_| !request.executable) {

@@ -483,8 +483,8 @@ impl Fetcher {
 const BASE_OPEN_FILES: u64 = 32;
 
 /// Open files one download may hold at once: its part, its connection, its
-/// object's lock, and for a moment a second look at the part, its staged
-/// record and the store's folder for the flush.
+/// object's lock, and for a moment its staged record and the store's folder
+/// for the flush (with room to spare).
 const OPEN_FILES_PER_JOB: u64 = 8;
 
 /// `jobs`, lowered (with a warning) to what the process's open-file limit

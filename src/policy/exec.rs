@@ -64,15 +64,15 @@ pub fn detect(path: &Path) -> io::Result<Option<Finding>> {
     if meta.is_dir() {
         return detect_dir(path, path);
     }
-    let mut file = fs_err::File::open(path)?.into_parts().0;
-    detect_file(&mut file, None)
+    let file = fs_err::File::open(path)?.into_parts().0;
+    detect_file(&file, None)
 }
 
-/// [`detect`] for a file whose every byte went through `blocks` as it was
-/// written: where a tar header may be is known without reading it again.
-pub fn detect_written(path: &Path, blocks: &TarBlocks) -> io::Result<Option<Finding>> {
-    let mut file = fs_err::File::open(path)?.into_parts().0;
-    detect_file(&mut file, Some(blocks.first))
+/// [`detect`] for a file, open for reading, whose every byte went through
+/// `blocks` as it was written: where a tar header may be is known without
+/// reading it again. Moves the file's offset.
+pub fn detect_written(file: &File, blocks: &TarBlocks) -> io::Result<Option<Finding>> {
+    detect_file(file, Some(blocks.first))
 }
 
 /// Watches bytes as they are written, in order, for the first 512-byte
@@ -123,8 +123,8 @@ fn detect_dir(root: &Path, dir: &Path) -> io::Result<Option<Finding>> {
         let found = if entry.file_type()?.is_dir() {
             detect_dir(root, &path)?
         } else if entry.file_type()?.is_file() {
-            let mut file = fs_err::File::open(&path)?.into_parts().0;
-            detect_file(&mut file, None)?.map(|mut finding| {
+            let file = fs_err::File::open(&path)?.into_parts().0;
+            detect_file(&file, None)?.map(|mut finding| {
                 let here = path
                     .strip_prefix(root)
                     .unwrap_or(&path)
@@ -156,8 +156,11 @@ fn join(outer: &str, inner: &str) -> String {
 /// that cannot be read is simply not looked at. `tar_at` is where the
 /// first tar header is, when the file's bytes were watched as they were
 /// written (`Some(None)`: nowhere); without it the file is read through.
-fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Option<Finding>> {
-    let head = read_head(file)?;
+fn detect_file(mut file: &File, tar_at: Option<Option<u64>>) -> io::Result<Option<Finding>> {
+    // From the first byte, wherever the handle was left (a part just
+    // written ends at its last byte).
+    file.seek(SeekFrom::Start(0))?;
+    let head = read_head(&mut file)?;
     let size = file.metadata()?.len();
     let at = |offset: u64| {
         let mut signature = [0u8; 4];
@@ -187,7 +190,7 @@ fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Optio
     if head.starts_with(&[0x1f, 0x8b]) {
         // Every member of the stream, as `gzip -d` and `tar xz` read it.
         let mut inner = Budget::new(
-            flate2::read::MultiGzDecoder::new(BufReader::new(&*file)),
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
             budget,
         );
         let inner_head = read_head_lossy(&mut inner);
@@ -200,7 +203,7 @@ fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Optio
         }
         file.seek(SeekFrom::Start(0))?;
         let mut inner = Budget::new(
-            flate2::read::MultiGzDecoder::new(BufReader::new(&*file)),
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
             budget,
         );
         return Ok(scan_tar(&mut inner));
@@ -209,9 +212,9 @@ fn detect_file(file: &mut File, tar_at: Option<Option<u64>>) -> io::Result<Optio
         Some(None) => None,
         Some(Some(at)) => {
             file.seek(SeekFrom::Start(at))?;
-            scan_tar_seekable(&mut BufReader::new(&*file))
+            scan_tar_seekable(&mut BufReader::new(file))
         }
-        None => scan_tar_seekable(&mut BufReader::new(&*file)),
+        None => scan_tar_seekable(&mut BufReader::new(file)),
     })
 }
 
@@ -377,14 +380,14 @@ fn octal(field: &[u8]) -> Option<u64> {
 }
 
 /// The members of the zip that ends at `end` (see [`zip_end`]).
-fn scan_zip(file: &mut File, end: ZipEnd) -> Option<Finding> {
+fn scan_zip(file: &File, end: ZipEnd) -> Option<Finding> {
     if end.directory > MAX_ZIP_DIRECTORY {
         tracing::debug!("not looking inside a zip whose directory is too large");
         return None;
     }
     // The zip as its reader expects it: ending with its end record.
     let window = Window {
-        inner: BufReader::new(&*file),
+        inner: BufReader::new(file),
         end: end.at,
         position: 0,
     };
@@ -443,7 +446,7 @@ struct ZipEnd {
 /// `unzip` passes over) the last whose comment fits in the file; for a
 /// zip64 archive the directory's size is in its zip64 end record (4.3.14,
 /// found through its locator, 4.3.15).
-fn zip_end(file: &mut File, size: u64) -> Option<ZipEnd> {
+fn zip_end(mut file: &File, size: u64) -> Option<ZipEnd> {
     let tail = size.min(65_557);
     file.seek(SeekFrom::Start(size - tail)).ok()?;
     let mut buf = vec![0u8; usize::try_from(tail).ok()?];
@@ -1089,12 +1092,36 @@ mod tests {
         std::fs::write(&path, &junk).unwrap();
         let mut blocks = TarBlocks::default();
         blocks.feed(&junk);
+        // The handle as a part leaves it: at its end.
+        let mut written = std::fs::File::open(&path).unwrap();
+        written.seek(SeekFrom::End(0)).unwrap();
         assert_eq!(
-            detect_written(&path, &blocks).unwrap().map(|f| f.path),
+            detect_written(&written, &blocks).unwrap().map(|f| f.path),
             Some("bin/tool".to_owned())
         );
         // What the watch saw decides: bytes it never saw are not read.
-        assert_eq!(detect_written(&path, &none).unwrap(), None);
+        assert_eq!(
+            detect_written(&std::fs::File::open(&path).unwrap(), &none).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_file_just_written_is_read_from_its_first_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        let mut written = std::fs::File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let script = b"#!/bin/sh\necho hi\n";
+        std::io::Write::write_all(&mut written, script).unwrap();
+        let mut blocks = TarBlocks::default();
+        blocks.feed(script);
+        assert!(detect_written(&written, &blocks).unwrap().is_some());
     }
 
     #[test]
