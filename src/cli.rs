@@ -87,6 +87,15 @@ impl GlobalArgs {
     pub fn manifest_if_any(&self) -> Option<&std::path::Path> {
         (self.manifest_arg.is_some() || self.manifest.is_file()).then_some(self.manifest.as_path())
     }
+
+    /// The manifest `--manifest` names, if it was given: a command that
+    /// only looks at a manifest it finds must still refuse one it was
+    /// given and cannot read.
+    pub fn manifest_given(&self) -> Option<&std::path::Path> {
+        self.manifest_arg
+            .is_some()
+            .then_some(self.manifest.as_path())
+    }
 }
 
 /// crp's command line as clap sees it: [`Cli`], with each subcommand's

@@ -14,6 +14,7 @@ pub(super) async fn run(
         verify: args.verify,
         upstream: args.upstream,
         all_projects: args.all_projects,
+        manifest_given: global.manifest_given().is_some(),
         ignore: args.ignore.clone(),
         remote: args.remote.clone(),
     };

@@ -10,8 +10,12 @@ pub(super) fn show(
     args: &ShowArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let (record, history) =
-        provenance::show(global.store.as_deref(), &global.manifest, &args.target)?;
+    let (record, history) = provenance::show(
+        global.store.as_deref(),
+        &global.manifest,
+        global.manifest_given().is_some(),
+        &args.target,
+    )?;
     crate::report::provenance::show(printer, record, history);
     Ok(ExitStatus::Success)
 }

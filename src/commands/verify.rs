@@ -11,6 +11,11 @@ pub(super) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let scope = if args.all {
+        // Every object is checked, whatever the manifest says; one named
+        // on the command line must still be there and read.
+        if let Some(path) = global.manifest_given() {
+            crate::manifest::Manifest::load(path)?;
+        }
         Scope::All
     } else {
         Scope::Manifest(&global.manifest)

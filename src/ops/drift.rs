@@ -19,6 +19,9 @@ pub struct Request {
     pub upstream: bool,
     /// Every project the store knows, not only the manifest's.
     pub all_projects: bool,
+    /// The manifest was named on the command line: with `all_projects`,
+    /// where it is only looked at for its ignore file, it must still read.
+    pub manifest_given: bool,
     /// The ignore file; else the project's own, if it has one.
     pub ignore: Option<PathBuf>,
     /// Ask this remote (`""` for the first) which pinned objects it lacks.
@@ -93,7 +96,11 @@ pub async fn drift(
             }
         }
         report.items.extend(drift::store_drift(&store)?);
-        if let Ok(manifest) = Manifest::load(manifest) {
+        let here = match request.manifest_given {
+            true => Some(Manifest::load(manifest)?),
+            false => Manifest::load(manifest).ok(),
+        };
+        if let Some(manifest) = here {
             ignore_default = Some(manifest.dir.join(drift::IGNORE_FILE));
         }
     } else {

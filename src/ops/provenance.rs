@@ -59,7 +59,11 @@ pub struct Dag {
 /// Finds the object `target` names: a sha256 (or a unique prefix of at
 /// least 8 digits), or a resource name in the manifest here or in any
 /// project the store knows.
-fn resolve(manifest: &Path, store: &Store, target: &str) -> anyhow::Result<Sha256Digest> {
+fn resolve(
+    manifest: Option<&Manifest>,
+    store: &Store,
+    target: &str,
+) -> anyhow::Result<Sha256Digest> {
     if let Ok(digest) = target.parse::<Sha256Digest>() {
         return Ok(digest);
     }
@@ -75,8 +79,9 @@ fn resolve(manifest: &Path, store: &Store, target: &str) -> anyhow::Result<Sha25
             return Ok(one);
         }
     }
-    if let Ok(manifest) = Manifest::load(manifest)
-        && let Some(digest) = manifest.resource(target).and_then(|r| r.sha256)
+    if let Some(digest) = manifest
+        .and_then(|m| m.resource(target))
+        .and_then(|r| r.sha256)
     {
         return Ok(digest);
     }
@@ -105,16 +110,28 @@ fn resolve(manifest: &Path, store: &Store, target: &str) -> anyhow::Result<Sha25
 /// at least 8 digits, or a resource name), and every event about it,
 /// oldest first.
 ///
+/// A resource name is looked up in `manifest` when it reads, else in the
+/// store's project records; with `manifest_given` (`--manifest`), it must
+/// read.
+///
 /// # Errors
 /// A target that names no object or several, an object the store has no
-/// record of, or records and events that cannot be read.
+/// record of, records and events that cannot be read, and a manifest
+/// given that cannot be read.
 pub fn show(
     store: Option<&Path>,
     manifest: &Path,
+    manifest_given: bool,
     target: &str,
 ) -> anyhow::Result<(ObjectRecord, Vec<Event>)> {
+    // A manifest named on the command line must be there, whatever the
+    // target turns out to be.
+    let manifest = match manifest_given {
+        true => Some(Manifest::load(manifest)?),
+        false => Manifest::load(manifest).ok(),
+    };
     let store = Store::open(store)?;
-    let digest = resolve(manifest, &store, target)?;
+    let digest = resolve(manifest.as_ref(), &store, target)?;
     let Some(record) = store.read_object_record(&digest)? else {
         return Err(
             UsageError::new(format!("the store has no record of {digest}"))

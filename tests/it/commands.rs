@@ -891,3 +891,33 @@ fn removing_what_was_added_to_an_init_manifest_keeps_its_notes() {
     ctx.crp(&["remove", "y.txt"]).success();
     assert_eq!(ctx.read_manifest(), template);
 }
+
+#[test]
+fn commands_that_look_at_a_manifest_if_there_refuse_a_named_one_that_is_not() {
+    let ctx = TestContext::new();
+    local_manifest(&ctx, &[("a", b"alpha\n")]);
+    ctx.crp(&["sync"]).success();
+    // Each works from the store alone: without `--manifest`, from a folder
+    // with no manifest, each succeeds.
+    let elsewhere = ctx.root.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let commands: [&[&str]; 3] = [
+        &["show", "a"],
+        &["verify", "--all"],
+        &["drift", "--all-projects"],
+    ];
+    for args in commands {
+        ctx.crp_in(&elsewhere, args).success();
+    }
+    // A manifest asked for by name is never quietly passed over, missing
+    // or broken.
+    std::fs::write(elsewhere.join("broken.toml"), "[project\n").unwrap();
+    for named in ["missing.toml", "broken.toml"] {
+        for args in commands {
+            let args = [args, &["--manifest", named]].concat();
+            let run = ctx.crp_in(&elsewhere, &args);
+            run.code(2);
+            assert!(run.stderr.contains(named), "{args:?}: {run}");
+        }
+    }
+}
