@@ -68,7 +68,16 @@ pub async fn torrent_done(
                 .hint("transmission-daemon runs this as its `script-torrent-done`; `crp torrent daemon start` sets that up")
         })?;
     let store = Store::open(store)?;
-    store.create()?;
+    // The daemon that runs this was started for a store: none at the path
+    // means a wrong `--store` or `CRP_STORE`, not a store to make.
+    if !store.check()? {
+        return Err(UsageError::new(format!(
+            "there is no store at `{}` for the torrent to go into",
+            store.root().display()
+        ))
+        .hint("check `--store` or `CRP_STORE` in the daemon's `script-torrent-done`; `crp torrent daemon start` sets it")
+        .into());
+    }
     let config = Config::load(store.root())?;
     let settings = TorrentSettings::resolve(&store, &config)?;
     let policy = Policy::load(store.root())?;

@@ -21,6 +21,7 @@ use crate::torrent::{Daemon, TorrentSettings};
 /// that cannot be read.
 pub async fn metrics(store: Option<&Path>) -> anyhow::Result<Metrics> {
     let store = Store::open(store)?;
+    store.check()?;
     let mut m = compute(&store)?;
     m.seeding_ratio = seeding_ratio(&store).await;
     Ok(m)

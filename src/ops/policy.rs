@@ -58,6 +58,7 @@ pub fn check(
 /// A store path that cannot be resolved, or a policy that does not parse.
 pub fn show(store: Option<&Path>) -> anyhow::Result<(std::path::PathBuf, Policy)> {
     let store = crate::store::Store::open(store)?;
+    store.check()?;
     let policy = Policy::load(store.root())?;
     Ok((store.root().to_owned(), policy))
 }

@@ -131,6 +131,7 @@ pub fn show(
         false => Manifest::load(manifest).ok(),
     };
     let store = Store::open(store)?;
+    store.check()?;
     let digest = resolve(manifest.as_ref(), &store, target)?;
     let Some(record) = store.read_object_record(&digest)? else {
         return Err(
@@ -163,6 +164,7 @@ pub fn show(
 /// Records that cannot be read.
 pub fn dag(store: Option<&Path>) -> anyhow::Result<Dag> {
     let store = Store::open(store)?;
+    store.check()?;
     let objects = store.object_records()?;
     let projects = store.projects()?;
     let object_id = |d: &Sha256Digest| format!("sha256:{}", d.hex());

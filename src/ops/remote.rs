@@ -183,6 +183,8 @@ fn configured(store: Option<&Path>, manifest: Option<&Path>) -> anyhow::Result<V
         None => Vec::new(),
     };
     let store = Store::open(store)?;
+    // A folder that is not a store has no configuration to read.
+    store.check()?;
     let config = Config::load(store.root())?;
     Ok(crate::remote::configured(&project, &config.remotes).map_err(UsageError::new)?)
 }
@@ -279,6 +281,9 @@ pub async fn push(
         None => None,
     };
     let store = Store::open(store_flag)?;
+    // Checked before its configuration is read: a folder that is not a
+    // store has none.
+    let exists = store.check()?;
     let config = Config::load(store.root())?;
     let project_remotes = manifest.as_ref().map(|m| m.project.remotes.clone());
     let remotes = crate::remote::configured(
@@ -289,7 +294,7 @@ pub async fn push(
     let remote = choose(remotes, options.remote.as_deref())?;
     allowed_by_policy(&store, &remote)?;
     let client = Client::new(&remote)?;
-    if !store.check()? {
+    if !exists {
         return Ok(empty_report(&remote));
     }
     client.check().await?;
@@ -561,6 +566,7 @@ pub async fn lacking(
     name: Option<&str>,
 ) -> anyhow::Result<RemoteCheck> {
     let store = Store::open(store_flag)?;
+    store.check()?;
     let config = Config::load(store.root())?;
     let remote = remote_for(manifests, &config.remotes, name)?;
     allowed_by_policy(&store, &remote)?;

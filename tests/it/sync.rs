@@ -461,6 +461,45 @@ fn a_folder_that_is_not_a_store_is_refused() {
     run.code(2);
     assert!(run.stderr.contains("is not a crp store"), "{run}");
     assert_eq!(files_under(&elsewhere).len(), 1);
+    // Every command that reads a store refuses it, and a file, alike:
+    // those that only read, too, rather than show an empty store.
+    let file = elsewhere.join("holiday.jpg");
+    for (path, says) in [
+        (&elsewhere, "is not a crp store"),
+        (&file, "is not a folder, so it cannot be a store"),
+    ] {
+        let store = path.to_str().unwrap();
+        for args in [
+            &["status"][..],
+            &["pending"],
+            &["remote", "list"],
+            &["policy", "show"],
+            &["dag"],
+            &["metrics"],
+            &["show", "a"],
+            &["push"],
+            &["status", "--remote"],
+            &["hook", "torrent-done", "--info-hash", &"ab".repeat(20)],
+        ] {
+            let run = ctx.crp(&[args, &["--store", store]].concat());
+            run.code(2);
+            assert!(run.stderr.contains(says), "{args:?}: {run}");
+        }
+    }
+    assert_eq!(files_under(&elsewhere).len(), 1);
+    // Nor is a store made where there was none, by the hook a daemon runs.
+    let nowhere = ctx.root.path().join("nowhere");
+    let run = ctx.crp(&[
+        "hook",
+        "torrent-done",
+        "--info-hash",
+        &"ab".repeat(20),
+        "--store",
+        nowhere.to_str().unwrap(),
+    ]);
+    run.code(2);
+    assert!(run.stderr.contains("there is no store at"), "{run}");
+    assert!(!nowhere.exists());
 
     // The default store is the collective's conventional place under home.
     let status = ctx
