@@ -36,7 +36,7 @@ pub(super) async fn run(
             root.display()
         )),
         Outcome::NeedsConsent(plan) => {
-            print(printer, &plan, &given, false, &[], &[]);
+            print(printer, &plan, &given, false, &[], &[], &[]);
             return Err(UsageError::new(format!(
                 "removing {} object{} ({}) from cold storage needs `--yes`",
                 plan.remove.len(),
@@ -50,8 +50,16 @@ pub(super) async fn run(
             plan,
             applied,
             archived,
+            failed,
             removed,
-        } => print(printer, &plan, &given, applied, &archived, &removed),
+        } => {
+            print(
+                printer, &plan, &given, applied, &archived, &failed, &removed,
+            );
+            if !failed.is_empty() {
+                return Ok(ExitStatus::Failure);
+            }
+        }
     }
     Ok(ExitStatus::Success)
 }

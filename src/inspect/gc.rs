@@ -613,6 +613,21 @@ fn cold<'a>(
     (objects, bytes, remove)
 }
 
+/// What `gc --apply` archived, and what it left in the store because its
+/// copy did not verify.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Archiving {
+    pub archived: Vec<Sha256Digest>,
+    pub failed: Vec<NotArchived>,
+}
+
+/// An object left in the store, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotArchived {
+    pub sha256: Sha256Digest,
+    pub error: String,
+}
+
 /// Why garbage collection stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
@@ -650,15 +665,19 @@ impl From<io::Error> for GcError {
 /// Archives the plan's candidates: under the store's exclusive lock, each is
 /// checked once more against the live projects, moved to cold storage
 /// (copied and verified when that is another disk) and its record kept.
-/// Returns the objects archived.
+/// An object whose copy does not verify stays in the store, and the others
+/// are archived still.
+///
+/// # Errors
+/// A store or cold storage that cannot be read or written.
 pub fn archive(
     store: &Store,
     settings: &GcSettings,
     plan: &GcPlan,
     events: &EventLog,
-) -> Result<Vec<Sha256Digest>, GcError> {
+) -> Result<Archiving, GcError> {
     let live = live_objects(store)?;
-    let mut done = Vec::new();
+    let mut done = Archiving::default();
     for candidate in &plan.archive {
         let digest = candidate.sha256;
         if live.contains(&digest) || !store.has_object(&digest) {
@@ -705,13 +724,20 @@ pub fn archive(
                 crate::fsutil::remove_all(&from)?;
                 path
             }
-            None => {
-                move_object(&from, &to, &digest)?;
-                to
-            }
+            None => match move_object(&from, &to, &digest) {
+                Ok(()) => to,
+                Err(err @ GcError::BadCopy { .. }) => {
+                    done.failed.push(NotArchived {
+                        sha256: digest,
+                        error: err.to_string(),
+                    });
+                    continue;
+                }
+                Err(err) => return Err(err),
+            },
         };
         record_archived(store, events, record, at, candidate)?;
-        done.push(digest);
+        done.archived.push(digest);
     }
     store.sync_dirs()?;
     events.flush();
@@ -784,16 +810,18 @@ fn record_archived(
 /// removed from the store; its record stays (`status: archived`, with the
 /// object's `s3://` URL). Returns the objects archived.
 ///
+/// An object whose copy on the remote does not verify stays in the store,
+/// and the others are archived still.
+///
 /// # Errors
-/// A remote that cannot be used, an object whose upload does not verify
-/// (the local copy is kept), and a store that cannot be written.
+/// A remote that cannot be used, and a store that cannot be written.
 pub async fn archive_to_remote(
     store: &Store,
     settings: &GcSettings,
     plan: &GcPlan,
     events: &EventLog,
     reporter: std::sync::Arc<dyn Reporter>,
-) -> Result<Vec<Sha256Digest>, GcError> {
+) -> Result<Archiving, GcError> {
     let remote = settings.cold_remote.as_ref().expect("a remote archive");
     // An archive no `[[remote]]` describes is reached with the AWS
     // defaults, which a failure should say.
@@ -826,7 +854,7 @@ pub async fn archive_to_remote(
         listed: None,
     };
     let live = live_objects(store)?;
-    let mut done = Vec::new();
+    let mut done = Archiving::default();
     for candidate in &plan.archive {
         let digest = candidate.sha256;
         if live.contains(&digest) || !store.has_object(&digest) {
@@ -842,9 +870,18 @@ pub async fn archive_to_remote(
             .push(&record, &digest.short())
             .await
             .map_err(|e| remote_err(&e))?;
-        crate::s3::pull::verify(&client, &digest, record.kind, record.size)
-            .await
-            .map_err(|e| remote_err(&e))?;
+        match crate::s3::pull::verify(&client, &digest, record.kind, record.size).await {
+            Ok(()) => {}
+            // The bytes read back are not the object's: this one stays.
+            Err(err @ crate::s3::pull::PullError::Mismatch { .. }) => {
+                done.failed.push(NotArchived {
+                    sha256: digest,
+                    error: format!("{err}; the original was kept"),
+                });
+                continue;
+            }
+            Err(err) => return Err(remote_err(&err)),
+        }
         crate::fsutil::remove_all(&store.object_path(&digest))?;
         record_archived(
             store,
@@ -853,7 +890,7 @@ pub async fn archive_to_remote(
             settings.cold_path(&digest),
             candidate,
         )?;
-        done.push(digest);
+        done.archived.push(digest);
     }
     store.sync_dirs()?;
     events.flush();

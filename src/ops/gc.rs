@@ -40,6 +40,8 @@ pub enum Outcome {
         /// Whether anything was done (`apply`, or `remove` with `yes`).
         applied: bool,
         archived: Vec<Sha256Digest>,
+        /// Objects `apply` left in the store: their copy did not verify.
+        failed: Vec<gc::NotArchived>,
         removed: Vec<Sha256Digest>,
     },
 }
@@ -129,12 +131,12 @@ pub async fn gc(
         return Ok(Outcome::NeedsConsent(plan));
     }
     let events = EventLog::open(&store);
-    let archived = if request.apply && settings.cold_remote.is_some() {
+    let archiving = if request.apply && settings.cold_remote.is_some() {
         gc::archive_to_remote(&store, &settings, &plan, &events, Arc::clone(&reporter)).await?
     } else if request.apply {
         tokio::task::block_in_place(|| gc::archive(&store, &settings, &plan, &events))?
     } else {
-        Vec::new()
+        gc::Archiving::default()
     };
     if request.apply {
         gc::collect_parts(&plan)?;
@@ -147,7 +149,8 @@ pub async fn gc(
     Ok(Outcome::Collected {
         plan,
         applied: acting,
-        archived,
+        archived: archiving.archived,
+        failed: archiving.failed,
         removed,
     })
 }

@@ -23,6 +23,9 @@ pub struct GcDocument {
     pub plan: GcPlan,
     /// What was archived or removed.
     pub archived: Vec<crate::digest::Sha256Digest>,
+    /// What `--apply` left in the store because its copy did not verify.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<gc::NotArchived>,
     pub removed: Vec<crate::digest::Sha256Digest>,
 }
 
@@ -34,6 +37,7 @@ pub fn print(
     given: &str,
     applied: bool,
     archived: &[crate::digest::Sha256Digest],
+    failed: &[gc::NotArchived],
     removed: &[crate::digest::Sha256Digest],
 ) {
     if printer.format() == Format::Json {
@@ -43,6 +47,7 @@ pub fn print(
             applied,
             plan: plan.clone(),
             archived: archived.to_vec(),
+            failed: failed.to_vec(),
             removed: removed.to_vec(),
         });
         return;
@@ -186,11 +191,26 @@ pub fn print(
             format!("\nrun `crp gc --apply{given}` to collect them")
         }
         (false, false) => String::new(),
-        (true, false) => format!(
-            "\narchived {}, removed {}",
-            count(archived.len() as u64, "object"),
-            count(removed.len() as u64, "object")
-        ),
+        (true, false) => {
+            let mut summary = String::new();
+            for f in failed {
+                let _ = write!(summary, "\n  not archived  {}: {}", f.sha256, f.error);
+            }
+            let _ = write!(
+                summary,
+                "\narchived {}, removed {}",
+                count(archived.len() as u64, "object"),
+                count(removed.len() as u64, "object")
+            );
+            if !failed.is_empty() {
+                let _ = write!(
+                    summary,
+                    "; {} left in the store (`crp verify --all` checks the store's copies)",
+                    count(failed.len() as u64, "object")
+                );
+            }
+            summary
+        }
     };
     out.push_str(&summary);
     printer.out(out.trim_end());

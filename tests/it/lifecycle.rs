@@ -1103,3 +1103,69 @@ fn cold_copies_survive_removal_corruption_and_a_new_cold_folder() {
     assert!(doc["removed"].as_array().unwrap().is_empty(), "{doc}");
     ctx.assert_records_agree_with_events();
 }
+
+#[test]
+fn an_object_whose_copy_to_another_disk_does_not_verify_stays_and_the_rest_are_archived() {
+    let ctx = TestContext::new();
+    let cold = tempfile::tempdir_in("/dev/shm").expect("a folder on /dev/shm");
+    ctx.write_config(&format!(
+        "[gc]\ncold = \"{}\"\ngrace = \"0s\"\n",
+        cold.path().display()
+    ));
+    let digests = local_manifest(
+        &ctx,
+        &[
+            ("a", &bytes(50, 9000)),
+            ("b", &bytes(51, 9000)),
+            ("c", &bytes(52, 9000)),
+        ],
+    );
+    ctx.crp(&["sync"]).success();
+    ctx.write_manifest("[project]\nname = \"life\"\n");
+    ctx.crp(&["sync"]).success();
+    // The store's copy of `b` rotted: its copy cannot verify.
+    corrupt(&ctx.object(&digests[1]));
+
+    let run = ctx.crp(&["gc", "--apply"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains(&format!("not archived  {}: the copy of", digests[1]))
+            && run
+                .stdout
+                .contains("does not verify; the original was kept"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("archived 2 objects, removed 0 objects; 1 object left in the store"),
+        "{run}"
+    );
+    for (i, digest) in digests.iter().enumerate() {
+        let cold_copy = cold
+            .path()
+            .join("sha256")
+            .join(&digest.hex()[..2])
+            .join(digest.hex());
+        assert_eq!(cold_copy.exists(), i != 1, "{i}: {run}");
+        assert_eq!(ctx.object(digest).exists(), i == 1, "{i}: {run}");
+    }
+    assert_eq!(
+        ctx.object_record(&digests[1]).status,
+        crp::lifecycle::State::Available
+    );
+
+    // JSON says which, and why.
+    let run = ctx.crp(&["gc", "--apply", "--format", "json"]);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["failed"][0]["sha256"], digests[1].to_string(), "{run}");
+    assert!(
+        doc["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{run}"
+    );
+    ctx.assert_records_agree_with_events();
+}
