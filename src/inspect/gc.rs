@@ -1021,13 +1021,42 @@ pub async fn restore(
             .check()
             .await
             .map_err(|e| GcError::Remote(e.to_string()))?;
-        if let Err(err) = crate::s3::pull::download(&client, digest, record.kind, &part).await {
-            let _ = crate::fsutil::remove_all(&part);
-            return Err(GcError::Remote(format!(
-                "restoring {} from {}: {err}",
-                digest.short(),
-                archived.path.display()
-            )));
+        match crate::s3::pull::download(&client, digest, record.kind, &part).await {
+            Ok(()) => {}
+            // Gone from the remote, like a cold folder's copy deleted by
+            // hand: nothing to restore.
+            Err(crate::s3::pull::PullError::Missing(_)) => {
+                let _ = crate::fsutil::remove_all(&part);
+                return Ok(None);
+            }
+            // Bytes that are not the object's are no copy: the object is
+            // fetched like any missing one from now on, and the remote's
+            // key is left for a person to look at.
+            Err(err @ crate::s3::pull::PullError::Mismatch { .. }) => {
+                let _ = crate::fsutil::remove_all(&part);
+                record.status = State::Failed;
+                record.archived = None;
+                store.write_object_record(&record)?;
+                events.record(
+                    &Event::new(Some(State::Archived), State::Failed)
+                        .object(Some(*digest))
+                        .detail("reason", "the copy on the remote archive does not verify")
+                        .detail("cold", archived.path.display().to_string()),
+                );
+                return Err(GcError::Remote(format!(
+                    "restoring {} from {}: {err}; it is no longer counted as archived",
+                    digest.short(),
+                    archived.path.display()
+                )));
+            }
+            Err(err) => {
+                let _ = crate::fsutil::remove_all(&part);
+                return Err(GcError::Remote(format!(
+                    "restoring {} from {}: {err}",
+                    digest.short(),
+                    archived.path.display()
+                )));
+            }
         }
         // The remote keeps its copy: a cache every sync of the store may
         // ask, no longer cold storage.

@@ -1625,3 +1625,61 @@ fn an_archive_no_remote_describes_says_the_aws_defaults_were_used() {
     assert!(run.stderr.contains("remote `archive`"), "{run}");
     assert!(!run.stderr.contains("AWS defaults"), "{run}");
 }
+
+#[test]
+fn an_archived_copy_whose_bytes_were_replaced_is_tried_once() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let ctx = TestContext::new();
+    let objects = project(&ctx, &upstream, &weed, "unused");
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    ctx.write_config(&format!(
+        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
+        weed.endpoint()
+    ));
+    let manifest = ctx.read_manifest();
+    crp(&ctx, &ctx.project, &["remove", "small"]).success();
+    crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).success();
+    let digest = objects[1].1;
+    // Someone overwrites the archived bytes.
+    let client = weed.client("archive");
+    let rt = runtime();
+    rt.block_on(client.put(
+        &client.remote().key_of(&digest),
+        bytes::Bytes::from(bytes(9, 3_000)),
+        None,
+    ))
+    .unwrap();
+
+    // Declared again, it cannot be restored: said once, and no longer
+    // counted as archived, so the next sync does not ask again.
+    std::fs::write(ctx.manifest_path(), &manifest).unwrap();
+    let run = crp(&ctx, &ctx.project, &["sync", "--remotes-only"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("could not restore `small` from cold storage")
+            && run.stderr.contains("does not verify")
+            && run.stderr.contains("it is no longer counted as archived"),
+        "{run}"
+    );
+    assert!(!ctx.object(&digest).exists(), "{run}");
+    let record = ctx.object_record(&digest);
+    assert_eq!(record.status, crp::provenance::State::Failed);
+    assert!(record.archived.is_none());
+    let run = crp(&ctx, &ctx.project, &["gc", "--format", "json"]);
+    run.success();
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["cold_objects"], 0, "{run}");
+    let run = crp(&ctx, &ctx.project, &["sync", "--remotes-only"]);
+    run.code(1);
+    assert!(!run.stderr.contains("could not restore"), "{run}");
+    // Its sources bring it back.
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    assert_eq!(std::fs::read(ctx.link("small")).unwrap(), objects[1].0);
+    assert_eq!(
+        ctx.object_record(&digest).status,
+        crp::provenance::State::Available
+    );
+    ctx.assert_records_agree_with_events();
+}
