@@ -206,6 +206,7 @@ pub async fn update(
     let (refused, asked) = refuse(&judged, asked);
     items.extend(refused);
     if !asked.is_empty() {
+        restore_archived(&session, &asked).await;
         let config = crate::config::Config::load(store.root())?;
         let quota = match judged.policy.limits.quota {
             Some(limit) => Some(store.join_quota(limit)?),
@@ -307,6 +308,34 @@ pub async fn update(
         links: LinkChange::made(report.resources),
         items,
     })
+}
+
+/// Brings back from cold storage the pinned objects of `asked` that `crp
+/// gc` archived, so that their sources are asked whether they changed
+/// instead of sending them whole again. One that cannot be restored is
+/// said, and its sources send it.
+async fn restore_archived(session: &Session<'_>, asked: &[&Resource]) {
+    let store = &session.store;
+    let events = crate::provenance::EventLog::open(store);
+    for resource in asked {
+        let Some(digest) = resource.sha256.filter(|d| !store.has_object(d)) else {
+            continue;
+        };
+        match crate::inspect::gc::restore(store, &digest, &events, &*session.reporter, false).await
+        {
+            Ok(Some(from)) => session.messages.note(&format!(
+                "restored `{}` from cold storage ({})",
+                resource.name,
+                crate::fsutil::display_source(&from.display().to_string())
+            )),
+            Ok(None) => {}
+            Err(err) => session.messages.warn(&format!(
+                "could not restore `{}` from cold storage: {err}; its sources are asked for it whole",
+                resource.name
+            )),
+        }
+    }
+    events.flush();
 }
 
 /// Every name must be an entry of the manifest.

@@ -380,3 +380,40 @@ fn a_denial_of_a_new_version_binds_every_source_torrents_included() {
     assert_eq!(ctx.read_manifest(), pinned);
     assert_eq!(std::fs::read(ctx.link("r")).unwrap(), v1);
 }
+
+#[test]
+fn update_restores_an_archived_object_instead_of_fetching_it_whole() {
+    let v1 = bytes(3, 5_000);
+    let (ctx, server) = pinned_over_http(&v1);
+    let pinned = ctx.read_manifest();
+    let digest = Sha256Digest::of_bytes(&v1);
+    ctx.write_config("[gc]\ngrace = \"0s\"\n");
+    // `a` is dropped, synced away and archived, then declared again.
+    ctx.write_manifest(
+        "[project]\nname = \"p\"\n\n[resources.b]\nsource = \"files/b.txt\"\npurpose = \"other\"\n",
+    );
+    ctx.crp(&["sync"]).success();
+    ctx.crp(&["gc", "--apply"]).success();
+    assert!(!ctx.object(&digest).exists());
+    ctx.write_manifest(&pinned);
+
+    // The archived copy comes back, and the source is only asked whether
+    // it changed: a 304, no body.
+    let before = server.requests("/a.bin").len();
+    let run = ctx.crp(&["update"]);
+    run.success();
+    assert!(
+        run.stderr.contains("restored `a` from cold storage"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("2 up to date"), "{run}");
+    let asked = &server.requests("/a.bin")[before..];
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!((asked[0].status, asked[0].sent), (304, 0), "{asked:?}");
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), v1);
+    assert_eq!(ctx.read_manifest(), pinned);
+    // Nothing is left in cold storage to count.
+    let doc: serde_json::Value = ctx.crp(&["gc", "--format", "json"]).json();
+    assert_eq!(doc["cold_objects"], 0);
+    ctx.assert_records_agree_with_events();
+}
