@@ -41,12 +41,20 @@ pub async fn verify(
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<Verified> {
     let store = Store::open(store)?;
-    let digests: Vec<Sha256Digest> = if let Scope::All = scope {
-        if store.check()? {
-            store.object_digests()?
-        } else {
-            Vec::new()
+    // A folder that is not a store has no objects to check, and nothing is
+    // quarantined out of it; no store at all has none either.
+    if !store.check()? {
+        if let Scope::Manifest(path) = scope {
+            Manifest::load(path)?;
         }
+        return Ok(Verified {
+            checked: 0,
+            bytes: 0,
+            corrupted: Vec::new(),
+        });
+    }
+    let digests: Vec<Sha256Digest> = if let Scope::All = scope {
+        store.object_digests()?
     } else {
         let manifest = Manifest::load(match scope {
             Scope::Manifest(path) => path,

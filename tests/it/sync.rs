@@ -471,6 +471,7 @@ fn a_folder_that_is_not_a_store_is_refused() {
         let store = path.to_str().unwrap();
         for args in [
             &["status"][..],
+            &["verify"],
             &["pending"],
             &["remote", "list"],
             &["policy", "show"],
