@@ -643,6 +643,11 @@ pub enum GcError {
     #[error("the copy of {digest} at `{}` does not verify; the original was kept", path.display())]
     BadCopy { digest: Sha256Digest, path: PathBuf },
     #[error(
+        "the store's copy of {digest} at `{}` does not verify, so it was not archived; `crp verify` quarantines it, and a sync fetches it again",
+        path.display()
+    )]
+    RottenOriginal { digest: Sha256Digest, path: PathBuf },
+    #[error(
         "the cold copy of {digest} at `{}` does not verify; it was moved to `{}`",
         path.display(),
         quarantined.display()
@@ -726,7 +731,7 @@ pub fn archive(
             }
             None => match move_object(&from, &to, &digest) {
                 Ok(()) => to,
-                Err(err @ GcError::BadCopy { .. }) => {
+                Err(err @ (GcError::BadCopy { .. } | GcError::RottenOriginal { .. })) => {
                     done.failed.push(NotArchived {
                         sha256: digest,
                         error: err.to_string(),
@@ -866,10 +871,18 @@ pub async fn archive_to_remote(
         if record.status == State::Seeding {
             continue;
         }
-        pusher
-            .push(&record, &digest.short())
-            .await
-            .map_err(|e| remote_err(&e))?;
+        match pusher.push(&record, &digest.short()).await {
+            Ok(_) => {}
+            // The store's bytes rotted: this one stays, the others go.
+            Err(err @ crate::s3::push::PushError::Rotten(_)) => {
+                done.failed.push(NotArchived {
+                    sha256: digest,
+                    error: err.to_string(),
+                });
+                continue;
+            }
+            Err(err) => return Err(remote_err(&err)),
+        }
         match crate::s3::pull::verify(&client, &digest, record.kind, record.size).await {
             Ok(()) => {}
             // The bytes read back are not the object's: this one stays.
@@ -1067,7 +1080,7 @@ pub async fn restore(
     // one goes; renamed, it is checked here.
     let intact = match move_object(&archived.path, &part, digest) {
         Ok(()) => matches!(check(&part, digest), Check::Intact { .. }),
-        Err(GcError::BadCopy { .. }) => false,
+        Err(GcError::BadCopy { .. } | GcError::RottenOriginal { .. }) => false,
         Err(err) => return Err(err),
     };
     match intact {
@@ -1156,6 +1169,13 @@ fn move_object(from: &Path, to: &Path, digest: &Sha256Digest) -> Result<(), GcEr
             copy_tree(from, to).map_err(err)?;
             if !matches!(check(to, digest), Check::Intact { .. }) {
                 let _ = crate::fsutil::remove_all(to);
+                // Whose fault: the bytes copied, or the disk copied to.
+                if !matches!(check(from, digest), Check::Intact { .. }) {
+                    return Err(GcError::RottenOriginal {
+                        digest: *digest,
+                        path: from.to_owned(),
+                    });
+                }
                 return Err(GcError::BadCopy {
                     digest: *digest,
                     path: to.to_owned(),

@@ -105,10 +105,17 @@ pub fn print(
             format!("  ({})", names.join(", "))
         }
     };
-    if !plan.archive.is_empty() {
+    // What stayed in the store is listed apart, with why, below.
+    let listed: Vec<&gc::Candidate> = plan
+        .archive
+        .iter()
+        .filter(|c| !failed.iter().any(|f| f.sha256 == c.sha256))
+        .collect();
+    if !listed.is_empty() {
         let verb = if applied { "archived" } else { "to archive" };
-        let _ = writeln!(out, "\n{verb} ({}):", ByteCount(plan.archive_bytes()));
-        for c in &plan.archive {
+        let bytes: u64 = listed.iter().map(|c| c.size).sum();
+        let _ = writeln!(out, "\n{verb} ({}):", ByteCount(bytes));
+        for c in listed {
             let why = match c.why {
                 Some(Why::Quota) => "over the quota, least recently used".to_owned(),
                 _ => format!("unreferenced since {}", c.unreferenced_since),

@@ -47,6 +47,9 @@ pub enum PushError {
         #[source]
         source: std::io::Error,
     },
+    /// The store's copy of the object does not verify: nothing was sent.
+    #[error("{0}")]
+    Rotten(String),
     #[error("{0}")]
     Other(String),
 }
@@ -481,7 +484,7 @@ impl Pusher {
 
 /// The error for an object whose bytes in the store are not its own.
 fn rotten(path: &Path, digest: &Sha256Digest, actual: &Sha256Digest) -> PushError {
-    PushError::Other(format!(
+    PushError::Rotten(format!(
         "the store's copy of {digest} at `{}` does not verify (it hashes to {actual}), so it was not pushed; `crp verify` quarantines it, and a sync fetches it again",
         path.display()
     ))

@@ -1129,13 +1129,18 @@ fn an_object_whose_copy_to_another_disk_does_not_verify_stays_and_the_rest_are_a
     let run = ctx.crp(&["gc", "--apply"]);
     run.code(1);
     assert!(
-        run.stdout
-            .contains(&format!("not archived  {}: the copy of", digests[1]))
-            && run
-                .stdout
-                .contains("does not verify; the original was kept"),
+        run.stdout.contains(&format!(
+            "not archived  {}: the store's copy of",
+            digests[1]
+        )) && run
+            .stdout
+            .contains("does not verify, so it was not archived; `crp verify` quarantines it"),
         "{run}"
     );
+    // Listed as archived are only those that were.
+    let archived = run.stdout.split("\narchived (").nth(1).unwrap();
+    let listed = archived.lines().skip(1).take_while(|l| l.starts_with("  "));
+    assert_eq!(listed.count(), 2, "{run}");
     assert!(
         run.stdout
             .contains("archived 2 objects, removed 0 objects; 1 object left in the store"),

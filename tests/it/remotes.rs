@@ -1683,3 +1683,55 @@ fn an_archived_copy_whose_bytes_were_replaced_is_tried_once() {
     );
     ctx.assert_records_agree_with_events();
 }
+
+#[test]
+fn gc_archives_to_a_remote_past_an_object_that_rotted_in_the_store() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let ctx = TestContext::new();
+    let objects = project(&ctx, &upstream, &weed, "unused");
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    ctx.write_config(&format!(
+        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
+        weed.endpoint()
+    ));
+    crp(&ctx, &ctx.project, &["remove", "big", "small"]).success();
+    // The store's copy of the big one rotted; the small one sorts either
+    // side of it, whichever it is tried first.
+    let (rotten, good) = (objects[0].1, objects[1].1);
+    let path = ctx.object(&rotten);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mut content = std::fs::read(&path).unwrap();
+    content[1_000] ^= 0xff;
+    std::fs::write(&path, content).unwrap();
+
+    let run = crp(
+        &ctx,
+        &ctx.project,
+        &["gc", "--apply", "--grace", "0s", "--format", "json"],
+    );
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    assert_eq!(
+        doc["archived"],
+        serde_json::json!([good.to_string()]),
+        "{run}"
+    );
+    assert_eq!(doc["failed"][0]["sha256"], rotten.to_string(), "{run}");
+    assert!(
+        doc["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{run}"
+    );
+    assert!(path.exists() && !ctx.object(&good).exists());
+    let client = weed.client("archive");
+    let rt = runtime();
+    assert_eq!(
+        rt.block_on(client.head(&client.remote().key_of(&rotten)))
+            .unwrap(),
+        None,
+        "nothing of the rotten copy was published"
+    );
+}
