@@ -549,9 +549,11 @@ impl Fetcher {
                 }
                 Err(err) => {
                     // Bytes cut off by a network failure are kept for the
-                    // next attempt to resume from (verification covers
-                    // them); anything else is of no further use.
-                    if !err.is_transient() {
+                    // next run to resume from (verification covers them),
+                    // when their origin says where they came from; anything
+                    // else (a part too small to be worth resuming, which has
+                    // none) is of no further use.
+                    if !err.is_transient() || !part::origin_path(part_path).exists() {
                         part::discard(part_path);
                     }
                     return Err(err);

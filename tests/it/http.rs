@@ -748,3 +748,32 @@ fn a_download_that_cannot_be_written_is_refused_whole_and_fetched_later() {
     assert_eq!(std::fs::read(ctx.link("small")).unwrap(), small);
     assert_eq!(std::fs::read(ctx.link("large")).unwrap(), large);
 }
+
+#[test]
+fn a_small_body_cut_short_every_time_leaves_no_part() {
+    let ctx = TestContext::new();
+    let server = Server::start();
+    let content = bytes(6, 100_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    server.route(
+        "cut.bin",
+        content.clone(),
+        Behavior::CutShort {
+            after: 5_000,
+            times: usize::MAX,
+        },
+    );
+    ctx.write_manifest(&manifest(
+        "cut",
+        &[server.url("cut.bin")],
+        Some(&digest),
+        None,
+    ));
+    let run = ctx.crp(&["sync"]);
+    run.code(1);
+    assert!(server.requests("cut.bin").len() > 1, "{run}");
+    // Too small to be worth resuming in a later run, it is not kept: the
+    // next run starts over either way.
+    assert!(ctx.objects().is_empty(), "{run}");
+    assert!(ctx.incomplete().is_empty(), "{:?}", ctx.incomplete());
+}
