@@ -31,8 +31,9 @@ pub fn diff(
         None => (Manifest::load(manifest)?, manifest.display().to_string()),
     };
     let store = Store::open(store)?;
+    let exists = store.check()?;
     let policy = Policy::load(store.root())?;
-    let ledger = if store.check()? {
+    let ledger = if exists {
         Ledger::load(&store)?
     } else {
         Ledger::default()

@@ -59,14 +59,23 @@ pub async fn torrent_done(
     reporter: Arc<dyn Reporter>,
     messages: &dyn Messages,
 ) -> anyhow::Result<Ingested> {
-    let info_hash = info_hash
-        .or_else(|| crate::settings::var(crate::settings::TR_TORRENT_HASH))
-        .filter(|h| h.len() == 40 && h.chars().all(|c| c.is_ascii_hexdigit()))
-        .map(|h| h.to_ascii_lowercase())
-        .ok_or_else(|| {
-            UsageError::new("no info-hash: `TR_TORRENT_HASH` is not set to one, nor `--info-hash`")
-                .hint("transmission-daemon runs this as its `script-torrent-done`; `crp torrent daemon start` sets that up")
-        })?;
+    let is_info_hash = |h: &String| h.len() == 40 && h.chars().all(|c| c.is_ascii_hexdigit());
+    let info_hash = match info_hash {
+        // One given on the command line must be one.
+        Some(given) if !is_info_hash(&given) => {
+            return Err(UsageError::new(format!(
+                "`{given}` is not an info-hash: `--info-hash` takes 40 hexadecimal digits (BEP 3's SHA-1 of the info dictionary)"
+            ))
+            .into());
+        }
+        Some(given) => Some(given),
+        None => crate::settings::var(crate::settings::TR_TORRENT_HASH).filter(is_info_hash),
+    }
+    .map(|h| h.to_ascii_lowercase())
+    .ok_or_else(|| {
+        UsageError::new("no info-hash: `TR_TORRENT_HASH` is not set to one, nor `--info-hash`")
+            .hint("transmission-daemon runs this as its `script-torrent-done`; `crp torrent daemon start` sets that up")
+    })?;
     let store = Store::open(store)?;
     // The daemon that runs this was started for a store: none at the path
     // means a wrong `--store` or `CRP_STORE`, not a store to make.

@@ -481,6 +481,7 @@ fn a_folder_that_is_not_a_store_is_refused() {
             &["push"],
             &["status", "--remote"],
             &["hook", "torrent-done", "--info-hash", &"ab".repeat(20)],
+            &["diff", "resources.toml"],
         ] {
             let run = ctx.crp(&[args, &["--store", store]].concat());
             run.code(2);
@@ -501,6 +502,10 @@ fn a_folder_that_is_not_a_store_is_refused() {
     run.code(2);
     assert!(run.stderr.contains("there is no store at"), "{run}");
     assert!(!nowhere.exists());
+    // An info-hash given is checked before anything else.
+    let run = ctx.crp(&["hook", "torrent-done", "--info-hash", "zz"]);
+    run.code(2);
+    assert!(run.stderr.contains("`zz` is not an info-hash"), "{run}");
 
     // The default store is the collective's conventional place under home.
     let status = ctx
