@@ -16,7 +16,6 @@ use crate::link::{self, LinkState, PreviousLink, Want};
 use crate::manifest::{Manifest, ManifestError, Resource};
 use crate::policy::approval::Ledger;
 use crate::policy::{Policy, Request, Rule, Verdict};
-use crate::provenance::State;
 use crate::source::Source;
 use crate::store::record::ProjectRecord;
 use crate::store::{Store, StoreError};
@@ -264,7 +263,7 @@ pub async fn project_drift(
         }
         let archived = store
             .read_object_record(&digest)?
-            .is_some_and(|r| r.status == State::Archived);
+            .is_some_and(|r| r.restorable_copy().is_some());
         let detail = if archived {
             format!(
                 "{} is in cold storage; the next `crp sync` restores it",

@@ -419,9 +419,9 @@ fn plan_resource(
     // An object `crp gc` archived comes back from cold storage, judged as
     // when it arrived.
     let archived = match resource.sha256.filter(|_| !present) {
-        Some(digest) => store.read_object_record(&digest)?.filter(|record| {
-            record.status == crate::lifecycle::State::Archived && record.archived.is_some()
-        }),
+        Some(digest) => store
+            .read_object_record(&digest)?
+            .filter(|record| record.restorable_copy().is_some()),
         None => None,
     };
     let fetch = (!present).then(|| FetchStep {
@@ -622,8 +622,11 @@ mod tests {
             Asked::default(),
         );
         record.status = crate::lifecycle::State::Archived;
+        let cold = world.store.root().join("cold").join(digest.hex());
+        std::fs::create_dir_all(cold.parent().unwrap()).unwrap();
+        std::fs::write(&cold, b"cold").unwrap();
         record.archived = Some(Archived {
-            path: world.store.root().join("cold").join(digest.hex()),
+            path: cold.clone(),
             at: Timestamp::now(),
         });
         world.store.write_object_record(&record).unwrap();
@@ -636,6 +639,10 @@ mod tests {
         assert!(a.fetch.is_some_and(|f| f.restore));
         assert_eq!(a.size, Some(4));
         assert_eq!(a.verdict, Verdict::AutoApproved);
+        // With its cold copy gone, it is a download like any other.
+        std::fs::remove_file(&cold).unwrap();
+        let plan = world.plan(&manifest);
+        assert!(plan.resources[0].fetch.is_some_and(|f| !f.restore));
     }
 
     #[test]

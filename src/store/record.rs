@@ -231,6 +231,22 @@ pub struct Asked {
 }
 
 impl ObjectRecord {
+    /// Where `crp gc` archived the object, while a restore can bring it
+    /// back from there: a copy on a remote (`s3://…`, asked when needed),
+    /// or a cold folder's copy that is still there. A cold copy deleted by
+    /// hand, or on a disk not mounted, is none.
+    pub fn restorable_copy(&self) -> Option<&Archived> {
+        let archived = self.archived.as_ref()?;
+        if self.status != crate::lifecycle::State::Archived {
+            return None;
+        }
+        let remote = archived
+            .path
+            .to_str()
+            .is_some_and(|p| p.starts_with("s3://"));
+        (remote || fs_err::symlink_metadata(&archived.path).is_ok()).then_some(archived)
+    }
+
     /// Adds or refreshes one project's use of this object (a project uses
     /// an object under one resource name at a time). False when the use was
     /// already recorded as it is.

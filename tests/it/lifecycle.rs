@@ -1101,6 +1101,23 @@ fn cold_copies_survive_removal_corruption_and_a_new_cold_folder() {
     assert_eq!(gc_doc(&ctx, &[])["cold_objects"], 0);
     let doc = gc_doc(&ctx, &["--remove", "--older-than", "0s", "--yes"]);
     assert!(doc["removed"].as_array().unwrap().is_empty(), "{doc}");
+    // Nor do plan, status and drift promise to restore it.
+    local_manifest(&ctx, &[("a", &a)]);
+    let run = ctx.crp(&["status"]);
+    assert!(
+        run.stdout.contains("missing") && !run.stdout.contains("archived"),
+        "{run}"
+    );
+    let run = ctx.crp(&["plan"]);
+    assert!(!run.stdout.contains("cold storage"), "{run}");
+    let run = ctx.crp(&["drift"]);
+    assert!(
+        run.stdout.contains("is not in the store") && !run.stdout.contains("cold storage"),
+        "{run}"
+    );
+    // The sync brings it from its source.
+    ctx.crp(&["sync"]).success();
+    assert_eq!(std::fs::read(ctx.object(&digests[0])).unwrap(), a);
     ctx.assert_records_agree_with_events();
 }
 
