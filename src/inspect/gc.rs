@@ -571,14 +571,9 @@ fn cold_copy(record: &ObjectRecord) -> Option<&Archived> {
     match record.status {
         State::Archived => Some(archived),
         State::Removed => None,
-        _ if archive_is_remote(&archived.path) => None,
+        _ if archived.is_remote() => None,
         _ => Some(archived),
     }
-}
-
-/// Whether an archived path is an object on a remote (`s3://…`).
-fn archive_is_remote(path: &Path) -> bool {
-    path.to_str().is_some_and(|p| p.starts_with("s3://"))
 }
 
 /// What cold storage holds, by the records, and what is old enough to remove.
@@ -594,7 +589,7 @@ fn cold<'a>(
         };
         // A copy in a folder that is not there (deleted by hand, a disk not
         // mounted) holds nothing to count or remove.
-        if !archive_is_remote(&archived.path) && fs_err::symlink_metadata(&archived.path).is_err() {
+        if !archived.is_there() {
             continue;
         }
         objects += 1;
@@ -712,7 +707,7 @@ pub fn archive(
         // Bytes already at the object's name in cold storage, which no
         // record may account for, are treated the same.
         let earlier = cold_copy(&record)
-            .filter(|a| !archive_is_remote(&a.path))
+            .filter(|a| !a.is_remote())
             .map(|a| a.path.clone());
         let mut kept = None;
         for path in earlier.into_iter().chain([to.clone()]) {

@@ -199,6 +199,20 @@ pub struct Archived {
     pub at: Timestamp,
 }
 
+impl Archived {
+    /// Whether the copy is an object on a remote (`path` is `s3://…`).
+    pub fn is_remote(&self) -> bool {
+        self.path.to_str().is_some_and(|p| p.starts_with("s3://"))
+    }
+
+    /// Whether the copy can be reached: one on a remote is asked when
+    /// needed; a cold folder's is there, unless it was deleted by hand or
+    /// its disk is not mounted.
+    pub fn is_there(&self) -> bool {
+        self.is_remote() || fs_err::symlink_metadata(&self.path).is_ok()
+    }
+}
+
 /// An object removed for good.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Removed {
@@ -237,14 +251,8 @@ impl ObjectRecord {
     /// hand, or on a disk not mounted, is none.
     pub fn restorable_copy(&self) -> Option<&Archived> {
         let archived = self.archived.as_ref()?;
-        if self.status != crate::lifecycle::State::Archived {
-            return None;
-        }
-        let remote = archived
-            .path
-            .to_str()
-            .is_some_and(|p| p.starts_with("s3://"));
-        (remote || fs_err::symlink_metadata(&archived.path).is_ok()).then_some(archived)
+        (self.status == crate::lifecycle::State::Archived && archived.is_there())
+            .then_some(archived)
     }
 
     /// Adds or refreshes one project's use of this object (a project uses
