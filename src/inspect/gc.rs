@@ -120,6 +120,9 @@ pub struct GcSettings {
     pub cold: PathBuf,
     /// `[gc] cold = "s3://…"`: the remote archived objects go to.
     pub cold_remote: Option<Remote>,
+    /// Whether a `[[remote]]` of the store describes that remote (else
+    /// the AWS defaults reach it, which a failure should say).
+    pub cold_described: bool,
 }
 
 impl GcSettings {
@@ -173,7 +176,7 @@ impl GcSettings {
                 let url: BucketUrl = text.parse().map_err(|err| format!("`[gc] cold`: {err}"))?;
                 (
                     PathBuf::from(url.to_string()),
-                    Some(remote_of(config, &url)?),
+                    Some((remote_of(config, &url)?, url)),
                 )
             }
             _ => (
@@ -185,10 +188,14 @@ impl GcSettings {
                 None,
             ),
         };
+        let cold_described = cold_remote
+            .as_ref()
+            .is_some_and(|(_, url)| config.remotes.iter().any(|r| r.url == *url));
         Ok(Self {
             grace: grace.or(config.gc.grace).unwrap_or(DEFAULT_GRACE),
             cold,
-            cold_remote,
+            cold_remote: cold_remote.map(|(remote, _)| remote),
+            cold_described,
         })
     }
 
@@ -823,10 +830,6 @@ pub async fn archive_to_remote(
     reporter: std::sync::Arc<dyn Reporter>,
 ) -> Result<Archiving, GcError> {
     let remote = settings.cold_remote.as_ref().expect("a remote archive");
-    // An archive no `[[remote]]` describes is reached with the AWS
-    // defaults, which a failure should say.
-    let described = Config::load(store.root())
-        .is_ok_and(|config| config.remotes.iter().any(|r| r.url == remote.url));
     let remote_err = |err: &dyn std::error::Error| {
         let mut text = err.to_string();
         let mut source = err.source();
@@ -834,7 +837,9 @@ pub async fn archive_to_remote(
             text.push_str(&format!(": {cause}"));
             source = cause.source();
         }
-        if !described {
+        // An archive no `[[remote]]` describes is reached with the AWS
+        // defaults, which a failure should say.
+        if !settings.cold_described {
             text.push_str(&format!(
                 " (no `[[remote]]` of the store's `meta/config.toml` has `url = \"{}\"`, so the AWS defaults were used: add one with its `endpoint`, or set `AWS_ENDPOINT_URL_S3`)",
                 remote.url
