@@ -623,6 +623,16 @@ pub struct Archiving {
     pub failed: Vec<NotArchived>,
 }
 
+impl Archiving {
+    /// Leaves `digest` in the store, for `error`.
+    fn leave(&mut self, digest: Sha256Digest, error: impl std::fmt::Display) {
+        self.failed.push(NotArchived {
+            sha256: digest,
+            error: error.to_string(),
+        });
+    }
+}
+
 /// An object left in the store, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotArchived {
@@ -734,10 +744,7 @@ pub fn archive(
             None => match move_object(&from, &to, &digest) {
                 Ok(()) => to,
                 Err(err @ (GcError::BadCopy { .. } | GcError::RottenOriginal { .. })) => {
-                    done.failed.push(NotArchived {
-                        sha256: digest,
-                        error: err.to_string(),
-                    });
+                    done.leave(digest, err);
                     continue;
                 }
                 Err(err) => return Err(err),
@@ -875,10 +882,7 @@ pub async fn archive_to_remote(
             Ok(_) => {}
             // The store's bytes rotted: this one stays, the others go.
             Err(err @ crate::s3::push::PushError::Rotten(_)) => {
-                done.failed.push(NotArchived {
-                    sha256: digest,
-                    error: err.to_string(),
-                });
+                done.leave(digest, err);
                 continue;
             }
             Err(err) => return Err(remote_err(&err)),
@@ -887,10 +891,7 @@ pub async fn archive_to_remote(
             Ok(()) => {}
             // The bytes read back are not the object's: this one stays.
             Err(err @ crate::s3::pull::PullError::Mismatch { .. }) => {
-                done.failed.push(NotArchived {
-                    sha256: digest,
-                    error: format!("{err}; the original was kept"),
-                });
+                done.leave(digest, format!("{err}; the original was kept"));
                 continue;
             }
             Err(err) => return Err(remote_err(&err)),
@@ -1034,42 +1035,34 @@ pub async fn restore(
             .check()
             .await
             .map_err(|e| GcError::Remote(e.to_string()))?;
-        match crate::s3::pull::download(&client, digest, record.kind, &part).await {
-            Ok(()) => {}
-            // Gone from the remote, like a cold folder's copy deleted by
-            // hand: nothing to restore.
-            Err(crate::s3::pull::PullError::Missing(_)) => {
-                let _ = crate::fsutil::remove_all(&part);
-                return Ok(None);
-            }
-            // Bytes that are not the object's are no copy: the object is
-            // fetched like any missing one from now on, and the remote's
-            // key is left for a person to look at.
-            Err(err @ crate::s3::pull::PullError::Mismatch { .. }) => {
-                let _ = crate::fsutil::remove_all(&part);
-                record.status = State::Failed;
-                record.archived = None;
-                store.write_object_record(&record)?;
-                events.record(
-                    &Event::new(Some(State::Archived), State::Failed)
-                        .object(Some(*digest))
-                        .detail("reason", "the copy on the remote archive does not verify")
-                        .detail("cold", archived.path.display().to_string()),
-                );
-                return Err(GcError::Remote(format!(
-                    "restoring {} from {}: {err}; it is no longer counted as archived",
+        if let Err(err) = crate::s3::pull::download(&client, digest, record.kind, &part).await {
+            let _ = crate::fsutil::remove_all(&part);
+            let failed = |more: &str| {
+                GcError::Remote(format!(
+                    "restoring {} from {}: {err}{more}",
                     digest.short(),
                     archived.path.display()
-                )));
-            }
-            Err(err) => {
-                let _ = crate::fsutil::remove_all(&part);
-                return Err(GcError::Remote(format!(
-                    "restoring {} from {}: {err}",
-                    digest.short(),
-                    archived.path.display()
-                )));
-            }
+                ))
+            };
+            return match err {
+                // Gone from the remote, like a cold folder's copy deleted
+                // by hand: nothing to restore.
+                crate::s3::pull::PullError::Missing(_) => Ok(None),
+                // Bytes that are not the object's are no copy: the object is
+                // fetched like any missing one from now on, and the remote's
+                // key is left for a person to look at.
+                crate::s3::pull::PullError::Mismatch { .. } => {
+                    forget_cold_copy(
+                        store,
+                        events,
+                        &mut record,
+                        "the copy on the remote archive does not verify",
+                        ("cold", &archived.path),
+                    )?;
+                    Err(failed("; it is no longer counted as archived"))
+                }
+                _ => Err(failed("")),
+            };
         }
         // The remote keeps its copy: a cache every sync of the store may
         // ask, no longer cold storage.
@@ -1098,15 +1091,13 @@ pub async fn restore(
                 }
                 other => other?,
             };
-            record.status = State::Failed;
-            record.archived = None;
-            store.write_object_record(&record)?;
-            events.record(
-                &Event::new(Some(State::Archived), State::Failed)
-                    .object(Some(*digest))
-                    .detail("reason", "the cold copy does not verify")
-                    .detail("quarantined", quarantined.display().to_string()),
-            );
+            forget_cold_copy(
+                store,
+                events,
+                &mut record,
+                "the cold copy does not verify",
+                ("quarantined", &quarantined),
+            )?;
             return Err(GcError::RottenCold {
                 digest: *digest,
                 path: archived.path,
@@ -1191,6 +1182,28 @@ fn move_object(from: &Path, to: &Path, digest: &Sha256Digest) -> Result<(), GcEr
     }
     crate::fsutil::sync_dir(crate::fsutil::parent_of(to))?;
     result
+}
+
+/// Records that an archived object's cold copy is no copy (`reason`): the
+/// object is `failed` and no longer archived, and an event says why and
+/// where (`detail`: the copy, or where it went).
+fn forget_cold_copy(
+    store: &Store,
+    events: &EventLog,
+    record: &mut ObjectRecord,
+    reason: &str,
+    (key, path): (&str, &Path),
+) -> Result<(), GcError> {
+    record.status = State::Failed;
+    record.archived = None;
+    store.write_object_record(record)?;
+    events.record(
+        &Event::new(Some(State::Archived), State::Failed)
+            .object(Some(record.sha256))
+            .detail("reason", reason)
+            .detail(key, path.display().to_string()),
+    );
+    Ok(())
 }
 
 /// `EXDEV`: a rename across file systems.
