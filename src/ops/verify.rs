@@ -41,34 +41,33 @@ pub async fn verify(
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<Verified> {
     let store = Store::open(store)?;
-    // A folder that is not a store has no objects to check, and nothing is
-    // quarantined out of it; no store at all has none either.
-    if !store.check()? {
-        if let Scope::Manifest(path) = scope {
-            Manifest::load(path)?;
-        }
+    // A folder that is not a store is refused here; no store at all has no
+    // objects to check, and nothing is quarantined out of it.
+    let exists = store.check()?;
+    let manifest = match scope {
+        Scope::Manifest(path) => Some(Manifest::load(path)?),
+        Scope::All => None,
+    };
+    if !exists {
         return Ok(Verified {
             checked: 0,
             bytes: 0,
             corrupted: Vec::new(),
         });
     }
-    let digests: Vec<Sha256Digest> = if let Scope::All = scope {
-        store.object_digests()?
-    } else {
-        let manifest = Manifest::load(match scope {
-            Scope::Manifest(path) => path,
-            Scope::All => unreachable!("handled above"),
-        })?;
-        let mut digests: Vec<Sha256Digest> = manifest
-            .resources
-            .iter()
-            .filter_map(|r| r.sha256)
-            .filter(|d| store.has_object(d))
-            .collect();
-        digests.sort();
-        digests.dedup();
-        digests
+    let digests: Vec<Sha256Digest> = match manifest {
+        None => store.object_digests()?,
+        Some(manifest) => {
+            let mut digests: Vec<Sha256Digest> = manifest
+                .resources
+                .iter()
+                .filter_map(|r| r.sha256)
+                .filter(|d| store.has_object(d))
+                .collect();
+            digests.sort();
+            digests.dedup();
+            digests
+        }
     };
     let checks = tokio::task::block_in_place(|| verify::rehash(&store, &digests));
     let events = EventLog::open(&store);
