@@ -245,6 +245,17 @@ impl fmt::Display for Run {
     }
 }
 
+/// Makes a read-only object writable, flips its first byte, and makes it
+/// read-only again.
+pub fn corrupt(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut content = std::fs::read(path).unwrap();
+    content[0] ^= 0xff;
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+}
+
 /// A manifest of local files, each pinned: `files/<name>` holding its
 /// content, declared as resource `<name>`. Returns their digests.
 pub fn local_manifest(ctx: &TestContext, files: &[(&str, &[u8])]) -> Vec<Sha256Digest> {

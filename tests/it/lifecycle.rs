@@ -1,20 +1,9 @@
 //! The store's lifecycle: verify, drift, diff and garbage collection,
 //! through the real binary.
 
-use std::os::unix::fs::PermissionsExt;
-
 use crp::digest::Sha256Digest;
 
-use crate::common::{TestContext, bytes, files_under, local_manifest};
-
-/// Makes a read-only object writable and flips one of its bytes.
-fn corrupt(path: &std::path::Path) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut content = std::fs::read(path).unwrap();
-    content[0] ^= 0xff;
-    std::fs::write(path, content).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
-}
+use crate::common::{TestContext, bytes, corrupt, files_under, local_manifest};
 
 #[test]
 fn verify_quarantines_corrupted_objects_and_sync_fetches_them_again() {

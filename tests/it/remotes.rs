@@ -11,7 +11,7 @@ use crp::digest::Sha256Digest;
 use crp::remote::{Origin, Remote, RemoteConfig};
 use crp::s3::Client;
 
-use crate::common::{Run, TestContext, bytes};
+use crate::common::{Run, TestContext, bytes, corrupt};
 use crate::server::{Behavior, Server};
 
 const KEY: &str = "crptestkey";
@@ -220,6 +220,15 @@ fn project(
         objects[1].1,
     ));
     objects
+}
+
+/// Sets the store's `[gc] cold` to the prefix `archive` of the test bucket,
+/// described by a `[[remote]]` named `cold`.
+fn archive_to(ctx: &TestContext, weed: &Weed) {
+    ctx.write_config(&format!(
+        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
+        weed.endpoint()
+    ));
 }
 
 /// A second machine: its own store and project folder, the same manifest.
@@ -1200,10 +1209,7 @@ fn gc_archives_to_a_remote_and_sync_restores_from_it() {
     let ctx = TestContext::new();
     let objects = project(&ctx, &upstream, &weed, "unused");
     crp(&ctx, &ctx.project, &["sync"]).success();
-    ctx.write_config(&format!(
-        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
-        weed.endpoint()
-    ));
+    archive_to(&ctx, &weed);
     // An archive in the project's own cache is refused: removing from it
     // would take what the project fetches.
     let config = std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap();
@@ -1633,10 +1639,7 @@ fn an_archived_copy_whose_bytes_were_replaced_is_tried_once() {
     let ctx = TestContext::new();
     let objects = project(&ctx, &upstream, &weed, "unused");
     crp(&ctx, &ctx.project, &["sync"]).success();
-    ctx.write_config(&format!(
-        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
-        weed.endpoint()
-    ));
+    archive_to(&ctx, &weed);
     let manifest = ctx.read_manifest();
     crp(&ctx, &ctx.project, &["remove", "small"]).success();
     crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).success();
@@ -1691,19 +1694,13 @@ fn gc_archives_to_a_remote_past_an_object_that_rotted_in_the_store() {
     let ctx = TestContext::new();
     let objects = project(&ctx, &upstream, &weed, "unused");
     crp(&ctx, &ctx.project, &["sync"]).success();
-    ctx.write_config(&format!(
-        "[[remote]]\nname = \"cold\"\nurl = \"s3://{BUCKET}/archive\"\nendpoint = \"{}\"\n\n[gc]\ncold = \"s3://{BUCKET}/archive\"\n",
-        weed.endpoint()
-    ));
+    archive_to(&ctx, &weed);
     crp(&ctx, &ctx.project, &["remove", "big", "small"]).success();
     // The store's copy of the big one rotted; the small one sorts either
     // side of it, whichever it is tried first.
     let (rotten, good) = (objects[0].1, objects[1].1);
     let path = ctx.object(&rotten);
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    let mut content = std::fs::read(&path).unwrap();
-    content[1_000] ^= 0xff;
-    std::fs::write(&path, content).unwrap();
+    corrupt(&path);
 
     let run = crp(
         &ctx,
