@@ -14,8 +14,8 @@ use crate::manifest::Manifest;
 use crate::manifest::edit::{self, EditError};
 use crate::progress::Reporter;
 use crate::remote::{Origin, Remote, RemoteConfig};
-use crate::s3::Client;
 use crate::s3::push::{PushError, Pushed, Pusher};
+use crate::s3::{Client, RemoteError};
 use crate::store::Store;
 
 /// Where `crp remote add|remove` writes.
@@ -340,8 +340,12 @@ pub async fn push(
     let mut queue = wanted.into_iter().enumerate();
     let window = options.jobs.max(1) * 2;
     let mut uploaded_bytes = 0;
+    // An error every object would meet (no credentials, writes denied, the
+    // bucket gone) stops the push: it is said once, not once per object,
+    // after what is under way has finished.
+    let mut stopped: Option<RemoteError> = None;
     loop {
-        while set.len() < window {
+        while stopped.is_none() && set.len() < window {
             let Some((i, (digest, resources))) = queue.next() else {
                 break;
             };
@@ -376,6 +380,10 @@ pub async fn push(
                 (PushResult::Uploaded, None)
             }
             Ok(Pushed::Present) => (PushResult::Present, None),
+            Err(PushError::Remote(err)) if stops_push(&err) => {
+                stopped.get_or_insert(err);
+                continue;
+            }
             Err(err) => (PushResult::Failed, Some(push_error_text(&err))),
         };
         objects[i] = Some(PushedObject {
@@ -386,6 +394,9 @@ pub async fn push(
             error,
         });
     }
+    if let Some(err) = stopped {
+        return Err(err.into());
+    }
     Ok(PushReport {
         remote: remote.name.to_string(),
         url: remote.url.to_string(),
@@ -395,6 +406,12 @@ pub async fn push(
             .collect(),
         uploaded_bytes,
     })
+}
+
+/// Whether every other object's push would fail the same way: the remote
+/// cannot be used at all, or it refuses this machine's writes.
+fn stops_push(err: &RemoteError) -> bool {
+    err.is_fatal() || matches!(err, RemoteError::Denied { .. })
 }
 
 fn empty_report(remote: &Remote) -> PushReport {

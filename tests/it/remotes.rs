@@ -16,6 +16,8 @@ use crate::server::{Behavior, Server};
 
 const KEY: &str = "crptestkey";
 const SECRET: &str = "crptestsecret";
+/// An identity of [`Weed::public`] that may read and list, not write.
+const READER_KEY: &str = "crptestreader";
 const BUCKET: &str = "crp-cache";
 
 /// A SeaweedFS master, volume, filer and S3 gateway, on free ports, with
@@ -28,6 +30,21 @@ pub(crate) struct Weed {
 
 impl Weed {
     pub(crate) fn start() -> Self {
+        Self::with_identities("")
+    }
+
+    /// A gateway that also lets unsigned requests read and list its bucket,
+    /// as a public bucket does, and has a second identity,
+    /// `READER_KEY`, that may only read and list.
+    fn public() -> Self {
+        Self::with_identities(&format!(
+            r#",{{"name":"anonymous","actions":["Read","List"]}},{{"name":"reader","credentials":[{{"accessKey":"{READER_KEY}","secretKey":"{SECRET}"}}],"actions":["Read","List"]}}"#
+        ))
+    }
+
+    /// `more`: more of the identities list (SeaweedFS's `anonymous`
+    /// identity grants what unsigned requests may do).
+    fn with_identities(more: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -35,7 +52,7 @@ impl Weed {
         std::fs::write(
             &identities,
             format!(
-                r#"{{"identities":[{{"name":"crp","credentials":[{{"accessKey":"{KEY}","secretKey":"{SECRET}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+                r#"{{"identities":[{{"name":"crp","credentials":[{{"accessKey":"{KEY}","secretKey":"{SECRET}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}{more}]}}"#
             ),
         )
         .unwrap();
@@ -446,6 +463,79 @@ fn two_stores_share_objects_through_a_remote() {
 }
 
 #[test]
+fn a_public_bucket_is_read_without_credentials() {
+    let weed = Weed::public();
+    let upstream = Server::start();
+    let a = TestContext::new();
+    let objects = project(&a, &upstream, &weed, "public");
+    crp(&a, &a.project, &["sync"]).success();
+    crp(&a, &a.project, &["push"]).success();
+    // Machine B has no credentials at all: its requests go unsigned, and
+    // the public bucket answers them.
+    let (b, dir) = second_machine(&a);
+    let run = with_env(&b, &dir, &[], &["remote", "list"]);
+    run.success();
+    assert!(
+        run.stdout.contains("credentials: none (unsigned requests)"),
+        "{run}"
+    );
+    let run = with_env(&b, &dir, &[], &["status", "--check", "--remote"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("remote `team` (s3://crp-cache/public) has all 2 pinned objects"),
+        "{run}"
+    );
+    let asked = upstream.log().len();
+    let run = with_env(&b, &dir, &[], &["sync", "--remotes-only"]);
+    run.success();
+    assert_eq!(upstream.log().len(), asked, "no upstream request");
+    for (name, (content, _)) in ["big", "small"].iter().zip(&objects) {
+        assert_eq!(&std::fs::read(b.link(name)).unwrap(), content);
+    }
+    // A write is another matter: the push fails, saying how to give
+    // credentials, and nothing is written.
+    let text = std::fs::read_to_string(b.manifest_path()).unwrap();
+    std::fs::write(
+        b.manifest_path(),
+        text.replace("s3://crp-cache/public", "s3://crp-cache/unsigned"),
+    )
+    .unwrap();
+    let run = with_env(&b, &dir, &[], &["push"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("remote `team` needs credentials, and none were found")
+            && run
+                .stderr
+                .contains("set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`"),
+        "{run}"
+    );
+    // So is a push with credentials that may only read: said once, not
+    // once per object.
+    let run = with_credentials(&b, &dir, &["push"], READER_KEY, SECRET);
+    run.code(1);
+    assert_eq!(
+        run.stderr.matches("remote `team` denied writing").count(),
+        1,
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("AccessDenied") && run.stderr.contains("ask whoever runs the remote"),
+        "{run}"
+    );
+    let client = weed.client("unsigned");
+    let rt = runtime();
+    for (_, digest) in &objects {
+        assert_eq!(
+            rt.block_on(client.head(&client.remote().key_of(digest)))
+                .unwrap(),
+            None
+        );
+    }
+}
+
+#[test]
 fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
     let weed = Weed::start();
     let upstream = Server::start();
@@ -584,6 +674,24 @@ fn remote_faults_say_which_remote_and_what_to_do() {
     let run = with_credentials(&b, &dir, &["sync"], KEY, "not-the-secret");
     run.success();
     assert!(run.stderr.contains("going on without it"), "{run}");
+
+    // No credentials at all: the bucket is not public, so it refuses
+    // unsigned requests; the push says how to give credentials, and a sync
+    // goes on from the sources.
+    let run = with_env(&a, &a.project, &[], &["push"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("remote `team` needs credentials, and none were found"),
+        "{run}"
+    );
+    let (b, dir) = second_machine(&a);
+    let run = with_env(&b, &dir, &[], &["sync"]);
+    run.success();
+    assert!(
+        run.stderr.contains("needs credentials") && run.stderr.contains("going on without it"),
+        "{run}"
+    );
 
     // A missing bucket.
     let text = std::fs::read_to_string(a.manifest_path()).unwrap();
