@@ -47,7 +47,8 @@ pub struct SyncOptions {
     pub offline: bool,
     /// The store's content-addressed mirrors, tried after the project's.
     pub mirrors: Vec<crate::source::Mirror>,
-    /// The remotes that answered, tried first.
+    /// The remotes that answered, tried first (filled in by
+    /// [`sync`]'s `connect`).
     pub remotes: Vec<crate::s3::Client>,
     /// `--remotes-only`: fetch from remotes and mirrors, never a declared
     /// source.
@@ -312,6 +313,11 @@ pub struct Oversight<'a> {
 /// be downloaded (`--offline`, or nothing to download). The plan's verdicts
 /// (see [`crate::plan::review`]) decide what may be fetched and linked.
 ///
+/// `connect` checks the remotes (see [`crate::s3::connect`]). It is called
+/// only when something is left to fetch once archived objects are
+/// restored: a sync that cold storage serves asks no remote, and waits for
+/// none that does not answer.
+///
 /// The stages below work on one row per resource held in three columns:
 /// `manifest.resources[i]` is what was declared, `plan.resources[i]` what
 /// was planned for it (the [`Planner`](crate::plan::Planner) keeps the
@@ -326,9 +332,10 @@ pub async fn sync(
     store: &Store,
     plan: Plan,
     previous: Option<ProjectRecord>,
-    fetcher: Option<&Fetcher>,
+    fetcher: Option<Fetcher>,
+    connect: impl AsyncFnOnce() -> crate::s3::Connected,
     reporter: &Arc<dyn Reporter>,
-    options: SyncOptions,
+    mut options: SyncOptions,
     oversight: Oversight<'_>,
 ) -> Result<SyncReport, SyncError> {
     assert!(
@@ -360,12 +367,22 @@ pub async fn sync(
         options.offline,
     )
     .await;
+    let mut remotes_left_out = Vec::new();
+    let fetcher = match fetcher.filter(|_| !options.offline) {
+        Some(fetcher) if left_to_fetch(&plan, &outcomes) => {
+            let connected = connect().await;
+            options.remotes = connected.clients;
+            remotes_left_out.clone_from(&connected.left_out);
+            Some(fetcher.with_remotes_left_out(connected.left_out))
+        }
+        fetcher => fetcher,
+    };
     fetch_missing(
         manifest,
         store,
         &plan,
         &mut outcomes,
-        fetcher.filter(|_| !options.offline),
+        fetcher.as_ref(),
         &options,
         oversight,
         &mut notices,
@@ -379,7 +396,10 @@ pub async fn sync(
         for warning in oversight.notifier.send(&notices).await {
             reporter.note(NoteKind::Warning, &warning);
         }
-        return Ok(report(plan, outcomes, Vec::new(), false, false));
+        return Ok(SyncReport {
+            remotes_left_out,
+            ..report(plan, outcomes, Vec::new(), false, false)
+        });
     }
     let mut links = make_links(store, &plan, previous, &mut outcomes, &**reporter);
     let (unlinked, kept) = remove_links(&plan, previous);
@@ -430,13 +450,19 @@ pub async fn sync(
         reporter.note(NoteKind::Warning, &warning);
     }
 
-    Ok(report(
-        plan,
-        outcomes,
-        unlinked,
-        manifest_updated,
-        record_updated,
-    ))
+    Ok(SyncReport {
+        remotes_left_out,
+        ..report(plan, outcomes, unlinked, manifest_updated, record_updated)
+    })
+}
+
+/// Whether a resource that may be fetched is still neither in the store
+/// nor stopped.
+fn left_to_fetch(plan: &Plan, outcomes: &[Outcome]) -> bool {
+    plan.resources
+        .iter()
+        .zip(outcomes)
+        .any(|(r, o)| r.fetch.is_some() && o.status.is_none() && !o.present)
 }
 
 /// The report of a sync from each resource's outcome.

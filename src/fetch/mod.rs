@@ -280,13 +280,20 @@ impl Fetcher {
         self
     }
 
-    /// Says why each remote and each mirror left out of this run was, for
-    /// the failure of a fetch that may ask only remotes and mirrors and had
-    /// none to ask.
+    /// Says why each mirror left out of this run was, for the failure of a
+    /// fetch that may ask only remotes and mirrors and had none to ask.
     #[must_use]
-    pub fn with_left_out(mut self, remotes: Vec<String>, mirrors: Vec<String>) -> Self {
-        self.remotes_left_out = remotes;
+    pub fn with_mirrors_left_out(mut self, mirrors: Vec<String>) -> Self {
         self.mirrors_left_out = mirrors;
+        self
+    }
+
+    /// Says why each remote left out of this run was, as
+    /// [`with_mirrors_left_out`](Self::with_mirrors_left_out) does for
+    /// mirrors.
+    #[must_use]
+    pub fn with_remotes_left_out(mut self, remotes: Vec<String>) -> Self {
+        self.remotes_left_out = remotes;
         self
     }
 

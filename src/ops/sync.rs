@@ -187,19 +187,21 @@ pub(super) async fn sync_locked(
     let notifier = Notifier::new(store, &config);
     let torrent_settings = TorrentSettings::resolve(store, &config)?;
     // Each remote is asked once whether it answers, and only when
-    // something is to be fetched.
+    // something is left to fetch once cold storage has restored what it
+    // holds. A remote that cannot be configured is bad input, said before
+    // anything is done.
+    let remotes = match downloads {
+        true => crate::remote::configured(&manifest.project.remotes, &config.remotes)
+            .map_err(crate::error::UsageError::new)?,
+        false => Vec::new(),
+    };
     // The policy's `schemes` bind remotes like any source: one it rules
     // out is never contacted.
-    let remotes = match downloads {
-        true => crate::s3::connect(
-            &manifest.project.remotes,
-            &config.remotes,
-            messages,
-            |remote| policy.refuses_remote(remote).map_or(Ok(()), Err),
-        )
+    let connect = async || {
+        crate::s3::connect(remotes, messages, |remote| {
+            policy.refuses_remote(remote).map_or(Ok(()), Err)
+        })
         .await
-        .map_err(crate::error::UsageError::new)?,
-        false => crate::s3::Connected::default(),
     };
     let fetcher = if downloads {
         Some(
@@ -212,22 +214,23 @@ pub(super) async fn sync_locked(
                     wait: options.wait,
                     https_only: crate::fetch::HttpSettings::https_only_under(&policy),
                 })?
-                .with_left_out(remotes.left_out.clone(), mirrors_left_out),
+                .with_mirrors_left_out(mirrors_left_out),
         )
     } else {
         None
     };
-    let mut report = execute::sync(
+    let report = execute::sync(
         &manifest,
         store,
         plan,
         previous,
-        fetcher.as_ref(),
+        fetcher,
+        connect,
         &session.reporter,
         execute::SyncOptions {
             offline: options.offline,
             mirrors: config.mirrors.clone(),
-            remotes: remotes.clients,
+            remotes: Vec::new(),
             remotes_only: options.remotes_only,
             fetch_only: options.fetch_only,
         },
@@ -239,7 +242,6 @@ pub(super) async fn sync_locked(
         },
     )
     .await?;
-    report.remotes_left_out = remotes.left_out;
     if let Some(limit) = torrent_settings.seed_time
         && !options.offline
         && manifest.resources.iter().any(|r| r.needs_torrent())

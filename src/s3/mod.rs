@@ -12,19 +12,14 @@ pub mod push;
 
 pub use client::{Client, RemoteError};
 
-/// The project's and the store's remotes that answer, each checked once
-/// (concurrently); one that does not is left out with a warning that says
-/// why, so a run goes on from mirrors and sources.
-///
-/// # Errors
-/// A remote whose defaults cannot be applied (a bad `AWS_ENDPOINT_URL`).
+/// The `remotes` (as [`crate::remote::configured`] orders them) that
+/// answer, each checked once (concurrently); one that does not is left out
+/// with a warning that says why, so a run goes on from mirrors and sources.
 pub async fn connect(
-    project: &[crate::remote::RemoteConfig],
-    store: &[crate::remote::RemoteConfig],
+    mut remotes: Vec<crate::remote::Remote>,
     messages: &dyn crate::progress::Messages,
     allowed: impl Fn(&crate::remote::Remote) -> Result<(), String>,
-) -> Result<Connected, String> {
-    let mut remotes = crate::remote::configured(project, store)?;
+) -> Connected {
     let mut left_out = Vec::new();
     // A remote the caller rules out is never contacted, not even checked.
     remotes.retain(|remote| match allowed(remote) {
@@ -60,7 +55,7 @@ pub async fn connect(
             }
         }
     }
-    Ok(Connected { clients, left_out })
+    Connected { clients, left_out }
 }
 
 /// The remotes a run asks, and why the others are left out.

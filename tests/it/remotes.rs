@@ -1311,6 +1311,57 @@ fn remotes_are_added_listed_and_removed() {
 }
 
 #[test]
+fn a_sync_that_cold_storage_serves_asks_no_remote() {
+    let upstream = Server::start();
+    let ctx = TestContext::new();
+    let content = bytes(11, 40_000);
+    let digest = Sha256Digest::of_bytes(&content);
+    upstream.route("a.bin", content.clone(), Behavior::Normal);
+    upstream.route("b.bin", bytes(12, 1_000), Behavior::Normal);
+    let with_a = format!(
+        "[project]\nname = \"p\"\n\n[resources.a]\nsource = \"{}\"\nsha256 = \"{digest}\"\npurpose = \"x\"\n",
+        upstream.url("a.bin")
+    );
+    ctx.write_manifest(&with_a);
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    ctx.write_manifest("[project]\nname = \"p\"\n\n[resources]\n");
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    crp(&ctx, &ctx.project, &["gc", "--grace", "0s", "--apply"]).success();
+    assert!(!ctx.object(&digest).exists());
+    // The store's remote now points where nothing listens.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    ctx.write_config(&format!(
+        "[[remote]]\nname = \"shared\"\nurl = \"s3://{BUCKET}/x\"\nendpoint = \"http://127.0.0.1:{closed}\"\n"
+    ));
+    // The object comes back from the cold folder: the remote is not asked.
+    ctx.write_manifest(&with_a);
+    let run = crp(&ctx, &ctx.project, &["sync"]);
+    run.success();
+    assert!(
+        run.stderr.contains("restored `a` from cold storage") && !run.stderr.contains("remote"),
+        "{run}"
+    );
+    assert_eq!(std::fs::read(ctx.link("a")).unwrap(), content);
+    // Something to download: then it is, and said to be unreachable.
+    ctx.write_manifest(&format!(
+        "{with_a}\n[resources.b]\nsource = \"{}\"\npurpose = \"y\"\n",
+        upstream.url("b.bin")
+    ));
+    let run = crp(&ctx, &ctx.project, &["sync"]);
+    run.success();
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot reach remote `shared` at http://127.0.0.1:{closed}"
+        )),
+        "{run}"
+    );
+}
+
+#[test]
 fn gc_archives_to_a_remote_and_sync_restores_from_it() {
     let weed = Weed::start();
     let upstream = Server::start();
