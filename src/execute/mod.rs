@@ -227,7 +227,7 @@ impl From<&FetchError> for ErrorReport {
                 hint: if !failures.is_empty() && failures.iter().all(|f| f.mirror) {
                     failures
                         .iter()
-                        .any(|f| matches!(f.error, SourceError::HashMismatch { .. } | SourceError::SizeMismatch { .. }))
+                        .any(|f| f.error.is_other_bytes())
                         .then(|| {
                             "a remote or mirror holds other bytes under this sha256: `crp push` from a store that has the object replaces a remote's copy; a mirror's must be fixed where it is kept".to_owned()
                         })

@@ -393,10 +393,15 @@ impl Fetcher {
                     if lacks {
                         tracing::debug!("`{}`: mirror {shown} lacks it", request.name);
                     } else if !local && i + 1 < count {
+                        // A remote's wrong copy is mended by a push.
+                        let mend = match i < labels.len() && error.is_other_bytes() {
+                            true => " (`crp push` from a store that has the object replaces it)",
+                            false => "",
+                        };
                         self.reporter.note(
                             NoteKind::Warning,
                             &format!(
-                                "`{}` from {}: {error}; trying the next source",
+                                "`{}` from {}: {error}; trying the next source{mend}",
                                 request.name,
                                 crate::fsutil::display_source(&shown)
                             ),

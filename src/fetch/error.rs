@@ -134,6 +134,15 @@ impl SourceError {
         }
     }
 
+    /// The source served (or announced) other bytes than the pinned ones:
+    /// from a remote or a hashed mirror, its copy is wrong.
+    pub fn is_other_bytes(&self) -> bool {
+        matches!(
+            self,
+            Self::HashMismatch { .. } | Self::SizeMismatch { .. } | Self::AnnouncedSize { .. }
+        )
+    }
+
     /// A failure of this machine rather than of the source: no other source
     /// would do better.
     pub(super) fn is_local(&self) -> bool {

@@ -565,6 +565,27 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
         run.stdout.contains("lacks 1 of 2 pinned objects: small"),
         "{run}"
     );
+    // A fetch of a copy of another size is told where the wrong copy is,
+    // and how to mend it.
+    rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 12)), None))
+        .unwrap();
+    let (e, dir) = second_machine(&a);
+    let text = std::fs::read_to_string(e.manifest_path()).unwrap();
+    std::fs::write(
+        e.manifest_path(),
+        text.replace("purpose = \"y\"", "purpose = \"y\"\nsize = 3000"),
+    )
+    .unwrap();
+    let run = crp(&e, &dir, &["pull", "--remotes-only"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("the server announced 12 bytes, but the manifest declares 3000")
+            && run
+                .stderr
+                .contains("`crp push` from a store that has the object replaces a remote's copy"),
+        "{run}"
+    );
     rt.block_on(client.put(&key, bytes::Bytes::from(bytes(9, 3_000)), None))
         .unwrap();
     let (b, dir) = second_machine(&a);
@@ -574,7 +595,9 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
     assert!(
         run.stderr
             .contains("remote `team` (s3://crp-cache/replaced/sha256/")
-            && run.stderr.contains("trying the next source"),
+            && run.stderr.contains(
+                "trying the next source (`crp push` from a store that has the object replaces it)"
+            ),
         "{run}"
     );
     assert_eq!(std::fs::read(b.link("small")).unwrap(), objects[1].0);
