@@ -75,6 +75,12 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
             || cause
                 .downcast_ref::<StoreError>()
                 .is_some_and(StoreError::is_input_error)
+            // Credentials the environment or the AWS files name and that
+            // cannot be used.
+            || matches!(
+                cause.downcast_ref::<crate::s3::RemoteError>(),
+                Some(crate::s3::RemoteError::NoCredentials { .. })
+            )
     });
     if input {
         ExitStatus::Input

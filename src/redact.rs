@@ -21,7 +21,8 @@ pub const MASK: &str = "****";
 
 /// Words that make a query parameter a credential, looked for in its name
 /// lowercased, without `-` and `_`: `private_token`, `X-API-Key`,
-/// `access-token`, `apiToken`, `client_secret`, `sas_token`, `sessionid`…
+/// `access-token`, `apiToken`, `client_secret`, `sas_token`, `sessionid`,
+/// `bearer`…
 const SECRET_WORDS: &[&str] = &[
     "token",
     "secret",
@@ -37,6 +38,7 @@ const SECRET_WORDS: &[&str] = &[
     "auth",
     "jwt",
     "hmac",
+    "bearer",
 ];
 
 /// Names that are credentials whole (too short to look for inside others).
@@ -791,6 +793,8 @@ mod tests {
             "sas_token",
             "sessionid",
             "jwt",
+            "bearer",
+            "bearer_token",
         ] {
             assert!(is_secret_param(name), "{name}");
         }

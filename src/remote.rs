@@ -296,7 +296,14 @@ impl FromStr for Endpoint {
             return Err(format!("`{}`: {CREDENTIALS}", shown(&url)));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("`{}`: an endpoint has no `?` or `#`", shown(&url)));
+            // What follows is not shown: it is refused, and may be a secret.
+            let mut bare = url.clone();
+            bare.set_query(None);
+            bare.set_fragment(None);
+            return Err(format!(
+                "`{}` followed by `?` or `#` (not shown): an endpoint has no `?` or `#`",
+                shown(&bare)
+            ));
         }
         if url.path() != "/" {
             return Err(format!(

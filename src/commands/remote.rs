@@ -161,10 +161,11 @@ pub(super) async fn push(
     )
     .await?;
     // An object this store lacks is one the remote will lack too.
-    let failed = report
-        .objects
-        .iter()
-        .any(|o| matches!(o.result, PushResult::Failed | PushResult::Missing));
+    let failed = report.stopped.is_some()
+        || report
+            .objects
+            .iter()
+            .any(|o| matches!(o.result, PushResult::Failed | PushResult::Missing));
     if printer.format() == Format::Json {
         #[derive(Serialize)]
         struct Document<'a> {
@@ -199,11 +200,11 @@ pub(super) async fn push(
                     "  failed       {name}: {}",
                     o.error.as_deref().unwrap_or("unknown")
                 )),
-                PushResult::Present => {}
+                PushResult::Present | PushResult::Stopped => {}
             }
         }
         printer.out(format!(
-            "pushed to remote `{}` ({}): {} uploaded ({}), {} already there{}{}",
+            "pushed to remote `{}` ({}): {} uploaded ({}), {} already there{}{}{}",
             report.remote,
             report.url,
             crate::units::count(count(PushResult::Uploaded) as u64, "object"),
@@ -217,7 +218,14 @@ pub(super) async fn push(
                 0 => String::new(),
                 n => format!(", {n} failed"),
             },
+            match count(PushResult::Stopped) {
+                0 => String::new(),
+                n => format!(", {n} not done (the push stopped)"),
+            },
         ));
+        if let Some(stopped) = &report.stopped {
+            printer.failure(&stopped.message, stopped.hint.as_deref());
+        }
     }
     Ok(match failed {
         true => ExitStatus::Failure,

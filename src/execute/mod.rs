@@ -314,9 +314,10 @@ pub struct Oversight<'a> {
 /// (see [`crate::plan::review`]) decide what may be fetched and linked.
 ///
 /// `connect` checks the remotes (see [`crate::s3::connect`]). It is called
-/// only when something is left to fetch once archived objects are
-/// restored: a sync that cold storage serves asks no remote, and waits for
-/// none that does not answer.
+/// only when a pinned object is left to fetch once archived objects are
+/// restored: a sync that cold storage serves, or that fetches only
+/// unpinned resources (which no remote can serve), asks no remote and
+/// waits for none that does not answer.
 ///
 /// The stages below work on one row per resource held in three columns:
 /// `manifest.resources[i]` is what was declared, `plan.resources[i]` what
@@ -456,13 +457,13 @@ pub async fn sync(
     })
 }
 
-/// Whether a resource that may be fetched is still neither in the store
-/// nor stopped.
+/// Whether an object a remote could serve (one pinned by its sha256) is
+/// still to be fetched: neither in the store nor stopped.
 fn left_to_fetch(plan: &Plan, outcomes: &[Outcome]) -> bool {
     plan.resources
         .iter()
         .zip(outcomes)
-        .any(|(r, o)| r.fetch.is_some() && o.status.is_none() && !o.present)
+        .any(|(r, o)| r.fetch.is_some() && r.sha256.is_some() && o.status.is_none() && !o.present)
 }
 
 /// The report of a sync from each resource's outcome.

@@ -27,6 +27,7 @@ pub(super) async fn restore_archived(
     reporter: &dyn Reporter,
     offline: bool,
 ) {
+    let archives = crate::inspect::gc::ArchiveRemotes::default();
     for i in 0..plan.resources.len() {
         let r = &plan.resources[i];
         // The review read the records: only what it found archived is asked for.
@@ -35,7 +36,15 @@ pub(super) async fn restore_archived(
             continue;
         }
         let Some(digest) = r.sha256 else { continue };
-        match crate::inspect::gc::restore(store, &digest, oversight.events, reporter, offline).await
+        match crate::inspect::gc::restore(
+            store,
+            &digest,
+            oversight.events,
+            reporter,
+            offline,
+            &archives,
+        )
+        .await
         {
             Ok(Some(from)) => {
                 reporter.note(

@@ -52,6 +52,39 @@ fn remote_of(config: &Config, url: &BucketUrl) -> Result<Remote, String> {
     Remote::new(&configured, Origin::Store)
 }
 
+/// The remote archives one run restores from, each checked once: one that
+/// cannot be used fails the first restore that needs it, saying why, and
+/// passes over the others (their objects are fetched from elsewhere), so a
+/// remote that does not answer costs one check, not one per object.
+#[derive(Debug, Default)]
+pub struct ArchiveRemotes {
+    /// By the remote's URL: its client, or `None` once it failed its check.
+    checked: tokio::sync::Mutex<std::collections::HashMap<String, Option<Client>>>,
+}
+
+impl ArchiveRemotes {
+    /// `remote`'s client, checked; `None` when an earlier restore found it
+    /// unusable.
+    ///
+    /// # Errors
+    /// The remote fails its first check (unreachable, credentials
+    /// refused, no bucket).
+    async fn client(&self, remote: &Remote) -> Result<Option<Client>, GcError> {
+        let mut checked = self.checked.lock().await;
+        let key = remote.url.to_string();
+        if let Some(client) = checked.get(&key) {
+            return Ok(client.clone());
+        }
+        // A remote that does not answer is found out within seconds.
+        let client = match Client::new(remote) {
+            Ok(client) => client.check().await.map(|()| client),
+            Err(err) => Err(err),
+        };
+        checked.insert(key, client.as_ref().ok().cloned());
+        client.map(Some).map_err(|e| GcError::Remote(e.to_string()))
+    }
+}
+
 /// The remote that holds an archived object at `path` (`s3://bucket/key`),
 /// if it is on one: the store's `[gc] cold` remote or `[[remote]]` of that
 /// bucket, else one with the AWS defaults.
@@ -985,13 +1018,15 @@ pub async fn remove(
 /// Brings an archived object back into the store, verified. Returns where
 /// it came from (a folder's path, or an `s3://` URL) when it is back;
 /// `None` when the object is not archived, its copy is gone, or it is on a
-/// remote and `offline`. The caller holds the object's lock.
+/// remote and `offline`, or on one that an earlier restore of `archives`
+/// found unusable. The caller holds the object's lock.
 pub async fn restore(
     store: &Store,
     digest: &Sha256Digest,
     events: &EventLog,
     reporter: &dyn Reporter,
     offline: bool,
+    archives: &ArchiveRemotes,
 ) -> Result<Option<PathBuf>, GcError> {
     let Some(mut record) = store.read_object_record(digest)? else {
         return Ok(None);
@@ -1029,12 +1064,9 @@ pub async fn restore(
     }
     if let Some(remote) = remote {
         // From a remote: read back verified; the remote keeps its copy.
-        let client = Client::new(&remote).map_err(|e| GcError::Remote(e.to_string()))?;
-        // A remote that does not answer is found out within seconds.
-        client
-            .check()
-            .await
-            .map_err(|e| GcError::Remote(e.to_string()))?;
+        let Some(client) = archives.client(&remote).await? else {
+            return Ok(None);
+        };
         if let Err(err) = crate::s3::pull::download(&client, digest, record.kind, &part).await {
             let _ = crate::fsutil::remove_all(&part);
             let failed = |more: &str| {

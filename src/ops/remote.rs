@@ -238,7 +238,8 @@ pub struct PushedObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// `uploaded`, `present` (the remote had it), `missing` (not in this
-    /// store), or `failed`.
+    /// store), `failed`, or `stopped` (not done: the push stopped, see
+    /// [`PushReport::stopped`]).
     pub result: PushResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -251,6 +252,7 @@ pub enum PushResult {
     Present,
     Missing,
     Failed,
+    Stopped,
 }
 
 /// What `crp push` did.
@@ -261,6 +263,18 @@ pub struct PushReport {
     pub objects: Vec<PushedObject>,
     /// Bytes sent.
     pub uploaded_bytes: u64,
+    /// Why the push stopped before every object was done: the remote
+    /// refused something every object needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// An error that stopped a push, with what to do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stopped {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// Uploads the project's objects (or, with `all`, every object of the
@@ -325,7 +339,7 @@ pub async fn push(
     // Many objects: what the remote holds is listed once (a request per
     // thousand keys), and only the keys it lists are asked about.
     let listed = match wanted.len() > LIST_ABOVE {
-        true => Some(Arc::new(listing(&client).await?)),
+        true => listing(&client).await?.map(Arc::new),
         false => None,
     };
     let pusher = Pusher {
@@ -337,12 +351,14 @@ pub async fn push(
     };
     let mut objects: Vec<Option<PushedObject>> = vec![None; wanted.len()];
     let mut set = tokio::task::JoinSet::new();
-    let mut queue = wanted.into_iter().enumerate();
+    let mut queue = wanted.iter().cloned().enumerate();
     let window = options.jobs.max(1) * 2;
     let mut uploaded_bytes = 0;
     // An error every object would meet (no credentials, writes denied, the
-    // bucket gone) stops the push: it is said once, not once per object,
-    // after what is under way has finished.
+    // bucket gone) stops the push at once, and is said once, not once per
+    // object. What is under way is given up: a multipart upload resumes at
+    // the next push, and an object whose record was not written is
+    // written again.
     let mut stopped: Option<RemoteError> = None;
     loop {
         while stopped.is_none() && set.len() < window {
@@ -373,7 +389,11 @@ pub async fn push(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        let (i, resources, record, result) = joined.expect("a push does not panic");
+        let (i, resources, record, result) = match joined {
+            Ok(joined) => joined,
+            Err(err) if err.is_cancelled() => continue,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        };
         let (result, error) = match result {
             Ok(Pushed::Uploaded) => {
                 uploaded_bytes += record.size;
@@ -381,6 +401,7 @@ pub async fn push(
             }
             Ok(Pushed::Present) => (PushResult::Present, None),
             Err(PushError::Remote(err)) if stops_push(&err) => {
+                set.abort_all();
                 stopped.get_or_insert(err);
                 continue;
             }
@@ -394,17 +415,36 @@ pub async fn push(
             error,
         });
     }
-    if let Some(err) = stopped {
-        return Err(err.into());
-    }
+    // What the stop left undone is said to be so, object by object.
+    let objects = objects
+        .into_iter()
+        .zip(wanted)
+        .map(|(done, (digest, resources))| {
+            done.unwrap_or_else(|| {
+                assert!(stopped.is_some(), "each object has an outcome");
+                PushedObject {
+                    size: store
+                        .read_object_record(&digest)
+                        .ok()
+                        .flatten()
+                        .map(|r| r.size),
+                    resources,
+                    sha256: digest,
+                    result: PushResult::Stopped,
+                    error: None,
+                }
+            })
+        })
+        .collect();
     Ok(PushReport {
         remote: remote.name.to_string(),
         url: remote.url.to_string(),
-        objects: objects
-            .into_iter()
-            .map(|o| o.expect("each object has an outcome"))
-            .collect(),
+        objects,
         uploaded_bytes,
+        stopped: stopped.map(|err| Stopped {
+            message: err.to_string(),
+            hint: err.hint(),
+        }),
     })
 }
 
@@ -420,6 +460,7 @@ fn empty_report(remote: &Remote) -> PushReport {
         url: remote.url.to_string(),
         objects: Vec::new(),
         uploaded_bytes: 0,
+        stopped: None,
     }
 }
 
@@ -455,17 +496,28 @@ pub struct Lacking {
 }
 
 /// Every key under the remote's `sha256/` prefix: one request per thousand
-/// keys, where asking of each object would take one per object.
+/// keys, where asking of each object would take one per object. `None`
+/// when the remote may be read but not listed (a public bucket whose
+/// policy grants reading objects alone): each object is asked of then.
+///
+/// # Errors
+/// Any other failure of the listing.
 async fn listing(
     client: &Client,
-) -> Result<std::collections::HashSet<String>, crate::s3::RemoteError> {
+) -> Result<Option<std::collections::HashSet<String>>, RemoteError> {
     let remote = client.remote();
     let prefix = match remote.url.prefix.is_empty() {
         true => "sha256/".to_owned(),
         false => format!("{}/sha256/", remote.url.prefix),
     };
-    let keys = client.list(&prefix).await?;
-    Ok(keys.into_iter().map(|(key, _)| key).collect())
+    match client.list(&prefix).await {
+        Ok(keys) => Ok(Some(keys.into_iter().map(|(key, _)| key).collect())),
+        Err(err @ (RemoteError::Unsigned { .. } | RemoteError::Denied { .. })) => {
+            tracing::debug!("{err}; asking of each object instead");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// A remote the policy's `schemes` rule out is never contacted: by a push
@@ -619,7 +671,7 @@ pub async fn lacking(
     let checked = objects.len();
     // Many objects: a key the listing lacks is lacking, unasked.
     let listed = match objects.len() > LIST_ABOVE {
-        true => Some(listing(&client).await?),
+        true => listing(&client).await?,
         false => None,
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(16));

@@ -317,11 +317,20 @@ pub async fn update(
 async fn restore_archived(session: &Session<'_>, asked: &[&Resource]) {
     let store = &session.store;
     let events = crate::provenance::EventLog::open(store);
+    let archives = crate::inspect::gc::ArchiveRemotes::default();
     for resource in asked {
         let Some(digest) = resource.sha256.filter(|d| !store.has_object(d)) else {
             continue;
         };
-        match crate::inspect::gc::restore(store, &digest, &events, &*session.reporter, false).await
+        match crate::inspect::gc::restore(
+            store,
+            &digest,
+            &events,
+            &*session.reporter,
+            false,
+            &archives,
+        )
+        .await
         {
             Ok(Some(from)) => session.messages.note(&format!(
                 "restored `{}` from cold storage ({})",

@@ -248,6 +248,12 @@ impl Printer {
         }
     }
 
+    /// Prints, on stderr, an error that stopped a command part-way, whose
+    /// report says what it did before.
+    pub fn failure(&self, message: &str, hint: Option<&str>) {
+        self.error_text(message, hint);
+    }
+
     fn error_text(&self, message: &str, hint: Option<&str>) {
         errln!("{}: {message}", style("error").red().bold());
         if let Some(hint) = hint {

@@ -33,12 +33,13 @@ impl Weed {
         Self::with_identities("")
     }
 
-    /// A gateway that also lets unsigned requests read and list its bucket,
-    /// as a public bucket does, and has a second identity,
+    /// A gateway that also lets unsigned requests read its bucket's
+    /// objects (not list them), as a public bucket does, and has a second
+    /// identity,
     /// `READER_KEY`, that may only read and list.
     fn public() -> Self {
         Self::with_identities(&format!(
-            r#",{{"name":"anonymous","actions":["Read","List"]}},{{"name":"reader","credentials":[{{"accessKey":"{READER_KEY}","secretKey":"{SECRET}"}}],"actions":["Read","List"]}}"#
+            r#",{{"name":"anonymous","actions":["Read"]}},{{"name":"reader","credentials":[{{"accessKey":"{READER_KEY}","secretKey":"{SECRET}"}}],"actions":["Read","List"]}}"#
         ))
     }
 
@@ -524,6 +525,31 @@ fn a_public_bucket_is_read_without_credentials() {
         run.stderr.contains("AccessDenied") && run.stderr.contains("ask whoever runs the remote"),
         "{run}"
     );
+    assert!(
+        run.stdout
+            .contains("0 objects uploaded (0 B), 0 already there, 2 not done (the push stopped)"),
+        "{run}"
+    );
+    // An agent reads the same from the document.
+    let run = with_credentials(&b, &dir, &["push", "--format", "json"], READER_KEY, SECRET);
+    run.code(1);
+    let doc: serde_json::Value = run.json();
+    assert_eq!(doc["ok"], false, "{run}");
+    assert!(
+        doc["stopped"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("remote `team` denied writing s3://crp-cache/unsigned/sha256/"),
+        "{run}"
+    );
+    assert!(doc["stopped"]["hint"].is_string(), "{run}");
+    let results: Vec<&str> = doc["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["stopped", "stopped"], "{run}");
     let client = weed.client("unsigned");
     let rt = runtime();
     for (_, digest) in &objects {
@@ -533,6 +559,29 @@ fn a_public_bucket_is_read_without_credentials() {
             None
         );
     }
+    // With more objects than are asked of one by one, the remote is listed
+    // instead; a bucket that may be read but not listed is asked of each.
+    let mut text = a.read_manifest();
+    for n in 0..33u8 {
+        let content = bytes(100 + n, 500);
+        upstream.route(&format!("many-{n}"), content.clone(), Behavior::Normal);
+        text.push_str(&format!(
+            "\n[resources.many-{n}]\nsource = \"{}\"\nsha256 = \"{}\"\npurpose = \"z\"\n",
+            upstream.url(&format!("many-{n}")),
+            Sha256Digest::of_bytes(&content)
+        ));
+    }
+    a.write_manifest(&text);
+    crp(&a, &a.project, &["sync"]).success();
+    crp(&a, &a.project, &["push"]).success();
+    b.write_manifest(&text);
+    let run = with_env(&b, &dir, &[], &["status", "--remote"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("remote `team` (s3://crp-cache/public) has all 35 pinned objects"),
+        "{run}"
+    );
 }
 
 #[test]
@@ -992,6 +1041,27 @@ fn remotes_are_added_listed_and_removed() {
             "{run}"
         );
     }
+    // What follows a `?` or `#` is refused unseen: it may be a secret.
+    for endpoint in [
+        "http://127.0.0.1:9/#SuperSecret123",
+        "http://127.0.0.1:9?SuperSecret123",
+    ] {
+        let run = ctx.crp(&[
+            "remote",
+            "add",
+            "x",
+            "s3://crp-cache/x",
+            "--endpoint",
+            endpoint,
+        ]);
+        run.code(2);
+        assert!(
+            run.stderr
+                .contains("`http://127.0.0.1:9/` followed by `?` or `#` (not shown)")
+                && !run.stderr.contains("SuperSecret123"),
+            "{run}"
+        );
+    }
     let run = ctx.crp(&["remote", "add", "y", "s3://Bad_Bucket"]);
     run.code(2);
     // A JSON error names the command as its success document does.
@@ -1298,6 +1368,24 @@ fn remotes_are_added_listed_and_removed() {
             && run.stdout.contains("custom-config, which is not there"),
         "{run}"
     );
+    // Credentials that cannot be used are bad input: a push or a check
+    // stops before it sends anything (exit 2).
+    for env in [
+        &[("AWS_PROFILE", "nosuch")][..],
+        &[("AWS_ACCESS_KEY_ID", "AKIAONLY")],
+    ] {
+        for args in [&["push"][..], &["status", "--remote"]] {
+            let run = with_env(&ctx, &ctx.project, env, args);
+            run.code(2);
+            assert!(
+                run.stderr.contains("the AWS profile `nosuch`")
+                    || run
+                        .stderr
+                        .contains("`AWS_ACCESS_KEY_ID` is set, but `AWS_SECRET_ACCESS_KEY` is not"),
+                "{run}"
+            );
+        }
+    }
     std::fs::remove_file(ctx.home.join(".aws/config")).unwrap();
     assert_eq!(
         std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap(),
@@ -1369,10 +1457,23 @@ fn a_sync_that_cold_storage_serves_asks_no_remote() {
         "{run}"
     );
     assert_eq!(std::fs::read(ctx.link("a")).unwrap(), content);
-    // Something to download: then it is, and said to be unreachable.
-    ctx.write_manifest(&format!(
+    // An unpinned resource to download: no remote can serve it by hash,
+    // so none is asked either.
+    let with_b = format!(
         "{with_a}\n[resources.b]\nsource = \"{}\"\npurpose = \"y\"\n",
         upstream.url("b.bin")
+    );
+    ctx.write_manifest(&with_b);
+    let run = crp(&ctx, &ctx.project, &["sync"]);
+    run.success();
+    assert!(!run.stderr.contains("remote"), "{run}");
+    // A pinned object to download: then it is, and said to be unreachable.
+    let c = bytes(13, 2_000);
+    upstream.route("c.bin", c.clone(), Behavior::Normal);
+    ctx.write_manifest(&format!(
+        "{with_b}\n[resources.c]\nsource = \"{}\"\nsha256 = \"{}\"\npurpose = \"z\"\n",
+        upstream.url("c.bin"),
+        Sha256Digest::of_bytes(&c)
     ));
     let run = crp(&ctx, &ctx.project, &["sync"]);
     run.success();
@@ -1382,6 +1483,42 @@ fn a_sync_that_cold_storage_serves_asks_no_remote() {
         )),
         "{run}"
     );
+}
+
+#[test]
+fn an_archive_that_cannot_be_reached_is_checked_once_per_sync() {
+    let weed = Weed::start();
+    let upstream = Server::start();
+    let ctx = TestContext::new();
+    let objects = project(&ctx, &upstream, &weed, "gone");
+    crp(&ctx, &ctx.project, &["sync"]).success();
+    archive_to(&ctx, &weed);
+    let manifest = ctx.read_manifest();
+    crp(&ctx, &ctx.project, &["remove", "big", "small"]).success();
+    crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).success();
+    assert!(objects.iter().all(|(_, d)| !ctx.object(d).exists()));
+    // The archive's endpoint now points where nothing listens.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap();
+    ctx.write_config(&config.replace(&weed.endpoint(), &format!("http://127.0.0.1:{closed}")));
+    std::fs::write(ctx.manifest_path(), &manifest).unwrap();
+    let run = crp(&ctx, &ctx.project, &["sync"]);
+    run.success();
+    // Said for the first object only; the sources serve both.
+    assert_eq!(run.stderr.matches("could not restore").count(), 1, "{run}");
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot reach remote `cold` at http://127.0.0.1:{closed}"
+        )),
+        "{run}"
+    );
+    for (name, (content, _)) in ["big", "small"].iter().zip(&objects) {
+        assert_eq!(&std::fs::read(ctx.link(name)).unwrap(), content);
+    }
 }
 
 #[test]
