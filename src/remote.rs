@@ -384,6 +384,16 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// Whether `other` is the same service, bucket and signer: what one
+    /// of them gets for an answer (unreachable, credentials refused, no
+    /// bucket), the other gets too, whatever their prefixes.
+    pub fn same_service(&self, other: &Remote) -> bool {
+        self.endpoint == other.endpoint
+            && self.url.bucket == other.url.bucket
+            && self.region == other.region
+            && self.profile == other.profile
+    }
+
     /// Applies the defaults the AWS tools apply: the endpoint from
     /// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`, else AWS's for the
     /// region; the region from `AWS_REGION` or `AWS_DEFAULT_REGION`, else

@@ -313,7 +313,8 @@ pub struct Oversight<'a> {
 /// be downloaded (`--offline`, or nothing to download). The plan's verdicts
 /// (see [`crate::plan::review`]) decide what may be fetched and linked.
 ///
-/// `connect` checks the remotes (see [`crate::s3::connect`]). It is called
+/// `connect` checks the remotes (see [`crate::s3::connect`]), passed the
+/// remote archives the restores found unusable. It is called
 /// only when a pinned object is left to fetch once archived objects are
 /// restored: a sync that cold storage serves, or that fetches only
 /// unpinned resources (which no remote can serve), asks no remote and
@@ -334,7 +335,7 @@ pub async fn sync(
     plan: Plan,
     previous: Option<ProjectRecord>,
     fetcher: Option<Fetcher>,
-    connect: impl AsyncFnOnce() -> crate::s3::Connected,
+    connect: impl AsyncFnOnce(Vec<(crate::remote::Remote, String)>) -> crate::s3::Connected,
     reporter: &Arc<dyn Reporter>,
     mut options: SyncOptions,
     oversight: Oversight<'_>,
@@ -359,6 +360,7 @@ pub async fn sync(
         oversight,
         &mut notices,
     )?;
+    let archives = crate::inspect::gc::ArchiveRemotes::default();
     restore_archived(
         store,
         &plan,
@@ -366,12 +368,13 @@ pub async fn sync(
         oversight,
         &**reporter,
         options.offline,
+        &archives,
     )
     .await;
     let mut remotes_left_out = Vec::new();
     let fetcher = match fetcher.filter(|_| !options.offline) {
         Some(fetcher) if left_to_fetch(&plan, &outcomes) => {
-            let connected = connect().await;
+            let connected = connect(archives.failed()).await;
             options.remotes = connected.clients;
             remotes_left_out.clone_from(&connected.left_out);
             Some(fetcher.with_remotes_left_out(connected.left_out))

@@ -26,8 +26,8 @@ pub(super) async fn restore_archived(
     oversight: Oversight<'_>,
     reporter: &dyn Reporter,
     offline: bool,
+    archives: &crate::inspect::gc::ArchiveRemotes,
 ) {
-    let archives = crate::inspect::gc::ArchiveRemotes::default();
     for i in 0..plan.resources.len() {
         let r = &plan.resources[i];
         // The review read the records: only what it found archived is asked for.
@@ -42,7 +42,7 @@ pub(super) async fn restore_archived(
             oversight.events,
             reporter,
             offline,
-            &archives,
+            archives,
         )
         .await
         {

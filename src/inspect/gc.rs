@@ -60,6 +60,8 @@ fn remote_of(config: &Config, url: &BucketUrl) -> Result<Remote, String> {
 pub struct ArchiveRemotes {
     /// By the remote's URL: its client, or `None` once it failed its check.
     checked: tokio::sync::Mutex<std::collections::HashMap<String, Option<Client>>>,
+    /// The remotes that failed their check, and why.
+    failed: std::sync::Mutex<Vec<(Remote, String)>>,
 }
 
 impl ArchiveRemotes {
@@ -81,7 +83,20 @@ impl ArchiveRemotes {
             Err(err) => Err(err),
         };
         checked.insert(key, client.as_ref().ok().cloned());
+        if let Err(err) = &client {
+            self.failed
+                .lock()
+                .expect("not poisoned")
+                .push((remote.clone(), err.to_string()));
+        }
         client.map(Some).map_err(|e| GcError::Remote(e.to_string()))
+    }
+
+    /// The remote archives that failed their check this run, and why: a
+    /// run need not check them again as remotes (see
+    /// [`crate::s3::connect`]).
+    pub fn failed(&self) -> Vec<(Remote, String)> {
+        self.failed.lock().expect("not poisoned").clone()
     }
 }
 

@@ -422,15 +422,19 @@ pub async fn push(
         .map(|(done, (digest, resources))| {
             done.unwrap_or_else(|| {
                 assert!(stopped.is_some(), "each object has an outcome");
+                // One this store lacks is said to be missing all the same.
+                let record = match store.has_object(&digest) {
+                    true => store.read_object_record(&digest).ok().flatten(),
+                    false => None,
+                };
                 PushedObject {
-                    size: store
-                        .read_object_record(&digest)
-                        .ok()
-                        .flatten()
-                        .map(|r| r.size),
+                    size: record.as_ref().map(|r| r.size),
+                    result: match record {
+                        Some(_) => PushResult::Stopped,
+                        None => PushResult::Missing,
+                    },
                     resources,
                     sha256: digest,
-                    result: PushResult::Stopped,
                     error: None,
                 }
             })

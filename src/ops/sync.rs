@@ -197,10 +197,13 @@ pub(super) async fn sync_locked(
     };
     // The policy's `schemes` bind remotes like any source: one it rules
     // out is never contacted.
-    let connect = async || {
-        crate::s3::connect(remotes, messages, |remote| {
-            policy.refuses_remote(remote).map_or(Ok(()), Err)
-        })
+    let connect = async |failed: Vec<(crate::remote::Remote, String)>| {
+        crate::s3::connect(
+            remotes,
+            messages,
+            |remote| policy.refuses_remote(remote).map_or(Ok(()), Err),
+            &failed,
+        )
         .await
     };
     let fetcher = if downloads {

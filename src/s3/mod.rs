@@ -15,12 +15,24 @@ pub use client::{Client, RemoteError};
 /// The `remotes` (as [`crate::remote::configured`] orders them) that
 /// answer, each checked once (concurrently); one that does not is left out
 /// with a warning that says why, so a run goes on from mirrors and sources.
+/// One of the same service as a remote in `failed` (found unusable earlier
+/// in the run, and said to be then, with why) is left out unasked.
 pub async fn connect(
     mut remotes: Vec<crate::remote::Remote>,
     messages: &dyn crate::progress::Messages,
     allowed: impl Fn(&crate::remote::Remote) -> Result<(), String>,
+    failed: &[(crate::remote::Remote, String)],
 ) -> Connected {
     let mut left_out = Vec::new();
+    remotes.retain(
+        |remote| match failed.iter().find(|(other, _)| other.same_service(remote)) {
+            Some((_, why)) => {
+                left_out.push(why.clone());
+                false
+            }
+            None => true,
+        },
+    );
     // A remote the caller rules out is never contacted, not even checked.
     remotes.retain(|remote| match allowed(remote) {
         Ok(()) => true,
