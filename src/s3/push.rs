@@ -157,12 +157,17 @@ impl Pusher {
     }
 }
 
-/// The state of a multipart upload, kept until it completes.
+/// The state of a multipart upload, kept until it completes, and past that
+/// while an upload resumed from parts found on the remote is read back.
 #[derive(Debug, Serialize, Deserialize)]
 struct UploadState {
     upload_id: String,
     part_size: u64,
     size: u64,
+    /// Completed, and not yet read back: until it is, the key's metadata
+    /// does not make it the object.
+    #[serde(default)]
+    completed: bool,
 }
 
 impl Pusher {
@@ -284,7 +289,8 @@ impl Pusher {
         size: u64,
         label: &str,
     ) -> Result<Pushed, PushError> {
-        if self.holds(key, digest, Some(size), false).await? {
+        // A key whose upload was not read back is asked of under the lock.
+        if !self.unverified(key) && self.holds(key, digest, Some(size), false).await? {
             return Ok(Pushed::Present);
         }
         let shown = self.client.remote().show_key(key);
@@ -319,6 +325,72 @@ impl Pusher {
         Ok(Pushed::Uploaded)
     }
 
+    /// Where the state of `key`'s multipart upload is kept, and the name
+    /// of its lock.
+    fn upload_id(&self, key: &str) -> (String, PathBuf) {
+        let remote = self.client.remote();
+        let id = Sha256Digest::of_bytes(
+            format!("{}\n{}\n{key}", remote.endpoint, remote.url.bucket).as_bytes(),
+        )
+        .hex();
+        let state_path = self
+            .store
+            .incomplete_dir()
+            .join(format!("upload-{}.json", &id[..32]));
+        (id, state_path)
+    }
+
+    /// Whether `key` holds an upload that completed and was not read back.
+    fn unverified(&self, key: &str) -> bool {
+        let (_, state_path) = self.upload_id(key);
+        matches!(
+            crate::store::read_json::<UploadState>(&state_path),
+            Ok(Some(UploadState {
+                completed: true,
+                ..
+            }))
+        )
+    }
+
+    /// Reads `key` back whole: whether it is the object. One that is not
+    /// is removed, and its upload's state with it once it is gone.
+    ///
+    /// # Errors
+    /// The remote fails, or refuses to remove what is not the object (the
+    /// state is kept then, so that the next push checks the key again).
+    async fn read_back(
+        &self,
+        key: &str,
+        digest: &Sha256Digest,
+        size: u64,
+        state_path: &Path,
+    ) -> Result<(), PushError> {
+        let remote = self.client.remote();
+        let found = match self.client.stream(key, None).await? {
+            Some((actual, len)) if actual == *digest && len == size => {
+                let _ = std::fs::remove_file(state_path);
+                return Ok(());
+            }
+            found => found.map_or_else(
+                || "nothing was there".to_owned(),
+                |(d, n)| format!("{n} bytes, sha256 {d}"),
+            ),
+        };
+        match self.client.delete(key).await {
+            Ok(()) => {
+                let _ = std::fs::remove_file(state_path);
+                Err(PushError::Other(format!(
+                    "the upload of {} resumed from parts that were not the object's ({found}); it was removed, push again",
+                    remote.show_key(key)
+                )))
+            }
+            Err(err) => Err(PushError::Other(format!(
+                "the upload of {} resumed from parts that were not the object's ({found}), and could not be removed ({err}); the next push checks it again",
+                remote.show_key(key)
+            ))),
+        }
+    }
+
     async fn put_parts(
         &self,
         path: &Path,
@@ -328,10 +400,7 @@ impl Pusher {
         progress: &Arc<dyn Download>,
     ) -> Result<Pushed, PushError> {
         let remote = self.client.remote();
-        let id = Sha256Digest::of_bytes(
-            format!("{}\n{}\n{key}", remote.endpoint, remote.url.bucket).as_bytes(),
-        )
-        .hex();
+        let (id, state_path) = self.upload_id(key);
         let _lock = self
             .store
             .lock_upload(
@@ -341,14 +410,16 @@ impl Pusher {
             )
             .await
             .map_err(|err| PushError::Other(err.to_string()))?;
+        // An upload that completed and was not read back (the push was
+        // stopped then) is read back now: it counts only once it verifies.
+        if self.unverified(key) {
+            self.read_back(key, digest, size, &state_path).await?;
+            return Ok(Pushed::Uploaded);
+        }
         // Another process may have pushed it while this one waited.
         if self.holds(key, digest, Some(size), true).await? {
             return Ok(Pushed::Present);
         }
-        let state_path = self
-            .store
-            .incomplete_dir()
-            .join(format!("upload-{}.json", &id[..32]));
         // The part size grows for objects S3's 10,000 parts cannot hold.
         let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
         // What goes out is the object: a copy that rotted in the store is
@@ -390,6 +461,7 @@ impl Pusher {
                     upload_id,
                     part_size,
                     size,
+                    completed: false,
                 };
                 crate::store::write_json(&state_path, &state)
                     .map_err(|err| PushError::Other(err.to_string()))?;
@@ -452,23 +524,23 @@ impl Pusher {
             }
             return Err(err.into());
         }
-        let _ = std::fs::remove_file(&state_path);
         // Parts found on the remote were taken by their size: the object
-        // they make is read back whole before it counts as pushed.
-        if resumed > 0 {
-            match self.client.stream(key, None).await? {
-                Some((actual, len)) if actual == *digest && len == size => {}
-                found => {
-                    let _ = self.client.delete(key).await;
-                    return Err(PushError::Other(format!(
-                        "the upload of {} resumed from parts that were not the object's ({}); it was removed, push again",
-                        remote.show_key(key),
-                        found.map_or_else(
-                            || "nothing was there".to_owned(),
-                            |(d, n)| format!("{n} bytes, sha256 {d}")
-                        )
-                    )));
-                }
+        // they make is read back whole before it counts as pushed, and its
+        // state says so until then.
+        match resumed > 0 {
+            true => {
+                crate::store::write_json(
+                    &state_path,
+                    &UploadState {
+                        completed: true,
+                        ..state
+                    },
+                )
+                .map_err(|err| PushError::Other(err.to_string()))?;
+                self.read_back(key, digest, size, &state_path).await?;
+            }
+            false => {
+                let _ = std::fs::remove_file(&state_path);
             }
         }
         match self.client.head(key).await? {

@@ -952,6 +952,53 @@ fn an_interrupted_multipart_upload_resumes() {
     crp(&a, &a.project, &["push"]).success();
     let (digest, size) = rt.block_on(client.stream(&key, None)).unwrap().unwrap();
     assert_eq!((digest, size), (objects[0].1, 20_000_000));
+
+    // A push stopped while it read back such an upload: the key holds
+    // other bytes under metadata that claims the object, and the state
+    // says the upload completed unchecked. The next push reads it back
+    // before it writes a record, and replaces it.
+    std::fs::write(
+        a.manifest_path(),
+        text.replace("crp-cache/resume", "crp-cache/unchecked"),
+    )
+    .unwrap();
+    let client = weed.client("unchecked");
+    let key = client.remote().key_of(&objects[0].1);
+    rt.block_on(client.put(
+        &key,
+        bytes::Bytes::from(vec![0u8; 20_000_000]),
+        Some(&objects[0].1),
+    ))
+    .unwrap();
+    let id =
+        Sha256Digest::of_bytes(format!("{}/\n{BUCKET}\n{key}", weed.endpoint()).as_bytes()).hex();
+    let state = a
+        .store
+        .join(".incomplete")
+        .join(format!("upload-{}.json", &id[..32]));
+    std::fs::write(
+        &state,
+        format!(r#"{{"upload_id":"gone","part_size":{part},"size":20000000,"completed":true}}"#),
+    )
+    .unwrap();
+    let run = crp(&a, &a.project, &["push"]);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("resumed from parts that were not the object's (20000000 bytes, sha256 ")
+            && run.stdout.contains("it was removed, push again"),
+        "{run}"
+    );
+    let record_key = client.remote().record_key_of(&objects[0].1);
+    assert_eq!(
+        rt.block_on(client.head(&record_key)).unwrap(),
+        None,
+        "no record"
+    );
+    assert!(!state.exists());
+    crp(&a, &a.project, &["push"]).success();
+    let (digest, size) = rt.block_on(client.stream(&key, None)).unwrap().unwrap();
+    assert_eq!((digest, size), (objects[0].1, 20_000_000));
 }
 
 #[test]
