@@ -119,105 +119,119 @@ pub async fn start(
     for dir in [&config, &downloads, &store.watch_dir()] {
         fs_err::create_dir_all(dir)?;
     }
-    let rpc_port = match rpc_port {
-        None => free_port(9091)?,
-        Some(0) => free_port(0)?,
-        Some(port) => port,
-    };
-    let peer_port = free_port(if peers == Peers::Loopback { 0 } else { 51413 })?;
-    let hook = write_hook(store, &config)?;
-    let loopback = peers == Peers::Loopback;
-    let settings = serde_json::json!({
-        "rpc-enabled": true,
-        "rpc-bind-address": "127.0.0.1",
-        "rpc-port": rpc_port,
-        "rpc-whitelist-enabled": true,
-        "rpc-whitelist": "127.0.0.1",
-        "rpc-host-whitelist-enabled": false,
-        "rpc-authentication-required": false,
-        "bind-address-ipv4": if loopback { "127.0.0.1" } else { "0.0.0.0" },
-        "bind-address-ipv6": "::1",
-        "peer-port": peer_port,
-        "peer-port-random-on-start": false,
-        "port-forwarding-enabled": !loopback,
-        "dht-enabled": !loopback,
-        "lpd-enabled": false,
-        "pex-enabled": !loopback,
-        "utp-enabled": !loopback,
-        "download-dir": downloads,
-        "incomplete-dir-enabled": false,
-        "rename-partial-files": true,
-        "start-added-torrents": true,
-        "download-queue-enabled": false,
-        "seed-queue-enabled": false,
-        "queue-stalled-enabled": false,
-        "ratio-limit-enabled": false,
-        "idle-seeding-limit-enabled": false,
-        "message-level": 2,
-        "umask": 18,
-        "script-torrent-done-enabled": true,
-        "script-torrent-done-filename": hook,
-        "watch-dir-enabled": true,
-        "watch-dir": store.watch_dir(),
-        "trash-original-torrent-files": false,
-    });
-    fsutil::write_atomic(
-        &config.join("settings.json"),
-        serde_json::to_string_pretty(&settings)
-            .expect("settings serialize")
-            .as_bytes(),
-    )?;
-    let log = config.join("daemon.log");
-    let mut command = Command::new(program);
-    command
-        .args(["-f", "-g"])
-        .arg(&config)
-        .arg("-e")
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Loopback web seeds and trackers must not go through a proxy.
-        .env("NO_PROXY", "127.0.0.1,localhost,::1")
-        .env("no_proxy", "127.0.0.1,localhost,::1")
-        .env(crate::store::STORE_ENV, store.root());
-    // Its own process group: a Ctrl-C meant for crp does not stop it.
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let child = command.spawn()?;
-    let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-    let rpc_url =
-        Url::parse(&format!("http://127.0.0.1:{rpc_port}/transmission/rpc")).expect("a valid URL");
-    let state = DaemonState {
-        pid,
-        rpc_url: rpc_url.clone(),
-        peer_port,
-    };
-    fsutil::write_atomic(
-        &state_path(store),
-        serde_json::to_string_pretty(&state)
-            .expect("state serializes")
-            .as_bytes(),
-    )?;
-    // It answers within a fraction of a second when all is well.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", rpc_port)).is_err() {
-        if Instant::now() >= deadline || !alive(pid) {
-            // Leave nothing behind that nobody will stop.
-            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    // A port found free may be taken by another program before the daemon
+    // binds it; the daemon then exits at once, and is started again on
+    // ports found free again (a port given that is taken fails each time).
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let rpc_port = match rpc_port {
+            None => free_port(9091)?,
+            Some(0) => free_port(0)?,
+            Some(port) => port,
+        };
+        let peer_port = free_port(if peers == Peers::Loopback { 0 } else { 51413 })?;
+        let hook = write_hook(store, &config)?;
+        let loopback = peers == Peers::Loopback;
+        let settings = serde_json::json!({
+            "rpc-enabled": true,
+            "rpc-bind-address": "127.0.0.1",
+            "rpc-port": rpc_port,
+            "rpc-whitelist-enabled": true,
+            "rpc-whitelist": "127.0.0.1",
+            "rpc-host-whitelist-enabled": false,
+            "rpc-authentication-required": false,
+            "bind-address-ipv4": if loopback { "127.0.0.1" } else { "0.0.0.0" },
+            "bind-address-ipv6": "::1",
+            "peer-port": peer_port,
+            "peer-port-random-on-start": false,
+            "port-forwarding-enabled": !loopback,
+            "dht-enabled": !loopback,
+            "lpd-enabled": false,
+            "pex-enabled": !loopback,
+            "utp-enabled": !loopback,
+            "download-dir": downloads,
+            "incomplete-dir-enabled": false,
+            "rename-partial-files": true,
+            "start-added-torrents": true,
+            "download-queue-enabled": false,
+            "seed-queue-enabled": false,
+            "queue-stalled-enabled": false,
+            "ratio-limit-enabled": false,
+            "idle-seeding-limit-enabled": false,
+            "message-level": 2,
+            "umask": 18,
+            "script-torrent-done-enabled": true,
+            "script-torrent-done-filename": hook,
+            "watch-dir-enabled": true,
+            "watch-dir": store.watch_dir(),
+            "trash-original-torrent-files": false,
+        });
+        fsutil::write_atomic(
+            &config.join("settings.json"),
+            serde_json::to_string_pretty(&settings)
+                .expect("settings serialize")
+                .as_bytes(),
+        )?;
+        let log = config.join("daemon.log");
+        let mut command = Command::new(&program);
+        command
+            .args(["-f", "-g"])
+            .arg(&config)
+            .arg("-e")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Loopback web seeds and trackers must not go through a proxy.
+            .env("NO_PROXY", "127.0.0.1,localhost,::1")
+            .env("no_proxy", "127.0.0.1,localhost,::1")
+            .env(crate::store::STORE_ENV, store.root());
+        // Its own process group: a Ctrl-C meant for crp does not stop it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn()?;
+        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        let rpc_url = Url::parse(&format!("http://127.0.0.1:{rpc_port}/transmission/rpc"))
+            .expect("a valid URL");
+        let state = DaemonState {
+            pid,
+            rpc_url: rpc_url.clone(),
+            peer_port,
+        };
+        fsutil::write_atomic(
+            &state_path(store),
+            serde_json::to_string_pretty(&state)
+                .expect("state serializes")
+                .as_bytes(),
+        )?;
+        // It answers within a fraction of a second when all is well.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut exited = false;
+        while std::net::TcpStream::connect(("127.0.0.1", rpc_port)).is_err() {
+            exited = !alive(pid);
+            if Instant::now() >= deadline || exited {
+                // Leave nothing behind that nobody will stop.
+                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+                let _ = fs_err::remove_file(state_path(store));
+                break;
             }
-            let _ = fs_err::remove_file(state_path(store));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if Instant::now() < deadline && !exited {
+            return Ok(Started {
+                state,
+                already: false,
+            });
+        }
+        if !(exited && attempt < 3) {
             return Err(DaemonError::NoAnswer {
                 url: rpc_url.to_string(),
                 log,
             });
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(Started {
-        state,
-        already: false,
-    })
 }
 
 /// Stops the daemon `start` started; `None` when it was not running.
