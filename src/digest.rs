@@ -50,6 +50,11 @@ impl Sha256Digest {
     }
 
     /// All 64 hex digits.
+    /// The 32 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub fn hex(&self) -> String {
         String::from_utf8(self.hex_bytes().to_vec()).expect("hex digits are ASCII")
     }

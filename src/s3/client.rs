@@ -40,6 +40,10 @@ const MAX_PAGES: usize = 100_000;
 /// whose bytes someone replaced is told from the object crp wrote.
 pub const SHA256_HEADER: &str = "x-amz-meta-crp-sha256";
 
+/// The header that carries a body's sha256 (base64) for the service to
+/// check on arrival (S3's additional checksums).
+const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
+
 /// `action` signed for [`SIGNED_FOR`], recording the object's `sha256`
 /// (when known) as the metadata [`SHA256_HEADER`]; with the header's value,
 /// which the request must then send as signed.
@@ -389,13 +393,35 @@ impl Client {
 
     /// Writes `body` as `key` in one request.
     /// With `sha256`, the object's digest goes with it as metadata.
+    ///
+    /// The body's own sha256 goes with it too, as `x-amz-checksum-sha256`,
+    /// so that the service refuses (`BadDigest`) a body that arrives other
+    /// than it left. [`put_checked`](Self::put_checked) takes it from a
+    /// caller that has it; this hashes the body.
     pub async fn put(
         &self,
         key: &str,
         body: Bytes,
         sha256: Option<&crate::digest::Sha256Digest>,
     ) -> Result<(), RemoteError> {
-        let action = PutObject::new(&self.bucket, self.credentials.as_ref(), key);
+        let checksum = crate::digest::Sha256Digest::of_bytes(&body);
+        self.put_checked(key, body, sha256, &checksum).await
+    }
+
+    /// [`put`](Self::put), with `checksum`, the sha256 of `body`, given.
+    pub async fn put_checked(
+        &self,
+        key: &str,
+        body: Bytes,
+        sha256: Option<&crate::digest::Sha256Digest>,
+        checksum: &crate::digest::Sha256Digest,
+    ) -> Result<(), RemoteError> {
+        use base64::Engine as _;
+        let mut action = PutObject::new(&self.bucket, self.credentials.as_ref(), key);
+        let checksum = base64::engine::general_purpose::STANDARD.encode(checksum.as_bytes());
+        action
+            .headers_mut()
+            .insert(CHECKSUM_HEADER, checksum.clone());
         let (url, hex) = signed_with_digest(action, sha256);
         let what = format!("writing {}", self.remote.show_key(key));
         let response = self
@@ -403,7 +429,10 @@ impl Client {
                 &what,
                 || {
                     with_digest(
-                        self.http.put(url.clone()).body(body.clone()),
+                        self.http
+                            .put(url.clone())
+                            .header(CHECKSUM_HEADER, &checksum)
+                            .body(body.clone()),
                         hex.as_deref(),
                     )
                 },

@@ -320,7 +320,9 @@ impl Pusher {
         if actual != *digest {
             return Err(rotten(path, digest, &actual));
         }
-        self.client.put(key, body, Some(digest)).await?;
+        self.client
+            .put_checked(key, body, Some(digest), &actual)
+            .await?;
         progress.advance(size);
         Ok(Pushed::Uploaded)
     }

@@ -737,6 +737,21 @@ fn a_remote_object_whose_bytes_were_replaced_is_never_published() {
             .unwrap(),
         None
     );
+    // A body that arrives other than it left (as a faulty link or proxy
+    // would change it) is refused by the service: each write sends the
+    // body's sha256 for it to check.
+    let key = client.remote().key_of(&objects[1].1);
+    let sent = Sha256Digest::of_bytes(&objects[1].0);
+    let err = rt
+        .block_on(client.put_checked(
+            &key,
+            bytes::Bytes::from(bytes(10, 3_000)),
+            Some(&objects[1].1),
+            &sent,
+        ))
+        .unwrap_err();
+    assert!(err.to_string().contains("BadDigest"), "{err}");
+    assert_eq!(rt.block_on(client.head(&key)).unwrap(), None);
 }
 
 #[test]
