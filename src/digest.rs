@@ -49,12 +49,12 @@ impl Sha256Digest {
         Self::from_hasher(hasher)
     }
 
-    /// All 64 hex digits.
     /// The 32 bytes of the digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// All 64 hex digits.
     pub fn hex(&self) -> String {
         String::from_utf8(self.hex_bytes().to_vec()).expect("hex digits are ASCII")
     }
