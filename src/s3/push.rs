@@ -289,16 +289,20 @@ impl Pusher {
         size: u64,
         label: &str,
     ) -> Result<Pushed, PushError> {
-        // A key whose upload was not read back is asked of under the lock.
-        if !self.unverified(key) && self.holds(key, digest, Some(size), false).await? {
+        // Only a multipart upload keeps a state; a key whose upload was not
+        // read back is asked of under the upload's lock.
+        let multipart = size > PART_SIZE;
+        if !(multipart && unverified(&self.upload_id(key).1))
+            && self.holds(key, digest, Some(size), false).await?
+        {
             return Ok(Pushed::Present);
         }
         let shown = self.client.remote().show_key(key);
         let progress: Arc<dyn Download> =
             Arc::from(self.reporter.upload(label, &shown, Some(size)));
-        let result = match size <= PART_SIZE {
-            true => self.put_whole(path, key, digest, size, &*progress).await,
-            false => self.put_parts(path, key, digest, size, &progress).await,
+        let result = match multipart {
+            false => self.put_whole(path, key, digest, size, &*progress).await,
+            true => self.put_parts(path, key, digest, size, &progress).await,
         };
         progress.finish(result.is_ok());
         result
@@ -340,18 +344,6 @@ impl Pusher {
             .incomplete_dir()
             .join(format!("upload-{}.json", &id[..32]));
         (id, state_path)
-    }
-
-    /// Whether `key` holds an upload that completed and was not read back.
-    fn unverified(&self, key: &str) -> bool {
-        let (_, state_path) = self.upload_id(key);
-        matches!(
-            crate::store::read_json::<UploadState>(&state_path),
-            Ok(Some(UploadState {
-                completed: true,
-                ..
-            }))
-        )
     }
 
     /// Reads `key` back whole: whether it is the object. One that is not
@@ -414,7 +406,7 @@ impl Pusher {
             .map_err(|err| PushError::Other(err.to_string()))?;
         // An upload that completed and was not read back (the push was
         // stopped then) is read back now: it counts only once it verifies.
-        if self.unverified(key) {
+        if unverified(&state_path) {
             self.read_back(key, digest, size, &state_path).await?;
             return Ok(Pushed::Uploaded);
         }
@@ -554,6 +546,18 @@ impl Pusher {
             ))),
         }
     }
+}
+
+/// Whether the upload whose state is at `state_path` completed and was not
+/// read back.
+fn unverified(state_path: &Path) -> bool {
+    matches!(
+        crate::store::read_json::<UploadState>(state_path),
+        Ok(Some(UploadState {
+            completed: true,
+            ..
+        }))
+    )
 }
 
 /// The error for an object whose bytes in the store are not its own.
