@@ -374,7 +374,7 @@ pub async fn sync(
     let mut remotes_left_out = Vec::new();
     let fetcher = match fetcher.filter(|_| !options.offline) {
         Some(fetcher) if left_to_fetch(&plan, &outcomes) => {
-            let connected = connect(archives.failed()).await;
+            let connected = connect(archives.failed().await).await;
             options.remotes = connected.clients;
             remotes_left_out.clone_from(&connected.left_out);
             Some(fetcher.with_remotes_left_out(connected.left_out))

@@ -58,11 +58,12 @@ fn remote_of(config: &Config, url: &BucketUrl) -> Result<Remote, String> {
 /// remote that does not answer costs one check, not one per object.
 #[derive(Debug, Default)]
 pub struct ArchiveRemotes {
-    /// By the remote's URL: its client, or `None` once it failed its check.
-    checked: tokio::sync::Mutex<std::collections::HashMap<String, Option<Client>>>,
-    /// The remotes that failed their check, and why.
-    failed: std::sync::Mutex<Vec<(Remote, String)>>,
+    /// By the remote's URL: what its check gave.
+    checked: tokio::sync::Mutex<std::collections::HashMap<String, Checked>>,
 }
+
+/// A remote archive's client, or the remote and why it failed its check.
+type Checked = Result<Client, (Remote, String)>;
 
 impl ArchiveRemotes {
     /// `remote`'s client, checked; `None` when an earlier restore found it
@@ -75,28 +76,32 @@ impl ArchiveRemotes {
         let mut checked = self.checked.lock().await;
         let key = remote.url.to_string();
         if let Some(client) = checked.get(&key) {
-            return Ok(client.clone());
+            return Ok(client.as_ref().ok().cloned());
         }
         // A remote that does not answer is found out within seconds.
         let client = match Client::new(remote) {
             Ok(client) => client.check().await.map(|()| client),
             Err(err) => Err(err),
         };
-        checked.insert(key, client.as_ref().ok().cloned());
-        if let Err(err) = &client {
-            self.failed
-                .lock()
-                .expect("not poisoned")
-                .push((remote.clone(), err.to_string()));
+        match checked
+            .entry(key)
+            .or_insert(client.map_err(|err| (remote.clone(), err.to_string())))
+        {
+            Ok(client) => Ok(Some(client.clone())),
+            Err((_, why)) => Err(GcError::Remote(why.clone())),
         }
-        client.map(Some).map_err(|e| GcError::Remote(e.to_string()))
     }
 
     /// The remote archives that failed their check this run, and why: a
     /// run need not check them again as remotes (see
     /// [`crate::s3::connect`]).
-    pub fn failed(&self) -> Vec<(Remote, String)> {
-        self.failed.lock().expect("not poisoned").clone()
+    pub async fn failed(&self) -> Vec<(Remote, String)> {
+        self.checked
+            .lock()
+            .await
+            .values()
+            .filter_map(|checked| checked.as_ref().err().cloned())
+            .collect()
     }
 }
 
