@@ -394,8 +394,8 @@ impl Fetcher {
                         tracing::debug!("`{}`: mirror {shown} lacks it", request.name);
                     } else if !local && i + 1 < count {
                         // A remote's wrong copy is mended by a push.
-                        let mend = match i < labels.len() && error.is_other_bytes() {
-                            true => " (`crp push` from a store that has the object replaces it)",
+                        let mend = match i < labels.len() {
+                            true => error.remote_mend(),
                             false => "",
                         };
                         self.reporter.note(

@@ -143,6 +143,15 @@ impl SourceError {
         )
     }
 
+    /// What to add to a warning about a remote's copy that failed so: how
+    /// to mend a wrong copy, or nothing.
+    pub(super) fn remote_mend(&self) -> &'static str {
+        match self.is_other_bytes() {
+            true => " (`crp push` from a store that has the object replaces it)",
+            false => "",
+        }
+    }
+
     /// A failure of this machine rather than of the source: no other source
     /// would do better.
     pub(super) fn is_local(&self) -> bool {

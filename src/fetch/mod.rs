@@ -388,15 +388,14 @@ impl Fetcher {
                     }
                 }
                 for failure in failures {
-                    let mend = match failure.error.is_other_bytes() {
-                        true => " (`crp push` from a store that has the object replaces it)",
-                        false => "",
-                    };
                     self.reporter.note(
                         NoteKind::Warning,
                         &format!(
-                            "`{}` from {}: {}; trying the next source{mend}",
-                            request.name, failure.source, failure.error
+                            "`{}` from {}: {}; trying the next source{}",
+                            request.name,
+                            failure.source,
+                            failure.error,
+                            failure.error.remote_mend()
                         ),
                     );
                 }
