@@ -204,33 +204,53 @@ pub async fn start(
                 .expect("state serializes")
                 .as_bytes(),
         )?;
-        // It answers within a fraction of a second when all is well.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut exited = false;
-        while std::net::TcpStream::connect(("127.0.0.1", rpc_port)).is_err() {
-            exited = !alive(pid);
-            if Instant::now() >= deadline || exited {
-                // Leave nothing behind that nobody will stop.
-                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                }
-                let _ = fs_err::remove_file(state_path(store));
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        if Instant::now() < deadline && !exited {
+        let waited = wait_for_answer(pid, rpc_port).await;
+        if waited == Waited::Answered {
             return Ok(Started {
                 state,
                 already: false,
             });
         }
-        if !(exited && attempt < 3) {
+        // Leave nothing behind that nobody will stop.
+        if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        let _ = fs_err::remove_file(state_path(store));
+        if !(waited == Waited::Exited && attempt < 3) {
             return Err(DaemonError::NoAnswer {
                 url: rpc_url.to_string(),
                 log,
             });
         }
+    }
+}
+
+/// How a daemon's start ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    /// Its RPC port takes connections.
+    Answered,
+    /// It exited first (a port it could not bind, a bad setting).
+    Exited,
+    /// It neither answered nor exited within 10 s.
+    TimedOut,
+}
+
+/// Waits for the daemon `pid` to take connections on `rpc_port`: within a
+/// fraction of a second when all is well.
+async fn wait_for_answer(pid: i32, rpc_port: u16) -> Waited {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", rpc_port)).is_ok() {
+            return Waited::Answered;
+        }
+        if !alive(pid) {
+            return Waited::Exited;
+        }
+        if Instant::now() >= deadline {
+            return Waited::TimedOut;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
