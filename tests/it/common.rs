@@ -272,6 +272,15 @@ pub fn local_manifest(ctx: &TestContext, files: &[(&str, &[u8])]) -> Vec<Sha256D
     digests
 }
 
+/// A loopback port that nothing listens on (found free, then let go).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Bytes that differ from test to test, `len` long.
 pub fn bytes(seed: u8, len: usize) -> Vec<u8> {
     let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;

@@ -11,7 +11,7 @@ use crp::digest::Sha256Digest;
 use crp::remote::{Origin, Remote, RemoteConfig};
 use crp::s3::Client;
 
-use crate::common::{Run, TestContext, bytes, corrupt};
+use crate::common::{Run, TestContext, bytes, closed_port, corrupt};
 use crate::server::{Behavior, Server};
 
 const KEY: &str = "crptestkey";
@@ -814,11 +814,7 @@ fn remote_faults_say_which_remote_and_what_to_do() {
     );
 
     // An endpoint where nothing listens.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     std::fs::write(
         a.manifest_path(),
         text.replace(&weed.endpoint(), &format!("http://127.0.0.1:{closed}")),
@@ -1520,11 +1516,7 @@ fn a_sync_that_cold_storage_serves_asks_no_remote() {
     crp(&ctx, &ctx.project, &["gc", "--grace", "0s", "--apply"]).success();
     assert!(!ctx.object(&digest).exists());
     // The store's remote now points where nothing listens.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     ctx.write_config(&format!(
         "[[remote]]\nname = \"shared\"\nurl = \"s3://{BUCKET}/x\"\nendpoint = \"http://127.0.0.1:{closed}\"\n"
     ));
@@ -1578,11 +1570,7 @@ fn an_archive_that_cannot_be_reached_is_checked_once_per_sync() {
     crp(&ctx, &ctx.project, &["gc", "--apply", "--grace", "0s"]).success();
     assert!(objects.iter().all(|(_, d)| !ctx.object(d).exists()));
     // The archive's endpoint now points where nothing listens.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let config = std::fs::read_to_string(ctx.store.join("meta/config.toml")).unwrap();
     ctx.write_config(&config.replace(&weed.endpoint(), &format!("http://127.0.0.1:{closed}")));
     std::fs::write(ctx.manifest_path(), &manifest).unwrap();

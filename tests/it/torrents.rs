@@ -17,7 +17,7 @@ use crp::torrent::{Daemon, TorrentPhase, TorrentSettings, TorrentView, UrlOrigin
 use lava_torrent::bencode::BencodeElem;
 use lava_torrent::torrent::v1::TorrentBuilder;
 
-use crate::common::{Run, TestContext, bytes, files_under};
+use crate::common::{Run, TestContext, bytes, closed_port, files_under};
 use crate::server::{Behavior, Server};
 
 /// The store's private daemon, stopped when dropped.
@@ -1022,11 +1022,7 @@ fn a_torrent_that_wins_the_race_leaves_no_part_of_the_loser() {
 #[test]
 fn an_unreachable_daemon_is_a_clear_error_not_a_hang() {
     let ctx = TestContext::new();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let url = format!("http://127.0.0.1:{closed}/transmission/rpc");
     ctx.write_manifest(&manifest(
         "film",
